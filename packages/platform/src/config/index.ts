@@ -1,0 +1,1 @@
+export { addressVar, baseEnv, type EnvSchema, loadConfig, portVar, urlVar } from "./load-config.js";

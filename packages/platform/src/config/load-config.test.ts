@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { StartupError } from "../service/startup-error.js";
+import { addressVar, baseEnv, loadConfig, portVar } from "./load-config.js";
+
+const schema = z.object({
+  ...baseEnv,
+  GRPC_PORT: portVar(50051),
+  PEER_ADDR: addressVar("127.0.0.1:1"),
+});
+
+describe("loadConfig", () => {
+  it("parses valid variables and fills defaults", () => {
+    const config = loadConfig(schema, { DATABASE_URL: "postgres://u:p@127.0.0.1:5432/berth" });
+    expect(config).toMatchObject({
+      GRPC_PORT: 50051,
+      NATS_URL: "nats://127.0.0.1:4222",
+      LOG_LEVEL: "info",
+    });
+  });
+
+  it("names every bad variable in one line without echoing values", () => {
+    const attempt = () =>
+      loadConfig(schema, {
+        DATABASE_URL: "mysql://u:topsecret@h/db",
+        GRPC_PORT: "99999",
+        PEER_ADDR: "nope",
+      });
+    expect(attempt).toThrow(StartupError);
+    const message = (() => {
+      try {
+        attempt();
+        return "";
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(message).not.toContain("\n");
+    expect(message).toMatch(/DATABASE_URL must be a URL like postgres:/);
+    expect(message).toMatch(/GRPC_PORT must be a port/);
+    expect(message).toMatch(/PEER_ADDR must be host:port/);
+    expect(message).not.toContain("topsecret");
+  });
+
+  it("says a missing required variable is required", () => {
+    expect(() => loadConfig(schema, {})).toThrow(/DATABASE_URL is required/);
+  });
+});

@@ -1,0 +1,65 @@
+import { z } from "zod";
+import { StartupError } from "../service/startup-error.js";
+
+/** A zod object schema over environment variables (keys are the variable names). */
+export type EnvSchema = z.ZodObject<z.ZodRawShape>;
+
+/**
+ * Parses configuration from environment variables. Every bad variable is named in one line,
+ * with the reason but never the value (a value may be a credential).
+ */
+export function loadConfig<S extends EnvSchema>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? "?");
+    const reason = env[name] === undefined || env[name] === "" ? "is required" : issue.message;
+    return `${name} ${reason}`;
+  });
+  throw new StartupError(`invalid configuration: ${problems.join("; ")}`);
+}
+
+/** A port number variable with a default. */
+export function portVar(defaultPort: number) {
+  return z.coerce
+    .number()
+    .int("must be an integer")
+    .min(0)
+    .max(65535, "must be a port (0-65535)")
+    .default(defaultPort);
+}
+
+/** A host:port address variable with a default. */
+export function addressVar(defaultAddress: string) {
+  return z
+    .string()
+    .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, "must be host:port")
+    .default(defaultAddress);
+}
+
+/** A URL variable restricted to the given protocols (e.g. postgres:, nats:). */
+export function urlVar(protocols: string[], defaultUrl?: string) {
+  const schema = z.string().refine(
+    (value) => {
+      try {
+        const url = new URL(value);
+        return protocols.includes(url.protocol) && url.hostname !== "";
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL like ${protocols[0]}//host:port` },
+  );
+  return defaultUrl === undefined ? schema : schema.default(defaultUrl);
+}
+
+/** The variables every service reads. */
+export const baseEnv = {
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  DATABASE_URL: urlVar(["postgres:", "postgresql:"]),
+  NATS_URL: urlVar(["nats:", "tls:"], "nats://127.0.0.1:4222"),
+  OTEL_EXPORTER_OTLP_ENDPOINT: urlVar(["http:", "https:"]).optional(),
+};

@@ -1,0 +1,11 @@
+export { type CreateDatabaseOptions, createDatabase } from "./create-database.js";
+export {
+  connectionProblem,
+  type DatabaseTarget,
+  describeTarget,
+  parseDatabaseUrl,
+} from "./database-url.js";
+export { ormLoggerFactory, PinoOrmLogger } from "./orm-logger.js";
+export { inboxMigration, outboxMigration } from "./platform-migrations.js";
+export { quoteIdent } from "./quote-ident.js";
+export { type LockSchemaOptions, lockSchema, type SchemaLock } from "./schema-lock.js";

@@ -1,0 +1,51 @@
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  DeliverPolicy,
+  JetStreamApiError,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import { type NatsConnection, nanos } from "@nats-io/nats-core";
+
+/** What a durable pull consumer of Berth is made of. */
+export interface DurableConsumerSpec {
+  stream: string;
+  durable: string;
+  filterSubjects: readonly string[];
+  maxDeliver: number;
+  ackWaitMs: number;
+}
+
+const CONSUMER_NOT_FOUND = 10014;
+
+/** The filter fields: one subject uses filter_subject, which servers before 2.10 understand too. */
+function filters(subjects: readonly string[]): Partial<ConsumerConfig> {
+  if (subjects.length === 1) return { filter_subject: subjects[0] };
+  return { filter_subjects: [...subjects] };
+}
+
+/** Creates the durable pull consumer (explicit acks, deliver all), or updates it; idempotent. */
+export async function ensureDurableConsumer(
+  nc: NatsConnection,
+  spec: DurableConsumerSpec,
+): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const updatable = {
+    ...filters(spec.filterSubjects),
+    max_deliver: spec.maxDeliver,
+    ack_wait: nanos(spec.ackWaitMs),
+  };
+  try {
+    await jsm.consumers.info(spec.stream, spec.durable);
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError) || error.code !== CONSUMER_NOT_FOUND) throw error;
+    await jsm.consumers.add(spec.stream, {
+      ...updatable,
+      durable_name: spec.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+    });
+    return;
+  }
+  await jsm.consumers.update(spec.stream, spec.durable, updatable);
+}

@@ -1,0 +1,62 @@
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { type NatsConnection, nanos } from "@nats-io/nats-core";
+import { STREAMS, type StreamName } from "./subjects.js";
+
+/** JetStream de-duplicates a Nats-Msg-Id seen again within this window. */
+export const DUPLICATE_WINDOW_MS = 10 * 60_000;
+
+const SUBJECTS: Record<StreamName, string> = {
+  BERTH_REGISTRY: "berth.registry.>",
+  BERTH_INSTANCES: "berth.instances.>",
+  BERTH_RUNTIME: "berth.runtime.>",
+};
+
+/** The configuration of one Berth stream (durations in nanoseconds, as JetStream wants). */
+export function streamConfig(name: StreamName): Partial<StreamConfig> & { name: string } {
+  return {
+    name,
+    subjects: [SUBJECTS[name]],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+  };
+}
+
+/** Every Berth stream name. */
+export const ALL_STREAMS: readonly StreamName[] = Object.values(STREAMS);
+
+const STREAM_NOT_FOUND = 10059;
+const STREAM_NAME_IN_USE = 10058;
+
+/** Creates or updates the given streams (all by default); safe to call from every service at once. */
+export async function ensureStreams(
+  nc: NatsConnection,
+  names: readonly StreamName[] = ALL_STREAMS,
+): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const name of names) {
+    const config = streamConfig(name);
+    try {
+      await jsm.streams.update(name, config);
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError) || error.code !== STREAM_NOT_FOUND) throw error;
+      try {
+        await jsm.streams.add(config);
+      } catch (addError) {
+        // Another service created it between our update and add: update it now.
+        if (!(addError instanceof JetStreamApiError) || addError.code !== STREAM_NAME_IN_USE) {
+          throw addError;
+        }
+        await jsm.streams.update(name, config);
+      }
+    }
+  }
+}

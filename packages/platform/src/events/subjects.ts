@@ -1,0 +1,45 @@
+/** Names of the JetStream streams: one per producing service. */
+export const STREAMS = {
+  registry: "BERTH_REGISTRY",
+  instances: "BERTH_INSTANCES",
+  runtime: "BERTH_RUNTIME",
+} as const;
+
+/** A stream name (BERTH_REGISTRY, BERTH_INSTANCES, BERTH_RUNTIME). */
+export type StreamName = (typeof STREAMS)[keyof typeof STREAMS];
+
+/** Where one event type is published: `berth.<service>.<aggregate>.<event>` in its producer's stream. */
+export interface EventRoute {
+  subject: string;
+  stream: StreamName;
+}
+
+/** Every event message of berth/events/v1/events.proto, by fully-qualified type name. */
+export const EVENT_ROUTES: Readonly<Record<string, EventRoute>> = {
+  "berth.events.v1.McpServerCreated": route("registry", "server.created"),
+  "berth.events.v1.McpServerUpdated": route("registry", "server.updated"),
+  "berth.events.v1.McpServerDeleted": route("registry", "server.deleted"),
+  "berth.events.v1.McpServerInstanceCreated": route("instances", "instance.created"),
+  "berth.events.v1.McpServerInstanceUpdated": route("instances", "instance.updated"),
+  "berth.events.v1.McpServerInstanceDeleted": route("instances", "instance.deleted"),
+  "berth.events.v1.McpServerInstanceStarted": route("instances", "instance.started"),
+  "berth.events.v1.McpServerInstanceStopped": route("instances", "instance.stopped"),
+  // The runtime observes and reports status, so the event is the runtime's (instances consumes it).
+  "berth.events.v1.McpServerInstanceStatusChanged": route("runtime", "instance.status_changed"),
+};
+
+function route(service: keyof typeof STREAMS, event: string): EventRoute {
+  return { subject: `berth.${service}.${event}`, stream: STREAMS[service] };
+}
+
+/** The route of an event type name (e.g. berth.events.v1.McpServerCreated); throws when unknown. */
+export function routeFor(eventTypeName: string): EventRoute {
+  const found = EVENT_ROUTES[eventTypeName];
+  if (!found) throw new Error(`no subject is defined for event type "${eventTypeName}"`);
+  return found;
+}
+
+/** The subject of an event type name, e.g. berth.registry.server.created; throws when unknown. */
+export function subjectFor(eventTypeName: string): string {
+  return routeFor(eventTypeName).subject;
+}

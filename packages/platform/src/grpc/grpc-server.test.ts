@@ -1,0 +1,141 @@
+import { createRequire } from "node:module";
+import { McpServerSchema, RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  credentials,
+  loadPackageDefinition,
+  makeClientConstructor,
+  type ServiceClientConstructor,
+} from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { service as healthService } from "grpc-health-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fieldViolationsOf, invalidArgument, notFound } from "../errors/errors.js";
+import { createLogger } from "../logging/logger.js";
+import { createServiceClient } from "./grpc-client.js";
+import { bind, createGrpcServer, type GrpcServer } from "./grpc-server.js";
+
+// The bootstrap with a tiny in-memory implementation: pure gRPC plumbing, no engines needed.
+describe("createGrpcServer", () => {
+  let server: GrpcServer;
+  let address = "";
+  const seenCorrelation: Array<string | null> = [];
+
+  beforeAll(async () => {
+    server = createGrpcServer({
+      logger: createLogger({ service: "test", level: "silent" }),
+      services: [
+        bind(RegistryService, {
+          async createServer(request, ctx) {
+            seenCorrelation.push(ctx.requestHeader.get("x-correlation-id"));
+            if (!request.server?.name)
+              throw invalidArgument([{ field: "server.name", description: "is required" }]);
+            return { server: { ...request.server, id: "id-1" } };
+          },
+          async getServer(request, ctx) {
+            if (request.id === "slow") {
+              await new Promise((resolve) => setTimeout(resolve, 2_000));
+              return { server: { id: String(ctx.signal.aborted) } };
+            }
+            if (request.id === "boom") throw new Error("database password is hunter2");
+            throw notFound("server", request.id);
+          },
+        }),
+      ],
+    });
+    address = `127.0.0.1:${await server.listen(0)}`;
+    server.setServing(true);
+  });
+  afterAll(() => server.shutdown(1_000));
+
+  const client = () => createServiceClient(RegistryService, address, { defaultTimeoutMs: 500 });
+
+  it("serves protobuf-es methods to a gRPC client", async () => {
+    const response = await client().createServer({
+      server: create(McpServerSchema, { name: "a" }),
+    });
+    expect(response.server).toMatchObject({ id: "id-1", name: "a" });
+  });
+
+  it("carries field violations and codes through grpc-status-details-bin", async () => {
+    const error = await client()
+      .createServer({ server: {} })
+      .catch((e: unknown) => ConnectError.from(e));
+    expect(error).toBeInstanceOf(ConnectError);
+    expect((error as ConnectError).code).toBe(Code.InvalidArgument);
+    expect(fieldViolationsOf(error as ConnectError)).toEqual([
+      { field: "server.name", description: "is required" },
+    ]);
+    const missing = await client()
+      .getServer({ id: "x" })
+      .catch((e: unknown) => ConnectError.from(e));
+    expect((missing as ConnectError).code).toBe(Code.NotFound);
+  });
+
+  it("hides internal error messages from callers", async () => {
+    const error = ConnectError.from(
+      await client()
+        .getServer({ id: "boom" })
+        .catch((e: unknown) => e),
+    );
+    expect(error.code).toBe(Code.Internal);
+    expect(error.message).not.toContain("hunter2");
+  });
+
+  it("enforces the client's deadline", async () => {
+    const error = ConnectError.from(
+      await client()
+        .getServer({ id: "slow" })
+        .catch((e: unknown) => e),
+    );
+    expect(error.code).toBe(Code.DeadlineExceeded);
+  });
+
+  it("answers grpc.health.v1 and flips to NOT_SERVING", async () => {
+    const Health = makeClientConstructor(healthService, "grpc.health.v1.Health");
+    const health = new Health(address, credentials.createInsecure()) as unknown as {
+      check(req: { service: string }, cb: (e: Error | null, r: { status: string }) => void): void;
+      close(): void;
+    };
+    const check = (service: string) =>
+      new Promise<string>((resolve, reject) =>
+        health.check({ service }, (e, r) => (e ? reject(e) : resolve(r.status))),
+      );
+    expect(await check("berth.registry.v1.RegistryService")).toBe("SERVING");
+    server.setServing(false);
+    expect(await check("")).toBe("NOT_SERVING");
+    server.setServing(true);
+    health.close();
+  });
+
+  it("lists its services over server reflection", async () => {
+    const require = createRequire(import.meta.url);
+    const protoPath = require.resolve(
+      "@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto",
+    );
+    const pkg = loadPackageDefinition(loadSync(protoPath, { keepCase: true })) as unknown as {
+      grpc: { reflection: { v1: { ServerReflection: ServiceClientConstructor } } };
+    };
+    const reflection = new pkg.grpc.reflection.v1.ServerReflection(
+      address,
+      credentials.createInsecure(),
+    );
+    const call = (
+      reflection as unknown as { serverReflectionInfo(): NodeJS.ReadWriteStream & { end(): void } }
+    ).serverReflectionInfo();
+    const answer = new Promise<{ list_services_response: { service: Array<{ name: string }> } }>(
+      (resolve, reject) => {
+        call.on("data", resolve);
+        call.on("error", reject);
+      },
+    );
+    call.write({ list_services: "" } as never);
+    const services = (await answer).list_services_response.service.map((s) => s.name);
+    call.end();
+    reflection.close();
+    expect(services).toEqual(
+      expect.arrayContaining(["berth.registry.v1.RegistryService", "grpc.health.v1.Health"]),
+    );
+  });
+});

@@ -1,0 +1,117 @@
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import {
+  Metadata,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceError,
+  type sendUnaryData,
+  type UntypedHandleCall,
+} from "@grpc/grpc-js";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { CORRELATION_HEADER, withCorrelationId } from "../context/request-context.js";
+import { statusDetailsBin, toConnectError } from "../errors/status.js";
+import type { Logger } from "../logging/logger.js";
+import { extractTraceContext } from "../tracing/propagation.js";
+import { createCallContext } from "./call-context.js";
+
+const tracer = trace.getTracer("berth-grpc");
+
+type AnyHandler = (request: unknown, context: HandlerContext) => unknown;
+
+/** A grpc-js ServiceError for any failure, with google.rpc.Status details attached. */
+function toServiceError(error: unknown): ServiceError {
+  const connectError = toConnectError(error);
+  const metadata = new Metadata();
+  metadata.set("grpc-status-details-bin", statusDetailsBin(connectError));
+  return Object.assign(new Error(connectError.rawMessage), {
+    code: connectError.code as number,
+    details: connectError.rawMessage,
+    metadata,
+  });
+}
+
+/**
+ * Runs one call inside its server span and correlation scope, then logs its outcome.
+ * Internal errors are logged with their cause; callers see only the mapped status.
+ */
+async function observe<T>(
+  logger: Logger,
+  service: DescService,
+  method: DescMethod,
+  ctx: HandlerContext,
+  run: () => Promise<T>,
+): Promise<T> {
+  const carrier = Object.fromEntries(ctx.requestHeader.entries());
+  const parent = extractTraceContext(carrier);
+  const name = `${service.typeName}/${method.name}`;
+  return withCorrelationId(ctx.requestHeader.get(CORRELATION_HEADER) ?? undefined, () =>
+    tracer.startActiveSpan(
+      name,
+      { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc" } },
+      parent,
+      async (span) => {
+        const started = performance.now();
+        try {
+          const result = await run();
+          logger.debug(
+            { rpc: name, code: "OK", duration_ms: Math.round(performance.now() - started) },
+            "rpc",
+          );
+          return result;
+        } catch (error) {
+          const mapped = toConnectError(error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: mapped.rawMessage });
+          const level = mapped.code === 13 || mapped.code === 2 ? "error" : "info";
+          logger[level](
+            {
+              rpc: name,
+              code: mapped.code,
+              duration_ms: Math.round(performance.now() - started),
+              err: level === "error" ? error : undefined,
+            },
+            mapped.rawMessage,
+          );
+          throw mapped;
+        } finally {
+          span.end();
+        }
+      },
+    ),
+  );
+}
+
+/** The grpc-js handler for one method of a connect-style ServiceImpl. */
+export function adaptMethod(
+  logger: Logger,
+  service: DescService,
+  method: DescMethod,
+  impl: AnyHandler,
+): UntypedHandleCall {
+  if (method.methodKind === "unary") {
+    return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+      const ctx = createCallContext(service, method, call);
+      observe(logger, service, method, ctx, async () => impl(call.request, ctx)).then(
+        (response) => callback(null, response),
+        (error) => callback(toServiceError(error)),
+      );
+    };
+  }
+  if (method.methodKind === "server_streaming") {
+    return (call: ServerWritableStream<unknown, unknown>) => {
+      const ctx = createCallContext(service, method, call);
+      observe(logger, service, method, ctx, async () => {
+        for await (const message of impl(call.request, ctx) as AsyncIterable<unknown>) {
+          if (ctx.signal.aborted) break;
+          if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));
+        }
+      }).then(
+        () => call.end(),
+        (error) => call.emit("error", toServiceError(error)),
+      );
+    };
+  }
+  throw new Error(
+    `${service.typeName}/${method.name}: ${method.methodKind} methods are not served`,
+  );
+}

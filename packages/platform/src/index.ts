@@ -1,0 +1,78 @@
+export {
+  addressVar,
+  baseEnv,
+  type EnvSchema,
+  loadConfig,
+  portVar,
+  urlVar,
+} from "./config/index.js";
+export {
+  CORRELATION_HEADER,
+  currentCorrelationId,
+  type RequestContext,
+  withCorrelationId,
+} from "./context/request-context.js";
+export { type CreateDatabaseOptions, createDatabase } from "./db/index.js";
+export {
+  aborted,
+  alreadyExists,
+  Code,
+  ConnectError,
+  type FieldViolation,
+  failedPrecondition,
+  fieldViolationsOf,
+  invalidArgument,
+  notFound,
+  unavailable,
+} from "./errors/errors.js";
+export { codeName, httpStatusOf, statusDetailsBin, toConnectError } from "./errors/status.js";
+export {
+  type ConsumedEvent,
+  claimInbox,
+  connectNats,
+  createEnvelope,
+  createEventConsumer,
+  createOutboxRelay,
+  decodeEnvelope,
+  EVENT_ROUTES,
+  type EventConsumer,
+  type EventConsumerOptions,
+  encodeEnvelope,
+  ensureStreams,
+  InboxEntry,
+  OutboxMessage,
+  type OutboxRelay,
+  recordEvent,
+  STREAMS,
+  subjectFor,
+  unpackPayload,
+} from "./events/index.js";
+export {
+  bind,
+  createGrpcServer,
+  createServiceClient,
+  type GrpcServer,
+  type GrpcServerOptions,
+  metadataToHeaders,
+  type ServiceBinding,
+  type ServiceClientOptions,
+  toGrpcServiceDefinition,
+} from "./grpc/index.js";
+export {
+  type CreateLoggerOptions,
+  createLogger,
+  type Logger,
+  REDACT_PATHS,
+} from "./logging/logger.js";
+export { type Closer, createCloser } from "./service/closer.js";
+export { failpoint } from "./service/failpoint.js";
+export { type RunningService, type RunServiceOptions, runService } from "./service/run-service.js";
+export { StartupError } from "./service/startup-error.js";
+export {
+  extractTraceContext,
+  type HeaderCarrier,
+  injectTraceHeaders,
+  startTracing,
+  type Tracing,
+  type TracingOptions,
+} from "./tracing/index.js";

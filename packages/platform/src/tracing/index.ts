@@ -1,0 +1,2 @@
+export { extractTraceContext, type HeaderCarrier, injectTraceHeaders } from "./propagation.js";
+export { startTracing, type Tracing, type TracingOptions } from "./start-tracing.js";

@@ -1,0 +1,94 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { findNatsServer } from "./engine-binaries.js";
+import { EngineStartError } from "./errors.js";
+import { findFreePort, isPortListening } from "./free-port.js";
+import { lastLines } from "./run-command.js";
+import type { NatsHandle, NatsOptions } from "./types.js";
+
+const READY_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 10_000;
+
+/** Starts nats-server with JetStream on 127.0.0.1 and waits until JetStream answers. */
+export async function startNats(options: NatsOptions): Promise<NatsHandle> {
+  const binary = findNatsServer();
+  const storeDir = resolve(options.storeDir);
+  await mkdir(storeDir, { recursive: true });
+  const port = options.port ?? (await findFreePort());
+  if (await isPortListening(port)) {
+    throw new EngineStartError(
+      `nats-server cannot start: port ${port} on 127.0.0.1 is already in use`,
+    );
+  }
+  const args = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir];
+  if (options.logFile) args.push("-l", resolve(options.logFile));
+  // Its own process group: a Ctrl-C on the terminal reaches the caller, who stops us in order.
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let output = "";
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString("utf8")).slice(-8_000);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  // "close" also fires when the spawn itself fails, where "exit" would not.
+  const exited = new Promise<void>((done) => child.once("close", () => done()));
+  child.once("error", (error) => collect(Buffer.from(`${error.message}\n`)));
+
+  const url = `nats://127.0.0.1:${port}`;
+  try {
+    await waitForJetStream(url, child);
+  } catch (error) {
+    await stopChild(child, exited);
+    throw new EngineStartError(`nats-server did not become ready on port ${port}`, {
+      cause: error,
+      output: lastLines(output),
+    });
+  }
+  return { url, pid: child.pid ?? 0, stop: () => stopChild(child, exited) };
+}
+
+/** Polls until a client can connect and JetStream answers an account info request. */
+async function waitForJetStream(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (hasExited(child)) throw new Error("nats-server exited");
+    try {
+      const nc = await connect({ servers: url, reconnect: false, timeout: 1_000 });
+      try {
+        await (await jetstreamManager(nc)).getAccountInfo();
+        return;
+      } finally {
+        await nc.close();
+      }
+    } catch (error) {
+      lastError = error;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  }
+  throw new Error("timed out waiting for JetStream", { cause: lastError });
+}
+
+/** SIGTERM, then SIGKILL after a grace period; resolves once the process has exited. */
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (hasExited(child)) return;
+  child.kill("SIGTERM");
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<"late">((done) => {
+    timer = setTimeout(() => done("late"), STOP_GRACE_MS);
+  });
+  const outcome = await Promise.race([exited, grace]);
+  clearTimeout(timer);
+  if (outcome === "late") {
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+/** Whether the process has exited or never started. */
+function hasExited(child: ChildProcess): boolean {
+  return child.pid === undefined || child.exitCode !== null || child.signalCode !== null;
+}

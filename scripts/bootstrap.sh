@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Idempotent set-up behind `npm start` and `npm test` on a fresh Debian/Ubuntu machine:
+# npm dependencies, the engines (nats-server, Postgres server binaries, Docker) and, for tests,
+# a running Docker daemon. Prints a line only when it does something; a second run is silent.
+set -euo pipefail
+
+mode="${1:-}"
+case "$mode" in
+  start | test) ;;
+  *)
+    echo "usage: bash scripts/bootstrap.sh start|test" >&2
+    exit 2
+    ;;
+esac
+cd "$(dirname "$0")/.."
+
+say() { echo "bootstrap: $*"; }
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]; }
+have_postgres() { compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || have initdb; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# 1. npm dependencies: npm writes node_modules/.package-lock.json after every install, so a
+#    package-lock.json newer than it means the tree is stale. A clean `npm ci` when there is no
+#    tree; `npm install` over an existing one (it keeps the lockfile's versions, and does not
+#    delete a tree someone may be using).
+npm_flags=(--no-audit --no-fund --loglevel=error)
+if [ ! -f package-lock.json ]; then
+  if [ ! -f node_modules/.package-lock.json ]; then
+    say "installing npm dependencies (npm install: no package-lock.json)"
+    npm install "${npm_flags[@]}"
+  fi
+elif [ ! -d node_modules ]; then
+  say "installing npm dependencies (npm ci)"
+  if ! npm ci "${npm_flags[@]}" 2>/tmp/berth-npm-ci.log; then
+    # A registry mirror may lack other platforms' optional packages, so npm ci calls the
+    # lockfile out of sync; npm install still honours it for everything it can resolve.
+    grep -q "are in sync" /tmp/berth-npm-ci.log || { cat /tmp/berth-npm-ci.log >&2; exit 1; }
+    say "npm ci rejected package-lock.json as out of sync; using npm install"
+    npm install "${npm_flags[@]}"
+  fi
+elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "updating npm dependencies (npm install: package-lock.json changed)"
+  npm install "${npm_flags[@]}"
+fi
+
+# 2. Engines. DATABASE_URL / NATS_URL point at existing servers, which makes the local one optional.
+missing=()
+if [ -z "${NATS_URL:-}" ] && ! have nats-server; then missing+=(nats-server); fi
+if [ -z "${DATABASE_URL:-}" ] && ! have_postgres; then missing+=(postgresql); fi
+docker_missing=false
+if ! have docker || ! have dockerd; then docker_missing=true; fi
+if [ "$docker_missing" = true ] && { [ "$mode" = test ] || is_root; }; then missing+=(docker.io); fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if is_root && have apt-get; then
+    say "installing ${missing[*]} with apt-get (log: /tmp/berth-apt.log)"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+      >/tmp/berth-apt.log 2>&1; then
+      tail -n 20 /tmp/berth-apt.log >&2
+      say "apt-get failed; install by hand: apt-get install ${missing[*]}" >&2
+      exit 1
+    fi
+    docker_missing=false
+  else
+    say "missing on this machine: ${missing[*]}; install with: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+if [ "$docker_missing" = true ]; then
+  say "note: Docker is not installed, so instances with a docker spec cannot run (apt-get install docker.io)"
+fi
+
+# 3. A running Docker daemon (the runtime's integration tests use the real engine).
+if have docker && ! docker info >/dev/null 2>&1; then
+  if is_root && have dockerd; then
+    say "starting dockerd (log: /tmp/dockerd.log)"
+    nohup dockerd >/tmp/dockerd.log 2>&1 &
+    for _ in $(seq 1 30); do
+      docker info >/dev/null 2>&1 && break
+      sleep 1
+    done
+  fi
+  if ! docker info >/dev/null 2>&1; then
+    if [ "$mode" = test ]; then
+      say "Docker is not reachable: start it (sudo systemctl start docker) or add $(id -un) to the docker group" >&2
+      exit 1
+    fi
+    say "note: Docker is not reachable, so instances with a docker spec cannot run"
+  fi
+fi

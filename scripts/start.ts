@@ -1,0 +1,180 @@
+// npm start: the whole mesh on one machine. Postgres and NATS JetStream with data under .berth/,
+// then each service as its own process with its log in .berth/logs/. Ctrl-C stops services
+// first, then the engines.
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { isPortListening, startNats, startPostgres, waitForPort } from "@berth/testkit";
+import { waitForHealthy } from "./start/health.js";
+import { createLeftovers } from "./start/leftovers.js";
+import { type ServiceProcess, spawnService, tailFile } from "./start/service-process.js";
+import { GATEWAY_URL, portFromEnv, SERVICES, serviceEnv } from "./start/services.js";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const LOGS = join(ROOT, ".berth", "logs");
+const leftovers = createLeftovers(join(ROOT, ".berth", "run"), ROOT);
+const SERVICE_LISTEN_MS = 30_000;
+const GATEWAY_HEALTHY_MS = 60_000;
+
+const engines: Array<{ name: string; stop(): Promise<void> }> = [];
+const services: ServiceProcess[] = [];
+const pendingCredentials: string[] = [];
+let engineStarting: Promise<unknown> = Promise.resolve();
+let stopping: Promise<void> | undefined;
+let up = false;
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const shown = (path: string) => relative(process.cwd(), path) || ".";
+const label = (name: string) => name.padEnd(10);
+const indent = (text: string) => text.replace(/^/gm, "    ");
+
+/** Stops services (in parallel, SIGTERM then SIGKILL), then the engines, then exits. */
+function shutdown(code: number, reason?: string): Promise<void> {
+  stopping ??= (async () => {
+    if (reason) say(reason);
+    await engineStarting.catch(() => undefined); // an engine still starting must be stopped too
+    const anything = services.length + engines.length > 0;
+    if (anything) say("Stopping Berth…");
+    await Promise.all(services.map((service) => service.stop()));
+    for (const engine of engines.reverse()) {
+      await engine
+        .stop()
+        .catch((error: Error) => say(`${engine.name} did not stop: ${error.message}`));
+    }
+    await leftovers.clear();
+    if (anything) say("Stopped.");
+    process.exit(code);
+  })();
+  return stopping;
+}
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  // Ctrl-C reaches us twice under tsx (terminal and relay); shutdown() runs once.
+  process.on(signal, () => void shutdown(0));
+}
+
+async function startEngine<T extends { stop(): Promise<void> }>(
+  name: string,
+  start: () => Promise<T>,
+) {
+  const starting = start();
+  engineStarting = starting;
+  const engine = await starting;
+  engines.push({ name, stop: () => engine.stop() });
+  return engine;
+}
+
+async function main(): Promise<void> {
+  await mkdir(LOGS, { recursive: true });
+  const stale = await leftovers.stopAll();
+  if (stale.length > 0) say(`Stopped ${stale.join(", ")}, left running by an earlier npm start.`);
+  const pgPort = portFromEnv("BERTH_PG_PORT", 55432);
+  const natsPort = portFromEnv("BERTH_NATS_PORT", 4222);
+  const present = SERVICES.filter((s) => existsSync(join(ROOT, "services", s.name, "src/main.ts")));
+
+  // Refuse before starting anything: a half-started mesh next to an old one helps nobody.
+  const busy: string[] = [];
+  if (!process.env.NATS_URL && (await isPortListening(natsPort))) {
+    busy.push(
+      `Port ${natsPort} (NATS) is already in use: stop that server or set BERTH_NATS_PORT.`,
+    );
+  }
+  for (const s of present) {
+    if (await isPortListening(s.port)) {
+      busy.push(`Port ${s.port} (${s.name}) is already in use: stop what listens there.`);
+    }
+  }
+  if (busy.length > 0) return shutdown(1, busy.join("\n"));
+
+  let databaseUrl = process.env.DATABASE_URL;
+  if (databaseUrl) say(`${label("Postgres")}DATABASE_URL from the environment`);
+  else {
+    const dataDir = join(ROOT, ".berth", "postgres");
+    const pg = await startEngine("Postgres", () => startPostgres({ dataDir, port: pgPort }));
+    databaseUrl = pg.url;
+    say(`${label("Postgres")}${pg.url}  (data: ${shown(dataDir)})`);
+  }
+  if (stopping) return;
+  let natsUrl = process.env.NATS_URL;
+  if (natsUrl) say(`${label("NATS")}NATS_URL from the environment`);
+  else {
+    const storeDir = join(ROOT, ".berth", "nats");
+    const logFile = join(LOGS, "nats.log");
+    const nats = await startEngine("NATS", () => startNats({ storeDir, port: natsPort, logFile }));
+    natsUrl = nats.url;
+    await leftovers.record("nats", nats.pid);
+    say(`${label("NATS")}${nats.url}  (store: ${shown(storeDir)})`);
+  }
+
+  for (const spec of SERVICES) {
+    if (stopping) return;
+    const main = join(ROOT, "services", spec.name, "src", "main.ts");
+    if (!present.includes(spec)) {
+      say(`${label(spec.name)}skipped: ${shown(main)} does not exist yet`);
+      continue;
+    }
+    const logFile = join(LOGS, `${spec.name}.log`);
+    const service = spawnService(spec.name, main, {
+      cwd: ROOT,
+      env: serviceEnv(spec, { databaseUrl, natsUrl }),
+      logFile,
+      sinks: {
+        onCredential: (text) => (up ? say(text) : pendingCredentials.push(text)),
+        onError: (text) => say(`${spec.name}: ${text}`),
+      },
+    });
+    services.push(service);
+    await leftovers.record(spec.name, service.pid);
+    let exited = false;
+    void service.exited.then(async (how) => {
+      exited = true;
+      if (stopping) return;
+      const tail = await tailFile(logFile);
+      await shutdown(
+        1,
+        `${spec.name} exited (${how}). Last lines of ${shown(logFile)}:\n${indent(tail)}`,
+      );
+    });
+    if (spec.name === "gateway") continue; // the gateway is judged by /healthz below
+    const listening = await Promise.race([
+      waitForPort(spec.port, SERVICE_LISTEN_MS),
+      service.exited.then(() => false),
+    ]);
+    if (exited || stopping) return;
+    if (!listening) {
+      return shutdown(
+        1,
+        `${spec.name} did not listen on 127.0.0.1:${spec.port} within 30 s; see ${shown(logFile)}`,
+      );
+    }
+    say(`${label(spec.name)}127.0.0.1:${spec.port}  (log: ${shown(logFile)})`);
+  }
+
+  if (!present.some((s) => s.name === "gateway")) {
+    say(
+      "Engines are up, but the gateway is not written yet: nothing serves clients. Ctrl-C stops.",
+    );
+    return;
+  }
+  const healthy = await waitForHealthy(
+    `${GATEWAY_URL}/healthz`,
+    GATEWAY_HEALTHY_MS,
+    () => !!stopping,
+  );
+  if (stopping) return;
+  if (!healthy) {
+    const log = shown(join(LOGS, "gateway.log"));
+    return shutdown(
+      1,
+      `The gateway did not answer GET ${GATEWAY_URL}/healthz within 60 s; see ${log}`,
+    );
+  }
+  up = true;
+  say(`${label("gateway")}${GATEWAY_URL}  (log: ${shown(join(LOGS, "gateway.log"))})`);
+  say(`Berth is up. Gateway: ${GATEWAY_URL} (REST, Connect, gRPC)`);
+  for (const line of pendingCredentials.splice(0)) say(line);
+  say(`Logs: ${shown(LOGS)}/<service>.log. Ctrl-C stops everything.`);
+}
+
+main().catch((error: Error) => shutdown(1, `npm start failed: ${error.message}`));

@@ -1,0 +1,55 @@
+/** One Berth service as npm start runs it. */
+export interface ServiceSpec {
+  name: "registry" | "instances" | "runtime" | "gateway";
+  /** The variable that carries its listening port. */
+  portVariable: "GRPC_PORT" | "HTTP_PORT";
+  port: number;
+}
+
+/** Start order: each service finds the ones it calls already listening. */
+export const SERVICES: readonly ServiceSpec[] = [
+  { name: "registry", portVariable: "GRPC_PORT", port: 50051 },
+  { name: "instances", portVariable: "GRPC_PORT", port: 50052 },
+  { name: "runtime", portVariable: "GRPC_PORT", port: 50053 },
+  { name: "gateway", portVariable: "HTTP_PORT", port: 8080 },
+];
+
+/** The gateway's address, where clients go. */
+export const GATEWAY_URL = "http://127.0.0.1:8080";
+
+/** The engines every service is pointed at. */
+export interface EngineUrls {
+  databaseUrl: string;
+  natsUrl: string;
+}
+
+/** The environment of one service: the parent's, plus engines, its port and every peer address. */
+export function serviceEnv(service: ServiceSpec, engines: EngineUrls): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  // A port inherited from the shell would make two services fight over it.
+  delete env.GRPC_PORT;
+  delete env.HTTP_PORT;
+  const address = (name: ServiceSpec["name"]) =>
+    `127.0.0.1:${SERVICES.find((s) => s.name === name)?.port}`;
+  return {
+    ...env,
+    DATABASE_URL: engines.databaseUrl,
+    NATS_URL: engines.natsUrl,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    REGISTRY_ADDR: address("registry"),
+    INSTANCES_ADDR: address("instances"),
+    RUNTIME_ADDR: address("runtime"),
+    [service.portVariable]: String(service.port),
+  };
+}
+
+/** A port from an environment variable, or the default; throws on a value that is not a port. */
+export function portFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`${name} must be a port number (1-65535)`);
+  }
+  return port;
+}
