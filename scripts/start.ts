@@ -5,7 +5,8 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isPortListening, startNats, startPostgres, waitForPort } from "@berth/testkit";
+import { isPortListening, startNats, startPostgres, waitForPort } from "@berth/testkit/engines";
+import { loadOrCreateCredentials } from "./start/credentials.js";
 import { waitForHealthy } from "./start/health.js";
 import { createLeftovers } from "./start/leftovers.js";
 import { type ServiceProcess, spawnService, tailFile } from "./start/service-process.js";
@@ -13,6 +14,7 @@ import { GATEWAY_URL, portFromEnv, SERVICES, serviceEnv } from "./start/services
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const LOGS = join(ROOT, ".berth", "logs");
+const credentials = loadOrCreateCredentials(join(ROOT, ".berth", "credentials.env"));
 const leftovers = createLeftovers(join(ROOT, ".berth", "run"), ROOT);
 const SERVICE_LISTEN_MS = 30_000;
 const GATEWAY_HEALTHY_MS = 60_000;
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
     const logFile = join(LOGS, `${spec.name}.log`);
     const service = spawnService(spec.name, main, {
       cwd: ROOT,
-      env: serviceEnv(spec, { databaseUrl, natsUrl }),
+      env: serviceEnv(spec, { databaseUrl, natsUrl }, credentials),
       logFile,
       sinks: {
         onCredential: (text) => (up ? say(text) : pendingCredentials.push(text)),

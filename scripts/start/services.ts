@@ -1,3 +1,5 @@
+import type { MeshCredentials } from "./credentials.js";
+
 /** One Berth service as npm start runs it. */
 export interface ServiceSpec {
   name: "registry" | "instances" | "runtime" | "gateway";
@@ -23,8 +25,12 @@ export interface EngineUrls {
   natsUrl: string;
 }
 
-/** The environment of one service: the parent's, plus engines, its port and every peer address. */
-export function serviceEnv(service: ServiceSpec, engines: EngineUrls): NodeJS.ProcessEnv {
+/** The environment of one service: the parent's, plus engines, credentials, its port and peers. */
+export function serviceEnv(
+  service: ServiceSpec,
+  engines: EngineUrls,
+  credentials: MeshCredentials,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // A port inherited from the shell would make two services fight over it.
   delete env.GRPC_PORT;
@@ -36,6 +42,7 @@ export function serviceEnv(service: ServiceSpec, engines: EngineUrls): NodeJS.Pr
     DATABASE_URL: engines.databaseUrl,
     NATS_URL: engines.natsUrl,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    ...credentials,
     REGISTRY_ADDR: address("registry"),
     INSTANCES_ADDR: address("instances"),
     RUNTIME_ADDR: address("runtime"),

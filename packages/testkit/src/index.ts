@@ -1,24 +1,2 @@
-export {
-  findExecutable,
-  findNatsServer,
-  findPostgresBinDir,
-  INSTALL_NATS,
-  INSTALL_POSTGRES,
-  type PostgresSearch,
-  searchDirs,
-} from "./engine-binaries.js";
-export { EngineMissingError, EngineStartError } from "./errors.js";
-export { findFreePort, isPortListening, waitForPort } from "./free-port.js";
-export { startNats } from "./nats.js";
-export { BERTH_DATABASE, startPostgres } from "./postgres.js";
-export { isRoot, lastLines, type RunOptions, type RunResult, runCommand } from "./run-command.js";
-export { createTestDatabase } from "./test-database.js";
-export type {
-  Engines,
-  NatsHandle,
-  NatsOptions,
-  PostgresHandle,
-  PostgresOptions,
-  TestDatabase,
-} from "./types.js";
+export * from "./engines.js";
 export { BERTH_STREAM_PREFIX, deleteBerthStreams, useEngines } from "./use-engines.js";

@@ -1,5 +1,7 @@
 import { createCloser, createLogger, createServiceClient, type Logger } from "@berth/platform";
+import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
+import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { GatewayConfig } from "./config.js";
@@ -26,6 +28,8 @@ export async function startGateway(config: GatewayConfig, logger?: Logger): Prom
   const closer = createCloser((name, error) => log.warn({ err: error }, `closing ${name} failed`));
   const upstreams: Array<{ service: DescService; address: string }> = [
     { service: RegistryService, address: config.REGISTRY_ADDR },
+    { service: InstancesService, address: config.INSTANCES_ADDR },
+    { service: RuntimeService, address: config.RUNTIME_ADDR },
   ];
   const services = upstreams.map(({ service, address }) => ({
     service,

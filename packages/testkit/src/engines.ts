@@ -1,0 +1,24 @@
+// The engines alone, without vitest: what `npm start` uses.
+export {
+  findExecutable,
+  findNatsServer,
+  findPostgresBinDir,
+  INSTALL_NATS,
+  INSTALL_POSTGRES,
+  type PostgresSearch,
+  searchDirs,
+} from "./engine-binaries.js";
+export { EngineMissingError, EngineStartError } from "./errors.js";
+export { findFreePort, isPortListening, waitForPort } from "./free-port.js";
+export { startNats } from "./nats.js";
+export { BERTH_DATABASE, startPostgres } from "./postgres.js";
+export { isRoot, lastLines, type RunOptions, type RunResult, runCommand } from "./run-command.js";
+export { createTestDatabase } from "./test-database.js";
+export type {
+  Engines,
+  NatsHandle,
+  NatsOptions,
+  PostgresHandle,
+  PostgresOptions,
+  TestDatabase,
+} from "./types.js";
