@@ -89,3 +89,12 @@ if have docker && ! docker info >/dev/null 2>&1; then
     say "note: Docker is not reachable, so instances with a docker spec cannot run"
   fi
 fi
+
+# 4. The offline MCP images the starter catalog and the tests run (skipped when unchanged).
+if docker info >/dev/null 2>&1; then
+  if ! out=$(bash deploy/images/build-mcp-images.sh 2>&1); then
+    echo "$out" | tail -n 20 >&2
+    say "building the MCP images failed (deploy/images/build-mcp-images.sh)" >&2
+    [ "$mode" = test ] && exit 1
+  fi
+fi

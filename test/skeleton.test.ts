@@ -19,10 +19,12 @@ describe("walking skeleton: POST /v1/servers through the gateway", () => {
     await engines?.cleanup();
   });
 
+  const get = (path: string) =>
+    fetch(`${mesh.gateway.url}${path}`, { headers: { authorization: `Bearer ${mesh.apiKey}` } });
   const post = (body: unknown) =>
     fetch(`${mesh.gateway.url}/v1/servers`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${mesh.apiKey}` },
       body: JSON.stringify(body),
     });
 
@@ -63,7 +65,7 @@ describe("walking skeleton: POST /v1/servers through the gateway", () => {
     expect(mine[0]!.envelope.eventType).toBe("berth.events.v1.McpServerCreated");
 
     for (const key of [created.id, "everything"]) {
-      const got = await fetch(`${mesh.gateway.url}/v1/servers/${key}`);
+      const got = await get(`/v1/servers/${key}`);
       expect(got.status).toBe(200);
       expect(await got.json()).toEqual(created);
     }
@@ -80,7 +82,7 @@ describe("walking skeleton: POST /v1/servers through the gateway", () => {
       "server.name",
     ]);
 
-    const list = await fetch(`${mesh.gateway.url}/v1/servers/${encodeURIComponent("Not A Name!")}`);
+    const list = await get(`/v1/servers/${encodeURIComponent("Not A Name!")}`);
     expect(list.status).toBe(404);
   });
 
@@ -91,9 +93,7 @@ describe("walking skeleton: POST /v1/servers through the gateway", () => {
     expect(((await again.json()) as { error: { status: string } }).error.status).toBe(
       "ALREADY_EXISTS",
     );
-    const missing = await fetch(
-      `${mesh.gateway.url}/v1/servers/00000000-0000-4000-8000-000000000000`,
-    );
+    const missing = await get("/v1/servers/00000000-0000-4000-8000-000000000000");
     expect(missing.status).toBe(404);
   });
 });

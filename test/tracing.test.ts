@@ -11,6 +11,7 @@ const tracing = startTracing({ serviceName: "berth-test", exporter });
 describe("one trace across the mesh", () => {
   let cleanup: () => Promise<void> = async () => undefined;
   let gatewayUrl = "";
+  let apiKey = "";
   const received: string[] = [];
 
   beforeAll(async () => {
@@ -32,6 +33,7 @@ describe("one trace across the mesh", () => {
     });
     await consumer.start();
     gatewayUrl = mesh.gateway.url;
+    apiKey = mesh.apiKey;
     cleanup = async () => {
       await consumer.stop();
       await nc.drain();
@@ -47,7 +49,7 @@ describe("one trace across the mesh", () => {
   it("spans the REST call, the registry's handler and SQL, and the event's consumer", async () => {
     const response = await fetch(`${gatewayUrl}/v1/servers`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
       body: JSON.stringify({ name: "traced", transport: "TRANSPORT_STDIO" }),
     });
     expect(response.status).toBe(200);

@@ -14,6 +14,8 @@ export interface StartedService {
 export interface TestMesh {
   services: Partial<Record<MeshService, StartedService>>;
   gateway: StartedService & { url: string };
+  /** The gateway's bootstrap admin API key (BERTH_BOOTSTRAP_API_KEY): `authorization: Bearer <key>`. */
+  apiKey: string;
   /** The environment every service was configured from (secrets for the test only). */
   env: Record<string, string>;
   stop(): Promise<void>;
@@ -26,7 +28,8 @@ export function testLogger(service: string): Logger {
 
 /**
  * The environment variables of a test mesh: engines, free ports and fresh credentials
- * (an AES-256 key for instance secrets, the runtime's service token).
+ * (an AES-256 key for instance secrets, the runtime's service token, the gateway's first admin
+ * API key).
  */
 export function meshEnv(engines: { databaseUrl: string; natsUrl: string }): Record<string, string> {
   return {
@@ -37,6 +40,7 @@ export function meshEnv(engines: { databaseUrl: string; natsUrl: string }): Reco
     HTTP_PORT: "0",
     BERTH_SECRET_KEYS: `k1:${randomBytes(32).toString("base64")}`,
     BERTH_RUNTIME_TOKEN: randomBytes(32).toString("hex"),
+    BERTH_BOOTSTRAP_API_KEY: `berth_${randomBytes(8).toString("hex")}_${randomBytes(32).toString("base64url")}`,
   };
 }
 
@@ -82,6 +86,7 @@ export async function startMesh(
     return {
       services,
       gateway,
+      apiKey: env.BERTH_BOOTSTRAP_API_KEY!,
       env,
       async stop() {
         await gateway.stop();

@@ -64,6 +64,12 @@ export {
   type Logger,
   REDACT_PATHS,
 } from "./logging/logger.js";
+export {
+  decodePageToken,
+  encodePageToken,
+  filterDigest,
+  type PageCursor,
+} from "./paging/page-token.js";
 export { type Closer, createCloser } from "./service/closer.js";
 export { failpoint } from "./service/failpoint.js";
 export { type RunningService, type RunServiceOptions, runService } from "./service/run-service.js";

@@ -1,9 +1,13 @@
 import { addressVar, baseEnv, portVar } from "@berth/platform";
 import { z } from "zod";
+import { API_KEY_PATTERN } from "./api-keys/key-format.js";
+
+const positive = (fallback: number) => z.coerce.number().positive().default(fallback);
 
 /** The gateway's environment variables. */
 export const gatewayEnv = z.object({
   LOG_LEVEL: baseEnv.LOG_LEVEL,
+  DATABASE_URL: baseEnv.DATABASE_URL,
   NATS_URL: baseEnv.NATS_URL,
   HTTP_PORT: portVar(8080),
   HTTP_HOST: z.string().default("127.0.0.1"),
@@ -15,6 +19,20 @@ export const gatewayEnv = z.object({
     .int()
     .positive()
     .default(1024 * 1024),
+  /** The first admin key, used instead of a generated one when the key table is empty. */
+  BERTH_BOOTSTRAP_API_KEY: z
+    .string()
+    .regex(API_KEY_PATTERN, "must look like berth_<16 hex digits>_<32 to 128 of A-Z a-z 0-9 _ ->")
+    .or(z.literal(""))
+    .optional(),
+  /** Default per-key rate limit: requests per second on average, and the burst. */
+  RATE_LIMIT_PER_SECOND: positive(50),
+  RATE_LIMIT_BURST: z.coerce.number().int().positive().default(100),
+  /** Origins browsers may call from (comma-separated, or *); none by default. */
+  CORS_ORIGINS: z.string().default(""),
+  /** How long verified keys and instance endpoints are reused without asking again. */
+  API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(10_000),
+  MCP_RESOLVE_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
 });
 
 /** The gateway's configuration. */

@@ -1,14 +1,38 @@
-import { createCloser, createLogger, createServiceClient, type Logger } from "@berth/platform";
+import {
+  connectNats,
+  createCloser,
+  createDatabase,
+  createLogger,
+  createServiceClient,
+  type Logger,
+} from "@berth/platform";
+import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
+import { ApiKeyEntity } from "./api-keys/api-key-entity.js";
+import { createApiKeyStore } from "./api-keys/api-key-store.js";
+import { createApiKeysHandlers } from "./api-keys/api-keys-handlers.js";
+import { ensureBootstrapKey, type PrintLine, printToStdout } from "./api-keys/bootstrap-key.js";
+import { gatewayMigrations } from "./api-keys/migrations.js";
+import { createAuthenticator } from "./auth/authenticator.js";
+import { createAuthInterceptor, createGatekeeper } from "./auth/gatekeeper.js";
+import { createRateLimiter } from "./auth/rate-limiter.js";
 import type { GatewayConfig } from "./config.js";
+import { createCors, parseOrigins } from "./cors.js";
 import { createForwardingImpl } from "./forwarding-impl.js";
 import { createHealthRoutes } from "./health-routes.js";
 import { createOnePortServer, createRestHandler } from "./http/index.js";
+import { reportParseErrorsAsInvalid } from "./http/parse-error-status.js";
+import type { HttpRequest, HttpResponse } from "./http/types.js";
+import { invalidateOnEvents, natsAnswers } from "./mcp/instance-events.js";
+import { createInstanceResolver } from "./mcp/instance-resolver.js";
+import { createMcpProxy } from "./mcp/mcp-proxy.js";
+import { createSessionPins } from "./mcp/session-pins.js";
 import { observeRequests } from "./observe-request.js";
+import { createOpenApiRoutes, loadOpenApi } from "./openapi/openapi-routes.js";
 
 /** A running gateway. */
 export interface Gateway {
@@ -19,34 +43,123 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** Options of startGateway beyond its configuration. */
+export interface GatewayOptions {
+  /** Where the bootstrap key line goes (standard output by default). */
+  print?: PrintLine;
+}
+
+type Extra = (req: HttpRequest, res: HttpResponse) => boolean;
+
 /**
- * Starts the gateway: one port serving REST/JSON (transcoded from google.api.http), Connect,
- * gRPC-Web and gRPC, forwarding every public method to its service over gRPC.
+ * Starts the gateway: API keys in its own schema (a bootstrap admin key on first start), one port
+ * serving REST/JSON (transcoded from google.api.http), Connect, gRPC-Web and gRPC behind API-key
+ * authentication, scopes and rate limits, forwarding every public method to its service, and the
+ * MCP proxy at /mcp/{instance}.
  */
-export async function startGateway(config: GatewayConfig, logger?: Logger): Promise<Gateway> {
+export async function startGateway(
+  config: GatewayConfig,
+  logger?: Logger,
+  options: GatewayOptions = {},
+): Promise<Gateway> {
   const log = logger ?? createLogger({ service: "gateway", level: config.LOG_LEVEL });
   const closer = createCloser((name, error) => log.warn({ err: error }, `closing ${name} failed`));
-  const upstreams: Array<{ service: DescService; address: string }> = [
-    { service: RegistryService, address: config.REGISTRY_ADDR },
-    { service: InstancesService, address: config.INSTANCES_ADDR },
-    { service: RuntimeService, address: config.RUNTIME_ADDR },
-  ];
-  const services = upstreams.map(({ service, address }) => ({
-    service,
-    impl: createForwardingImpl(service, createServiceClient(service, address)),
-  }));
-  const server = createOnePortServer({
-    logger: log,
-    routes: (router: ConnectRouter) => {
-      for (const { service, impl } of services) router.service(service, impl as never);
-    },
-    rest: createRestHandler({ services, logger: log, maxBodyBytes: config.MAX_BODY_BYTES }),
-    extra: createHealthRoutes(upstreams),
-    wrap: (handle) => observeRequests(log, handle),
-  });
-  const port = await server.listen(config.HTTP_PORT, config.HTTP_HOST);
-  closer.add("http server", () => server.close());
-  const url = `http://${config.HTTP_HOST}:${port}`;
-  log.info({ url }, "gateway listening");
-  return { port, url, stop: () => closer.closeAll() };
+  try {
+    const orm = await createDatabase({
+      url: config.DATABASE_URL,
+      schema: "gateway",
+      entities: [ApiKeyEntity],
+      migrations: gatewayMigrations,
+      logger: log,
+      poolMax: 5,
+    });
+    closer.add("database", () => orm.close());
+    const store = createApiKeyStore(orm);
+    await ensureBootstrapKey(
+      store,
+      config.BERTH_BOOTSTRAP_API_KEY,
+      options.print ?? printToStdout,
+      log,
+    );
+    const nc = await connectNats(config.NATS_URL, "gateway");
+    closer.add("nats", () => nc.drain());
+
+    const authenticator = createAuthenticator({
+      load: store.get,
+      cacheTtlMs: config.API_KEY_CACHE_MS,
+    });
+    const gatekeeper = createGatekeeper(authenticator, createRateLimiter(), {
+      perSecond: config.RATE_LIMIT_PER_SECOND,
+      burst: config.RATE_LIMIT_BURST,
+    });
+    const interceptors = [createAuthInterceptor(gatekeeper)];
+    const upstreams: Array<{ service: DescService; address: string }> = [
+      { service: RegistryService, address: config.REGISTRY_ADDR },
+      { service: InstancesService, address: config.INSTANCES_ADDR },
+      { service: RuntimeService, address: config.RUNTIME_ADDR },
+    ];
+    const services = [
+      ...upstreams.map(({ service, address }) => ({
+        service,
+        impl: createForwardingImpl(service, createServiceClient(service, address)),
+      })),
+      {
+        service: ApiKeysService as DescService,
+        impl: createApiKeysHandlers({
+          store,
+          onRevoked: (id) => authenticator.forget(id),
+          logger: log,
+        }),
+      },
+    ];
+
+    const resolver = createInstanceResolver({
+      instances: createServiceClient(InstancesService, config.INSTANCES_ADDR),
+      runtime: createServiceClient(RuntimeService, config.RUNTIME_ADDR),
+      ttlMs: config.MCP_RESOLVE_CACHE_MS,
+      logger: log,
+    });
+    invalidateOnEvents(nc, (id) => resolver.invalidate(id), log);
+    const mcp = createMcpProxy({
+      resolver,
+      gatekeeper,
+      pins: createSessionPins(),
+      maxBodyBytes: config.MAX_BODY_BYTES,
+      logger: log,
+    });
+    const extras: Extra[] = [
+      createCors(parseOrigins(config.CORS_ORIGINS)),
+      createHealthRoutes(upstreams, [
+        { name: "nats", check: () => natsAnswers(nc) },
+        { name: "database", check: async () => orm.isConnected() },
+      ]),
+      createOpenApiRoutes(loadOpenApi()),
+      mcp.handle,
+    ];
+    const server = createOnePortServer({
+      logger: log,
+      routes: (router: ConnectRouter) => {
+        for (const { service, impl } of services) router.service(service, impl as never);
+        reportParseErrorsAsInvalid(router.handlers);
+      },
+      connect: { interceptors },
+      rest: createRestHandler({
+        services,
+        interceptors,
+        logger: log,
+        maxBodyBytes: config.MAX_BODY_BYTES,
+      }),
+      extra: (req, res) => extras.some((extra) => extra(req, res)),
+      wrap: (handle) => observeRequests(log, handle),
+    });
+    const port = await server.listen(config.HTTP_PORT, config.HTTP_HOST);
+    closer.add("http server", () => server.close());
+    closer.add("mcp streams", () => mcp.close());
+    const url = `http://${config.HTTP_HOST}:${port}`;
+    log.info({ url }, "gateway listening");
+    return { port, url, stop: () => closer.closeAll() };
+  } catch (error) {
+    await closer.closeAll();
+    throw error;
+  }
 }

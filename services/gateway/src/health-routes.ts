@@ -28,17 +28,37 @@ function sendJson(res: AnyResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
+/** A further readiness check (NATS, the database), bounded by the caller. */
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<boolean>;
+}
+
+/** Resolves false when the check fails or takes longer than the bound. */
+function bounded(check: () => Promise<boolean>, ms = 2_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return Promise.race([check().catch(() => false), timeout]).finally(() => clearTimeout(timer));
+}
+
 /**
  * /healthz answers while the process is alive; /readyz only when every upstream service says
- * SERVING over grpc.health.v1. Returns true when it handled the request.
+ * SERVING over grpc.health.v1 and every further check (NATS, the database) passes. Returns true
+ * when it handled the request.
  */
 export function createHealthRoutes(
   upstreams: Array<{ service: DescService; address: string }>,
+  checks: ReadinessCheck[] = [],
 ): (req: AnyRequest, res: AnyResponse) => boolean {
-  const clients = upstreams.map(({ service, address }) => ({
-    name: service.typeName,
-    client: new HealthClient(address, credentials.createInsecure()),
-  }));
+  const clients = [
+    ...upstreams.map(({ service, address }) => {
+      const client = new HealthClient(address, credentials.createInsecure());
+      return { name: service.typeName, check: () => check(client, service.typeName) };
+    }),
+    ...checks,
+  ];
   return (req, res) => {
     const path = (req.url ?? "").split("?")[0];
     if (req.method !== "GET" || (path !== "/healthz" && path !== "/readyz")) return false;
@@ -46,17 +66,17 @@ export function createHealthRoutes(
       sendJson(res, 200, { status: "ok" });
       return true;
     }
-    Promise.all(
-      clients.map(async ({ name, client }) => [name, await check(client, name)] as const),
-    ).then((results) => {
-      const ready = results.every(([, ok]) => ok);
-      sendJson(res, ready ? 200 : 503, {
-        status: ready ? "ready" : "not ready",
-        services: Object.fromEntries(
-          results.map(([name, ok]) => [name, ok ? "SERVING" : "NOT_SERVING"]),
-        ),
-      });
-    });
+    Promise.all(clients.map(async ({ name, check }) => [name, await bounded(check)] as const)).then(
+      (results) => {
+        const ready = results.every(([, ok]) => ok);
+        sendJson(res, ready ? 200 : 503, {
+          status: ready ? "ready" : "not ready",
+          services: Object.fromEntries(
+            results.map(([name, ok]) => [name, ok ? "SERVING" : "NOT_SERVING"]),
+          ),
+        });
+      },
+    );
     return true;
   };
 }

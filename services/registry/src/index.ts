@@ -1,2 +1,2 @@
-export { type RegistryConfig, registryEnv } from "./config.js";
+export { type RegistryConfig, registryEnv, STARTER_CATALOG_DIR } from "./config.js";
 export { type Registry, startRegistry } from "./registry-service.js";

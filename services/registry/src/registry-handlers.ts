@@ -1,21 +1,17 @@
-import { randomUUID } from "node:crypto";
-import {
-  alreadyExists,
-  createEnvelope,
-  currentCorrelationId,
-  failpoint,
-  type Logger,
-  notFound,
-  recordEvent,
-} from "@berth/platform";
-import { McpServerCreatedSchema } from "@berth/proto/gen/berth/events/v1/events_pb";
+import { failpoint, type Logger } from "@berth/platform";
 import type { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
-import { create } from "@bufbuild/protobuf";
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
-import { ServerEntity } from "./db/server-entity.js";
+import { deleteServer } from "./delete-server.js";
+import { exportServerJson } from "./export-server.js";
+import { findServerRow } from "./find-server.js";
+import { importServerJson, requireDocument } from "./import-server.js";
+import { listServers } from "./list-servers.js";
 import { rowFieldsFromServer, serverFromRow } from "./server-mapper.js";
-import { validateServer } from "./server-validation.js";
+import { insertServer } from "./server-writes.js";
+import { updateServer } from "./update-server.js";
+import { validateServer } from "./validation/server-validation.js";
 
 /** What the registry's handlers need. */
 export interface RegistryDeps {
@@ -25,56 +21,61 @@ export interface RegistryDeps {
   logger: Logger;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** The RegistryService implementation (served over gRPC by the registry process). */
-export function createRegistryHandlers(
-  deps: RegistryDeps,
-): Partial<ServiceImpl<typeof RegistryService>> {
-  const findRow = (em: MikroORM["em"], idOrName: string) =>
-    em.findOne(ServerEntity, UUID.test(idOrName) ? { id: idOrName } : { name: idOrName });
+export function createRegistryHandlers(deps: RegistryDeps): ServiceImpl<typeof RegistryService> {
+  const { orm, logger } = deps;
+  const committed = () => {
+    failpoint("outbox.after-commit");
+    deps.kickOutbox();
+  };
 
   return {
     async createServer(request) {
       validateServer(request.server);
       const fields = rowFieldsFromServer(request.server!);
-      const em = deps.orm.em.fork();
-      if (await em.count(ServerEntity, { name: fields.name }))
-        throw alreadyExists("server", fields.name);
-      const now = new Date();
-      const row = em.create(ServerEntity, {
-        id: randomUUID(),
-        ...fields,
-        revision: 1,
-        createdAt: now,
-        updatedAt: now,
-      });
-      const server = serverFromRow(row);
-      await em.transactional(async (tx) => {
-        tx.persist(row);
-        recordEvent(
-          tx,
-          createEnvelope({
-            schema: McpServerCreatedSchema,
-            payload: create(McpServerCreatedSchema, { server }),
-            aggregateType: "McpServer",
-            aggregateId: row.id,
-            aggregateVersion: 1n,
-            source: "registry",
-            correlationId: currentCorrelationId(),
-          }),
-        );
-      });
-      failpoint("outbox.after-commit");
-      deps.kickOutbox();
-      deps.logger.info({ server_id: row.id, name: row.name }, "server created");
+      const server = await orm.em.fork().transactional((em) => insertServer(em, fields));
+      committed();
+      logger.info({ server_id: server.id, name: server.name }, "server created");
       return { server };
     },
 
     async getServer(request) {
-      const row = request.id ? await findRow(deps.orm.em.fork(), request.id) : null;
-      if (!row) throw notFound("server", request.id);
-      return { server: serverFromRow(row) };
+      return { server: serverFromRow(await findServerRow(orm.em.fork(), request.id, "id")) };
+    },
+
+    async listServers(request) {
+      return listServers(orm.em.fork(), request);
+    },
+
+    async updateServer(request) {
+      const { server, changed } = await updateServer(orm, request);
+      if (changed.length > 0) {
+        committed();
+        logger.info({ server_id: server.id, changed }, "server updated");
+      }
+      return { server };
+    },
+
+    async deleteServer(request) {
+      await deleteServer(orm, request);
+      committed();
+      logger.info({ server: request.id }, "server deleted");
+      return {};
+    },
+
+    async importServer(request) {
+      // protobuf-es gives a google.protobuf.Struct field as plain JSON.
+      const doc = requireDocument(request.serverJson);
+      const outcome = await importServerJson(orm, doc);
+      if (outcome.changed) {
+        committed();
+        logger.info({ server_id: outcome.server.id, name: outcome.server.name }, "server imported");
+      }
+      return outcome;
+    },
+
+    async exportServer(request) {
+      return { serverJson: (await exportServerJson(orm, request.id)) as JsonObject };
     },
   };
 }

@@ -13,7 +13,10 @@ import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb"
 import type { RegistryConfig } from "./config.js";
 import { registryMigrations } from "./db/migrations.js";
 import { ServerEntity } from "./db/server-entity.js";
+import { UsageEntity } from "./db/usage-entity.js";
 import { createRegistryHandlers } from "./registry-handlers.js";
+import { loadStarterCatalog } from "./starter-catalog.js";
+import { createUsageConsumer } from "./usage-consumer.js";
 
 /** A running registry. */
 export interface Registry {
@@ -23,8 +26,9 @@ export interface Registry {
 }
 
 /**
- * Starts the registry: its schema and migrations, the outbox relay to JetStream, and the gRPC
- * API. On a failed start everything already opened is closed again.
+ * Starts the registry: its schema and migrations, the outbox relay to JetStream, the consumer of
+ * instance events (which entries are in use), the starter catalog when the catalog is empty, and
+ * the gRPC API. On a failed start everything already opened is closed again.
  */
 export async function startRegistry(config: RegistryConfig, logger?: Logger): Promise<Registry> {
   const log = logger ?? createLogger({ service: "registry", level: config.LOG_LEVEL });
@@ -33,10 +37,11 @@ export async function startRegistry(config: RegistryConfig, logger?: Logger): Pr
     const orm = await createDatabase({
       url: config.DATABASE_URL,
       schema: "registry",
-      entities: [ServerEntity],
+      entities: [ServerEntity, UsageEntity],
       migrations: registryMigrations,
       logger: log,
       withOutbox: true,
+      withInbox: true,
     });
     closer.add("database", () => orm.close());
     const nc = await connectNats(config.NATS_URL, "registry");
@@ -45,6 +50,12 @@ export async function startRegistry(config: RegistryConfig, logger?: Logger): Pr
     const relay = createOutboxRelay({ orm, nc, logger: log });
     relay.start();
     closer.add("outbox relay", () => relay.stop());
+    const usage = createUsageConsumer({ nc, orm, logger: log });
+    await usage.start();
+    closer.add("instance events consumer", () => usage.stop());
+    if (config.REGISTRY_LOAD_CATALOG) {
+      if ((await loadStarterCatalog(orm, config.REGISTRY_CATALOG_DIR, log)) > 0) relay.kick();
+    }
     const server = createGrpcServer({
       services: [
         bind(

@@ -3,6 +3,7 @@ import {
   type McpServer,
   McpServerSchema,
   RemoteSchema,
+  RepositorySchema,
   ServerStatus,
   Transport,
 } from "@berth/proto/gen/berth/registry/v1/registry_pb";
@@ -32,11 +33,20 @@ export function serverFromRow(row: ServerRow): McpServer {
     createTime: timestampFromDate(row.createdAt),
     updateTime: timestampFromDate(row.updatedAt),
     revision: BigInt(row.revision),
+    websiteUrl: row.websiteUrl,
+    repository: row.repository ? fromJson(RepositorySchema, row.repository) : undefined,
+    imported: row.serverJson != null,
   });
 }
 
-/** The stored columns of a catalog entry (all but id, revision and times). */
+/** The stored columns of a catalog entry (all but id, revision, times and the imported document). */
+export type ServerFields = ReturnType<typeof rowFieldsFromServer>;
+
+/** The stored columns of a catalog entry, with defaults: status active, transport stdio, path /mcp. */
 export function rowFieldsFromServer(server: McpServer) {
+  const transport = server.transport === Transport.UNSPECIFIED ? Transport.STDIO : server.transport;
+  const http = transport !== Transport.STDIO;
+  const repository = server.repository ? toJson(RepositorySchema, server.repository) : {};
   return {
     name: server.name,
     title: server.title,
@@ -49,13 +59,15 @@ export function rowFieldsFromServer(server: McpServer) {
         server.status === ServerStatus.UNSPECIFIED ? ServerStatus.ACTIVE : server.status
       ],
     image: server.image,
-    transport:
-      Transport[server.transport === Transport.UNSPECIFIED ? Transport.STDIO : server.transport],
+    transport: Transport[transport],
     port: server.port,
-    path: server.path,
+    path: http && !server.path ? "/mcp" : server.path,
     command: [...server.command],
     args: [...server.args],
     envSchema: server.envSchema.map((e) => toJson(EnvVarSchemaSchema, e)),
     remotes: server.remotes.map((r) => toJson(RemoteSchema, r)),
+    websiteUrl: server.websiteUrl,
+    repository:
+      Object.keys(repository as object).length > 0 ? (repository as Record<string, string>) : null,
   };
 }

@@ -18,10 +18,13 @@ export interface DurableConsumerSpec {
 
 const CONSUMER_NOT_FOUND = 10014;
 
-/** The filter fields: one subject uses filter_subject, which servers before 2.10 understand too. */
+/**
+ * The server-side filter: one subject uses filter_subject. Several would need filter_subjects,
+ * which nats-server before 2.10 (Debian 12 ships 2.9) refuses, so the consumer then reads the
+ * whole stream and createEventConsumer acks what matches none of the subjects unhandled.
+ */
 function filters(subjects: readonly string[]): Partial<ConsumerConfig> {
-  if (subjects.length === 1) return { filter_subject: subjects[0] };
-  return { filter_subjects: [...subjects] };
+  return subjects.length === 1 ? { filter_subject: subjects[0] } : {};
 }
 
 /** Creates the durable pull consumer (explicit acks, deliver all), or updates it; idempotent. */

@@ -227,13 +227,13 @@ describe("REST", () => {
     expect(page2.nextPageToken).toBeUndefined();
   });
 
-  it("imports a server.json document (body: *, Struct)", async () => {
+  it("imports a server.json document (body: server_json, a Struct)", async () => {
     const doc = {
       name: "io.github.acme/tool",
       description: "Tool",
       packages: [{ registryType: "oci" }],
     };
-    const res = await json("POST", "/v1/servers:import", { serverJson: doc });
+    const res = await json("POST", "/v1/servers:import", doc);
     const imported = await bodyOf(res);
     expect(imported).toMatchObject({
       server: { name: "io.github.acme/tool", description: "Tool" },

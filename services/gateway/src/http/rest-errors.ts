@@ -30,6 +30,8 @@ export class RestHttpError extends ConnectError {
   }
 }
 
+const PASSED_HEADERS = ["retry-after"];
+
 // Their messages may describe internals (queries, addresses, stack traces): never shown to callers.
 const OPAQUE = new Set([Code.Internal, Code.Unknown, Code.DataLoss]);
 
@@ -83,6 +85,13 @@ export function writeRestError(
   }
   res.statusCode = status;
   res.setHeader("content-type", "application/json");
+  // Headers an error carries for the caller: when to retry (429), how to authenticate (401).
+  const err = toConnectError(error);
+  for (const name of PASSED_HEADERS) {
+    const value = err.metadata.get(name);
+    if (value) res.setHeader(name, value);
+  }
+  if (err.code === Code.Unauthenticated) res.setHeader("www-authenticate", 'Bearer realm="berth"');
   if (error instanceof RestHttpError) {
     for (const [name, value] of Object.entries(error.headers)) {
       // HTTP/2 has no connection header (the stream ends on its own); HTTP/1.1 closes the socket.

@@ -4,6 +4,7 @@ import {
   EventEnvelopeSchema,
   McpServerCreatedSchema,
 } from "@berth/proto/gen/berth/events/v1/events_pb";
+import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import {
   type CreateServerRequest,
   CreateServerResponseSchema,
@@ -74,11 +75,22 @@ describe("buildRequest", () => {
   });
 
   it("takes the whole request from a `*` body, Struct included", () => {
+    const jsonSpec = { type: "url", endpoint: "https://mcp.example.com/mcp", n: 1.5, x: null };
+    const createInstance = createRouteTable([InstancesService]).routes.find(
+      (r) => r.method.name === "CreateInstance",
+    )!;
+    expect(createInstance.body).toBe("*");
+    const body = { instance: { name: "weather", jsonSpec }, secrets: { TOKEN: "t" } };
+    const r = buildRequest(createInstance, {}, new URLSearchParams(), body, berthRegistry);
+    expect(r).toMatchObject({ instance: { name: "weather", jsonSpec }, secrets: { TOKEN: "t" } });
+  });
+
+  it("takes a Struct field from the body (body: server_json) and answers one", () => {
     const serverJson = {
       name: "io.github.acme/weather",
       packages: [{ registryType: "npm", n: 1.5, ok: true, x: null }],
     };
-    const r = build("ImportServer", { serverJson }) as ImportServerRequest;
+    const r = build("ImportServer", serverJson) as ImportServerRequest;
     expect(r.serverJson).toEqual(serverJson);
     expect(
       responseJson(

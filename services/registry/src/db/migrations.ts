@@ -31,5 +31,36 @@ class CreateServers extends Migration {
   }
 }
 
+/**
+ * Imported server.json documents and their extra fields, millisecond timestamps (page tokens carry
+ * them exactly), list filters' indexes, and the usage table fed by instance events.
+ */
+class ImportsAndUsage extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      alter table "registry"."servers"
+        add column "website_url" varchar(2048) not null default '',
+        add column "repository" jsonb null,
+        add column "server_json" json null,
+        alter column "created_at" type timestamptz(3),
+        alter column "updated_at" type timestamptz(3)`);
+    this.addSql(`create index "servers_tags_idx" on "registry"."servers" using gin ("tags")`);
+    this.addSql(`
+      create table "registry"."server_usage" (
+        "instance_id" uuid primary key,
+        "server_id" varchar(255) not null default '',
+        "version" bigint not null default 0,
+        "deleted" boolean not null default false,
+        "updated_at" timestamptz not null
+      )`);
+    this.addSql(
+      `create index "server_usage_server_idx" on "registry"."server_usage" ("server_id") where not "deleted"`,
+    );
+  }
+}
+
 /** The registry's migrations, oldest first; names never change once released. */
-export const registryMigrations = [{ name: "0001-create-servers", class: CreateServers }];
+export const registryMigrations = [
+  { name: "0001-create-servers", class: CreateServers },
+  { name: "0002-imports-and-usage", class: ImportsAndUsage },
+];

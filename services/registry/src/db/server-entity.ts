@@ -21,6 +21,10 @@ export const ServerEntity = defineEntity({
     args: p.json<string[]>().columnType("jsonb"),
     envSchema: p.json<unknown[]>().columnType("jsonb"),
     remotes: p.json<unknown[]>().columnType("jsonb"),
+    websiteUrl: p.string().default(""),
+    repository: p.json<Record<string, string>>().columnType("jsonb").nullable(),
+    /** The imported server.json as given (json, not jsonb: key order survives for export). */
+    serverJson: p.json<Record<string, unknown>>().columnType("json").nullable(),
     revision: p.bigint("number").default(1),
     createdAt: p.datetime().columnType("timestamptz"),
     updatedAt: p.datetime().columnType("timestamptz"),

@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file berth/registry/v1/registry.proto.
  */
 export const file_berth_registry_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiBiZXJ0aC9yZWdpc3RyeS92MS9yZWdpc3RyeS5wcm90bxIRYmVydGgucmVnaXN0cnkudjEikAQKCU1jcFNlcnZlchIPCgJpZBgBIAEoCUID4EEDEhEKBG5hbWUYAiABKAlCA+BBAhINCgV0aXRsZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEgwKBHRhZ3MYBiADKAkSEQoJaXNfcHVibGljGAcgASgIEi8KBnN0YXR1cxgIIAEoDjIfLmJlcnRoLnJlZ2lzdHJ5LnYxLlNlcnZlclN0YXR1cxINCgVpbWFnZRgJIAEoCRIvCgl0cmFuc3BvcnQYCiABKA4yHC5iZXJ0aC5yZWdpc3RyeS52MS5UcmFuc3BvcnQSDAoEcG9ydBgLIAEoDRIMCgRwYXRoGAwgASgJEg8KB2NvbW1hbmQYDSADKAkSDAoEYXJncxgOIAMoCRIzCgplbnZfc2NoZW1hGA8gAygLMh8uYmVydGgucmVnaXN0cnkudjEuRW52VmFyU2NoZW1hEioKB3JlbW90ZXMYECADKAsyGS5iZXJ0aC5yZWdpc3RyeS52MS5SZW1vdGUSNAoLY3JlYXRlX3RpbWUYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNAoLdXBkYXRlX3RpbWUYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSEAoIcmV2aXNpb24YEyABKAMixAEKDEVudlZhclNjaGVtYRIRCgRuYW1lGAEgASgJQgPgQQISKwoEdHlwZRgCIAEoDjIdLmJlcnRoLnJlZ2lzdHJ5LnYxLkVudlZhclR5cGUSEwoLZGVzY3JpcHRpb24YAyABKAkSEAoIcmVxdWlyZWQYBCABKAgSDgoGc2VjcmV0GAUgASgIEhoKDWRlZmF1bHRfdmFsdWUYBiABKAlIAIgBARIPCgdjaG9pY2VzGAcgAygJQhAKDl9kZWZhdWx0X3ZhbHVlIq8BCgZSZW1vdGUSLwoJdHJhbnNwb3J0GAEgASgOMhwuYmVydGgucmVnaXN0cnkudjEuVHJhbnNwb3J0EgsKA3VybBgCIAEoCRI3CgdoZWFkZXJzGAMgAygLMiYuYmVydGgucmVnaXN0cnkudjEuUmVtb3RlLkhlYWRlcnNFbnRyeRouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJIChNDcmVhdGVTZXJ2ZXJSZXF1ZXN0EjEKBnNlcnZlchgBIAEoCzIcLmJlcnRoLnJlZ2lzdHJ5LnYxLk1jcFNlcnZlckID4EECIkQKFENyZWF0ZVNlcnZlclJlc3BvbnNlEiwKBnNlcnZlchgBIAEoCzIcLmJlcnRoLnJlZ2lzdHJ5LnYxLk1jcFNlcnZlciIjChBHZXRTZXJ2ZXJSZXF1ZXN0Eg8KAmlkGAEgASgJQgPgQQIiQQoRR2V0U2VydmVyUmVzcG9uc2USLAoGc2VydmVyGAEgASgLMhwuYmVydGgucmVnaXN0cnkudjEuTWNwU2VydmVyIq4BChJMaXN0U2VydmVyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSCwoDdGFnGAMgASgJEi8KBnN0YXR1cxgEIAEoDjIfLmJlcnRoLnJlZ2lzdHJ5LnYxLlNlcnZlclN0YXR1cxIWCglpc19wdWJsaWMYBSABKAhIAIgBARINCgVxdWVyeRgGIAEoCUIMCgpfaXNfcHVibGljIl0KE0xpc3RTZXJ2ZXJzUmVzcG9uc2USLQoHc2VydmVycxgBIAMoCzIcLmJlcnRoLnJlZ2lzdHJ5LnYxLk1jcFNlcnZlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkieQoTVXBkYXRlU2VydmVyUmVxdWVzdBIxCgZzZXJ2ZXIYASABKAsyHC5iZXJ0aC5yZWdpc3RyeS52MS5NY3BTZXJ2ZXJCA+BBAhIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siRAoUVXBkYXRlU2VydmVyUmVzcG9uc2USLAoGc2VydmVyGAEgASgLMhwuYmVydGgucmVnaXN0cnkudjEuTWNwU2VydmVyIjgKE0RlbGV0ZVNlcnZlclJlcXVlc3QSDwoCaWQYASABKAlCA+BBAhIQCghyZXZpc2lvbhgCIAEoAyIWChREZWxldGVTZXJ2ZXJSZXNwb25zZSJIChNJbXBvcnRTZXJ2ZXJSZXF1ZXN0EjEKC3NlcnZlcl9qc29uGAEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEID4EECImcKFEltcG9ydFNlcnZlclJlc3BvbnNlEiwKBnNlcnZlchgBIAEoCzIcLmJlcnRoLnJlZ2lzdHJ5LnYxLk1jcFNlcnZlchIQCgh3YXJuaW5ncxgCIAMoCRIPCgdjaGFuZ2VkGAMgASgIIiYKE0V4cG9ydFNlcnZlclJlcXVlc3QSDwoCaWQYASABKAlCA+BBAiJEChRFeHBvcnRTZXJ2ZXJSZXNwb25zZRIsCgtzZXJ2ZXJfanNvbhgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QqfgoMU2VydmVyU3RhdHVzEh0KGVNFUlZFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNTRVJWRVJfU1RBVFVTX0RSQUZUEAESGAoUU0VSVkVSX1NUQVRVU19BQ1RJVkUQAhIcChhTRVJWRVJfU1RBVFVTX0RFUFJFQ0FURUQQAyptCglUcmFuc3BvcnQSGQoVVFJBTlNQT1JUX1VOU1BFQ0lGSUVEEAASEwoPVFJBTlNQT1JUX1NURElPEAESHQoZVFJBTlNQT1JUX1NUUkVBTUFCTEVfSFRUUBACEhEKDVRSQU5TUE9SVF9TU0UQAyqrAQoKRW52VmFyVHlwZRIcChhFTlZfVkFSX1RZUEVfVU5TUEVDSUZJRUQQABIXChNFTlZfVkFSX1RZUEVfU1RSSU5HEAESGAoURU5WX1ZBUl9UWVBFX0lOVEVHRVIQAhIXChNFTlZfVkFSX1RZUEVfTlVNQkVSEAMSGAoURU5WX1ZBUl9UWVBFX0JPT0xFQU4QBBIZChVFTlZfVkFSX1RZUEVfRklMRVBBVEgQBTKsBwoPUmVnaXN0cnlTZXJ2aWNlEoQBCgxDcmVhdGVTZXJ2ZXISJi5iZXJ0aC5yZWdpc3RyeS52MS5DcmVhdGVTZXJ2ZXJSZXF1ZXN0GicuYmVydGgucmVnaXN0cnkudjEuQ3JlYXRlU2VydmVyUmVzcG9uc2UiI4LT5JMCHToGc2VydmVyYgZzZXJ2ZXIiCy92MS9zZXJ2ZXJzEnsKCUdldFNlcnZlchIjLmJlcnRoLnJlZ2lzdHJ5LnYxLkdldFNlcnZlclJlcXVlc3QaJC5iZXJ0aC5yZWdpc3RyeS52MS5HZXRTZXJ2ZXJSZXNwb25zZSIjkAIBgtPkkwIaYgZzZXJ2ZXISEC92MS9zZXJ2ZXJzL3tpZH0SdAoLTGlzdFNlcnZlcnMSJS5iZXJ0aC5yZWdpc3RyeS52MS5MaXN0U2VydmVyc1JlcXVlc3QaJi5iZXJ0aC5yZWdpc3RyeS52MS5MaXN0U2VydmVyc1Jlc3BvbnNlIhaQAgGC0+STAg0SCy92MS9zZXJ2ZXJzEpABCgxVcGRhdGVTZXJ2ZXISJi5iZXJ0aC5yZWdpc3RyeS52MS5VcGRhdGVTZXJ2ZXJSZXF1ZXN0GicuYmVydGgucmVnaXN0cnkudjEuVXBkYXRlU2VydmVyUmVzcG9uc2UiL4LT5JMCKToGc2VydmVyYgZzZXJ2ZXIyFy92MS9zZXJ2ZXJzL3tzZXJ2ZXIuaWR9EnkKDERlbGV0ZVNlcnZlchImLmJlcnRoLnJlZ2lzdHJ5LnYxLkRlbGV0ZVNlcnZlclJlcXVlc3QaJy5iZXJ0aC5yZWdpc3RyeS52MS5EZWxldGVTZXJ2ZXJSZXNwb25zZSIYgtPkkwISKhAvdjEvc2VydmVycy97aWR9En4KDEltcG9ydFNlcnZlchImLmJlcnRoLnJlZ2lzdHJ5LnYxLkltcG9ydFNlcnZlclJlcXVlc3QaJy5iZXJ0aC5yZWdpc3RyeS52MS5JbXBvcnRTZXJ2ZXJSZXNwb25zZSIdgtPkkwIXOgEqIhIvdjEvc2VydmVyczppbXBvcnQSkAEKDEV4cG9ydFNlcnZlchImLmJlcnRoLnJlZ2lzdHJ5LnYxLkV4cG9ydFNlcnZlclJlcXVlc3QaJy5iZXJ0aC5yZWdpc3RyeS52MS5FeHBvcnRTZXJ2ZXJSZXNwb25zZSIvkAIBgtPkkwImYgtzZXJ2ZXJfanNvbhIXL3YxL3NlcnZlcnMve2lkfTpleHBvcnRiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiBiZXJ0aC9yZWdpc3RyeS92MS9yZWdpc3RyeS5wcm90bxIRYmVydGgucmVnaXN0cnkudjEi7wQKCU1jcFNlcnZlchIPCgJpZBgBIAEoCUID4EEDEhEKBG5hbWUYAiABKAlCA+BBAhINCgV0aXRsZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIPCgd2ZXJzaW9uGAUgASgJEgwKBHRhZ3MYBiADKAkSEQoJaXNfcHVibGljGAcgASgIEi8KBnN0YXR1cxgIIAEoDjIfLmJlcnRoLnJlZ2lzdHJ5LnYxLlNlcnZlclN0YXR1cxINCgVpbWFnZRgJIAEoCRIvCgl0cmFuc3BvcnQYCiABKA4yHC5iZXJ0aC5yZWdpc3RyeS52MS5UcmFuc3BvcnQSDAoEcG9ydBgLIAEoDRIMCgRwYXRoGAwgASgJEg8KB2NvbW1hbmQYDSADKAkSDAoEYXJncxgOIAMoCRIzCgplbnZfc2NoZW1hGA8gAygLMh8uYmVydGgucmVnaXN0cnkudjEuRW52VmFyU2NoZW1hEioKB3JlbW90ZXMYECADKAsyGS5iZXJ0aC5yZWdpc3RyeS52MS5SZW1vdGUSNAoLY3JlYXRlX3RpbWUYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNAoLdXBkYXRlX3RpbWUYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSEAoIcmV2aXNpb24YEyABKAMSEwoLd2Vic2l0ZV91cmwYFCABKAkSMQoKcmVwb3NpdG9yeRgVIAEoCzIdLmJlcnRoLnJlZ2lzdHJ5LnYxLlJlcG9zaXRvcnkSFQoIaW1wb3J0ZWQYFiABKAhCA+BBAyJICgpSZXBvc2l0b3J5EgsKA3VybBgBIAEoCRIOCgZzb3VyY2UYAiABKAkSCgoCaWQYAyABKAkSEQoJc3ViZm9sZGVyGAQgASgJIsQBCgxFbnZWYXJTY2hlbWESEQoEbmFtZRgBIAEoCUID4EECEisKBHR5cGUYAiABKA4yHS5iZXJ0aC5yZWdpc3RyeS52MS5FbnZWYXJUeXBlEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhAKCHJlcXVpcmVkGAQgASgIEg4KBnNlY3JldBgFIAEoCBIaCg1kZWZhdWx0X3ZhbHVlGAYgASgJSACIAQESDwoHY2hvaWNlcxgHIAMoCUIQCg5fZGVmYXVsdF92YWx1ZSKbAgoGUmVtb3RlEi8KCXRyYW5zcG9ydBgBIAEoDjIcLmJlcnRoLnJlZ2lzdHJ5LnYxLlRyYW5zcG9ydBILCgN1cmwYAiABKAkSNwoHaGVhZGVycxgDIAMoCzImLmJlcnRoLnJlZ2lzdHJ5LnYxLlJlbW90ZS5IZWFkZXJzRW50cnkSNgoNaGVhZGVyX3NjaGVtYRgEIAMoCzIfLmJlcnRoLnJlZ2lzdHJ5LnYxLkVudlZhclNjaGVtYRIyCgl2YXJpYWJsZXMYBSADKAsyHy5iZXJ0aC5yZWdpc3RyeS52MS5FbnZWYXJTY2hlbWEaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSAoTQ3JlYXRlU2VydmVyUmVxdWVzdBIxCgZzZXJ2ZXIYASABKAsyHC5iZXJ0aC5yZWdpc3RyeS52MS5NY3BTZXJ2ZXJCA+BBAiJEChRDcmVhdGVTZXJ2ZXJSZXNwb25zZRIsCgZzZXJ2ZXIYASABKAsyHC5iZXJ0aC5yZWdpc3RyeS52MS5NY3BTZXJ2ZXIiIwoQR2V0U2VydmVyUmVxdWVzdBIPCgJpZBgBIAEoCUID4EECIkEKEUdldFNlcnZlclJlc3BvbnNlEiwKBnNlcnZlchgBIAEoCzIcLmJlcnRoLnJlZ2lzdHJ5LnYxLk1jcFNlcnZlciKuAQoSTGlzdFNlcnZlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEgsKA3RhZxgDIAEoCRIvCgZzdGF0dXMYBCABKA4yHy5iZXJ0aC5yZWdpc3RyeS52MS5TZXJ2ZXJTdGF0dXMSFgoJaXNfcHVibGljGAUgASgISACIAQESDQoFcXVlcnkYBiABKAlCDAoKX2lzX3B1YmxpYyJdChNMaXN0U2VydmVyc1Jlc3BvbnNlEi0KB3NlcnZlcnMYASADKAsyHC5iZXJ0aC5yZWdpc3RyeS52MS5NY3BTZXJ2ZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInkKE1VwZGF0ZVNlcnZlclJlcXVlc3QSMQoGc2VydmVyGAEgASgLMhwuYmVydGgucmVnaXN0cnkudjEuTWNwU2VydmVyQgPgQQISLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkQKFFVwZGF0ZVNlcnZlclJlc3BvbnNlEiwKBnNlcnZlchgBIAEoCzIcLmJlcnRoLnJlZ2lzdHJ5LnYxLk1jcFNlcnZlciI4ChNEZWxldGVTZXJ2ZXJSZXF1ZXN0Eg8KAmlkGAEgASgJQgPgQQISEAoIcmV2aXNpb24YAiABKAMiFgoURGVsZXRlU2VydmVyUmVzcG9uc2UiSAoTSW1wb3J0U2VydmVyUmVxdWVzdBIxCgtzZXJ2ZXJfanNvbhgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCA+BBAiJnChRJbXBvcnRTZXJ2ZXJSZXNwb25zZRIsCgZzZXJ2ZXIYASABKAsyHC5iZXJ0aC5yZWdpc3RyeS52MS5NY3BTZXJ2ZXISEAoId2FybmluZ3MYAiADKAkSDwoHY2hhbmdlZBgDIAEoCCImChNFeHBvcnRTZXJ2ZXJSZXF1ZXN0Eg8KAmlkGAEgASgJQgPgQQIiRAoURXhwb3J0U2VydmVyUmVzcG9uc2USLAoLc2VydmVyX2pzb24YASABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Kn4KDFNlcnZlclN0YXR1cxIdChlTRVJWRVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTU0VSVkVSX1NUQVRVU19EUkFGVBABEhgKFFNFUlZFUl9TVEFUVVNfQUNUSVZFEAISHAoYU0VSVkVSX1NUQVRVU19ERVBSRUNBVEVEEAMqbQoJVHJhbnNwb3J0EhkKFVRSQU5TUE9SVF9VTlNQRUNJRklFRBAAEhMKD1RSQU5TUE9SVF9TVERJTxABEh0KGVRSQU5TUE9SVF9TVFJFQU1BQkxFX0hUVFAQAhIRCg1UUkFOU1BPUlRfU1NFEAMqqwEKCkVudlZhclR5cGUSHAoYRU5WX1ZBUl9UWVBFX1VOU1BFQ0lGSUVEEAASFwoTRU5WX1ZBUl9UWVBFX1NUUklORxABEhgKFEVOVl9WQVJfVFlQRV9JTlRFR0VSEAISFwoTRU5WX1ZBUl9UWVBFX05VTUJFUhADEhgKFEVOVl9WQVJfVFlQRV9CT09MRUFOEAQSGQoVRU5WX1ZBUl9UWVBFX0ZJTEVQQVRIEAUy0AgKD1JlZ2lzdHJ5U2VydmljZRKEAQoMQ3JlYXRlU2VydmVyEiYuYmVydGgucmVnaXN0cnkudjEuQ3JlYXRlU2VydmVyUmVxdWVzdBonLmJlcnRoLnJlZ2lzdHJ5LnYxLkNyZWF0ZVNlcnZlclJlc3BvbnNlIiOC0+STAh06BnNlcnZlcmIGc2VydmVyIgsvdjEvc2VydmVycxKcAQoJR2V0U2VydmVyEiMuYmVydGgucmVnaXN0cnkudjEuR2V0U2VydmVyUmVxdWVzdBokLmJlcnRoLnJlZ2lzdHJ5LnYxLkdldFNlcnZlclJlc3BvbnNlIkSQAgGC0+STAjtaH2IGc2VydmVyEhUvdjEvc2VydmVycy97aWQ9Ki8qKn1iBnNlcnZlchIQL3YxL3NlcnZlcnMve2lkfRJ0CgtMaXN0U2VydmVycxIlLmJlcnRoLnJlZ2lzdHJ5LnYxLkxpc3RTZXJ2ZXJzUmVxdWVzdBomLmJlcnRoLnJlZ2lzdHJ5LnYxLkxpc3RTZXJ2ZXJzUmVzcG9uc2UiFpACAYLT5JMCDRILL3YxL3NlcnZlcnMSwAEKDFVwZGF0ZVNlcnZlchImLmJlcnRoLnJlZ2lzdHJ5LnYxLlVwZGF0ZVNlcnZlclJlcXVlc3QaJy5iZXJ0aC5yZWdpc3RyeS52MS5VcGRhdGVTZXJ2ZXJSZXNwb25zZSJfgtPkkwJZOgZzZXJ2ZXJaLjoGc2VydmVyYgZzZXJ2ZXIyHC92MS9zZXJ2ZXJzL3tzZXJ2ZXIuaWQ9Ki8qKn1iBnNlcnZlcjIXL3YxL3NlcnZlcnMve3NlcnZlci5pZH0SkgEKDERlbGV0ZVNlcnZlchImLmJlcnRoLnJlZ2lzdHJ5LnYxLkRlbGV0ZVNlcnZlclJlcXVlc3QaJy5iZXJ0aC5yZWdpc3RyeS52MS5EZWxldGVTZXJ2ZXJSZXNwb25zZSIxgtPkkwIrWhcqFS92MS9zZXJ2ZXJzL3tpZD0qLyoqfSoQL3YxL3NlcnZlcnMve2lkfRKIAQoMSW1wb3J0U2VydmVyEiYuYmVydGgucmVnaXN0cnkudjEuSW1wb3J0U2VydmVyUmVxdWVzdBonLmJlcnRoLnJlZ2lzdHJ5LnYxLkltcG9ydFNlcnZlclJlc3BvbnNlIieC0+STAiE6C3NlcnZlcl9qc29uIhIvdjEvc2VydmVyczppbXBvcnQSvQEKDEV4cG9ydFNlcnZlchImLmJlcnRoLnJlZ2lzdHJ5LnYxLkV4cG9ydFNlcnZlclJlcXVlc3QaJy5iZXJ0aC5yZWdpc3RyeS52MS5FeHBvcnRTZXJ2ZXJSZXNwb25zZSJckAIBgtPkkwJTWitiC3NlcnZlcl9qc29uEhwvdjEvc2VydmVycy97aWQ9Ki8qKn06ZXhwb3J0YgtzZXJ2ZXJfanNvbhIXL3YxL3NlcnZlcnMve2lkfTpleHBvcnRiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * McpServer is one catalog entry: an MCP server and the configuration it needs.
@@ -128,6 +128,27 @@ export type McpServer = Message<"berth.registry.v1.McpServer"> & {
    * @generated from field: int64 revision = 19;
    */
   revision: bigint;
+
+  /**
+   * The server's homepage or documentation (server.json websiteUrl).
+   *
+   * @generated from field: string website_url = 20;
+   */
+  websiteUrl: string;
+
+  /**
+   * Where the server's source code lives.
+   *
+   * @generated from field: berth.registry.v1.Repository repository = 21;
+   */
+  repository?: Repository | undefined;
+
+  /**
+   * True when the entry came from a server.json import; export then starts from that document.
+   *
+   * @generated from field: bool imported = 22;
+   */
+  imported: boolean;
 };
 
 /**
@@ -136,6 +157,46 @@ export type McpServer = Message<"berth.registry.v1.McpServer"> & {
  */
 export const McpServerSchema: GenMessage<McpServer> = /*@__PURE__*/
   messageDesc(file_berth_registry_v1_registry, 0);
+
+/**
+ * Repository is the source code location of an MCP server (server.json repository).
+ *
+ * @generated from message berth.registry.v1.Repository
+ */
+export type Repository = Message<"berth.registry.v1.Repository"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * The hosting service, e.g. github.
+   *
+   * @generated from field: string source = 2;
+   */
+  source: string;
+
+  /**
+   * The hosting service's stable id of the repository.
+   *
+   * @generated from field: string id = 3;
+   */
+  id: string;
+
+  /**
+   * Path of the server inside a monorepo.
+   *
+   * @generated from field: string subfolder = 4;
+   */
+  subfolder: string;
+};
+
+/**
+ * Describes the message berth.registry.v1.Repository.
+ * Use `create(RepositorySchema)` to create a new message.
+ */
+export const RepositorySchema: GenMessage<Repository> = /*@__PURE__*/
+  messageDesc(file_berth_registry_v1_registry, 1);
 
 /**
  * EnvVarSchema describes one environment variable an MCP server reads.
@@ -186,7 +247,7 @@ export type EnvVarSchema = Message<"berth.registry.v1.EnvVarSchema"> & {
  * Use `create(EnvVarSchemaSchema)` to create a new message.
  */
 export const EnvVarSchemaSchema: GenMessage<EnvVarSchema> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 1);
+  messageDesc(file_berth_registry_v1_registry, 2);
 
 /**
  * Remote is a URL at which a server already runs.
@@ -200,14 +261,32 @@ export type Remote = Message<"berth.registry.v1.Remote"> & {
   transport: Transport;
 
   /**
+   * May hold {variables} that instances fill in.
+   *
    * @generated from field: string url = 2;
    */
   url: string;
 
   /**
+   * Headers with fixed values.
+   *
    * @generated from field: map<string, string> headers = 3;
    */
   headers: { [key: string]: string };
+
+  /**
+   * Headers whose values each instance provides (e.g. a secret Authorization header).
+   *
+   * @generated from field: repeated berth.registry.v1.EnvVarSchema header_schema = 4;
+   */
+  headerSchema: EnvVarSchema[];
+
+  /**
+   * The {variables} of url.
+   *
+   * @generated from field: repeated berth.registry.v1.EnvVarSchema variables = 5;
+   */
+  variables: EnvVarSchema[];
 };
 
 /**
@@ -215,7 +294,7 @@ export type Remote = Message<"berth.registry.v1.Remote"> & {
  * Use `create(RemoteSchema)` to create a new message.
  */
 export const RemoteSchema: GenMessage<Remote> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 2);
+  messageDesc(file_berth_registry_v1_registry, 3);
 
 /**
  * Request for CreateServer.
@@ -234,7 +313,7 @@ export type CreateServerRequest = Message<"berth.registry.v1.CreateServerRequest
  * Use `create(CreateServerRequestSchema)` to create a new message.
  */
 export const CreateServerRequestSchema: GenMessage<CreateServerRequest> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 3);
+  messageDesc(file_berth_registry_v1_registry, 4);
 
 /**
  * Response of CreateServer.
@@ -253,7 +332,7 @@ export type CreateServerResponse = Message<"berth.registry.v1.CreateServerRespon
  * Use `create(CreateServerResponseSchema)` to create a new message.
  */
 export const CreateServerResponseSchema: GenMessage<CreateServerResponse> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 4);
+  messageDesc(file_berth_registry_v1_registry, 5);
 
 /**
  * Request for GetServer.
@@ -274,7 +353,7 @@ export type GetServerRequest = Message<"berth.registry.v1.GetServerRequest"> & {
  * Use `create(GetServerRequestSchema)` to create a new message.
  */
 export const GetServerRequestSchema: GenMessage<GetServerRequest> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 5);
+  messageDesc(file_berth_registry_v1_registry, 6);
 
 /**
  * Response of GetServer.
@@ -293,7 +372,7 @@ export type GetServerResponse = Message<"berth.registry.v1.GetServerResponse"> &
  * Use `create(GetServerResponseSchema)` to create a new message.
  */
 export const GetServerResponseSchema: GenMessage<GetServerResponse> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 6);
+  messageDesc(file_berth_registry_v1_registry, 7);
 
 /**
  * Request for ListServers.
@@ -339,7 +418,7 @@ export type ListServersRequest = Message<"berth.registry.v1.ListServersRequest">
  * Use `create(ListServersRequestSchema)` to create a new message.
  */
 export const ListServersRequestSchema: GenMessage<ListServersRequest> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 7);
+  messageDesc(file_berth_registry_v1_registry, 8);
 
 /**
  * Response of ListServers.
@@ -363,7 +442,7 @@ export type ListServersResponse = Message<"berth.registry.v1.ListServersResponse
  * Use `create(ListServersResponseSchema)` to create a new message.
  */
 export const ListServersResponseSchema: GenMessage<ListServersResponse> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 8);
+  messageDesc(file_berth_registry_v1_registry, 9);
 
 /**
  * Request for UpdateServer.
@@ -387,7 +466,7 @@ export type UpdateServerRequest = Message<"berth.registry.v1.UpdateServerRequest
  * Use `create(UpdateServerRequestSchema)` to create a new message.
  */
 export const UpdateServerRequestSchema: GenMessage<UpdateServerRequest> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 9);
+  messageDesc(file_berth_registry_v1_registry, 10);
 
 /**
  * Response of UpdateServer.
@@ -406,7 +485,7 @@ export type UpdateServerResponse = Message<"berth.registry.v1.UpdateServerRespon
  * Use `create(UpdateServerResponseSchema)` to create a new message.
  */
 export const UpdateServerResponseSchema: GenMessage<UpdateServerResponse> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 10);
+  messageDesc(file_berth_registry_v1_registry, 11);
 
 /**
  * Request for DeleteServer.
@@ -432,7 +511,7 @@ export type DeleteServerRequest = Message<"berth.registry.v1.DeleteServerRequest
  * Use `create(DeleteServerRequestSchema)` to create a new message.
  */
 export const DeleteServerRequestSchema: GenMessage<DeleteServerRequest> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 11);
+  messageDesc(file_berth_registry_v1_registry, 12);
 
 /**
  * Response of DeleteServer.
@@ -447,7 +526,7 @@ export type DeleteServerResponse = Message<"berth.registry.v1.DeleteServerRespon
  * Use `create(DeleteServerResponseSchema)` to create a new message.
  */
 export const DeleteServerResponseSchema: GenMessage<DeleteServerResponse> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 12);
+  messageDesc(file_berth_registry_v1_registry, 13);
 
 /**
  * Request for ImportServer.
@@ -468,7 +547,7 @@ export type ImportServerRequest = Message<"berth.registry.v1.ImportServerRequest
  * Use `create(ImportServerRequestSchema)` to create a new message.
  */
 export const ImportServerRequestSchema: GenMessage<ImportServerRequest> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 13);
+  messageDesc(file_berth_registry_v1_registry, 14);
 
 /**
  * Response of ImportServer.
@@ -501,7 +580,7 @@ export type ImportServerResponse = Message<"berth.registry.v1.ImportServerRespon
  * Use `create(ImportServerResponseSchema)` to create a new message.
  */
 export const ImportServerResponseSchema: GenMessage<ImportServerResponse> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 14);
+  messageDesc(file_berth_registry_v1_registry, 15);
 
 /**
  * Request for ExportServer.
@@ -520,7 +599,7 @@ export type ExportServerRequest = Message<"berth.registry.v1.ExportServerRequest
  * Use `create(ExportServerRequestSchema)` to create a new message.
  */
 export const ExportServerRequestSchema: GenMessage<ExportServerRequest> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 15);
+  messageDesc(file_berth_registry_v1_registry, 16);
 
 /**
  * Response of ExportServer.
@@ -539,7 +618,7 @@ export type ExportServerResponse = Message<"berth.registry.v1.ExportServerRespon
  * Use `create(ExportServerResponseSchema)` to create a new message.
  */
 export const ExportServerResponseSchema: GenMessage<ExportServerResponse> = /*@__PURE__*/
-  messageDesc(file_berth_registry_v1_registry, 16);
+  messageDesc(file_berth_registry_v1_registry, 17);
 
 /**
  * ServerStatus is the lifecycle of a catalog entry.
@@ -707,7 +786,7 @@ export const RegistryService: GenService<{
     output: typeof DeleteServerResponseSchema;
   },
   /**
-   * Imports an official MCP registry server.json document.
+   * Imports an official MCP registry server.json document (the REST body is the document itself).
    *
    * @generated from rpc berth.registry.v1.RegistryService.ImportServer
    */

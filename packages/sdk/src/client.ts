@@ -1,0 +1,55 @@
+import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
+import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
+import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
+import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { apiKeyInterceptor } from "./interceptors.js";
+import { withBerthErrors } from "./with-berth-errors.js";
+
+/** Options of createBerthClient. */
+export interface BerthClientOptions {
+  /** The gateway, e.g. http://127.0.0.1:8080. */
+  baseUrl: string;
+  /** An API key (`berth_…`); sent as a bearer token. */
+  apiKey?: string;
+  /** Deadline of each call unless the call sets its own. */
+  timeoutMs?: number;
+  /** A fetch implementation (defaults to the global one: Node 18+, browsers). */
+  fetch?: typeof globalThis.fetch;
+  /** More interceptors, run after authentication. */
+  interceptors?: Interceptor[];
+}
+
+/** Typed clients for every public Berth service, sharing one transport. */
+export interface BerthClient {
+  registry: Client<typeof RegistryService>;
+  instances: Client<typeof InstancesService>;
+  runtime: Client<typeof RuntimeService>;
+  apiKeys: Client<typeof ApiKeysService>;
+  transport: Transport;
+}
+
+/**
+ * Creates typed clients for Berth's public services over the Connect protocol (JSON over HTTP,
+ * fetch-based), so the same code runs in Node and in browsers. Failures throw BerthError.
+ */
+export function createBerthClient(options: BerthClientOptions): BerthClient {
+  const transport = createConnectTransport({
+    baseUrl: options.baseUrl,
+    useBinaryFormat: false,
+    defaultTimeoutMs: options.timeoutMs ?? 30_000,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    interceptors: [
+      ...(options.apiKey ? [apiKeyInterceptor(options.apiKey)] : []),
+      ...(options.interceptors ?? []),
+    ],
+  });
+  return {
+    registry: withBerthErrors(RegistryService, createClient(RegistryService, transport)),
+    instances: withBerthErrors(InstancesService, createClient(InstancesService, transport)),
+    runtime: withBerthErrors(RuntimeService, createClient(RuntimeService, transport)),
+    apiKeys: withBerthErrors(ApiKeysService, createClient(ApiKeysService, transport)),
+    transport,
+  };
+}

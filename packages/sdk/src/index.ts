@@ -1,0 +1,9 @@
+export * from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+export * from "@berth/proto/gen/berth/instances/v1/instances_pb";
+export * from "@berth/proto/gen/berth/registry/v1/registry_pb";
+export * from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
+export { type BerthClient, type BerthClientOptions, createBerthClient } from "./client.js";
+export { BerthError, type FieldViolation, toBerthError } from "./errors.js";
+export { apiKeyInterceptor } from "./interceptors.js";
+export { type ListMethod, paginate } from "./paginate.js";
+export { withBerthErrors } from "./with-berth-errors.js";

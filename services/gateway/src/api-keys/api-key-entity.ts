@@ -1,0 +1,26 @@
+import { defineEntity, type InferEntity } from "@mikro-orm/core";
+
+/** An API key row in the gateway schema; the secret is stored only as its SHA-256 hash. */
+export const ApiKeyEntity = defineEntity({
+  name: "ApiKeyRow",
+  tableName: "api_keys",
+  properties: (p) => ({
+    id: p.string().primary(),
+    displayName: p.string(),
+    secretHash: p.string(),
+    /** Scope names: admin, write, read, mcp. */
+    scopes: p.json<string[]>().columnType("jsonb"),
+    /** Instance ids or names the mcp scope is limited to; empty means all. */
+    instances: p.json<string[]>().columnType("jsonb"),
+    rateLimitPerSecond: p.float().columnType("double precision").default(0),
+    rateLimitBurst: p.integer().default(0),
+    expireTime: p.datetime().columnType("timestamptz").nullable(),
+    createTime: p.datetime().columnType("timestamptz"),
+    revokeTime: p.datetime().columnType("timestamptz").nullable(),
+    /** The key that created this one (empty for the bootstrap key). */
+    createdBy: p.string().default(""),
+  }),
+});
+
+/** An API key row. */
+export type ApiKeyRow = InferEntity<typeof ApiKeyEntity>;

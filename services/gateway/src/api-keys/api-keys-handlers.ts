@@ -1,0 +1,68 @@
+import { invalidArgument, type Logger, notFound } from "@berth/platform";
+import type { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { credentialOf, fromHeaders } from "../auth/credential.js";
+import { apiKeyFromRow, newApiKeyFrom } from "./api-key-mapper.js";
+import type { ApiKeyStore } from "./api-key-store.js";
+import { validateNewApiKey } from "./api-key-validation.js";
+import { parseApiKey } from "./key-format.js";
+
+/** What the API key handlers need. */
+export interface ApiKeysDeps {
+  store: ApiKeyStore;
+  /** Called after a revocation so that no cache keeps trusting the key. */
+  onRevoked(id: string): void;
+  logger: Logger;
+}
+
+const KEY_ID = /^[0-9a-f]{16}$/;
+
+function requireId(id: string): void {
+  if (id === "") throw invalidArgument([{ field: "id", description: "is required" }]);
+  if (!KEY_ID.test(id)) throw notFound("api key", id);
+}
+
+/** The ApiKeysService implementation, served in-process by the gateway (admin scope only). */
+export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof ApiKeysService> {
+  return {
+    async createApiKey(request, context) {
+      validateNewApiKey(request.apiKey);
+      const caller = parseApiKey(credentialOf(fromHeaders(context.requestHeader)) ?? "");
+      const { row, key } = await deps.store.create(newApiKeyFrom(request.apiKey, caller?.id ?? ""));
+      deps.logger.info(
+        { api_key_id: row.id, scopes: row.scopes, by: caller?.id },
+        "api key created",
+      );
+      return { apiKey: apiKeyFromRow(row), key };
+    },
+
+    async getApiKey(request) {
+      requireId(request.id);
+      const row = await deps.store.get(request.id);
+      if (!row) throw notFound("api key", request.id);
+      return { apiKey: apiKeyFromRow(row) };
+    },
+
+    async listApiKeys(request) {
+      if (request.pageSize < 0) {
+        throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
+      }
+      const pageSize = Math.min(request.pageSize || 50, 500);
+      const page = await deps.store.list(pageSize, request.pageToken);
+      const now = new Date();
+      return {
+        apiKeys: page.rows.map((row) => apiKeyFromRow(row, now)),
+        nextPageToken: page.nextPageToken,
+      };
+    },
+
+    async revokeApiKey(request) {
+      requireId(request.id);
+      const row = await deps.store.revoke(request.id);
+      if (!row) throw notFound("api key", request.id);
+      deps.onRevoked(row.id);
+      deps.logger.info({ api_key_id: row.id }, "api key revoked");
+      return { apiKey: apiKeyFromRow(row) };
+    },
+  };
+}

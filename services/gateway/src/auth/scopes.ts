@@ -1,0 +1,36 @@
+import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import { http } from "@berth/proto/gen/google/api/annotations_pb";
+import { type DescMethod, getOption, hasOption } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+
+/** A permission of an API key. */
+export type Scope = "admin" | "write" | "read" | "mcp";
+
+/** Every scope, in the order they are shown. */
+export const SCOPES: readonly Scope[] = ["admin", "write", "read", "mcp"];
+
+// admin is everything; write includes read; mcp (the MCP proxy) stands apart from the API scopes.
+const IMPLIED: Record<Scope, readonly Scope[]> = {
+  admin: ["admin", "write", "read", "mcp"],
+  write: ["write", "read"],
+  read: ["read"],
+  mcp: ["mcp"],
+};
+
+/** Whether a key holding `granted` may do what needs `needed`. */
+export function allows(granted: Iterable<Scope>, needed: Scope): boolean {
+  for (const scope of granted) if (IMPLIED[scope].includes(needed)) return true;
+  return false;
+}
+
+/**
+ * The scope an RPC needs, derived from its descriptor: API key management needs admin; a method
+ * without side effects (idempotency_level NO_SIDE_EFFECTS, or bound to HTTP GET) needs read;
+ * anything else needs write.
+ */
+export function requiredScope(method: DescMethod): Scope {
+  if (method.parent.typeName === ApiKeysService.typeName) return "admin";
+  if (method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) return "read";
+  if (hasOption(method, http) && getOption(method, http).pattern.case === "get") return "read";
+  return "write";
+}

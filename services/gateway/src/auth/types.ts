@@ -1,0 +1,33 @@
+import type { Scope } from "./scopes.js";
+
+/** Who is calling: a verified API key and what it may do. */
+export interface Principal {
+  readonly keyId: string;
+  readonly scopes: readonly Scope[];
+  /** Instance ids or names the mcp scope is limited to; empty means all. */
+  readonly instances: readonly string[];
+  /** Per-key rate limit; 0 takes the gateway default. */
+  readonly rateLimitPerSecond: number;
+  readonly rateLimitBurst: number;
+  readonly expireTime: Date | null;
+}
+
+/** Reads one request header by lower-case name (Fetch Headers or Node's header object). */
+export type HeaderReader = (name: string) => string | undefined;
+
+/** Verifies API keys, with a short cache of verified ones. */
+export interface Authenticator {
+  /** The caller's principal; throws UNAUTHENTICATED when the key is missing, wrong or revoked. */
+  authenticate(header: HeaderReader): Promise<Principal>;
+  /** Drops a key from the cache (after a revocation). */
+  forget(keyId: string): void;
+}
+
+/** The gateway's default per-key rate limit. */
+export interface RateLimitDefaults {
+  perSecond: number;
+  burst: number;
+}
+
+/** Authentication, scope check and rate limit in one step, shared by RPCs and the MCP proxy. */
+export type Gatekeeper = (header: HeaderReader, needed: Scope) => Promise<Principal>;

@@ -1,0 +1,139 @@
+import type { Logger } from "@berth/platform";
+import { fromNodeHeaders } from "../auth/credential.js";
+import type { Gatekeeper, Principal } from "../auth/types.js";
+import type { HttpRequest, HttpResponse } from "../http/types.js";
+import { forward } from "./forward.js";
+import { toProxyError, writeJsonRpcError } from "./json-rpc-error.js";
+import type { SessionPins } from "./session-pins.js";
+import { type InstanceIdentity, type InstanceResolver, McpProxyError } from "./types.js";
+
+/** Options of createMcpProxy. */
+export interface McpProxyOptions {
+  resolver: InstanceResolver;
+  gatekeeper: Gatekeeper;
+  pins: SessionPins;
+  maxBodyBytes: number;
+  logger: Logger;
+}
+
+/** The MCP proxy: a request handler, and a way to end its open streams on shutdown. */
+export interface McpProxy {
+  /** Serves the request when it is for /mcp; returns whether it was. */
+  handle(req: HttpRequest, res: HttpResponse): boolean;
+  close(): void;
+}
+
+const PREFIX = "/mcp/";
+const METHODS = ["POST", "GET", "DELETE"];
+// Instance ids (UUIDs) and names; anything else cannot name an instance.
+const INSTANCE_REF = /^[A-Za-z0-9][A-Za-z0-9._~@:-]{0,254}$/;
+
+/**
+ * `/mcp/{instance}` (id or name): MCP Streamable HTTP to the instance's endpoint. Needs the mcp
+ * scope (and the instance on the key's allow-list, when it has one).
+ */
+export function createMcpProxy(options: McpProxyOptions): McpProxy {
+  const { resolver, pins, logger } = options;
+  const open = new Set<HttpResponse>();
+  const handle = (req: HttpRequest, res: HttpResponse) => {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    if (path !== "/mcp" && !path.startsWith(PREFIX)) return false;
+    open.add(res);
+    res.once("close", () => open.delete(res));
+    serve(req, res, path).catch((error) => {
+      const failure = toProxyError(error);
+      if (failure.status >= 500 && !(error instanceof McpProxyError))
+        logger.error({ err: error }, "MCP proxy failed");
+      answerError(req, res, failure);
+    });
+    return true;
+  };
+  // Event streams never end by themselves: a stopping gateway ends them instead of waiting.
+  const close = () => {
+    for (const res of open) res.destroy();
+  };
+  return { handle, close };
+
+  async function serve(req: HttpRequest, res: HttpResponse, path: string): Promise<void> {
+    const ref = instanceRef(path);
+    if (!METHODS.includes(req.method ?? "")) {
+      throw new McpProxyError(405, `method ${req.method} is not allowed on ${PREFIX}{instance}`, {
+        allow: METHODS.join(", "),
+      });
+    }
+    const length = Number(req.headers["content-length"] ?? 0);
+    if (length > options.maxBodyBytes) {
+      throw new McpProxyError(413, `request body exceeds ${options.maxBodyBytes} bytes`, {
+        connection: "close",
+      });
+    }
+    const principal = await options.gatekeeper(fromNodeHeaders(req.headers), "mcp");
+    const instance = await identifyFor(principal, ref);
+    const sessionId = req.headers["mcp-session-id"];
+    const session = typeof sessionId === "string" ? sessionId : undefined;
+    // Resolved every time (cached), so that a stopped instance answers "not running" at once.
+    const current = await resolver.endpoint(instance);
+    const endpoint = (session ? pins.get(instance.id, session) : undefined) ?? current;
+    forward(req, res, endpoint, options.maxBodyBytes, {
+      onResponse(status, answeredSession) {
+        const ended = (req.method === "DELETE" && status < 300) || status === 404;
+        if (session && ended) pins.delete(instance.id, session);
+        else if (answeredSession && status < 300) pins.set(answeredSession, endpoint);
+      },
+      onFailure(error) {
+        resolver.invalidate(instance.id);
+        if (session) pins.delete(instance.id, session);
+        logger.warn({ instance_id: instance.id, status: error.status }, "MCP upstream failed");
+        answerError(req, res, error);
+      },
+    });
+  }
+
+  /** The instance, if the key may use it; a limited key learns nothing about other instances. */
+  async function identifyFor(principal: Principal, ref: string): Promise<InstanceIdentity> {
+    const limited = principal.instances.length > 0;
+    const denied = () =>
+      new McpProxyError(403, `the API key may not use instance ${JSON.stringify(ref)}`);
+    if (limited && !principal.instances.includes(ref)) {
+      let instance: InstanceIdentity;
+      try {
+        instance = await resolver.identify(ref);
+      } catch (error) {
+        throw error instanceof McpProxyError && error.status === 404 ? denied() : error;
+      }
+      if (
+        !principal.instances.includes(instance.id) &&
+        !principal.instances.includes(instance.name)
+      )
+        throw denied();
+      return instance;
+    }
+    return resolver.identify(ref);
+  }
+}
+
+function instanceRef(path: string): string {
+  const raw = path.slice(PREFIX.length);
+  let ref: string;
+  try {
+    ref = decodeURIComponent(raw);
+  } catch {
+    ref = "";
+  }
+  if (raw.includes("/") || !INSTANCE_REF.test(ref)) {
+    throw new McpProxyError(404, "no MCP endpoint here: use /mcp/{instance id or name}");
+  }
+  return ref;
+}
+
+function answerError(req: HttpRequest, res: HttpResponse, error: McpProxyError): void {
+  // An unread body would hold a keep-alive connection; a too-large one closes it instead.
+  if (error.status !== 413) req.resume();
+  const headers = "stream" in res ? withoutConnection(error) : error;
+  writeJsonRpcError(res, headers);
+}
+
+function withoutConnection(error: McpProxyError): McpProxyError {
+  const { connection: _, ...headers } = error.headers;
+  return new McpProxyError(error.status, error.message, headers);
+}

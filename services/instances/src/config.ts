@@ -1,0 +1,34 @@
+import { addressVar, baseEnv, portVar } from "@berth/platform";
+import { z } from "zod";
+import { parseKeyRing } from "./secrets/key-ring.js";
+
+/** A boolean switch variable: true/false (or 1/0). */
+const flagVar = (defaultValue: boolean) =>
+  z
+    .enum(["true", "false", "1", "0"], { message: "must be true or false" })
+    .default(defaultValue ? "true" : "false")
+    .transform((value) => value === "true" || value === "1");
+
+/** The instances service's environment variables. */
+export const instancesEnv = z.object({
+  ...baseEnv,
+  GRPC_PORT: portVar(50052),
+  REGISTRY_ADDR: addressVar("127.0.0.1:50051"),
+  // Issues name the bad entry by position only: the value is key material.
+  BERTH_SECRET_KEYS: z.string().transform((value, ctx) => {
+    const ring = parseKeyRing(value);
+    if (typeof ring === "string") {
+      ctx.addIssue({ code: "custom", message: ring });
+      return z.NEVER;
+    }
+    return ring;
+  }),
+  BERTH_RUNTIME_TOKEN: z.string().min(32, "must be at least 32 characters"),
+  /** url endpoints on loopback (127.0.0.0/8, ::1, localhost): one-machine meshes need them. */
+  BERTH_ALLOW_LOOPBACK_ENDPOINTS: flagVar(true),
+  /** url endpoints on private, link-local and cloud metadata addresses: refused unless set. */
+  BERTH_ALLOW_PRIVATE_ENDPOINTS: flagVar(false),
+});
+
+/** The instances service's configuration. */
+export type InstancesConfig = z.infer<typeof instancesEnv>;

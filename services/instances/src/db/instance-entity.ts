@@ -1,0 +1,31 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import { defineEntity, type InferEntity } from "@mikro-orm/core";
+
+/** An instance row in the instances schema; json_spec holds secret references only. */
+export const InstanceEntity = defineEntity({
+  name: "InstanceRow",
+  tableName: "instances",
+  properties: (p) => ({
+    id: p.uuid().primary(),
+    name: p.string().unique(),
+    description: p.text().default(""),
+    serverId: p.uuid().nullable(),
+    specType: p.string(),
+    jsonSpec: p.json<JsonObject>().columnType("jsonb"),
+    desiredState: p.string(),
+    status: p.string(),
+    statusMessage: p.text().default(""),
+    statusTime: p.datetime().columnType("timestamptz").nullable(),
+    /** Generation and sequence of the last status report applied (ordering of reports). */
+    statusGeneration: p.bigint("number").default(0),
+    statusSequence: p.bigint("number").default(0),
+    endpoint: p.string(),
+    generation: p.bigint("number"),
+    revision: p.bigint("number"),
+    createdAt: p.datetime().columnType("timestamptz"),
+    updatedAt: p.datetime().columnType("timestamptz"),
+  }),
+});
+
+/** An instance row. */
+export type InstanceRow = InferEntity<typeof InstanceEntity>;

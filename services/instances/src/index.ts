@@ -1,0 +1,4 @@
+export { type InstancesConfig, instancesEnv } from "./config.js";
+export { type Instances, startInstances } from "./instances-service.js";
+export { type KeyRing, parseKeyRing, type SecretKey } from "./secrets/key-ring.js";
+export { secretRef } from "./secrets/secret-ref.js";

@@ -1,0 +1,45 @@
+import {
+  DesiredState,
+  InstanceStatus,
+  type McpServerInstance,
+  McpServerInstanceSchema,
+} from "@berth/proto/gen/berth/instances/v1/instances_pb";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { InstanceRow } from "./db/instance-entity.js";
+
+/** The stored name of a desired state (RUNNING, STOPPED). */
+export function desiredStateName(state: DesiredState): string {
+  return DesiredState[state];
+}
+
+/** The stored name of a status (PENDING, RUNNING, …). */
+export function statusName(status: InstanceStatus): string {
+  return InstanceStatus[status];
+}
+
+/** The proto message of a stored instance (json_spec carries secret references only). */
+export function instanceFromRow(row: InstanceRow): McpServerInstance {
+  return create(McpServerInstanceSchema, {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    serverId: row.serverId ?? "",
+    jsonSpec: row.jsonSpec,
+    desiredState:
+      DesiredState[row.desiredState as keyof typeof DesiredState] ?? DesiredState.UNSPECIFIED,
+    status: InstanceStatus[row.status as keyof typeof InstanceStatus] ?? InstanceStatus.UNSPECIFIED,
+    statusMessage: row.statusMessage,
+    ...(row.statusTime ? { statusTime: timestampFromDate(row.statusTime) } : {}),
+    endpoint: row.endpoint,
+    generation: BigInt(row.generation),
+    revision: BigInt(row.revision),
+    createTime: timestampFromDate(row.createdAt),
+    updateTime: timestampFromDate(row.updatedAt),
+  });
+}
+
+/** The endpoint clients use: the gateway's MCP proxy path. */
+export function endpointFor(name: string): string {
+  return `/mcp/${name}`;
+}

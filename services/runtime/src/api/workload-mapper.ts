@@ -1,0 +1,43 @@
+import {
+  type Tool,
+  ToolSchema,
+  type Workload,
+  WorkloadSchema,
+  WorkloadState,
+} from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { WorkloadRow } from "../db/workload-entity.js";
+import type { ProbedTool } from "../health/mcp-probe.js";
+
+/** The WorkloadState of a stored state name. */
+export function workloadState(state: string): WorkloadState {
+  return WorkloadState[state as keyof typeof WorkloadState] ?? WorkloadState.UNSPECIFIED;
+}
+
+/** The proto message of a workload row. */
+export function workloadFromRow(row: WorkloadRow): Workload {
+  return create(WorkloadSchema, {
+    instanceId: row.instanceId,
+    generation: BigInt(row.generation),
+    driver: row.driver,
+    state: workloadState(row.state),
+    message: row.message,
+    containerId: row.containerId,
+    endpoint: row.endpoint,
+    restartCount: row.restartCount,
+    ...(row.observedAt ? { observedTime: timestampFromDate(row.observedAt) } : {}),
+  });
+}
+
+/** The proto messages of the tools a probe saw. */
+export function toolsFromRow(row: WorkloadRow): Tool[] {
+  return ((row.tools ?? []) as ProbedTool[]).map((tool) =>
+    create(ToolSchema, {
+      name: tool.name,
+      title: tool.title ?? "",
+      description: tool.description ?? "",
+      ...(tool.inputSchema ? { inputSchema: tool.inputSchema as JsonObject } : {}),
+    }),
+  );
+}

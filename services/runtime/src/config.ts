@@ -1,0 +1,62 @@
+import { createHash } from "node:crypto";
+import { addressVar, baseEnv, portVar } from "@berth/platform";
+import { z } from "zod";
+
+const LOOPBACK = ["127.0.0.1", "::1", "localhost"] as const;
+
+/** The runtime's environment variables. */
+export const runtimeEnv = z.object({
+  ...baseEnv,
+  GRPC_PORT: portVar(50053),
+  /** The instances service, asked for secret values when a workload starts. */
+  INSTANCES_ADDR: addressVar("127.0.0.1:50052"),
+  /** The runtime's credential towards InstanceSecretsService (sent as a bearer token). */
+  BERTH_RUNTIME_TOKEN: z.string().min(16, "must be at least 16 characters"),
+  /** unix:///path/docker.sock or tcp://host:port; the local socket when unset. */
+  DOCKER_HOST: z
+    .string()
+    .regex(/^(unix|tcp|http):\/\//, "must start with unix://, tcp:// or http://")
+    .optional(),
+  /** Where the stdio bridge listens: loopback only. */
+  BRIDGE_HOST: z.enum(LOOPBACK, { message: "must be a loopback address" }).default("127.0.0.1"),
+  BRIDGE_PORT: portVar(0),
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
+  RESTART_BACKOFF_MS: z.coerce.number().int().min(10).default(1_000),
+  RESTART_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(30_000),
+  RESTART_MAX_ATTEMPTS: z.coerce.number().int().min(0).default(5),
+  /** Which containers this runtime owns; defaults to a hash of DATABASE_URL (its workloads). */
+  BERTH_RUNTIME_SCOPE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,63}$/, "must be 1-63 letters, digits, '.', '_' or '-'")
+    .optional(),
+  /** Extra labels on every container and network, as k=v,k2=v2 (tests tag their runs). */
+  BERTH_RUNTIME_LABELS: z
+    .string()
+    .regex(
+      /^([A-Za-z0-9_.-]+=[A-Za-z0-9_.:-]*)(,[A-Za-z0-9_.-]+=[A-Za-z0-9_.:-]*)*$/,
+      "must be k=v,k2=v2",
+    )
+    .optional(),
+});
+
+/** The runtime's configuration. */
+export type RuntimeConfig = z.infer<typeof runtimeEnv>;
+
+/** The scope label value: explicit, or derived from the database the workloads live in. */
+export function runtimeScope(config: RuntimeConfig): string {
+  if (config.BERTH_RUNTIME_SCOPE) return config.BERTH_RUNTIME_SCOPE;
+  const url = new URL(config.DATABASE_URL);
+  url.password = "";
+  return `db-${createHash("sha256").update(url.toString()).digest("hex").slice(0, 12)}`;
+}
+
+/** The extra labels of BERTH_RUNTIME_LABELS as a record. */
+export function extraLabels(config: RuntimeConfig): Record<string, string> {
+  if (!config.BERTH_RUNTIME_LABELS) return {};
+  return Object.fromEntries(
+    config.BERTH_RUNTIME_LABELS.split(",").map((pair) => {
+      const at = pair.indexOf("=");
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}

@@ -1,0 +1,133 @@
+import {
+  bind,
+  connectNats,
+  createCloser,
+  createDatabase,
+  createGrpcServer,
+  createLogger,
+  createOutboxRelay,
+  ensureStreams,
+  type Logger,
+} from "@berth/platform";
+import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
+import { createRuntimeHandlers } from "./api/runtime-handlers.js";
+import { createBridgeServer } from "./bridge/bridge-server.js";
+import { extraLabels, type RuntimeConfig, runtimeScope } from "./config.js";
+import { runtimeMigrations } from "./db/migrations.js";
+import { WorkloadEntity } from "./db/workload-entity.js";
+import { createDockerClient } from "./drivers/docker/docker-client.js";
+import { createDockerDriver } from "./drivers/docker/docker-driver.js";
+import type { Drivers } from "./drivers/types.js";
+import { createUrlDriver } from "./drivers/url-driver.js";
+import { createInstanceEventConsumer } from "./events/instance-events.js";
+import { createReconciler } from "./supervisor/reconciler.js";
+import { createSecretResolver } from "./supervisor/secret-resolver.js";
+import { createSupervisors } from "./supervisor/supervisors.js";
+import { createWorkloadStore } from "./supervisor/workload-store.js";
+
+/** A running runtime. */
+export interface Runtime {
+  /** The bound gRPC port. */
+  port: number;
+  /** The stdio bridge's port on BRIDGE_HOST. */
+  bridgePort: number;
+  /** The label value that marks this runtime's containers and networks. */
+  scope: string;
+  /** Runs one reconciliation pass now. */
+  reconcile(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the runtime: its schema, the outbox relay, the Docker and url drivers, the stdio
+ * bridge, a reconciliation pass, the instance-event consumer and the gRPC API. Stopping leaves
+ * workloads running (a restarted runtime adopts or replaces them); a failed start closes
+ * everything it opened.
+ */
+export async function startRuntime(config: RuntimeConfig, logger?: Logger): Promise<Runtime> {
+  const log = logger ?? createLogger({ service: "runtime", level: config.LOG_LEVEL });
+  const closer = createCloser((name, error) => log.warn({ err: error }, `closing ${name} failed`));
+  try {
+    const orm = await createDatabase({
+      url: config.DATABASE_URL,
+      schema: "runtime",
+      entities: [WorkloadEntity],
+      migrations: runtimeMigrations,
+      logger: log,
+      withOutbox: true,
+    });
+    closer.add("database", () => orm.close());
+    const nc = await connectNats(config.NATS_URL, "runtime");
+    closer.add("nats", () => nc.drain());
+    await ensureStreams(nc);
+    const relay = createOutboxRelay({ orm, nc, logger: log });
+    relay.start();
+    closer.add("outbox relay", () => relay.stop());
+
+    const scope = runtimeScope(config);
+    const docker = createDockerClient(config.DOCKER_HOST);
+    await docker.ping().catch((error: Error) => {
+      // Not fatal: url instances still work, and docker ones start once the engine answers.
+      log.warn({ err: error }, "the Docker engine does not answer; docker workloads wait for it");
+    });
+    const dockerDriver = createDockerDriver(docker, { scope, extra: extraLabels(config) });
+    closer.add("docker driver", () => dockerDriver.close());
+    const drivers: Drivers = { docker: dockerDriver, url: createUrlDriver() };
+
+    const bridge = createBridgeServer({
+      host: config.BRIDGE_HOST,
+      port: config.BRIDGE_PORT,
+      logger: log,
+    });
+    const bridgePort = await bridge.listen();
+    closer.add("bridge", () => bridge.close());
+
+    const store = createWorkloadStore(orm, () => relay.kick());
+    const supervisors = createSupervisors({
+      store,
+      drivers,
+      bridge,
+      secrets: createSecretResolver(config.INSTANCES_ADDR, config.BERTH_RUNTIME_TOKEN),
+      restart: {
+        baseMs: config.RESTART_BACKOFF_MS,
+        maxMs: config.RESTART_BACKOFF_MAX_MS,
+        maxAttempts: config.RESTART_MAX_ATTEMPTS,
+        stableMs: 5 * 60_000,
+      },
+      logger: log,
+    });
+    closer.add("supervisors", () => supervisors.closeAll());
+    const reconciler = createReconciler({ store, drivers, supervisors, logger: log });
+    await reconciler.reconcileOnce();
+    reconciler.start(config.RECONCILE_INTERVAL_MS);
+    closer.add("reconciler", () => reconciler.stop());
+
+    const consumer = createInstanceEventConsumer({
+      nc,
+      orm,
+      logger: log,
+      onChange: (instanceId) => supervisors.kick(instanceId),
+    });
+    await consumer.start();
+    closer.add("instance events", () => consumer.stop());
+
+    const server = createGrpcServer({
+      services: [bind(RuntimeService, createRuntimeHandlers({ store, supervisors, drivers }))],
+      logger: log,
+    });
+    const port = await server.listen(config.GRPC_PORT);
+    closer.add("grpc server", () => server.shutdown());
+    server.setServing(true);
+    log.info({ port, bridge_port: bridgePort, scope }, "runtime listening");
+    return {
+      port,
+      bridgePort,
+      scope,
+      reconcile: () => reconciler.reconcileOnce(),
+      stop: () => closer.closeAll(),
+    };
+  } catch (error) {
+    await closer.closeAll();
+    throw error;
+  }
+}

@@ -1,0 +1,69 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { type ProbedTool, probeMcp } from "../health/mcp-probe.js";
+import type { HealthSpec } from "../spec/types.js";
+import type { StateName } from "./workload-store.js";
+
+/** Consecutive failed probes after which a workload is UNHEALTHY. */
+export const UNHEALTHY_AFTER = 3;
+/** Consecutive failed probes after which a restartable workload is replaced. */
+export const RESTART_AFTER = 6;
+
+/** Options of monitorHealth. */
+export interface HealthMonitorOptions {
+  url: string;
+  headers: Record<string, string>;
+  health: HealthSpec;
+  signal: AbortSignal;
+  restartable: boolean;
+  report(status: { state: StateName; message: string }): Promise<void>;
+  saveTools(tools: ProbedTool[]): Promise<void>;
+  /** Called once when a restartable workload stays unhealthy. */
+  unhealthy(reason: string): void;
+}
+
+/**
+ * Probes an MCP endpoint until the signal aborts: quickly (every 500 ms at most) until the first
+ * success, then at the spec's interval. RUNNING after the first success; UNHEALTHY after
+ * repeated failures (during start-up only once a grace period of 3 intervals, 10 s at least, has
+ * passed); a restartable workload that keeps failing is handed back for a restart.
+ */
+export async function monitorHealth(options: HealthMonitorOptions): Promise<void> {
+  const { health, signal } = options;
+  const started = Date.now();
+  const grace = Math.max(10_000, 3 * health.intervalMs);
+  let failures = 0;
+  let healthy = false;
+  let lastTools = "";
+  while (!signal.aborted) {
+    const result = await probeMcp(options.url, options.headers, health.timeoutMs);
+    if (signal.aborted) return;
+    if (result.ok) {
+      failures = 0;
+      healthy = true;
+      const tools = JSON.stringify(result.tools);
+      if (tools !== lastTools) {
+        lastTools = tools;
+        await options.saveTools(result.tools);
+      }
+      await options.report({
+        state: "RUNNING",
+        message: `MCP server answered initialize and tools/list (${result.tools.length} tools)`,
+      });
+    } else {
+      failures += 1;
+      const judged = healthy || Date.now() - started >= grace;
+      if (judged && failures >= UNHEALTHY_AFTER) {
+        await options.report({
+          state: "UNHEALTHY",
+          message: `MCP health probe failing: ${result.error}`,
+        });
+        if (options.restartable && failures >= RESTART_AFTER) {
+          options.unhealthy(`unhealthy: ${result.error}`);
+          return;
+        }
+      }
+    }
+    const wait = healthy ? health.intervalMs : Math.min(health.intervalMs, 500);
+    await sleep(wait, undefined, { signal }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,63 @@
+import type { Logger } from "@berth/platform";
+import type { Drivers } from "../drivers/types.js";
+import type { Supervisors } from "./supervisors.js";
+import type { WorkloadStore } from "./workload-store.js";
+
+/** The periodic comparison of desired and observed state. */
+export interface Reconciler {
+  /** One pass: engine objects of unknown instances removed, every live workload converged. */
+  reconcileOnce(): Promise<void>;
+  start(intervalMs: number): void;
+  stop(): Promise<void>;
+}
+
+/** Creates the reconciler over the store, the drivers and the supervisors. */
+export function createReconciler(deps: {
+  store: WorkloadStore;
+  drivers: Drivers;
+  supervisors: Supervisors;
+  logger: Logger;
+}): Reconciler {
+  const log = deps.logger.child({ component: "reconciler" });
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let dockerDown = false;
+
+  async function pass(): Promise<void> {
+    const rows = await deps.store.live();
+    const keep = new Set(rows.map((row) => row.instanceId));
+    try {
+      const removed = await deps.drivers.docker.collectGarbage(keep);
+      if (removed > 0)
+        log.info({ removed }, "removed containers and networks of unknown instances");
+      if (dockerDown) log.info("the Docker engine is reachable again");
+      dockerDown = false;
+    } catch (error) {
+      if (!dockerDown)
+        log.warn({ err: error }, "cannot list Docker objects; docker workloads wait");
+      dockerDown = true;
+    }
+    for (const row of rows) deps.supervisors.kick(row.instanceId);
+  }
+
+  const reconcileOnce = () => {
+    running ??= pass().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  return {
+    reconcileOnce,
+    start(intervalMs) {
+      timer = setInterval(() => {
+        reconcileOnce().catch((error) => log.warn({ err: error }, "reconciliation failed"));
+      }, intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      await running?.catch(() => undefined);
+    },
+  };
+}
