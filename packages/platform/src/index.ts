@@ -73,6 +73,12 @@ export {
 export { type Closer, createCloser } from "./service/closer.js";
 export { failpoint } from "./service/failpoint.js";
 export { type RunningService, type RunServiceOptions, runService } from "./service/run-service.js";
+export {
+  openServiceBackbone,
+  type ServiceBackbone,
+  type ServiceBackboneOptions,
+  serveGrpc,
+} from "./service/service-backbone.js";
 export { StartupError } from "./service/startup-error.js";
 export {
   extractTraceContext,

@@ -1,14 +1,4 @@
-import {
-  bind,
-  connectNats,
-  createCloser,
-  createDatabase,
-  createGrpcServer,
-  createLogger,
-  createOutboxRelay,
-  ensureStreams,
-  type Logger,
-} from "@berth/platform";
+import { bind, type Logger, openServiceBackbone, serveGrpc } from "@berth/platform";
 import {
   InstanceSecretsService,
   InstancesService,
@@ -38,28 +28,20 @@ export interface Instances {
  * the internal InstanceSecretsService). On a failed start everything opened is closed again.
  */
 export async function startInstances(config: InstancesConfig, logger?: Logger): Promise<Instances> {
-  const log = logger ?? createLogger({ service: "instances", level: config.LOG_LEVEL });
-  const closer = createCloser((name, error) => log.warn({ err: error }, `closing ${name} failed`));
+  const backbone = await openServiceBackbone({
+    service: "instances",
+    config,
+    logger,
+    schema: "instances",
+    entities: [InstanceEntity, SecretEntity],
+    migrations: instancesMigrations,
+    withInbox: true,
+  });
+  const { log, orm, nc, relay, closer } = backbone;
   try {
-    const orm = await createDatabase({
-      url: config.DATABASE_URL,
-      schema: "instances",
-      entities: [InstanceEntity, SecretEntity],
-      migrations: instancesMigrations,
-      logger: log,
-      withOutbox: true,
-      withInbox: true,
-    });
-    closer.add("database", () => orm.close());
     const ring = config.BERTH_SECRET_KEYS;
     const secrets = createSecretStore(ring);
     await rewrapSecrets(orm, ring, log);
-    const nc = await connectNats(config.NATS_URL, "instances");
-    closer.add("nats", () => nc.drain());
-    await ensureStreams(nc);
-    const relay = createOutboxRelay({ orm, nc, logger: log });
-    relay.start();
-    closer.add("outbox relay", () => relay.stop());
     const hub = createWatchHub();
     const consumer = createStatusConsumer({ nc, orm, hub, logger: log });
     await consumer.start();
@@ -76,26 +58,20 @@ export async function startInstances(config: InstancesConfig, logger?: Logger): 
         allowPrivate: config.BERTH_ALLOW_PRIVATE_ENDPOINTS,
       },
     };
-    const server = createGrpcServer({
-      services: [
-        bind(InstancesService, createInstancesHandlers(deps)),
-        bind(
-          InstanceSecretsService,
-          createSecretsHandlers({
-            orm,
-            secrets,
-            runtimeToken: config.BERTH_RUNTIME_TOKEN,
-            logger: log,
-          }),
-        ),
-      ],
-      logger: log,
-    });
-    const port = await server.listen(config.GRPC_PORT);
     // Open watch streams end within the grace period: their signals abort on shutdown.
-    closer.add("grpc server", () => server.shutdown(2_000));
-    server.setServing(true);
-    log.info({ port }, "instances listening");
+    const services = [
+      bind(InstancesService, createInstancesHandlers(deps)),
+      bind(
+        InstanceSecretsService,
+        createSecretsHandlers({
+          orm,
+          secrets,
+          runtimeToken: config.BERTH_RUNTIME_TOKEN,
+          logger: log,
+        }),
+      ),
+    ];
+    const port = await serveGrpc(backbone, services, config.GRPC_PORT, 2_000);
     return { port, stop: () => closer.closeAll() };
   } catch (error) {
     await closer.closeAll();

@@ -1,14 +1,4 @@
-import {
-  bind,
-  connectNats,
-  createCloser,
-  createDatabase,
-  createGrpcServer,
-  createLogger,
-  createOutboxRelay,
-  ensureStreams,
-  type Logger,
-} from "@berth/platform";
+import { bind, type Logger, openServiceBackbone, serveGrpc } from "@berth/platform";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import type { RegistryConfig } from "./config.js";
 import { registryMigrations } from "./db/migrations.js";
@@ -31,44 +21,25 @@ export interface Registry {
  * the gRPC API. On a failed start everything already opened is closed again.
  */
 export async function startRegistry(config: RegistryConfig, logger?: Logger): Promise<Registry> {
-  const log = logger ?? createLogger({ service: "registry", level: config.LOG_LEVEL });
-  const closer = createCloser((name, error) => log.warn({ err: error }, `closing ${name} failed`));
+  const backbone = await openServiceBackbone({
+    service: "registry",
+    config,
+    logger,
+    schema: "registry",
+    entities: [ServerEntity, UsageEntity],
+    migrations: registryMigrations,
+    withInbox: true,
+  });
+  const { log, orm, nc, relay, closer } = backbone;
   try {
-    const orm = await createDatabase({
-      url: config.DATABASE_URL,
-      schema: "registry",
-      entities: [ServerEntity, UsageEntity],
-      migrations: registryMigrations,
-      logger: log,
-      withOutbox: true,
-      withInbox: true,
-    });
-    closer.add("database", () => orm.close());
-    const nc = await connectNats(config.NATS_URL, "registry");
-    closer.add("nats", () => nc.drain());
-    await ensureStreams(nc);
-    const relay = createOutboxRelay({ orm, nc, logger: log });
-    relay.start();
-    closer.add("outbox relay", () => relay.stop());
     const usage = createUsageConsumer({ nc, orm, logger: log });
     await usage.start();
     closer.add("instance events consumer", () => usage.stop());
     if (config.REGISTRY_LOAD_CATALOG) {
       if ((await loadStarterCatalog(orm, config.REGISTRY_CATALOG_DIR, log)) > 0) relay.kick();
     }
-    const server = createGrpcServer({
-      services: [
-        bind(
-          RegistryService,
-          createRegistryHandlers({ orm, kickOutbox: () => relay.kick(), logger: log }),
-        ),
-      ],
-      logger: log,
-    });
-    const port = await server.listen(config.GRPC_PORT);
-    closer.add("grpc server", () => server.shutdown());
-    server.setServing(true);
-    log.info({ port }, "registry listening");
+    const handlers = createRegistryHandlers({ orm, kickOutbox: () => relay.kick(), logger: log });
+    const port = await serveGrpc(backbone, [bind(RegistryService, handlers)], config.GRPC_PORT);
     return { port, stop: () => closer.closeAll() };
   } catch (error) {
     await closer.closeAll();

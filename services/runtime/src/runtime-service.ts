@@ -1,14 +1,4 @@
-import {
-  bind,
-  connectNats,
-  createCloser,
-  createDatabase,
-  createGrpcServer,
-  createLogger,
-  createOutboxRelay,
-  ensureStreams,
-  type Logger,
-} from "@berth/platform";
+import { bind, type Logger, openServiceBackbone, serveGrpc } from "@berth/platform";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import { createRuntimeHandlers } from "./api/runtime-handlers.js";
 import { createBridgeServer } from "./bridge/bridge-server.js";
@@ -45,25 +35,16 @@ export interface Runtime {
  * everything it opened.
  */
 export async function startRuntime(config: RuntimeConfig, logger?: Logger): Promise<Runtime> {
-  const log = logger ?? createLogger({ service: "runtime", level: config.LOG_LEVEL });
-  const closer = createCloser((name, error) => log.warn({ err: error }, `closing ${name} failed`));
+  const backbone = await openServiceBackbone({
+    service: "runtime",
+    config,
+    logger,
+    schema: "runtime",
+    entities: [WorkloadEntity],
+    migrations: runtimeMigrations,
+  });
+  const { log, orm, nc, relay, closer } = backbone;
   try {
-    const orm = await createDatabase({
-      url: config.DATABASE_URL,
-      schema: "runtime",
-      entities: [WorkloadEntity],
-      migrations: runtimeMigrations,
-      logger: log,
-      withOutbox: true,
-    });
-    closer.add("database", () => orm.close());
-    const nc = await connectNats(config.NATS_URL, "runtime");
-    closer.add("nats", () => nc.drain());
-    await ensureStreams(nc);
-    const relay = createOutboxRelay({ orm, nc, logger: log });
-    relay.start();
-    closer.add("outbox relay", () => relay.stop());
-
     const scope = runtimeScope(config);
     const docker = createDockerClient(config.DOCKER_HOST);
     await docker.ping().catch((error: Error) => {
@@ -111,14 +92,9 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
     await consumer.start();
     closer.add("instance events", () => consumer.stop());
 
-    const server = createGrpcServer({
-      services: [bind(RuntimeService, createRuntimeHandlers({ store, supervisors, drivers }))],
-      logger: log,
-    });
-    const port = await server.listen(config.GRPC_PORT);
-    closer.add("grpc server", () => server.shutdown());
-    server.setServing(true);
-    log.info({ port, bridge_port: bridgePort, scope }, "runtime listening");
+    const handlers = createRuntimeHandlers({ store, supervisors, drivers });
+    const port = await serveGrpc(backbone, [bind(RuntimeService, handlers)], config.GRPC_PORT);
+    log.info({ bridge_port: bridgePort, scope }, "runtime bridge and scope");
     return {
       port,
       bridgePort,

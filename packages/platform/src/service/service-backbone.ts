@@ -1,0 +1,88 @@
+import type { EntitySchema, MigrationObject } from "@mikro-orm/core";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { createDatabase } from "../db/create-database.js";
+import { connectNats } from "../events/nats.js";
+import { createOutboxRelay, type OutboxRelay } from "../events/outbox-relay.js";
+import { ensureStreams } from "../events/streams.js";
+import { createGrpcServer, type ServiceBinding } from "../grpc/grpc-server.js";
+import { createLogger, type Logger } from "../logging/logger.js";
+import { type Closer, createCloser } from "./closer.js";
+
+/** What every stateful Berth service stands on, opened in order and closed in reverse. */
+export interface ServiceBackbone {
+  log: Logger;
+  orm: MikroORM;
+  nc: NatsConnection;
+  /** Publishes what the service records in its outbox; kick() after a commit. */
+  relay: OutboxRelay;
+  /** Everything opened so far; add to it, and closeAll() stops the service. */
+  closer: Closer;
+}
+
+/** Options of openServiceBackbone. */
+export interface ServiceBackboneOptions {
+  /** The service's name: its logger's and its NATS connection's. */
+  service: string;
+  config: { DATABASE_URL: string; NATS_URL: string; LOG_LEVEL: string };
+  logger?: Logger | undefined;
+  /** The Postgres schema the service owns, with its entities and migrations. */
+  schema: string;
+  // biome-ignore lint/suspicious/noExplicitAny: entity schemas of any entity type.
+  entities: EntitySchema<any, any>[];
+  migrations: MigrationObject[];
+  /** Adds the inbox table, for services that consume events idempotently. */
+  withInbox?: boolean;
+}
+
+/**
+ * Opens a service's schema (migrated), its NATS connection with the streams in place, and its
+ * outbox relay. A failure closes whatever was already opened before it is rethrown.
+ */
+export async function openServiceBackbone(
+  options: ServiceBackboneOptions,
+): Promise<ServiceBackbone> {
+  const log =
+    options.logger ?? createLogger({ service: options.service, level: options.config.LOG_LEVEL });
+  const closer = createCloser((name, error) => log.warn({ err: error }, `closing ${name} failed`));
+  try {
+    const orm = await createDatabase({
+      url: options.config.DATABASE_URL,
+      schema: options.schema,
+      entities: options.entities,
+      migrations: options.migrations,
+      logger: log,
+      withOutbox: true,
+      withInbox: options.withInbox ?? false,
+    });
+    closer.add("database", () => orm.close());
+    const nc = await connectNats(options.config.NATS_URL, options.service);
+    closer.add("nats", () => nc.drain());
+    await ensureStreams(nc);
+    const relay = createOutboxRelay({ orm, nc, logger: log });
+    relay.start();
+    closer.add("outbox relay", () => relay.stop());
+    return { log, orm, nc, relay, closer };
+  } catch (error) {
+    await closer.closeAll();
+    throw error;
+  }
+}
+
+/**
+ * Serves the bindings over gRPC on port (0: a free one), marks them SERVING, and registers the
+ * graceful shutdown (in-flight calls get graceMs) with the backbone's closer.
+ */
+export async function serveGrpc(
+  backbone: ServiceBackbone,
+  services: ServiceBinding[],
+  port: number,
+  graceMs?: number,
+): Promise<number> {
+  const server = createGrpcServer({ services, logger: backbone.log });
+  const bound = await server.listen(port);
+  backbone.closer.add("grpc server", () => server.shutdown(graceMs));
+  server.setServing(true);
+  backbone.log.info({ port: bound }, "listening");
+  return bound;
+}
