@@ -10,12 +10,14 @@ import { loadOrCreateCredentials } from "./start/credentials.js";
 import { waitForHealthy } from "./start/health.js";
 import { createLeftovers } from "./start/leftovers.js";
 import { type ServiceProcess, spawnService, tailFile } from "./start/service-process.js";
-import { GATEWAY_URL, portFromEnv, SERVICES, serviceEnv } from "./start/services.js";
+import { gatewayUrl, portFromEnv, serviceEnv, servicesFromEnv } from "./start/services.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const LOGS = join(ROOT, ".berth", "logs");
-const credentials = loadOrCreateCredentials(join(ROOT, ".berth", "credentials.env"));
-const leftovers = createLeftovers(join(ROOT, ".berth", "run"), ROOT);
+// BERTH_HOME moves everything npm start keeps (data, logs, credentials) out of the checkout.
+const HOME = process.env.BERTH_HOME ? resolve(process.env.BERTH_HOME) : join(ROOT, ".berth");
+const LOGS = join(HOME, "logs");
+const credentials = loadOrCreateCredentials(join(HOME, "credentials.env"));
+const leftovers = createLeftovers(join(HOME, "run"), ROOT);
 const SERVICE_LISTEN_MS = 30_000;
 const GATEWAY_HEALTHY_MS = 60_000;
 
@@ -27,7 +29,10 @@ let stopping: Promise<void> | undefined;
 let up = false;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const shown = (path: string) => relative(process.cwd(), path) || ".";
+const shown = (path: string) => {
+  const near = relative(process.cwd(), path);
+  return near.startsWith("..") ? path : near || ".";
+};
 const label = (name: string) => name.padEnd(10);
 const indent = (text: string) => text.replace(/^/gm, "    ");
 
@@ -73,7 +78,9 @@ async function main(): Promise<void> {
   if (stale.length > 0) say(`Stopped ${stale.join(", ")}, left running by an earlier npm start.`);
   const pgPort = portFromEnv("BERTH_PG_PORT", 55432);
   const natsPort = portFromEnv("BERTH_NATS_PORT", 4222);
-  const present = SERVICES.filter((s) => existsSync(join(ROOT, "services", s.name, "src/main.ts")));
+  const specs = servicesFromEnv();
+  const gatewayBase = gatewayUrl(specs);
+  const present = specs.filter((s) => existsSync(join(ROOT, "services", s.name, "src/main.ts")));
 
   // Refuse before starting anything: a half-started mesh next to an old one helps nobody.
   const busy: string[] = [];
@@ -84,7 +91,10 @@ async function main(): Promise<void> {
   }
   for (const s of present) {
     if (await isPortListening(s.port)) {
-      busy.push(`Port ${s.port} (${s.name}) is already in use: stop what listens there.`);
+      const variable = `BERTH_${s.name.toUpperCase()}_PORT`;
+      busy.push(
+        `Port ${s.port} (${s.name}) is already in use: stop what listens there or set ${variable}.`,
+      );
     }
   }
   if (busy.length > 0) return shutdown(1, busy.join("\n"));
@@ -92,7 +102,7 @@ async function main(): Promise<void> {
   let databaseUrl = process.env.DATABASE_URL;
   if (databaseUrl) say(`${label("Postgres")}DATABASE_URL from the environment`);
   else {
-    const dataDir = join(ROOT, ".berth", "postgres");
+    const dataDir = join(HOME, "postgres");
     const pg = await startEngine("Postgres", () => startPostgres({ dataDir, port: pgPort }));
     databaseUrl = pg.url;
     say(`${label("Postgres")}${pg.url}  (data: ${shown(dataDir)})`);
@@ -101,7 +111,7 @@ async function main(): Promise<void> {
   let natsUrl = process.env.NATS_URL;
   if (natsUrl) say(`${label("NATS")}NATS_URL from the environment`);
   else {
-    const storeDir = join(ROOT, ".berth", "nats");
+    const storeDir = join(HOME, "nats");
     const logFile = join(LOGS, "nats.log");
     const nats = await startEngine("NATS", () => startNats({ storeDir, port: natsPort, logFile }));
     natsUrl = nats.url;
@@ -109,7 +119,7 @@ async function main(): Promise<void> {
     say(`${label("NATS")}${nats.url}  (store: ${shown(storeDir)})`);
   }
 
-  for (const spec of SERVICES) {
+  for (const spec of specs) {
     if (stopping) return;
     const main = join(ROOT, "services", spec.name, "src", "main.ts");
     if (!present.includes(spec)) {
@@ -119,7 +129,7 @@ async function main(): Promise<void> {
     const logFile = join(LOGS, `${spec.name}.log`);
     const service = spawnService(spec.name, main, {
       cwd: ROOT,
-      env: serviceEnv(spec, { databaseUrl, natsUrl }, credentials),
+      env: serviceEnv(spec, { databaseUrl, natsUrl }, credentials, specs),
       logFile,
       sinks: {
         onCredential: (text) => (up ? say(text) : pendingCredentials.push(text)),
@@ -160,7 +170,7 @@ async function main(): Promise<void> {
     return;
   }
   const healthy = await waitForHealthy(
-    `${GATEWAY_URL}/healthz`,
+    `${gatewayBase}/healthz`,
     GATEWAY_HEALTHY_MS,
     () => !!stopping,
   );
@@ -169,12 +179,12 @@ async function main(): Promise<void> {
     const log = shown(join(LOGS, "gateway.log"));
     return shutdown(
       1,
-      `The gateway did not answer GET ${GATEWAY_URL}/healthz within 60 s; see ${log}`,
+      `The gateway did not answer GET ${gatewayBase}/healthz within 60 s; see ${log}`,
     );
   }
   up = true;
-  say(`${label("gateway")}${GATEWAY_URL}  (log: ${shown(join(LOGS, "gateway.log"))})`);
-  say(`Berth is up. Gateway: ${GATEWAY_URL} (REST, Connect, gRPC)`);
+  say(`${label("gateway")}${gatewayBase}  (log: ${shown(join(LOGS, "gateway.log"))})`);
+  say(`Berth is up. Gateway: ${gatewayBase} (REST, Connect, gRPC)`);
   for (const line of pendingCredentials.splice(0)) say(line);
   say(`Logs: ${shown(LOGS)}/<service>.log. Ctrl-C stops everything.`);
 }

@@ -8,7 +8,7 @@ export interface ServiceSpec {
   port: number;
 }
 
-/** Start order: each service finds the ones it calls already listening. */
+/** Start order: each service finds the ones it calls already listening. Default ports. */
 export const SERVICES: readonly ServiceSpec[] = [
   { name: "registry", portVariable: "GRPC_PORT", port: 50051 },
   { name: "instances", portVariable: "GRPC_PORT", port: 50052 },
@@ -16,8 +16,21 @@ export const SERVICES: readonly ServiceSpec[] = [
   { name: "gateway", portVariable: "HTTP_PORT", port: 8080 },
 ];
 
+/**
+ * The services with their ports, each overridable by BERTH_<NAME>_PORT (e.g. BERTH_GATEWAY_PORT)
+ * so a second mesh (a test's) can run beside a developer's; throws on a value that is not a port.
+ */
+export function servicesFromEnv(): ServiceSpec[] {
+  return SERVICES.map((s) => ({
+    ...s,
+    port: portFromEnv(`BERTH_${s.name.toUpperCase()}_PORT`, s.port),
+  }));
+}
+
 /** The gateway's address, where clients go. */
-export const GATEWAY_URL = "http://127.0.0.1:8080";
+export function gatewayUrl(services: readonly ServiceSpec[]): string {
+  return `http://127.0.0.1:${services.find((s) => s.name === "gateway")?.port}`;
+}
 
 /** The engines every service is pointed at. */
 export interface EngineUrls {
@@ -30,13 +43,14 @@ export function serviceEnv(
   service: ServiceSpec,
   engines: EngineUrls,
   credentials: MeshCredentials,
+  services: readonly ServiceSpec[] = SERVICES,
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // A port inherited from the shell would make two services fight over it.
   delete env.GRPC_PORT;
   delete env.HTTP_PORT;
   const address = (name: ServiceSpec["name"]) =>
-    `127.0.0.1:${SERVICES.find((s) => s.name === name)?.port}`;
+    `127.0.0.1:${services.find((s) => s.name === name)?.port}`;
   return {
     ...env,
     DATABASE_URL: engines.databaseUrl,

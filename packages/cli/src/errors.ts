@@ -37,11 +37,15 @@ export function describeFailure(
     if (error.code === "UNAUTHENTICATED" && !context.apiKeyGiven) {
       message = `${message} (set BERTH_API_KEY or pass --api-key)`;
     }
+    const violations = error.fieldViolations.map((v) => `${v.field}: ${v.description}`);
+    // Services often make the message the violations joined: say each once.
+    if (violations.length > 0 && message === violations.join("; ")) {
+      if (violations.length === 1)
+        return { lines: [`berth: ${error.code}: ${message}`], exitCode: 1 };
+      message = `${violations.length} problems`;
+    }
     return {
-      lines: [
-        `berth: ${error.code}: ${message}`,
-        ...error.fieldViolations.map((v) => `  ${v.field}: ${v.description}`),
-      ],
+      lines: [`berth: ${error.code}: ${message}`, ...violations.map((v) => `  ${v}`)],
       exitCode: 1,
     };
   }

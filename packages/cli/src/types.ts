@@ -11,6 +11,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   /** The whole of standard input (for `servers import -`). */
   readStdin(): Promise<string>;
+  /** One secret value: typed without echo on a terminal, else standard input (one line). */
+  readSecret(name: string): Promise<string>;
   /** Aborts on Ctrl-C: long-running commands (watch, logs --follow) end quietly. */
   signal: AbortSignal;
 }

@@ -10,10 +10,15 @@ type AnyMethod = (request: unknown, options: object) => unknown;
  * is passed on (credentials stay at the edge); trace context and correlation id travel through
  * the active context, which the service client's interceptor writes into the call.
  */
-function callOptions(ctx: HandlerContext) {
-  const timeoutMs = ctx.timeoutMs();
+function callOptions(ctx: HandlerContext, streaming: boolean) {
+  // A stream (watch, logs) lives as long as its caller: without a caller deadline it must not
+  // inherit the short default of service-to-service calls; the caller's disconnect ends it.
+  const timeoutMs = ctx.timeoutMs() ?? (streaming ? STREAM_TIMEOUT_MS : undefined);
   return { signal: ctx.signal, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
 }
+
+/** Upper bound of a forwarded stream whose caller set no deadline. */
+const STREAM_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
 /**
  * An implementation of a public service that forwards every public method to the internal
@@ -33,14 +38,14 @@ export function createForwardingImpl<S extends DescService>(service: S, client: 
       method.methodKind === "server_streaming"
         ? async function* (request, ctx) {
             try {
-              yield* call(request, callOptions(ctx)) as AsyncIterable<unknown>;
+              yield* call(request, callOptions(ctx, true)) as AsyncIterable<unknown>;
             } catch (error) {
               throw fromUpstream(error, name);
             }
           }
         : async (request, ctx) => {
             try {
-              return await call(request, callOptions(ctx));
+              return await call(request, callOptions(ctx, false));
             } catch (error) {
               throw fromUpstream(error, name);
             }

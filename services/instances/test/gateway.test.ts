@@ -134,6 +134,36 @@ describe("instances through the gateway", () => {
     expect(first.instance?.name).toBe("forecast-1");
   });
 
+  it("keeps a watch open past the services' default deadline and delivers later changes", async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${mesh.gateway.url}/v1/instances/forecast-1:watch`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    const lines: string[] = [];
+    let buffered = "";
+    const readLines = async (count: number) => {
+      for (let reads = 0; reads < 100 && lines.length < count; reads += 1) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffered += Buffer.from(value).toString("utf8");
+        const parts = buffered.split("\n");
+        buffered = parts.pop() ?? "";
+        lines.push(...parts.filter(Boolean));
+      }
+    };
+    await readLines(1);
+    // Service-to-service calls default to a 5 s deadline; a watch must outlive it.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    await call("POST", "/v1/instances/forecast-1:start", {});
+    await readLines(2);
+    controller.abort();
+    expect(lines).toHaveLength(2);
+    const later = JSON.parse(lines[1]!) as { instance?: { desiredState: string } };
+    expect(later.instance?.desiredState).toBe("DESIRED_STATE_RUNNING");
+  }, 30_000);
+
   it("does not expose the runtime's secret resolution", async () => {
     const response = await call(
       "POST",

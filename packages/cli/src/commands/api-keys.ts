@@ -36,7 +36,7 @@ export function parseScopes(list: unknown): ApiKeyScope[] {
 const scopeNames = (key: ApiKey) =>
   key.scopes.map((s) => enumName(ApiKeyScope, s).toLowerCase()).join(",");
 
-function printKey(ctx: Context, key: ApiKey | undefined): void {
+function printKey(ctx: Context, key: ApiKey | undefined, secret?: string): void {
   if (!key) return;
   if (ctx.output === "json") {
     ctx.json(ApiKeySchema, key);
@@ -51,6 +51,7 @@ function printKey(ctx: Context, key: ApiKey | undefined): void {
       ["state", enumName(ApiKeyState, key.state)],
       ["created", formatTime(key.createTime)],
       ["revoked", formatTime(key.revokeTime)],
+      ["key", secret],
     ]),
   );
 }
@@ -79,8 +80,7 @@ export const apiKeysCommands: CommandGroup = {
         ctx.json(CreateApiKeyResponseSchema, response);
         return;
       }
-      printKey(ctx, response.apiKey);
-      ctx.io.out(`key:       ${response.key}`);
+      printKey(ctx, response.apiKey, response.key);
       ctx.note("Keep the key now: Berth stores only its hash and cannot show it again.");
     },
   },

@@ -10,8 +10,9 @@ const one = { min: 1, max: 1 };
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
- * Secret values of --secret NAME=VALUE flags; a bare NAME reads its value from standard input
- * (so it stays out of shell history). No message ever holds a value.
+ * Secret values of --secret NAME=VALUE flags; a bare NAME reads its value from the terminal
+ * without echo, or from standard input (so it stays out of shell history). No message ever holds
+ * a value.
  */
 async function secretValues(ctx: Context, list: unknown): Promise<Record<string, string>> {
   const items = (list as string[] | undefined) ?? [];
@@ -26,7 +27,7 @@ async function secretValues(ctx: Context, list: unknown): Promise<Record<string,
   for (const name of bare) {
     if (!NAME.test(name)) throw new UsageError("--secret needs NAME=VALUE or NAME");
     if (name in values) throw new UsageError(`--secret ${name} is given twice`);
-    values[name] = (await ctx.io.readStdin()).replace(/\r?\n$/, "");
+    values[name] = await ctx.io.readSecret(name);
   }
   return values;
 }

@@ -141,6 +141,7 @@ export async function waitForGoal(
     } finally {
       clearTimeout(recheck);
       ctx.io.signal.removeEventListener("abort", stop);
+      abort.abort(); // ends the call and its deadline timer when we leave the stream early
     }
     await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
   }
