@@ -127,12 +127,13 @@ describe("instance lifecycle", () => {
   });
 
   it("refuses unknown instances and bad ids with the right codes", async () => {
+    // One call at a time: a promise made before it is awaited could reject unobserved.
     for (const call of [
-      stack.instancesClient.getInstance({ id: "nobody" }),
-      stack.instancesClient.stopInstance({ id: "00000000-0000-4000-8000-000000000000" }),
-      stack.instancesClient.deleteInstance({ id: "nobody" }),
+      () => stack.instancesClient.getInstance({ id: "nobody" }),
+      () => stack.instancesClient.stopInstance({ id: "00000000-0000-4000-8000-000000000000" }),
+      () => stack.instancesClient.deleteInstance({ id: "nobody" }),
     ]) {
-      await expect(call).rejects.toMatchObject({ code: Code.NotFound });
+      await expect(call()).rejects.toMatchObject({ code: Code.NotFound });
     }
   });
 
