@@ -1,0 +1,124 @@
+// npm run bench: Berth measured beside its floor and its peers in one run; writes
+// bench/RESULTS.md (and the raw figures, logs and CPU profiles under bench/out/<run>/).
+// Figures only: nothing here fails on a timing. Exit code 1 only when a leg could not run.
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { controlPlaneLeg } from "./control/control-plane-leg.js";
+import { eventPathLeg } from "./events/event-path-leg.js";
+import { mcpPathLeg } from "./mcp/mcp-path-leg.js";
+import { startBenchMesh } from "./mesh/bench-mesh.js";
+import { berthApi } from "./mesh/berth-api.js";
+import { type BenchEngines, startBenchEngines } from "./mesh/engines.js";
+import { timeToReadyLeg } from "./ready/time-to-ready-leg.js";
+import { type LegOutcome, runLeg } from "./report/leg-outcome.js";
+import { collectVersions, describeMachine } from "./report/machine.js";
+import { type BenchRun, resultsMarkdown } from "./report/results.js";
+import { scaleLeg } from "./scale/scale-leg.js";
+import type { BenchContext } from "./support/context.js";
+import { removeRunObjects } from "./support/docker-cleanup.js";
+import { stopAll } from "./support/processes.js";
+import { benchSettings } from "./support/settings.js";
+
+const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const startedAt = new Date();
+const runId = `${startedAt.toISOString().replace(/[:.]/g, "-")}-${randomBytes(2).toString("hex")}`;
+const outDir = join(root, "bench", "out", runId);
+const logDir = join(outDir, "logs");
+const { settings, quick } = benchSettings();
+const say = (line: string) => {
+  const seconds = ((Date.now() - startedAt.getTime()) / 1000).toFixed(0).padStart(4);
+  process.stdout.write(`[${seconds} s] ${line}\n`);
+};
+const ctx: BenchContext = { root, outDir, logDir, runId, settings, say };
+
+let tmp: string | undefined;
+let engines: BenchEngines | undefined;
+let cleaning: Promise<void> | undefined;
+
+/** Stops every process, container and engine the bench started; runs once. */
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    await stopAll();
+    await removeRunObjects(runId);
+    await engines?.stop();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    say(`${signal}: stopping everything the bench started`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+const skipped = <T>(why: string): LegOutcome<T> => ({ ok: false, error: why });
+
+async function main(): Promise<number> {
+  const loadBefore = loadavg();
+  await mkdir(logDir, { recursive: true });
+  say(`Berth bench${quick ? " (quick smoke run)" : ""}: logs and profiles in ${outDir}`);
+  const [machine, versions] = await Promise.all([describeMachine(), collectVersions(root)]);
+  tmp = await mkdtemp(join(tmpdir(), "berth-bench-"));
+  await chmod(tmp, 0o755); // the postgres user (initdb refuses root) must enter it
+  engines = await startBenchEngines(tmp, logDir);
+  say("starting Berth: registry, instances, runtime, gateway (each its own process)");
+  const mesh = await startBenchMesh({
+    databaseUrl: engines.databaseUrl,
+    natsUrl: engines.natsUrl,
+    root,
+    logDir,
+    runId,
+    services: ["registry", "instances", "runtime", "gateway"],
+  });
+  const api = berthApi(mesh);
+  const natsUrl = engines.natsUrl;
+  const mcp = await runLeg("1. MCP tool-call path", say, () => mcpPathLeg(ctx, mesh, api));
+  const ready = await runLeg("3. time to ready", say, () =>
+    timeToReadyLeg(ctx, mesh, api, natsUrl),
+  );
+  const events = await runLeg("4. event path", say, () => eventPathLeg(ctx, mesh, api, natsUrl));
+  const control = await runLeg("2. control plane", say, () => controlPlaneLeg(ctx, mesh, api));
+  await mesh.stop();
+  await removeRunObjects(runId);
+  const engineRef = engines;
+  const scale = engineRef
+    ? await runLeg("5. scale", say, () => scaleLeg(ctx, engineRef))
+    : skipped<never>("no engines");
+
+  const run: BenchRun = {
+    startedAt,
+    seconds: (Date.now() - startedAt.getTime()) / 1000,
+    quick,
+    settings,
+    machine,
+    load: { before: loadBefore, after: loadavg() },
+    versions,
+    mcp,
+    control,
+    ready,
+    events,
+    scale,
+  };
+  await writeFile(join(outDir, "results.json"), JSON.stringify(run, null, 2));
+  const results = join(root, "bench", "RESULTS.md");
+  await writeFile(results, resultsMarkdown(run));
+  say(`wrote ${results} (raw figures: ${join(outDir, "results.json")})`);
+  return [mcp, control, ready, events, scale].every((leg) => leg.ok) ? 0 : 1;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (error) {
+  say(
+    `the bench stopped: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
+} finally {
+  await cleanUp();
+}
+process.exit(code);

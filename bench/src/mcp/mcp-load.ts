@@ -1,0 +1,132 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { type LatencySummary, summarize } from "../support/stats.js";
+
+/** How a client reaches one MCP target. */
+export interface McpTarget {
+  key: string;
+  label: string;
+  /** A fresh transport for one session. */
+  transport(): Transport;
+  /** Whether this row is Berth's (judged against the floor and the peers). */
+  berth: boolean;
+}
+
+/** One measured run of echo calls. */
+export interface CallRun extends LatencySummary {
+  callsPerSecond: number;
+}
+
+const CALL_TIMEOUT_MS = 30_000;
+
+/** A target over MCP Streamable HTTP at url, with extra request headers. */
+export function httpTarget(
+  key: string,
+  label: string,
+  url: string,
+  options: { headers?: Record<string, string>; berth?: boolean } = {},
+): McpTarget {
+  return {
+    key,
+    label,
+    berth: options.berth ?? false,
+    transport: () =>
+      new StreamableHTTPClientTransport(new URL(url), {
+        requestInit: { headers: options.headers ?? {} },
+      }),
+  };
+}
+
+/** An initialized MCP SDK client session on the target. */
+export async function openSession(target: McpTarget): Promise<Client> {
+  const client = new Client({ name: "berth-bench", version: "1.0.0" });
+  await client.connect(target.transport(), { timeout: CALL_TIMEOUT_MS });
+  return client;
+}
+
+/** Ends the session (DELETE where the transport has sessions) and closes the client. */
+export async function closeSession(client: Client): Promise<void> {
+  const transport = client.transport;
+  if (transport instanceof StreamableHTTPClientTransport) {
+    await transport.terminateSession().catch(() => undefined);
+  }
+  await client.close().catch(() => undefined);
+}
+
+let sequence = 0;
+async function echo(client: Client): Promise<number> {
+  const message = `bench-${++sequence}`;
+  const began = performance.now();
+  const result = await client.callTool({ name: "echo", arguments: { message } }, undefined, {
+    timeout: CALL_TIMEOUT_MS,
+  });
+  const elapsed = performance.now() - began;
+  const text = (result.content as Array<{ text?: string }> | undefined)?.[0]?.text;
+  if (text !== `Echo: ${message}`) throw new Error(`unexpected echo answer: ${String(text)}`);
+  return elapsed;
+}
+
+/**
+ * Sequential echo calls on one session: warm-up calls first (not counted), then `calls`, or as
+ * many as fit in `maxSeconds` (the count is reported with the figures).
+ */
+export async function sequentialRun(
+  target: McpTarget,
+  warmup: number,
+  calls: number,
+  maxSeconds: number,
+): Promise<CallRun> {
+  const client = await openSession(target);
+  try {
+    for (let i = 0; i < warmup; i++) await echo(client);
+    const samples: number[] = [];
+    const began = performance.now();
+    const until = began + maxSeconds * 1000;
+    for (let i = 0; i < calls && performance.now() < until; i++) samples.push(await echo(client));
+    const seconds = (performance.now() - began) / 1000;
+    return { ...summarize(samples), callsPerSecond: samples.length / seconds };
+  } finally {
+    await closeSession(client);
+  }
+}
+
+/**
+ * `sessions` sessions calling at once, each in a closed loop: warm-up calls on every session
+ * (not counted), then `perSession` calls each or until `maxSeconds` pass; calls/s over the wall
+ * time of the measured part.
+ */
+export async function concurrentRun(
+  target: McpTarget,
+  sessions: number,
+  warmupPerSession: number,
+  perSession: number,
+  maxSeconds: number,
+): Promise<CallRun> {
+  const clients: Client[] = [];
+  try {
+    // Opened together: a peer that starts a server per session pays that once per session.
+    clients.push(
+      ...(await Promise.all(Array.from({ length: sessions }, () => openSession(target)))),
+    );
+    await Promise.all(
+      clients.map(async (c) => {
+        for (let i = 0; i < warmupPerSession; i++) await echo(c);
+      }),
+    );
+    const samples: number[] = [];
+    const began = performance.now();
+    const until = began + maxSeconds * 1000;
+    await Promise.all(
+      clients.map(async (c) => {
+        for (let i = 0; i < perSession && performance.now() < until; i++) {
+          samples.push(await echo(c));
+        }
+      }),
+    );
+    const seconds = (performance.now() - began) / 1000;
+    return { ...summarize(samples), callsPerSecond: samples.length / seconds };
+  } finally {
+    await Promise.all(clients.map(closeSession));
+  }
+}

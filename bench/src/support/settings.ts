@@ -1,0 +1,87 @@
+/** How much each leg does. Every loop in the bench is bounded by these counts and durations. */
+export interface BenchSettings {
+  mcp: {
+    warmupCalls: number;
+    sequentialCalls: number;
+    /** A sequential run ends after this many seconds even if calls are left. */
+    sequentialSeconds: number;
+    sessions: number;
+    callsPerSession: number;
+    concurrentSeconds: number;
+    repeats: number;
+  };
+  control: { connections: number; seconds: number; warmupSeconds: number; repeats: number };
+  ready: { repeats: number };
+  events: {
+    /** Events created as fast as the service takes them, to find the pipeline's throughput. */
+    burst: number;
+    warmup: number;
+    /** Latency runs: at most this many events, or repeatSeconds at the paced rate. */
+    perRepeat: number;
+    repeatSeconds: number;
+    repeats: number;
+    /** The latency runs are paced at this share of the measured throughput. */
+    load: number;
+    /** Events of the profiled extra burst. */
+    profiled: number;
+  };
+  scale: { instances: number; servers: number; passes: number };
+}
+
+const FULL: BenchSettings = {
+  mcp: {
+    warmupCalls: 100,
+    sequentialCalls: 1000,
+    sequentialSeconds: 10,
+    sessions: 16,
+    callsPerSession: 50,
+    concurrentSeconds: 6,
+    repeats: 3,
+  },
+  control: { connections: 16, seconds: 3, warmupSeconds: 1, repeats: 3 },
+  ready: { repeats: 5 },
+  events: {
+    burst: 500,
+    warmup: 30,
+    perRepeat: 500,
+    repeatSeconds: 20,
+    repeats: 3,
+    load: 0.5,
+    profiled: 200,
+  },
+  scale: { instances: 1000, servers: 4, passes: 5 },
+};
+
+// A smoke run of the whole bench in a minute or two: figures too few to mean anything.
+const QUICK: BenchSettings = {
+  mcp: {
+    warmupCalls: 20,
+    sequentialCalls: 100,
+    sequentialSeconds: 5,
+    sessions: 16,
+    callsPerSession: 10,
+    concurrentSeconds: 5,
+    repeats: 1,
+  },
+  control: { connections: 16, seconds: 1, warmupSeconds: 1, repeats: 1 },
+  ready: { repeats: 1 },
+  events: {
+    burst: 100,
+    warmup: 10,
+    perRepeat: 100,
+    repeatSeconds: 5,
+    repeats: 1,
+    load: 0.5,
+    profiled: 50,
+  },
+  scale: { instances: 100, servers: 2, passes: 2 },
+};
+
+/** The settings: full unless BENCH_QUICK=1 (a smoke run, marked as such in the results). */
+export function benchSettings(env: NodeJS.ProcessEnv = process.env): {
+  settings: BenchSettings;
+  quick: boolean;
+} {
+  const quick = env.BENCH_QUICK === "1";
+  return { settings: quick ? QUICK : FULL, quick };
+}
