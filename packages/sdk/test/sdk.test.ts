@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { BerthError, createBerthClient, paginate, ServerStatus, Transport } from "@berth/sdk";
+import { BerthError, createBerthClient, ServerStatus, Transport } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMesh, type TestMesh } from "../../../test/support/mesh.js";
