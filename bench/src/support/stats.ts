@@ -1,3 +1,4 @@
+import { waitFor } from "@berth/testkit/engines";
 /** Summary of one set of latency samples, in milliseconds. */
 export interface LatencySummary {
   count: number;
@@ -47,24 +48,12 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls fn until it returns something other than undefined; throws after timeoutMs. */
-export async function waitUntil<T>(
+/** Polls fn until it returns something other than undefined, every 100 ms; throws after timeoutMs. */
+export function waitUntil<T>(
   what: string,
   fn: () => Promise<T | undefined>,
   timeoutMs: number,
   everyMs = 100,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(everyMs);
-  }
-  const why = last instanceof Error ? `: ${last.message}` : "";
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+  return waitFor(what, fn, timeoutMs, everyMs);
 }

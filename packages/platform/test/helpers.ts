@@ -15,18 +15,8 @@ export function memoryLogger(service = "platform-test"): { logger: Logger; lines
   return { logger: createLogger({ service, level: "debug", destination }), lines };
 }
 
-/** Polls until check() is true, for at most timeoutMs; returns whether it became true. */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return check();
-}
+/** Polls until check() holds; returns whether it did. */
+export { pollUntil as waitFor } from "@berth/testkit";
 
 /** Every message stored in a stream, in stream order. */
 export async function storedMessages(nc: NatsConnection, stream: string): Promise<StoredMsg[]> {

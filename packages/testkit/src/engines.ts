@@ -22,3 +22,4 @@ export type {
   PostgresOptions,
   TestDatabase,
 } from "./types.js";
+export { pollUntil, waitFor } from "./wait-for.js";

@@ -150,15 +150,5 @@ export async function publishStatus(
   }
 }
 
-/** Polls until check() holds, for at most timeoutMs; returns whether it did. */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return check();
-}
+/** Polls until check() holds; returns whether it did. */
+export { pollUntil as waitFor } from "@berth/testkit";

@@ -2,7 +2,7 @@ import { useEngines } from "@berth/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RegistryMesh, startRegistryMesh } from "./registry-mesh.js";
 import { type RestAnswer, violatedFields } from "./rest-client.js";
-import { weatherDoc } from "./weather-doc.js";
+import { weatherEntry as weather, weatherDoc } from "./weather-doc.js";
 
 // server.json import and export through the gateway: POST /v1/servers:import, GET …:export.
 describe("server.json import and export over REST", () => {
@@ -20,23 +20,6 @@ describe("server.json import and export over REST", () => {
     await engines?.cleanup();
   });
 
-  const weather = {
-    name: "io.github.acme/weather",
-    title: "Weather",
-    description: "Forecasts for any city",
-    version: "1.0.0",
-    tags: ["weather", "demo"],
-    isPublic: true,
-    status: "SERVER_STATUS_ACTIVE",
-    image: "ghcr.io/acme/weather:1.0.0",
-    transport: "TRANSPORT_STREAMABLE_HTTP",
-    port: 8080,
-    path: "/mcp",
-    envSchema: [
-      { name: "API_KEY", type: "ENV_VAR_TYPE_STRING", required: true, secret: true },
-      { name: "UNITS", choices: ["metric", "imperial"], defaultValue: "metric" },
-    ],
-  };
   const expectError = (answer: RestAnswer, status: number, code: string, fields?: string[]) => {
     expect(answer.status).toBe(status);
     expect(answer.body.error.status).toBe(code);

@@ -2,6 +2,7 @@ import { useEngines } from "@berth/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RegistryMesh, startRegistryMesh } from "./registry-mesh.js";
 import { type RestAnswer, violatedFields } from "./rest-client.js";
+import { weatherEntry as weather } from "./weather-doc.js";
 
 // The registry's REST surface through the gateway, exactly as the README's curl commands use it.
 describe("registry over REST through the gateway", () => {
@@ -19,23 +20,6 @@ describe("registry over REST through the gateway", () => {
     await engines?.cleanup();
   });
 
-  const weather = {
-    name: "io.github.acme/weather",
-    title: "Weather",
-    description: "Forecasts for any city",
-    version: "1.0.0",
-    tags: ["weather", "demo"],
-    isPublic: true,
-    status: "SERVER_STATUS_ACTIVE",
-    image: "ghcr.io/acme/weather:1.0.0",
-    transport: "TRANSPORT_STREAMABLE_HTTP",
-    port: 8080,
-    path: "/mcp",
-    envSchema: [
-      { name: "API_KEY", type: "ENV_VAR_TYPE_STRING", required: true, secret: true },
-      { name: "UNITS", choices: ["metric", "imperial"], defaultValue: "metric" },
-    ],
-  };
   let created: { id: string; revision: string } & Record<string, unknown>;
 
   const expectError = (answer: RestAnswer, status: number, code: string, fields?: string[]) => {

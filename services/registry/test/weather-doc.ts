@@ -50,3 +50,22 @@ export function weatherDoc(version = "1.2.0"): JsonObject {
     _meta: { "io.modelcontextprotocol.registry/publisher-provided": { tool: "test" } },
   };
 }
+
+/** The weather catalog entry as the REST tests create it (protobuf JSON of McpServer). */
+export const weatherEntry = {
+  name: "io.github.acme/weather",
+  title: "Weather",
+  description: "Forecasts for any city",
+  version: "1.0.0",
+  tags: ["weather", "demo"],
+  isPublic: true,
+  status: "SERVER_STATUS_ACTIVE",
+  image: "ghcr.io/acme/weather:1.0.0",
+  transport: "TRANSPORT_STREAMABLE_HTTP",
+  port: 8080,
+  path: "/mcp",
+  envSchema: [
+    { name: "API_KEY", type: "ENV_VAR_TYPE_STRING", required: true, secret: true },
+    { name: "UNITS", choices: ["metric", "imperial"], defaultValue: "metric" },
+  ],
+};

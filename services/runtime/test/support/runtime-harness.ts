@@ -127,28 +127,7 @@ export function instanceSnapshot(options: {
   });
 }
 
-/** Polls fn until it returns a value other than undefined; fails after timeoutMs with the last error. */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-  everyMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`,
-  );
-}
+export { waitFor } from "@berth/testkit";
 
 /** Containers and networks labelled with the run id. */
 export async function leftovers(runId: string) {
