@@ -33,6 +33,6 @@ export function parseSecretRef(value: string): SecretRef | undefined {
  * Whether a value is meant as a reference (it has the prefix), well-formed or not: such a value
  * is never taken as a plain value, so a malformed reference cannot be sent somewhere by mistake.
  */
-export function isSecretRef(value: unknown): value is string {
+export function isSecretRef(value: unknown): boolean {
   return typeof value === "string" && value.startsWith(SECRET_REF_PREFIX);
 }

@@ -1,4 +1,5 @@
 import { addressVar, baseEnv, portVar } from "@berth/platform";
+import { parseImagePatterns } from "@berth/spec";
 import { z } from "zod";
 import { parseKeyRing } from "./secrets/key-ring.js";
 
@@ -28,6 +29,10 @@ export const instancesEnv = z.object({
   BERTH_ALLOW_LOOPBACK_ENDPOINTS: flagVar(true),
   /** url endpoints on private, link-local and cloud metadata addresses: refused unless set. */
   BERTH_ALLOW_PRIVATE_ENDPOINTS: flagVar(false),
+  /** Images docker instances may run besides their catalog entry's: comma-separated, `*` wildcards. */
+  BERTH_ALLOWED_IMAGES: z.string().default("").transform(parseImagePatterns),
+  /** Docker instances may set `user` to root (0, root): refused unless set. */
+  BERTH_ALLOW_ROOT_USER: flagVar(false),
 });
 
 /** The instances service's configuration. */

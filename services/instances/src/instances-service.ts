@@ -56,6 +56,8 @@ export async function startInstances(config: InstancesConfig, logger?: Logger): 
       policy: {
         allowLoopback: config.BERTH_ALLOW_LOOPBACK_ENDPOINTS,
         allowPrivate: config.BERTH_ALLOW_PRIVATE_ENDPOINTS,
+        allowedImages: config.BERTH_ALLOWED_IMAGES,
+        allowRootUser: config.BERTH_ALLOW_ROOT_USER,
       },
     };
     // Open watch streams end within the grace period: their signals abort on shutdown.

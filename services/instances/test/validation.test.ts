@@ -103,7 +103,7 @@ describe("instance validation", () => {
             path: "no-slash",
             command: ["node", 1],
             resources: { memory_limit: "1k", cpu_limit: "many" },
-            health_check: { interval: 5, timeout: 10 },
+            health_check: { interval: 5, timeout: 0 },
             environment: {
               UNITS: "kelvin",
               RETRIES: "three",

@@ -1,8 +1,9 @@
 import { invalidArgument, notFound } from "@berth/platform";
+import { UUID_PATTERN } from "@berth/spec";
 import { type EntityManager, LockMode } from "@mikro-orm/postgresql";
 import { ServerEntity, type ServerRow } from "./db/server-entity.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = UUID_PATTERN;
 
 /**
  * The entry with this id or name (names never look like UUIDs); NOT_FOUND when there is none,

@@ -10,11 +10,12 @@ import type {
   McpServerInstanceDeleted,
   McpServerInstanceUpdated,
 } from "@berth/proto/gen/berth/events/v1/events_pb";
+import { UUID_PATTERN } from "@berth/spec";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { UsageEntity } from "./db/usage-entity.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = UUID_PATTERN;
 const CREATED = "berth.events.v1.McpServerInstanceCreated";
 const INSTANCE_EVENTS = subjectFor(CREATED).replace(/[^.]+$/, ">");
 const UPDATED = "berth.events.v1.McpServerInstanceUpdated";

@@ -5,6 +5,7 @@ import {
   type McpServerInstance,
   McpServerInstanceSchema,
 } from "@berth/sdk";
+import { isSecretRef } from "@berth/spec";
 import { create } from "@bufbuild/protobuf";
 import { parseSeconds } from "../args.js";
 import { enumName, formatTime } from "../format.js";
@@ -33,7 +34,7 @@ export function printInstance(ctx: Context, instance: McpServerInstance | undefi
   const spec = instance.jsonSpec ?? {};
   const environment = (spec.environment ?? {}) as Record<string, unknown>;
   const env = Object.entries(environment).map(([name, value]) =>
-    String(value).startsWith("secret_ref:") ? `${name}=(secret)` : `${name}=${String(value)}`,
+    isSecretRef(value) ? `${name}=(secret)` : `${name}=${String(value)}`,
   );
   ctx.io.out(
     formatFields([

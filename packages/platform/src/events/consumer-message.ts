@@ -1,10 +1,11 @@
 import type { EventEnvelope } from "@berth/proto/gen/berth/events/v1/events_pb";
+import { UUID_PATTERN } from "@berth/spec";
 import type { Message } from "@bufbuild/protobuf";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../logging/logger.js";
 import { decodeEnvelope, unpackPayload } from "./envelope.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = UUID_PATTERN;
 
 /** The envelope and payload of a message, or undefined after terminating an unreadable one. */
 export function readMessage(

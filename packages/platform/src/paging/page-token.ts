@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { UUID_PATTERN } from "@berth/spec";
 import { invalidArgument } from "../errors/errors.js";
 
 /** The position after the last entry of a page: keyset (created_at, id) in list order. */
@@ -7,7 +8,7 @@ export interface PageCursor {
   id: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = UUID_PATTERN;
 
 /** A short digest of the list filters: a token only continues the listing it came from. */
 export function filterDigest(filters: unknown): string {

@@ -4,14 +4,14 @@ import type {
   CreateInstanceRequest,
   CreateInstanceResponseSchema,
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
+import { createProblems } from "@berth/spec";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import { InstanceEntity } from "../db/instance-entity.js";
 import { recordInstanceEvent } from "../instance-events.js";
 import { desiredStateName, endpointFor } from "../instance-mapper.js";
 import { checkDescription, checkName, desiredStateOf } from "../validation/instance-fields.js";
-import { createProblems } from "../validation/problems.js";
-import { buildSpec } from "../validation/spec-builder.js";
+import { buildSpec, checkResolvedEndpoint } from "../validation/spec-builder.js";
 import { commitWrite, type InstancesDeps } from "./deps.js";
 
 /**
@@ -47,6 +47,7 @@ export async function createInstance(
   );
   if (built.type === "docker" && !input.serverId)
     problems.add("instance.server_id", "is required for docker instances");
+  await checkResolvedEndpoint(built, at, deps.policy, problems);
   if (problems.list.length > 0) throw invalidArgument(problems.list);
 
   const now = new Date();

@@ -6,8 +6,8 @@ import { InstanceEntity, type InstanceRow } from "../db/instance-entity.js";
 import { instanceFromRow } from "../instance-mapper.js";
 import type { SecretStore } from "../secrets/secret-store.js";
 import type { ServerLookup } from "../server-lookup.js";
-import type { EndpointPolicy } from "../validation/endpoint-policy.js";
 import { UUID } from "../validation/instance-fields.js";
+import type { SpecPolicy } from "../validation/spec-builder.js";
 import type { WatchHub } from "../watch-hub.js";
 
 /** What the instances handlers need. */
@@ -19,7 +19,7 @@ export interface InstancesDeps {
   lookup: ServerLookup;
   secrets: SecretStore;
   hub: WatchHub;
-  policy: EndpointPolicy;
+  policy: SpecPolicy;
 }
 
 /** The where-clause of an id-or-name key. */

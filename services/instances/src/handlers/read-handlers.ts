@@ -14,11 +14,11 @@ import {
   type ListInstancesRequest,
   type ListInstancesResponseSchema,
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
+import { createProblems } from "@berth/spec";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { InstanceEntity } from "../db/instance-entity.js";
 import { desiredStateName, instanceFromRow, statusName } from "../instance-mapper.js";
 import { UUID } from "../validation/instance-fields.js";
-import { createProblems } from "../validation/problems.js";
 import { type InstancesDeps, keyWhere } from "./deps.js";
 
 const DEFAULT_PAGE = 50;

@@ -1,8 +1,7 @@
 import { type FieldViolation, invalidArgument } from "@berth/platform";
 import type { SetInstanceSecretRequest } from "@berth/proto/gen/berth/instances/v1/instances_pb";
+import { AUTH_TOKEN_SECRET, createProblems } from "@berth/spec";
 import { recordInstanceEvent } from "../instance-events.js";
-import { AUTH_TOKEN_SECRET } from "../secrets/secret-ref.js";
-import { createProblems } from "../validation/problems.js";
 import { assertNotDeleting, commitWrite, type InstancesDeps, lockInstance } from "./deps.js";
 
 import { applySpec, rebuildSpec, serverOf } from "./spec-rebuild.js";

@@ -3,13 +3,13 @@ import {
   DesiredState,
   type UpdateInstanceRequest,
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
+import { createProblems } from "@berth/spec";
 import { recordInstanceEvent } from "../instance-events.js";
 import { desiredStateName } from "../instance-mapper.js";
 import { checkDescription, desiredStateOf } from "../validation/instance-fields.js";
-import { createProblems } from "../validation/problems.js";
 import { assertNotDeleting, commitWrite, type InstancesDeps, lockInstance } from "./deps.js";
 
-import { applySpec, rebuildSpec, serverOf } from "./spec-rebuild.js";
+import { applySpec, assertNoSecretReroute, rebuildSpec, serverOf } from "./spec-rebuild.js";
 
 const MUTABLE = ["description", "json_spec", "desired_state"] as const;
 
@@ -61,6 +61,7 @@ export async function updateInstance(deps: InstancesDeps, request: UpdateInstanc
         )
       : undefined;
     if (problems.list.length > 0) throw invalidArgument(problems.list);
+    if (rebuilt) assertNoSecretReroute(row, rebuilt.built, rebuilt.toStore);
     const changed: string[] = [];
     if (paths.has("description") && input.description !== row.description) {
       row.description = input.description;

@@ -1,7 +1,13 @@
+import {
+  isObject,
+  isSecretRef,
+  LIMITS,
+  type Problems,
+  scalarText,
+  formatSecretRef as secretRef,
+} from "@berth/spec";
 import type { JsonValue } from "@bufbuild/protobuf";
-import { isSecretRef, secretRef } from "../secrets/secret-ref.js";
 import { envValueProblem } from "./env-values.js";
-import { isObject, type Problems, scalarText } from "./problems.js";
 import type { CatalogSchema, SecretContext } from "./types.js";
 
 /**
@@ -30,6 +36,10 @@ export function buildEnvironment(
     else if (text === undefined) {
       problems.add(field, "must be a string, number or boolean");
       flagged.add(name);
+    } else if (text.length > (variable.secret ? LIMITS.secretValue : LIMITS.envValue)) {
+      const limit = variable.secret ? LIMITS.secretValue : LIMITS.envValue;
+      problems.add(field, `must be at most ${limit} characters`);
+      flagged.add(name);
     } else if (isSecretRef(text)) {
       const own = text === secretRef(ctx.instanceId, name);
       if (!variable.secret || !own || !(ctx.stored.has(name) || name in ctx.given)) {
@@ -48,7 +58,10 @@ export function buildEnvironment(
     if (!variable) problems.add(field, `is not a variable of server "${catalog.serverName}"`);
     else if (!variable.secret)
       problems.add(field, `is not a secret variable; set it in ${at} instead`);
-    else {
+    else if (value.length > LIMITS.secretValue) {
+      problems.add(field, `must be at most ${LIMITS.secretValue} characters`);
+      flagged.add(name);
+    } else {
       ctx.toStore.set(name, value);
       sources.set(name, field);
     }

@@ -1,19 +1,16 @@
 import { DesiredState } from "@berth/proto/gen/berth/instances/v1/instances_pb";
-import type { Problems } from "./problems.js";
+import { instanceNameProblem, LIMITS, type Problems, UUID_PATTERN } from "@berth/spec";
 
-/** Instance names are DNS labels: they appear in the MCP path /mcp/<name> and in container names. */
-const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-/** Checks an instance name. */
+/** Checks an instance name: a DNS label that does not look like an id. */
 export function checkName(name: string, at: string, problems: Problems): void {
-  if (!name) problems.add(at, "is required");
-  else if (!NAME.test(name))
-    problems.add(at, "must be lowercase letters, digits and dashes (at most 63), like my-server");
+  const problem = instanceNameProblem(name);
+  if (problem) problems.add(at, problem);
 }
 
 /** Checks a description's length. */
 export function checkDescription(description: string, at: string, problems: Problems): void {
-  if (description.length > 2000) problems.add(at, "must be at most 2000 characters");
+  if (description.length > LIMITS.description)
+    problems.add(at, `must be at most ${LIMITS.description} characters`);
 }
 
 /** The desired state to store (RUNNING when unspecified); reports values outside the enum. */
@@ -24,8 +21,8 @@ export function desiredStateOf(state: DesiredState, at: string, problems: Proble
   return state;
 }
 
-/** A UUID, as instance and server ids are. */
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A UUID, as instance and server ids are (the one pattern, from @berth/spec). */
+export const UUID = UUID_PATTERN;
 
 /** JSON with object keys sorted, to compare specs by content. */
 export function stableJson(value: unknown): string {

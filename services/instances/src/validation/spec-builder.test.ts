@@ -4,10 +4,10 @@ import {
   McpServerSchema,
   Transport,
 } from "@berth/proto/gen/berth/registry/v1/registry_pb";
+import { createProblems } from "@berth/spec";
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { createProblems } from "./problems.js";
-import { buildSpec } from "./spec-builder.js";
+import { buildSpec, checkResolvedEndpoint, type SpecPolicy } from "./spec-builder.js";
 
 const server = create(McpServerSchema, {
   id: "s1",
@@ -30,7 +30,12 @@ const server = create(McpServerSchema, {
 
 function build(
   raw: JsonObject | undefined,
-  options: { server?: McpServer; given?: Record<string, string>; stored?: string[] } = {},
+  options: {
+    server?: McpServer;
+    given?: Record<string, string>;
+    stored?: string[];
+    policy?: Partial<SpecPolicy>;
+  } = {},
 ) {
   const problems = createProblems();
   const secrets = {
@@ -45,7 +50,13 @@ function build(
       raw,
       at: "json_spec",
       server: "server" in options ? options.server : server,
-      policy: { allowLoopback: true, allowPrivate: false },
+      policy: {
+        allowLoopback: true,
+        allowPrivate: false,
+        allowedImages: [],
+        allowRootUser: false,
+        ...options.policy,
+      },
       secrets,
     },
     problems,
@@ -145,14 +156,56 @@ describe("buildSpec for docker", () => {
     ]);
   });
 
-  it("requires a port for http transports and a type when nothing tells it", () => {
+  it("infers the port (it is not required for http transports) but requires a type", () => {
     const bare = create(McpServerSchema, { name: "bare" });
     expect(fields(build({}, { server: bare }).problems)).toEqual(["json_spec.type"]);
     const http = build(
-      { type: "docker", image: "x", transport: "streamable_http" },
-      { server: bare },
+      { type: "docker", image: "x", transport: "http" },
+      { server: bare, policy: { allowedImages: ["x"] } },
     );
-    expect(fields(http.problems)).toEqual(["json_spec.port"]);
+    expect(http.problems).toEqual([]);
+    expect(http.spec).toEqual({ type: "docker", image: "x", transport: "streamable_http" });
+    const fromCatalog = build({ environment: { REGION: "eu" } }, { given: { API_KEY: "k" } });
+    expect(fromCatalog.spec.port).toBe(8080);
+  });
+
+  it("runs the catalog entry's image unless an admin pattern allows another", () => {
+    const base = { environment: { REGION: "eu" } };
+    const given = { API_KEY: "k" };
+    expect(build({ ...base, image: "berth/weather:1" }, { given }).problems).toEqual([]);
+    const other = build({ ...base, image: "alpine:3" }, { given });
+    expect(other.problems).toEqual([
+      {
+        field: "json_spec.image",
+        description: expect.stringMatching(/berth\/weather:1.*BERTH_ALLOWED_IMAGES/),
+      },
+    ]);
+    const allowed = build(
+      { ...base, image: "ghcr.io/acme/tool:2" },
+      { given, policy: { allowedImages: ["ghcr.io/acme/*"] } },
+    );
+    expect(allowed.problems).toEqual([]);
+  });
+
+  it("refuses a root user unless an admin allows it", () => {
+    const given = { API_KEY: "k" };
+    for (const user of ["0", "root", "0:0"]) {
+      const spec = { environment: { REGION: "eu" }, user };
+      expect(fields(build(spec, { given }).problems)).toEqual(["json_spec.user"]);
+      expect(build(spec, { given, policy: { allowRootUser: true } }).problems).toEqual([]);
+    }
+    expect(build({ environment: { REGION: "eu" }, user: "1000:1000" }, { given }).problems).toEqual(
+      [],
+    );
+  });
+
+  it("limits secret and plain values", () => {
+    const long = build(
+      { environment: { REGION: "e".repeat(32_769) } },
+      { given: { API_KEY: "k".repeat(65_537) } },
+    );
+    expect(fields(long.problems)).toEqual(["json_spec.environment.REGION", "secrets.API_KEY"]);
+    expect(JSON.stringify(long.problems)).not.toContain("kkkk");
   });
 });
 
@@ -181,6 +234,57 @@ describe("buildSpec for url", () => {
       expect(fields(result.problems)).toEqual(["json_spec.endpoint", "secrets.X"]);
       expect(result.problems[0]!.description).toMatch(reason);
       expect(JSON.stringify(result.problems)).not.toContain("pw@");
+    }
+  });
+
+  it("refuses an endpoint longer than the runtime's column, naming it", () => {
+    const endpoint = `https://mcp.example.com/${"a".repeat(2100)}`;
+    const result = build({ type: "url", endpoint }, { server: undefined });
+    expect(result.problems).toEqual([
+      { field: "json_spec.endpoint", description: "must be at most 2048 characters" },
+    ]);
+  });
+
+  it("refuses header references that are not this instance's sealed token", () => {
+    const spec = (value: string) => ({
+      type: "url",
+      endpoint: "https://mcp.example.com/mcp",
+      headers: { "x-key": value },
+    });
+    expect(
+      build(spec("secret_ref:i1:AUTH_TOKEN"), { server: undefined, stored: ["AUTH_TOKEN"] })
+        .problems,
+    ).toEqual([]);
+    for (const value of [
+      "secret_ref:i1:AUTH_TOKEN",
+      "secret_ref:other:AUTH_TOKEN",
+      "secret_ref:i1:API_KEY",
+    ]) {
+      const result = build(spec(value), {
+        server: undefined,
+        stored: value.includes("other") ? ["AUTH_TOKEN"] : [],
+      });
+      expect(fields(result.problems)).toEqual(["json_spec.headers.x-key"]);
+    }
+  });
+
+  it("resolves the endpoint's name and refuses it when any address is forbidden", async () => {
+    const lookup = ((host: string, _options: unknown, callback: (e: unknown, a: unknown) => void) =>
+      callback(
+        null,
+        host === "inside.test"
+          ? [{ address: "10.0.0.5", family: 4 }]
+          : [{ address: "93.184.215.14", family: 4 }],
+      )) as never;
+    const policy = { allowLoopback: true, allowPrivate: false };
+    for (const [host, expected] of [
+      ["inside.test", ["json_spec.endpoint"]],
+      ["public.test", []],
+    ] as const) {
+      const result = build({ type: "url", endpoint: `https://${host}/mcp` }, { server: undefined });
+      const problems = createProblems();
+      await checkResolvedEndpoint(result, "json_spec", policy, problems, lookup);
+      expect(fields(problems.list)).toEqual(expected);
     }
   });
 

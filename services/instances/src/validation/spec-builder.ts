@@ -1,11 +1,30 @@
+import dns from "node:dns";
 import { type McpServer, Transport } from "@berth/proto/gen/berth/registry/v1/registry_pb";
+import {
+  type AddressPolicy,
+  AUTH_TOKEN_SECRET,
+  checkDockerSpec,
+  checkEnvironment,
+  checkSpecSize,
+  checkUrlSpec,
+  type DockerPolicy,
+  endpointAddressProblem,
+  isImageAllowed,
+  isObject,
+  isRootUser,
+  type LookupFunction,
+  type Problems,
+  parseEndpoint,
+  parseSecretRef,
+  transportName,
+} from "@berth/spec";
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { EndpointPolicy } from "./endpoint-policy.js";
 import { buildEnvironment } from "./environment.js";
-import { isObject, type Problems } from "./problems.js";
-import { checkDockerShape, checkUrlShape } from "./spec-shape.js";
 import type { SecretContext } from "./types.js";
 import { buildUrlAuthentication } from "./url-auth.js";
+
+/** The admin settings a spec is checked against (BERTH_ALLOW_* and BERTH_ALLOWED_IMAGES). */
+export interface SpecPolicy extends AddressPolicy, DockerPolicy {}
 
 /** What buildSpec needs: the raw spec, its catalog entry (if any) and the secret context. */
 export interface BuildSpecInput {
@@ -14,7 +33,7 @@ export interface BuildSpecInput {
   at: string;
   /** The catalog entry; undefined when none was named or it could not be found. */
   server: McpServer | undefined;
-  policy: EndpointPolicy;
+  policy: SpecPolicy;
   secrets: SecretContext;
 }
 
@@ -60,9 +79,48 @@ function urlDefaults(server: McpServer | undefined): JsonObject {
   return { endpoint: remote.url, ...(transport && transport !== "stdio" ? { transport } : {}) };
 }
 
+/** The admin's docker rules: the catalog's image (or an allowed one), and no root user. */
+function checkDockerPolicy(
+  spec: JsonObject,
+  at: string,
+  server: McpServer | undefined,
+  policy: DockerPolicy,
+  problems: Problems,
+): void {
+  const { image, user } = spec;
+  // Without a catalog entry the instance is refused for that already (server_id is required).
+  const shapeOk = !problems.list.some((p) => p.field === `${at}.image`);
+  if (server && typeof image === "string" && shapeOk) {
+    if (!isImageAllowed(image, server.image, policy)) {
+      const own = server.image ? `the image of server "${server.name}" (${server.image})` : "";
+      problems.add(
+        `${at}.image`,
+        `must be ${own || "an allowed image"}; an admin allows others with BERTH_ALLOWED_IMAGES`,
+      );
+    }
+  }
+  if (typeof user === "string" && isRootUser(user) && !policy.allowRootUser)
+    problems.add(
+      `${at}.user`,
+      "must not be root (0 or root); an admin allows it with BERTH_ALLOW_ROOT_USER=true",
+    );
+}
+
+/** Header values that are references must name a sealed value of this instance. */
+function checkHeaderRefs(spec: JsonObject, at: string, ctx: SecretContext, problems: Problems) {
+  if (!isObject(spec.headers)) return;
+  for (const [name, value] of Object.entries(spec.headers)) {
+    const ref = typeof value === "string" ? parseSecretRef(value) : undefined;
+    if (!ref) continue;
+    const sealed = ctx.stored.has(ref.name) || ctx.toStore.has(ref.name);
+    if (ref.instanceId !== ctx.instanceId || ref.name !== AUTH_TOKEN_SECRET || !sealed)
+      problems.add(`${at}.headers.${name}`, "is not a secret reference of this instance");
+  }
+}
+
 /** Validates and normalises a json_spec; every problem goes to `problems`. */
 export function buildSpec(input: BuildSpecInput, problems: Problems): BuiltSpec {
-  const { at, server } = input;
+  const { at, server, policy } = input;
   const raw = input.raw ?? {};
   const type = typeOf(raw, server);
   if (type === undefined) {
@@ -71,7 +129,10 @@ export function buildSpec(input: BuildSpecInput, problems: Problems): BuiltSpec 
   }
   if (type === "docker") {
     const spec: JsonObject = { ...dockerDefaults(server), ...raw, type };
-    checkDockerShape(spec, at, problems);
+    const transport = transportName(spec.transport);
+    if (transport) spec.transport = transport;
+    checkDockerSpec(spec, at, problems, { environment: false });
+    checkDockerPolicy(spec, at, server, policy, problems);
     if (server) {
       const catalog = { serverName: server.name, variables: server.envSchema };
       const env = buildEnvironment(
@@ -81,16 +142,20 @@ export function buildSpec(input: BuildSpecInput, problems: Problems): BuiltSpec 
         input.secrets,
         problems,
       );
+      checkEnvironment(env, `${at}.environment`, problems);
       if (Object.keys(env).length > 0) spec.environment = env;
       else delete spec.environment;
     } else if (raw.environment !== undefined && !isObject(raw.environment)) {
       problems.add(`${at}.environment`, "must be an object of variables");
     }
+    checkSpecSize(spec, at, problems);
     return { type, spec };
   }
   if (type === "url") {
     const spec: JsonObject = { ...urlDefaults(server), ...raw, type };
-    checkUrlShape(spec, at, input.policy, problems);
+    const transport = transportName(spec.transport);
+    if (transport === "streamable_http") spec.transport = transport;
+    checkUrlSpec(spec, at, problems, { authentication: false, policy });
     const auth = buildUrlAuthentication(
       raw.authentication,
       `${at}.authentication`,
@@ -99,8 +164,30 @@ export function buildSpec(input: BuildSpecInput, problems: Problems): BuiltSpec 
     );
     if (auth) spec.authentication = auth;
     else delete spec.authentication;
+    checkHeaderRefs(spec, at, input.secrets, problems);
+    checkSpecSize(spec, at, problems);
     return { type, spec };
   }
   problems.add(`${at}.type`, "must be docker or url");
   return { type: undefined, spec: raw };
+}
+
+/**
+ * Resolves a url spec's endpoint host and refuses it when any address it resolves to is one the
+ * policy forbids (a name in /etc/hosts or DNS pointing inside). Skipped when the endpoint already
+ * has a problem. Names that do not resolve now are left to the connect-time check.
+ */
+export async function checkResolvedEndpoint(
+  built: BuiltSpec,
+  at: string,
+  policy: AddressPolicy,
+  problems: Problems,
+  lookup: LookupFunction = dns.lookup as unknown as LookupFunction,
+): Promise<void> {
+  const field = `${at}.endpoint`;
+  if (built.type !== "url" || problems.list.some((p) => p.field === field)) return;
+  const url = parseEndpoint(built.spec.endpoint);
+  if (typeof url === "string") return;
+  const problem = await endpointAddressProblem(url, policy, lookup);
+  if (problem) problems.add(field, problem);
 }

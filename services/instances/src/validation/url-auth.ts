@@ -1,6 +1,13 @@
+import {
+  AUTH_TOKEN_SECRET,
+  checkKnownKeys,
+  isObject,
+  isSecretRef,
+  LIMITS,
+  type Problems,
+  formatSecretRef as secretRef,
+} from "@berth/spec";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
-import { AUTH_TOKEN_SECRET, isSecretRef, secretRef } from "../secrets/secret-ref.js";
-import { checkKnownKeys, isObject, type Problems } from "./problems.js";
 import type { SecretContext } from "./types.js";
 
 /**
@@ -17,7 +24,14 @@ export function buildUrlAuthentication(
     if (name !== AUTH_TOKEN_SECRET)
       problems.add(`${ctx.givenAt}.${name}`, `url instances take only ${AUTH_TOKEN_SECRET}`);
   }
-  const givenToken = ctx.given[AUTH_TOKEN_SECRET];
+  let givenToken: string | undefined = ctx.given[AUTH_TOKEN_SECRET];
+  if (givenToken !== undefined && givenToken.length > LIMITS.secretValue) {
+    problems.add(
+      `${ctx.givenAt}.${AUTH_TOKEN_SECRET}`,
+      `must be at most ${LIMITS.secretValue} characters`,
+    );
+    givenToken = undefined;
+  }
   if (raw !== undefined && !isObject(raw)) {
     problems.add(at, "must be an object");
     return undefined;
@@ -42,6 +56,8 @@ export function buildUrlAuthentication(
   else if (typeof token === "string" && isSecretRef(token)) {
     if (token !== ref || !(ctx.stored.has(AUTH_TOKEN_SECRET) || givenToken !== undefined))
       problems.add(`${at}.token`, "is not a secret reference of this instance");
+  } else if (typeof token === "string" && token.length > LIMITS.secretValue) {
+    problems.add(`${at}.token`, `must be at most ${LIMITS.secretValue} characters`);
   } else if (typeof token === "string" && token !== "") {
     if (givenToken !== undefined)
       problems.add(`${at}.token`, `is also given in ${ctx.givenAt}; give it once`);

@@ -4,6 +4,7 @@ import {
   ServerStatus,
   Transport,
 } from "@berth/proto/gen/berth/registry/v1/registry_pb";
+import { UUID_PATTERN } from "@berth/spec";
 import { HEADER_NAME, validateInputs } from "./env-schema-validation.js";
 
 /** Simple slugs such as `everything`. */
@@ -21,7 +22,7 @@ export function isCredentialHeader(name: string): boolean {
 }
 const VARIABLE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = UUID_PATTERN;
 
 /** Whether a catalog name is acceptable (a slug or a reverse-DNS name, never a UUID: ids are). */
 export function isValidName(name: string): boolean {

@@ -1,12 +1,5 @@
+import { parseSecretRef } from "@berth/spec";
 import type { RuntimeSpec } from "./types.js";
-
-const REF = /^secret_ref:([^:]+):([A-Za-z_][A-Za-z0-9_]*)$/;
-
-/** A `secret_ref:<instance_id>:<NAME>` value, split; undefined for any other value. */
-export function readSecretRef(value: string): { instanceId: string; name: string } | undefined {
-  const match = REF.exec(value);
-  return match ? { instanceId: match[1]!, name: match[2]! } : undefined;
-}
 
 /** The values of a spec that may hold references (environment, headers, bearer token). */
 function refValues(spec: RuntimeSpec): string[] {
@@ -16,7 +9,7 @@ function refValues(spec: RuntimeSpec): string[] {
 
 /** Whether starting this spec needs secret values from the instances service. */
 export function hasSecretRefs(spec: RuntimeSpec): boolean {
-  return refValues(spec).some((value) => readSecretRef(value) !== undefined);
+  return refValues(spec).some((value) => parseSecretRef(value) !== undefined);
 }
 
 /** A reference that cannot be resolved; its message names the variable, never a value. */
@@ -34,7 +27,7 @@ export function resolveSecretRefs<S extends RuntimeSpec>(
   values: Readonly<Record<string, string>>,
 ): S {
   const resolve = (value: string, where: string): string => {
-    const ref = readSecretRef(value);
+    const ref = parseSecretRef(value);
     if (!ref) return value;
     if (ref.instanceId !== instanceId) {
       throw new SecretRefError(`${where} refers to a secret of another instance`);
