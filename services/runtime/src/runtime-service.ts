@@ -9,7 +9,8 @@ import { createDockerClient } from "./drivers/docker/docker-client.js";
 import { createDockerDriver } from "./drivers/docker/docker-driver.js";
 import type { Drivers } from "./drivers/types.js";
 import { createUrlDriver } from "./drivers/url-driver.js";
-import { createInstanceEventConsumer } from "./events/instance-events.js";
+import { applyDesiredChange, createInstanceEventConsumer } from "./events/instance-events.js";
+import { createDesiredStateSource, syncDesiredState } from "./supervisor/desired-state-sync.js";
 import { createReconciler } from "./supervisor/reconciler.js";
 import { createSecretResolver } from "./supervisor/secret-resolver.js";
 import { createSupervisors } from "./supervisor/supervisors.js";
@@ -59,6 +60,8 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
       host: config.BRIDGE_HOST,
       port: config.BRIDGE_PORT,
       logger: log,
+      // Stable across restarts: callers and MCP sessions carry over to the next runtime process.
+      secret: config.BERTH_RUNTIME_TOKEN,
     });
     const bridgePort = await bridge.listen();
     closer.add("bridge", () => bridge.close());
@@ -91,6 +94,20 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
     });
     await consumer.start();
     closer.add("instance events", () => consumer.stop());
+
+    // Fast recovery: what was asked while this runtime was away starts now, not on redelivery.
+    const sync = new AbortController();
+    const synced = syncDesiredState({
+      source: createDesiredStateSource(config.INSTANCES_ADDR, config.BERTH_RUNTIME_TOKEN),
+      apply: (change) => applyDesiredChange(orm, change),
+      kick: (instanceId) => supervisors.kick(instanceId),
+      logger: log,
+      signal: sync.signal,
+    });
+    closer.add("desired-state sync", async () => {
+      sync.abort();
+      await synced;
+    });
 
     const handlers = createRuntimeHandlers({ store, supervisors, drivers });
     const port = await serveGrpc(backbone, [bind(RuntimeService, handlers)], config.GRPC_PORT);

@@ -30,12 +30,17 @@ describe("a runtime killed at any moment converges when started again", () => {
   let env: Record<string, string>;
   const processes: ServiceProcess[] = [];
 
+  // A fresh runtime process (tsx) takes a while to come up on a busy machine.
   const running = (port: number, instanceId: string) => {
     const client = runtimeClient(port);
-    return waitFor("RUNNING", async () => {
-      const { workload } = await client.getWorkload({ instanceId });
-      return workload?.state === WorkloadState.RUNNING ? workload : undefined;
-    });
+    return waitFor(
+      "RUNNING",
+      async () => {
+        const { workload } = await client.getWorkload({ instanceId });
+        return workload?.state === WorkloadState.RUNNING ? workload : undefined;
+      },
+      90_000,
+    );
   };
 
   beforeAll(async () => {
@@ -112,7 +117,7 @@ describe("a runtime killed at any moment converges when started again", () => {
     await mcp.callTool({ name: "echo", arguments: { message: "after the crash" } });
     await mcp.close();
     expect(await revived.stop()).toEqual({ code: 0, signal: null });
-  });
+  }, 240_000);
 
   it("adopts a running http container after a restart instead of starting another", async () => {
     const instance = instanceSnapshot({

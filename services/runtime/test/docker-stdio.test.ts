@@ -147,8 +147,9 @@ describe("docker driver: an stdio MCP server served through the bridge", () => {
     expect(host.Tmpfs).toEqual({ "/tmp": "rw,noexec,nosuid,size=64m" });
     expect(host.CapDrop).toEqual(["ALL"]);
     expect(host.SecurityOpt).toEqual(["no-new-privileges"]);
-    expect(host.NetworkMode).toBe(`berth-${instance.id}`);
-    expect(Object.keys(info.NetworkSettings.Networks)).toEqual([`berth-${instance.id}`]);
+    // An stdio server talks only through its stdin and stdout: no network at all.
+    expect(host.NetworkMode).toBe("none");
+    expect(Object.keys(info.NetworkSettings.Networks)).toEqual(["none"]);
     expect(info.NetworkSettings.Ports ?? {}).toEqual({});
   });
 
@@ -184,7 +185,10 @@ describe("docker driver: an stdio MCP server served through the bridge", () => {
     const events = await statusEvents(engines.natsUrl, instance.id, (all) => all.length >= 5);
     const crash = events.find((e) => e.status === InstanceStatus.UNHEALTHY);
     expect(crash?.message).toMatch(/container exited with code 137; restart 1 of 5/);
-    expect(events.at(-1)?.status).toBe(InstanceStatus.RUNNING);
+    expect(
+      events.at(-1)?.status,
+      JSON.stringify(events.map((e) => [InstanceStatus[e.status], e.message])),
+    ).toBe(InstanceStatus.RUNNING);
     const endpoint = await client.resolveEndpoint({ instanceId: instance.id });
     const mcp = await connectMcp(endpoint.url, endpoint.headers);
     await mcp.callTool({ name: "echo", arguments: { message: "again" } });

@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createLogger, loadConfig } from "@berth/platform";
 import { findFreePort, useEngines } from "@berth/testkit";
@@ -18,6 +20,17 @@ import {
   runtimeClient,
   waitFor,
 } from "./support/runtime-harness.js";
+
+/** Files under dir (recursively) whose bytes contain needle. */
+async function grepDir(dir: string, needle: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(entry.parentPath, entry.name);
+    if ((await readFile(file)).includes(needle)) found.push(file);
+  }
+  return found;
+}
 
 // The real chain: REST at the gateway → instances (encrypted secrets, outbox) → JetStream →
 // runtime (secrets resolved over gRPC with its credential) → Docker → status back to instances.
@@ -115,11 +128,20 @@ describe("instances created through the API become real workloads", () => {
     expect(echoed.content).toEqual([{ type: "text", text: "Echo: via the API" }]);
     await mcp.close();
 
-    // The value reaches the container's environment (Docker shows env in inspect: unavoidable)
-    // and nothing else: not labels, not the runtime's log, table or events.
+    // Docker holds no copy of the value: not in `docker inspect`, not in the container's files
+    // on disk (issue 12, item 5)...
     const [container] = await containersOf(id);
     const info = await docker.getContainer(container!.Id).inspect();
-    expect(info.Config.Env).toContain(`API_KEY=${secretValue}`);
+    expect(JSON.stringify(info)).not.toContain(secretValue);
+    expect(info.Config.Env ?? []).not.toContainEqual(expect.stringContaining("API_KEY"));
+    const root = ((await docker.info()) as { DockerRootDir: string }).DockerRootDir;
+    expect(await grepDir(`${root}/containers/${info.Id}`, secretValue)).toEqual([]);
+    // ...yet the server has it: its get-env tool prints its environment (that answer travels on
+    // stdout, which Docker logs, so it is asked only after the files were checked).
+    const seen = await connectMcp(endpoint.url, endpoint.headers);
+    const env = await seen.callTool({ name: "get-env", arguments: {} });
+    await seen.close();
+    expect(JSON.stringify(env.content)).toContain(secretValue);
     expect(JSON.stringify(info.Config.Labels)).not.toContain(secretValue);
     expect(logLines.join("\n")).not.toContain(secretValue);
     expect(logLines.some((line) => line.includes('"workload started"'))).toBe(true);

@@ -20,6 +20,7 @@ export async function runService(
   start: () => Promise<RunningService>,
   options: RunServiceOptions = {},
 ): Promise<void> {
+  guardProcess(name);
   let running: RunningService;
   try {
     running = await start();
@@ -52,4 +53,20 @@ export async function runService(
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+}
+
+/**
+ * The last line of defence, not the design: a rejection nobody handled or an exception nobody
+ * caught is logged and the service keeps serving, because one bad value or a dependency outage
+ * must not take down every instance the process serves. Each is a defect to fix where it arose.
+ */
+function guardProcess(name: string): void {
+  const report = (kind: string) => (error: unknown) => {
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(
+      `${JSON.stringify({ level: 50, service: name, time: Date.now(), msg: `${kind}; still serving`, err: detail.slice(0, 4000) })}\n`,
+    );
+  };
+  process.on("unhandledRejection", report("unhandled promise rejection"));
+  process.on("uncaughtException", report("uncaught exception"));
 }

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "@berth/platform";
@@ -18,6 +18,12 @@ export interface BridgeServerOptions {
   sessionIdleMs?: number;
   maxSessionsPerInstance?: number;
   maxBodyBytes?: number;
+  /**
+   * A secret that outlives the process (the runtime's service token): the bridge's bearer token
+   * and the signatures of session ids derive from it, so a restarted runtime accepts the callers
+   * and the sessions of the one before. A random one per process when absent.
+   */
+  secret?: string;
 }
 
 /** A stdio server served by the bridge. */
@@ -58,7 +64,10 @@ const PATH = /^\/instances\/([A-Za-z0-9_.-]{1,255})\/mcp$/;
  */
 export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
   const log = options.logger.child({ component: "bridge" });
-  const token = randomBytes(24).toString("hex");
+  const secret = options.secret ?? randomBytes(32).toString("hex");
+  const derive = (purpose: string) => createHmac("sha256", secret).update(purpose).digest();
+  const token = derive("berth-bridge-token").subarray(0, 24).toString("hex");
+  const sessionKey = derive("berth-bridge-session");
   const expected = Buffer.from(`Bearer ${token}`);
   const served = new Map<string, Served>();
   const idleMs = options.sessionIdleMs ?? 600_000;
@@ -91,7 +100,63 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
     }
   }
 
+  /** A session id the bridge can verify without memory: `<uuid>.<signature over instance and uuid>`. */
+  const sign = (instanceId: string, nonce: string) =>
+    createHmac("sha256", sessionKey)
+      .update(`${instanceId}:${nonce}`)
+      .digest("base64url")
+      .slice(0, 32);
+  const newSessionId = (instanceId: string) => {
+    const nonce = randomUUID();
+    return `${nonce}.${sign(instanceId, nonce)}`;
+  };
+  const signedBy = (instanceId: string, sessionId: string) => {
+    const [nonce, signature, extra] = sessionId.split(".");
+    if (!nonce || !signature || extra !== undefined) return false;
+    const expectedSig = Buffer.from(sign(instanceId, nonce));
+    const given = Buffer.from(signature);
+    return given.length === expectedSig.length && timingSafeEqual(given, expectedSig);
+  };
+
+  /** The client side of a session over the shared server: its messages go through the mux. */
+  function wire(entry: Served, transport: StreamableHTTPServerTransport): ClientSession {
+    const mux = entry.mux.openSession((message, relatedRequestId) => {
+      transport
+        .send(message as JSONRPCMessage, relatedRequestId === undefined ? {} : { relatedRequestId })
+        .catch(() => undefined); // the client's stream is gone; it will ask again or cancel
+    });
+    transport.onmessage = (message) => mux.receive(message as RpcMessage);
+    transport.onclose = () => {
+      mux.close();
+      if (transport.sessionId) entry.sessions.delete(transport.sessionId);
+    };
+    return { transport, mux, lastSeen: Date.now() };
+  }
+
+  /**
+   * A session another bridge process opened (before a runtime restart), signed by this bridge's
+   * key: served again without a new initialize, since the server process and its state are the
+   * same. The SDK transport has no public way to start as initialized, so its two fields are set;
+   * undefined (Session not found) if a newer SDK moved them.
+   */
+  async function restoreSession(
+    entry: Served,
+    sessionId: string,
+  ): Promise<ClientSession | undefined> {
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => sessionId });
+    const inner = (transport as unknown as { _webStandardTransport?: Record<string, unknown> })
+      ._webStandardTransport;
+    if (inner?._initialized !== false) return undefined;
+    inner._initialized = true;
+    inner.sessionId = sessionId;
+    const session = wire(entry, transport);
+    entry.sessions.set(sessionId, session);
+    await transport.start();
+    return session;
+  }
+
   async function openSession(
+    instanceId: string,
     entry: Served,
     req: IncomingMessage,
     res: ServerResponse,
@@ -102,22 +167,12 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
     }
     let session: ClientSession | undefined;
     const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
+      sessionIdGenerator: () => newSessionId(instanceId),
       onsessioninitialized: (id) => {
         if (session) entry.sessions.set(id, session);
       },
     });
-    const mux = entry.mux.openSession((message, relatedRequestId) => {
-      transport
-        .send(message as JSONRPCMessage, relatedRequestId === undefined ? {} : { relatedRequestId })
-        .catch(() => undefined); // the client's stream is gone; it will ask again or cancel
-    });
-    session = { transport, mux, lastSeen: Date.now() };
-    transport.onmessage = (message) => mux.receive(message as RpcMessage);
-    transport.onclose = () => {
-      mux.close();
-      if (transport.sessionId) entry.sessions.delete(transport.sessionId);
-    };
+    session = wire(entry, transport);
     await transport.start();
     await transport.handleRequest(req, res, body);
   }
@@ -126,19 +181,27 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
     const match = PATH.exec(new URL(req.url ?? "/", "http://bridge").pathname);
     if (!match) return reply(res, 404, "not found");
     if (!authorized(req)) return reply(res, 401, "missing or wrong bridge credentials");
-    const entry = served.get(match[1]!);
-    if (!entry) return reply(res, 503, `instance ${match[1]} is not being served by this runtime`);
+    const instanceId = match[1]!;
+    const entry = served.get(instanceId);
+    if (!entry)
+      return reply(res, 503, `instance ${instanceId} is not being served by this runtime`);
     const sessionId = req.headers["mcp-session-id"];
     const body = req.method === "POST" ? await readBody(req) : undefined;
     if (typeof sessionId === "string") {
-      const session = entry.sessions.get(sessionId);
+      let session = entry.sessions.get(sessionId);
+      if (!session && signedBy(instanceId, sessionId) && req.method !== "DELETE") {
+        if (entry.sessions.size >= maxSessions) {
+          return reply(res, 503, `too many sessions on this instance (limit ${maxSessions})`);
+        }
+        session = await restoreSession(entry, sessionId);
+      }
       if (!session) return reply(res, 404, "Session not found");
       session.lastSeen = Date.now();
       return session.transport.handleRequest(req, res, body);
     }
     const messages = Array.isArray(body) ? body : [body];
     if (req.method === "POST" && messages.some((m) => (m as RpcMessage)?.method === "initialize")) {
-      return openSession(entry, req, res, body);
+      return openSession(instanceId, entry, req, res, body);
     }
     return reply(res, 400, "Bad Request: Mcp-Session-Id header is required");
   }

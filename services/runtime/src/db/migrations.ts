@@ -28,5 +28,20 @@ class CreateWorkloads extends Migration {
   }
 }
 
+/**
+ * The endpoint as text: a url instance's endpoint may be longer than 2048 characters (the
+ * instances service accepted one of 2,100), and a value the store cannot hold must not stop the
+ * runtime from recording the workload's health.
+ */
+class EndpointAsText extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`alter table "runtime"."workloads" alter column "endpoint" type text`);
+    this.addSql(`alter table "runtime"."workloads" alter column "container_id" type text`);
+  }
+}
+
 /** The runtime's migrations, oldest first; names never change once released. */
-export const runtimeMigrations = [{ name: "0001-create-workloads", class: CreateWorkloads }];
+export const runtimeMigrations = [
+  { name: "0001-create-workloads", class: CreateWorkloads },
+  { name: "0002-endpoint-as-text", class: EndpointAsText },
+];

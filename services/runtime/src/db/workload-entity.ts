@@ -26,8 +26,8 @@ export const WorkloadEntity = defineEntity({
     message: p.text().default(""),
     /** The revision a FAILED state belongs to: no retries until a newer revision arrives. */
     failedRevision: p.bigint("number").default(-1),
-    containerId: p.string().default(""),
-    endpoint: p.string().default(""),
+    containerId: p.text().default(""),
+    endpoint: p.text().default(""),
     restartCount: p.integer().default(0),
     /** Monotonic per instance: the sequence of the last McpServerInstanceStatusChanged. */
     sequence: p.bigint("number").default(0),

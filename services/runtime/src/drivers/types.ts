@@ -10,6 +10,11 @@ export interface WorkloadRequest<S extends RuntimeSpec = RuntimeSpec> {
   generation: number;
   /** The spec with secret values in place: kept in memory only. */
   spec: S;
+  /**
+   * Environment variables whose values are secrets, kept out of spec.environment: a driver
+   * delivers them through a channel that leaves no copy in the engine's configuration.
+   */
+  secretEnv?: Record<string, string>;
 }
 
 /** The stdin/stdout of a stdio MCP server, for the bridge. */
@@ -61,10 +66,12 @@ export interface LogOptions {
   signal: AbortSignal;
 }
 
-/** A start that cannot succeed by retrying (e.g. a missing image): the workload is FAILED. */
-export class PermanentStartError extends Error {
-  override readonly name = "PermanentStartError";
-}
+export {
+  EngineUnavailableError,
+  isEngineUnavailable,
+  PermanentStartError,
+  WorkloadStartError,
+} from "./errors.js";
 
 /** The port every driver implements (docker, url; kubernetes later). */
 export interface WorkloadDriver<S extends RuntimeSpec = RuntimeSpec> {

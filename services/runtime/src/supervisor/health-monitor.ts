@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "@berth/platform";
 import { type ProbedTool, probeMcp } from "../health/mcp-probe.js";
 import type { HealthSpec } from "../spec/types.js";
 import type { StateName } from "./workload-store.js";
@@ -15,8 +16,11 @@ export interface HealthMonitorOptions {
   health: HealthSpec;
   signal: AbortSignal;
   restartable: boolean;
-  report(status: { state: StateName; message: string }): Promise<void>;
+  /** Hands an observation to the supervisor (which records it); never throws. */
+  report(status: { state: StateName; message: string }): void;
+  /** May fail (the store is away): logged, and tried again after the next successful probe. */
   saveTools(tools: ProbedTool[]): Promise<void>;
+  logger: Logger;
   /** Called once when a restartable workload stays unhealthy. */
   unhealthy(reason: string): void;
 }
@@ -42,10 +46,14 @@ export async function monitorHealth(options: HealthMonitorOptions): Promise<void
       healthy = true;
       const tools = JSON.stringify(result.tools);
       if (tools !== lastTools) {
-        lastTools = tools;
-        await options.saveTools(result.tools);
+        try {
+          await options.saveTools(result.tools);
+          lastTools = tools;
+        } catch (error) {
+          options.logger.warn({ err: error }, "recording the tools failed; will retry");
+        }
       }
-      await options.report({
+      options.report({
         state: "RUNNING",
         message: `MCP server answered initialize and tools/list (${result.tools.length} tools)`,
       });
@@ -53,7 +61,7 @@ export async function monitorHealth(options: HealthMonitorOptions): Promise<void
       failures += 1;
       const judged = healthy || Date.now() - started >= grace;
       if (judged && failures >= UNHEALTHY_AFTER) {
-        await options.report({
+        options.report({
           state: "UNHEALTHY",
           message: `MCP health probe failing: ${result.error}`,
         });

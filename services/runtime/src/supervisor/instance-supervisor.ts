@@ -1,14 +1,26 @@
 import type { Logger } from "@berth/platform";
 import type { BridgeAttachment, BridgeServer } from "../bridge/bridge-server.js";
 import type { WorkloadRow } from "../db/workload-entity.js";
-import { type Drivers, PermanentStartError, type WorkloadHandle } from "../drivers/types.js";
+import {
+  describeDriverError,
+  isEngineUnavailable,
+  isPermanentStartError,
+} from "../drivers/errors.js";
+import type { Drivers, WorkloadDriver, WorkloadHandle } from "../drivers/types.js";
 import { parseSpec } from "../spec/parse-spec.js";
-import type { HealthSpec, RuntimeSpec } from "../spec/types.js";
 import { monitorHealth } from "./health-monitor.js";
-import { describeStartError, isEngineUnreachable, withSecrets } from "./prepare-start.js";
-import { createRestartCounter, type RestartPolicy } from "./restart-policy.js";
+import {
+  type Action,
+  decide,
+  type EndpointUpdate,
+  initialLifecycle,
+  type Lifecycle,
+  type Observation,
+} from "./lifecycle.js";
+import { withSecrets } from "./prepare-start.js";
+import type { RestartPolicy } from "./restart-policy.js";
 import type { SecretResolver } from "./secret-resolver.js";
-import type { StatusReport, WorkloadStore } from "./workload-store.js";
+import type { StateName, StatusReport, WorkloadStore } from "./workload-store.js";
 
 /** What a supervisor works with. */
 export interface SupervisorDeps {
@@ -37,40 +49,173 @@ export interface InstanceSupervisor {
 }
 
 interface Active extends ActiveEndpoint {
+  attempt: number;
   handle: WorkloadHandle;
   attachment?: BridgeAttachment;
   monitor: AbortController;
 }
 
-/** Creates the supervisor of one instance; onRemoved runs once its workload is gone for good. */
+/** A step of the supervisor's queue: read the row, or decide about an observation. */
+type Step = { type: "refresh" } | { type: "observe"; observation: Observation };
+
+/**
+ * Creates the supervisor of one instance: the executor of the lifecycle state machine
+ * (lifecycle.ts). Steps run one at a time; each decision's actions run in order. A failed
+ * report is logged and retried by reading the row again later; it never ends the supervisor.
+ * onRemoved runs once the workload is gone for good.
+ */
 export function createInstanceSupervisor(
   instanceId: string,
   deps: SupervisorDeps,
   onRemoved: () => void,
 ): InstanceSupervisor {
   const log = deps.logger.child({ instance_id: instanceId });
-  const restarts = createRestartCounter(deps.restart);
+  let lifecycle: Lifecycle = initialLifecycle();
+  let row: WorkloadRow | undefined;
   let active: Active | undefined;
-  let knownGeneration = -1;
-  let crash: { generation: number; reason: string } | undefined;
-  let backoff: { generation: number; timer: NodeJS.Timeout } | undefined;
-  let restartReason: string | undefined;
   let closed = false;
-  let dirty = false;
+  const queue: Step[] = [];
   let loop: Promise<void> | undefined;
   let retryMs = 0;
   let retryTimer: NodeJS.Timeout | undefined;
-  let lock: Promise<unknown> = Promise.resolve();
+  let restartTimer: NodeJS.Timeout | undefined;
 
-  /** Runs fn after every earlier exclusive section: converge and health reports never interleave. */
-  function exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = lock.then(fn, fn);
-    lock = run.catch(() => undefined);
-    return run;
+  function enqueue(step: Step): void {
+    if (closed) return;
+    // Refreshes coalesce: one waiting read of the row sees every change before it.
+    if (step.type === "refresh" && queue.some((s) => s.type === "refresh")) return;
+    queue.push(step);
+    loop ??= drain();
   }
 
-  const report = (row: { generation: number }, status: StatusReport) =>
-    deps.store.report(instanceId, row.generation, { restartCount: restarts.count, ...status });
+  const observe = (observation: Observation) => enqueue({ type: "observe", observation });
+  const kick = () => enqueue({ type: "refresh" });
+
+  async function drain(): Promise<void> {
+    while (queue.length > 0 && !closed) {
+      const step = queue.shift()!;
+      try {
+        if (step.type === "refresh") await apply(await readRow());
+        else await apply(step.observation);
+      } catch (error) {
+        retryLater(error);
+      }
+    }
+    loop = undefined;
+  }
+
+  /** Reads the row again after a growing delay: a dependency (store, engine) is away. */
+  function retryLater(error?: unknown): void {
+    const first = retryMs === 0;
+    retryMs = Math.min(deps.restart.maxMs, Math.max(deps.restart.baseMs, retryMs * 2));
+    if (error !== undefined) {
+      // The first failure of a series is a warning; its repeats would only flood the log.
+      log[first ? "warn" : "debug"](
+        { err: error, retry_in_ms: retryMs },
+        "converging the workload failed; will retry",
+      );
+    }
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(kick, retryMs);
+  }
+
+  async function readRow(): Promise<Observation> {
+    const found = await deps.store.get(instanceId);
+    if (!found || found.state === "REMOVED") return { type: "gone" };
+    row = found;
+    retryMs = 0;
+    const present =
+      found.desired === "stopped" && !active
+        ? (await Promise.all(driversOf(found).map((d) => d.inspect(instanceId)))).some(
+            (list) => list.length > 0,
+          )
+        : false;
+    return {
+      type: "desired",
+      desired: found.desired,
+      generation: found.generation,
+      revision: found.revision,
+      failedRevision: found.failedRevision,
+      state: found.state as StateName,
+      restartCount: found.restartCount,
+      present,
+      now: Date.now(),
+    };
+  }
+
+  async function apply(observation: Observation): Promise<void> {
+    const { next, actions } = decide(lifecycle, observation, deps.restart);
+    lifecycle = next;
+    for (const action of actions) {
+      const followUp = await perform(action);
+      if (followUp) await apply(followUp);
+    }
+  }
+
+  /** The driver of a row; both when the spec never named one (nothing is left to chance). */
+  function driversOf(of: WorkloadRow): WorkloadDriver<never>[] {
+    if (of.driver === "url") return [deps.drivers.url];
+    if (of.driver === "docker") return [deps.drivers.docker];
+    return [deps.drivers.docker, deps.drivers.url];
+  }
+
+  async function perform(action: Action): Promise<Observation | undefined> {
+    switch (action.type) {
+      case "report":
+        await report(action.state, action.message, action.endpoint);
+        return undefined;
+      case "start":
+        return start(action.attempt);
+      case "teardown":
+        teardown();
+        return undefined;
+      case "remove":
+        if (!row) return undefined;
+        for (const driver of driversOf(row)) {
+          try {
+            await driver.remove(instanceId);
+          } catch (error) {
+            if (!action.bestEffort) throw error;
+          }
+        }
+        return undefined;
+      case "schedule-restart":
+        restartTimer = setTimeout(() => observe({ type: "backoff-elapsed" }), action.delayMs);
+        return undefined;
+      case "cancel-restart":
+        clearTimeout(restartTimer);
+        restartTimer = undefined;
+        return undefined;
+      case "retry-later":
+        retryLater();
+        return undefined;
+      case "refresh":
+        kick();
+        return undefined;
+      case "forget":
+        closed = true;
+        clearTimeout(retryTimer);
+        onRemoved();
+        return undefined;
+    }
+  }
+
+  /** Records a state; a store failure is logged and retried by a later read of the row. */
+  async function report(state: StatusReport["state"], message: string, endpoint: EndpointUpdate) {
+    if (!row) return;
+    const status: StatusReport = { state, message, restartCount: lifecycle.restarts };
+    if (endpoint === "clear-endpoint") status.endpoint = "";
+    if (endpoint === "clear") Object.assign(status, { endpoint: "", containerId: "" });
+    if (endpoint === "active" && active) {
+      Object.assign(status, { endpoint: active.url, containerId: active.handle.containerId ?? "" });
+    }
+    try {
+      await deps.store.report(instanceId, row.generation, status);
+    } catch (error) {
+      log.warn({ err: error, state }, "recording the workload's state failed; will retry");
+      retryLater();
+    }
+  }
 
   function teardown(): void {
     if (!active) return;
@@ -79,104 +224,42 @@ export function createInstanceSupervisor(
     active = undefined;
   }
 
-  function cancelBackoff(): void {
-    if (backoff) clearTimeout(backoff.timer);
-    backoff = undefined;
-  }
-
-  /** The driver of a row; both when the spec never named one (nothing is left to chance). */
-  function driversOf(row: WorkloadRow) {
-    if (row.driver === "url") return [deps.drivers.url];
-    if (row.driver === "docker") return [deps.drivers.docker];
-    return [deps.drivers.docker, deps.drivers.url];
-  }
-
-  async function removeWorkload(row: WorkloadRow): Promise<void> {
-    teardown();
-    cancelBackoff();
-    crash = undefined;
-    for (const driver of driversOf(row)) await driver.remove(instanceId);
-  }
-
-  async function workloadPresent(row: WorkloadRow): Promise<boolean> {
-    if (active) return true;
-    for (const driver of driversOf(row)) {
-      if ((await driver.inspect(instanceId)).length > 0) return true;
-    }
-    return false;
-  }
-
-  async function fail(row: WorkloadRow, message: string): Promise<void> {
-    log.warn({ generation: row.generation, reason: message }, "workload failed");
-    teardown();
-    cancelBackoff();
-    for (const driver of driversOf(row)) await driver.remove(instanceId).catch(() => undefined);
-    await report(row, { state: "FAILED", message, endpoint: "", containerId: "" });
-  }
-
-  async function onCrash(row: WorkloadRow, reason: string): Promise<void> {
-    teardown();
-    const delay = restarts.next(Date.now());
-    if (delay === undefined) {
-      return fail(row, `gave up after ${deps.restart.maxAttempts} restarts; last: ${reason}`);
-    }
-    const attempt = `restart ${restarts.count} of ${deps.restart.maxAttempts}`;
-    log.warn({ generation: row.generation, reason, delay_ms: delay }, "workload crashed");
-    await report(row, {
-      state: "UNHEALTHY",
-      message: `${reason}; ${attempt} in ${Math.round(delay / 100) / 10}s`,
-    });
-    cancelBackoff();
-    backoff = {
-      generation: row.generation,
-      timer: setTimeout(() => {
-        backoff = undefined;
-        restartReason = reason;
-        kick();
-      }, delay),
-    };
-  }
-
-  async function start(row: WorkloadRow): Promise<void> {
-    const reason = restartReason;
-    restartReason = undefined;
-    teardown();
+  async function start(attempt: number): Promise<Observation> {
+    if (!row) return { type: "spec-invalid", message: "the workload has no row" };
     const parsed = parseSpec(row.spec);
-    if (!parsed.ok) return fail(row, parsed.message);
-    if (reason || (row.state !== "RUNNING" && row.state !== "UNHEALTHY")) {
-      const message = reason
-        ? `restarting after: ${reason}`
-        : `starting generation ${row.generation}`;
-      await report(row, { state: "STARTING", message, endpoint: "" });
-    }
-    let spec: RuntimeSpec;
+    if (!parsed.ok) return { type: "spec-invalid", message: parsed.message };
+    let resolved: Awaited<ReturnType<typeof withSecrets>>;
     try {
-      const resolved = await withSecrets(parsed.spec, instanceId, row.generation, deps.secrets);
-      if (!resolved.ok) return fail(row, resolved.message);
-      spec = resolved.spec;
+      resolved = await withSecrets(parsed.spec, instanceId, row.generation, deps.secrets);
     } catch (error) {
-      const message = "waiting for the instances service to resolve secrets";
-      await report(row, { state: "STARTING", message });
-      throw error; // retried with backoff by the loop
+      log.debug({ err: error }, "the instances service cannot resolve secrets now");
+      return { type: "secrets-unavailable" };
     }
+    if (!resolved.ok) return { type: "secrets-refused", message: resolved.message };
+    const spec = resolved.spec;
     let handle: WorkloadHandle;
     try {
-      const driver = deps.drivers[spec.type] as Drivers[keyof Drivers];
-      handle = await driver.ensure({ instanceId, generation: row.generation, spec } as never);
+      const driver = deps.drivers[spec.type] as WorkloadDriver<never>;
+      handle = await driver.ensure({
+        instanceId,
+        generation: row.generation,
+        spec,
+        secretEnv: resolved.secretEnv,
+      } as never);
     } catch (error) {
-      if (error instanceof PermanentStartError) return fail(row, error.message);
-      if (isEngineUnreachable(error)) {
-        // Not the workload's fault: wait for the engine without using up restarts.
-        await report(row, {
-          state: "STARTING",
-          message: "waiting for the Docker engine to answer",
-        });
-        throw error;
-      }
-      return onCrash(row, `start failed: ${describeStartError(error)}`);
+      if (isEngineUnavailable(error)) return { type: "engine-unavailable" };
+      const reason = describeDriverError(error);
+      return {
+        type: "start-failed",
+        attempt,
+        reason,
+        permanent: isPermanentStartError(error),
+        now: Date.now(),
+      };
     }
     const attachment = handle.stdio ? deps.bridge.attach(instanceId, handle.stdio) : undefined;
     const current: Active = {
+      attempt,
       handle,
       attachment,
       generation: row.generation,
@@ -189,111 +272,26 @@ export function createInstanceSupervisor(
       { generation: row.generation, driver: handle.driver, adopted: handle.adopted },
       "workload started",
     );
-    void handle.exited.then((why) => {
-      if (active !== current || closed) return;
-      crash = { generation: current.generation, reason: why };
-      kick();
+    void handle.exited.then((reason) => {
+      if (active === current) observe({ type: "crashed", attempt, reason, now: Date.now() });
     });
-    void monitor(current, spec.health, row);
-  }
-
-  function monitor(current: Active, health: HealthSpec, row: WorkloadRow): Promise<void> {
-    return monitorHealth({
+    void monitorHealth({
       url: current.url,
       headers: current.headers,
-      health,
+      health: spec.health,
       signal: current.monitor.signal,
-      restartable: current.handle.restartable,
+      restartable: handle.restartable,
       report: (status) =>
-        exclusive(async () => {
-          if (current.monitor.signal.aborted) return;
-          await report(row, {
-            ...status,
-            endpoint: current.url,
-            containerId: current.handle.containerId ?? "",
-          });
-        }),
-      saveTools: (tools) => deps.store.saveTools(instanceId, row.generation, tools),
-      unhealthy: (reason) => {
-        if (active !== current) return;
-        crash = { generation: current.generation, reason };
-        kick();
-      },
-    });
-  }
-
-  async function converge(): Promise<void> {
-    const row = await deps.store.get(instanceId);
-    if (!row || row.state === "REMOVED") {
-      teardown();
-      cancelBackoff();
-      if (row) {
-        closed = true;
-        onRemoved();
-      }
-      return;
-    }
-    if (row.generation !== knownGeneration) {
-      knownGeneration = row.generation;
-      restarts.reset(row.restartCount);
-    }
-    if (row.desired === "deleted") {
-      await removeWorkload(row);
-      await report(row, {
-        state: "REMOVED",
-        message: "workload removed",
-        endpoint: "",
-        containerId: "",
-      });
-      closed = true;
-      onRemoved();
-      return;
-    }
-    if (row.desired === "stopped") {
-      if (await workloadPresent(row)) {
-        await report(row, { state: "STOPPING", message: "stopping" });
-        await removeWorkload(row);
-      }
-      await report(row, { state: "STOPPED", message: "stopped", endpoint: "", containerId: "" });
-      return;
-    }
-    if (crash) {
-      const happened = crash;
-      crash = undefined;
-      if (happened.generation === row.generation) return onCrash(row, happened.reason);
-    }
-    if (backoff && backoff.generation === row.generation) return; // a restart is scheduled
-    cancelBackoff();
-    if (active && active.generation === row.generation && !restartReason) return;
-    if (!restartReason && row.state === "FAILED" && row.failedRevision === row.revision) return;
-    await start(row);
-  }
-
-  async function run(): Promise<void> {
-    while (dirty && !closed) {
-      dirty = false;
-      try {
-        await exclusive(converge);
-        retryMs = 0;
-      } catch (error) {
-        const first = retryMs === 0;
-        retryMs = Math.min(deps.restart.maxMs, Math.max(deps.restart.baseMs, retryMs * 2));
-        // The first failure of a series is a warning; its repeats would only flood the log.
-        log[first ? "warn" : "debug"](
-          { err: error, retry_in_ms: retryMs },
-          "converging the workload failed; will retry",
-        );
-        clearTimeout(retryTimer);
-        retryTimer = setTimeout(kick, retryMs);
-      }
-    }
-    loop = undefined;
-  }
-
-  function kick(): void {
-    if (closed) return;
-    dirty = true;
-    loop ??= run();
+        observe(
+          status.state === "RUNNING"
+            ? { type: "health-ok", attempt, message: status.message }
+            : { type: "health-failed", attempt, message: status.message },
+        ),
+      saveTools: (tools) => deps.store.saveTools(instanceId, current.generation, tools),
+      unhealthy: (reason) => observe({ type: "crashed", attempt, reason, now: Date.now() }),
+      logger: log,
+    }).catch((error) => log.warn({ err: error }, "the health monitor ended unexpectedly"));
+    return { type: "start-succeeded", attempt };
   }
 
   return {
@@ -304,8 +302,9 @@ export function createInstanceSupervisor(
         : undefined,
     async close() {
       closed = true;
+      queue.length = 0;
       clearTimeout(retryTimer);
-      cancelBackoff();
+      clearTimeout(restartTimer);
       await loop;
       teardown();
     },

@@ -1,22 +1,34 @@
 import { Code, ConnectError } from "@berth/platform";
-import { hasSecretRefs, resolveSecretRefs, SecretRefError } from "../spec/secret-refs.js";
-import type { ParsedSpec, RuntimeSpec } from "../spec/types.js";
+import {
+  hasSecretRefs,
+  readSecretRef,
+  resolveSecretRefs,
+  SecretRefError,
+} from "../spec/secret-refs.js";
+import type { RuntimeSpec } from "../spec/types.js";
 import type { SecretResolver } from "./secret-resolver.js";
 
 const TRANSIENT = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Unknown, Code.Internal]);
 
+/** A spec ready to start: secret values in place, and which environment variables hold them. */
+export type PreparedSpec =
+  | { ok: true; spec: RuntimeSpec; secretEnv: Record<string, string> }
+  | { ok: false; message: string };
+
 /**
  * The spec with its secret references replaced by values from the instances service. A refusal
  * that retrying cannot fix (not found, stale generation, bad credential, a secret not set) is a
- * failure naming the cause; an unreachable instances service throws, to be retried.
+ * failure naming the cause; an unreachable instances service throws, to be retried. Environment
+ * variables that held references are moved out of the environment into secretEnv, so a driver
+ * can deliver them through a channel that leaves no copy.
  */
 export async function withSecrets(
   spec: RuntimeSpec,
   instanceId: string,
   generation: number,
   secrets: SecretResolver,
-): Promise<ParsedSpec> {
-  if (!hasSecretRefs(spec)) return { ok: true, spec };
+): Promise<PreparedSpec> {
+  if (!hasSecretRefs(spec)) return { ok: true, spec, secretEnv: {} };
   let values: Record<string, string>;
   try {
     values = await secrets.resolve(instanceId, generation);
@@ -25,23 +37,21 @@ export async function withSecrets(
     if (!connect || TRANSIENT.has(connect.code)) throw error;
     return { ok: false, message: `cannot resolve secrets: ${connect.rawMessage}` };
   }
+  let resolved: RuntimeSpec;
   try {
-    return { ok: true, spec: resolveSecretRefs(spec, instanceId, values) };
+    resolved = resolveSecretRefs(spec, instanceId, values);
   } catch (error) {
     if (error instanceof SecretRefError) return { ok: false, message: error.message };
     throw error;
   }
-}
-
-/** Whether an error means the engine itself does not answer (not the workload's fault). */
-export function isEngineUnreachable(error: unknown): boolean {
-  const code = (error as { code?: string }).code;
-  return code === "ECONNREFUSED" || code === "ENOENT" || code === "EACCES";
-}
-
-/** A readable reason for a Docker or driver failure (no request details, so no env values). */
-export function describeStartError(error: unknown): string {
-  const json = (error as { json?: { message?: string } }).json;
-  if (isEngineUnreachable(error)) return "the Docker engine is unreachable";
-  return (json?.message ?? (error instanceof Error ? error.message : String(error))).slice(0, 500);
+  if (resolved.type !== "docker" || spec.type !== "docker") {
+    return { ok: true, spec: resolved, secretEnv: {} };
+  }
+  const environment: Record<string, string> = {};
+  const secretEnv: Record<string, string> = {};
+  for (const [key, value] of Object.entries(resolved.environment)) {
+    const wasRef = readSecretRef(spec.environment[key] ?? "") !== undefined;
+    (wasRef ? secretEnv : environment)[key] = value;
+  }
+  return { ok: true, spec: { ...resolved, environment }, secretEnv };
 }

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { parseSpec } from "../../spec/parse-spec.js";
 import type { DockerSpec } from "../../spec/types.js";
-import { containerOptions, containerUser, NOBODY } from "./container-options.js";
+import {
+  containerOptions,
+  containerUser,
+  LAUNCHER_TARGET,
+  launchedArgv,
+  NOBODY,
+  secretsLine,
+} from "./container-options.js";
 
 const spec = (json: Record<string, unknown>) =>
   (parseSpec({ type: "docker", image: "img:1", ...json }) as { spec: DockerSpec }).spec;
@@ -48,25 +55,66 @@ describe("containerOptions", () => {
         generation: 1,
         spec: spec({ command: ["node", "s.js"], environment: { A: "1" } }),
       },
-      { name: "n", labels: {}, network: "berth-i", user: NOBODY },
+      { name: "n", labels: {}, network: "none", user: NOBODY },
     );
     expect(options).toMatchObject({
       OpenStdin: true,
-      StdinOnce: true,
+      // stdin outlives the runtime's attachment, so a restarted runtime can re-attach.
+      StdinOnce: false,
       Tty: false,
       Entrypoint: ["node", "s.js"],
       Env: ["A=1"],
     });
     expect(options.HostConfig?.PortBindings).toBeUndefined();
+    expect(options.HostConfig?.NetworkMode).toBe("none");
+  });
+
+  it("runs a node server through the mounted launcher when secrets are delivered", () => {
+    const image = {
+      Config: { Entrypoint: ["/usr/bin/node", "/app/index.js"], Cmd: ["streamableHttp"] },
+    } as never;
+    const request = {
+      instanceId: "i",
+      generation: 1,
+      spec: spec({ transport: "http", port: 3001, environment: { A: "1" } }),
+      secretEnv: { TOKEN: "s3cret-value" },
+    };
+    const argv = launchedArgv(request.spec, image);
+    expect(argv).toEqual({
+      entrypoint: ["/usr/bin/node", LAUNCHER_TARGET],
+      cmd: ["/app/index.js", "streamableHttp"],
+    });
+    const options = containerOptions(request, {
+      name: "n",
+      labels: {},
+      network: "berth-i",
+      user: NOBODY,
+      port: 3001,
+      launcher: { hostPath: "/host/launch.cjs", ...argv! },
+    });
+    expect(options).toMatchObject({
+      Entrypoint: ["/usr/bin/node", LAUNCHER_TARGET],
+      Cmd: ["/app/index.js", "streamableHttp"],
+      OpenStdin: true,
+      StdinOnce: true,
+      Env: ["A=1"],
+      HostConfig: {
+        Mounts: [
+          { Type: "bind", Source: "/host/launch.cjs", Target: LAUNCHER_TARGET, ReadOnly: true },
+        ],
+      },
+    });
+    // A server not started by node gets no launcher (and the driver refuses its secrets).
+    expect(launchedArgv(spec({ command: ["/bin/server"] }), image)).toBeUndefined();
+    expect(JSON.stringify(options)).not.toContain("s3cret-value");
+    expect(secretsLine({ TOKEN: "v" })).toBe('{"env":{"TOKEN":"v"}}\n');
   });
 });
 
 describe("containerUser", () => {
-  it("prefers the spec, then a non-root image user, then nobody", () => {
-    expect(containerUser("1000", "app")).toBe("1000");
-    expect(containerUser(undefined, "app")).toBe("app");
-    expect(containerUser(undefined, "root")).toBe(NOBODY);
-    expect(containerUser(undefined, "0:0")).toBe(NOBODY);
-    expect(containerUser(undefined, "")).toBe(NOBODY);
+  it("is the spec's user, else nobody (65534)", () => {
+    expect(containerUser("1000")).toBe("1000");
+    expect(containerUser(undefined)).toBe(NOBODY);
+    expect(containerUser("")).toBe(NOBODY);
   });
 });

@@ -2,16 +2,38 @@ import type Docker from "dockerode";
 import type { DockerSpec } from "../../spec/types.js";
 import type { WorkloadRequest } from "../types.js";
 
-/** The user containers run as when neither the spec nor the image names a non-root one. */
+/** The user containers run as unless the spec names another. */
 export const NOBODY = "65534:65534";
 
-const ROOT_USERS = new Set(["", "0", "root", "0:0", "root:root", "root:0", "0:root"]);
+/** The user to run as: the spec's, else nobody (never the image's, which may be root). */
+export function containerUser(specUser: string | undefined): string {
+  return specUser || NOBODY;
+}
 
-/** The user to run as: the spec's, else the image's when it is not root, else nobody. */
-export function containerUser(specUser: string | undefined, imageUser: string | undefined): string {
-  if (specUser) return specUser;
-  if (imageUser && !ROOT_USERS.has(imageUser.trim())) return imageUser;
-  return NOBODY;
+/** Where the secret launcher is mounted in a container. */
+export const LAUNCHER_TARGET = "/berth/launch.cjs";
+
+/**
+ * How secret values reach a container: a launcher script (launcher/berth-launch.cjs) mounted
+ * read-only, run by the server's own node, reads one line of JSON (`{"env":{…}}`) from stdin,
+ * puts it into the environment and runs the server's script in the same process. The values
+ * reach the server without appearing in `docker inspect`, Docker's files on disk, an image layer
+ * or any argv. It needs a server started by node (the entrypoint's program is named `node`);
+ * undefined otherwise, and the caller refuses to start rather than fall back to the environment.
+ */
+export function launchedArgv(
+  spec: DockerSpec,
+  image: Docker.ImageInspectInfo | undefined,
+): { entrypoint: string[]; cmd: string[] } | undefined {
+  const argv = serverArgv(spec, image);
+  const program = argv[0];
+  if (program?.split("/").pop() !== "node") return undefined;
+  return { entrypoint: [program, LAUNCHER_TARGET], cmd: argv.slice(1) };
+}
+
+/** The line the launcher reads. */
+export function secretsLine(env: Record<string, string>): string {
+  return `${JSON.stringify({ env })}\n`;
 }
 
 /** Inputs of containerOptions besides the request. */
@@ -22,12 +44,28 @@ export interface ContainerContext {
   user: string;
   /** The container port of an http server (undefined for stdio). */
   port?: number;
+  /** The secret launcher on the host and the server's argv through it (see launchedArgv). */
+  launcher?: { hostPath: string; entrypoint: string[]; cmd: string[] };
+}
+
+/** The server's argv as Docker would run it: entrypoint then cmd, the spec overriding either. */
+function serverArgv(spec: DockerSpec, image: Docker.ImageInspectInfo | undefined): string[] {
+  const entrypoint = spec.command ?? asList(image?.Config?.Entrypoint);
+  // Docker drops the image's CMD when the entrypoint is overridden.
+  const cmd = spec.args ?? (spec.command ? [] : asList(image?.Config?.Cmd));
+  return [...entrypoint, ...cmd];
+}
+
+function asList(value: string | string[] | null | undefined): string[] {
+  if (!value) return [];
+  return Array.isArray(value) ? value : [value];
 }
 
 /**
  * The create options of a hardened container: limits, all capabilities dropped,
- * no-new-privileges, read-only root with a tmpfs /tmp, pids limit, its own network, the http
- * port published on 127.0.0.1 only, and stdin kept open for stdio servers.
+ * no-new-privileges, read-only root with a tmpfs /tmp, pids limit, no network for stdio servers
+ * and an own network without a route out for http ones, the http port published on 127.0.0.1
+ * only, stdin kept open for stdio servers, secrets only through the image's launcher.
  */
 export function containerOptions(
   request: WorkloadRequest<DockerSpec>,
@@ -35,20 +73,29 @@ export function containerOptions(
 ): Docker.ContainerCreateOptions {
   const { spec } = request;
   const stdio = spec.transport === "stdio";
+  const launched = context.launcher !== undefined;
+  const openStdin = stdio || launched;
   const portKey = context.port ? `${context.port}/tcp` : undefined;
+  const program = launched
+    ? { Entrypoint: context.launcher!.entrypoint, Cmd: context.launcher!.cmd }
+    : {
+        ...(spec.command ? { Entrypoint: spec.command } : {}),
+        ...(spec.args ? { Cmd: spec.args } : {}),
+      };
   return {
     name: context.name,
     Image: spec.image,
-    ...(spec.command ? { Entrypoint: spec.command } : {}),
-    ...(spec.args ? { Cmd: spec.args } : {}),
+    ...program,
     Env: Object.entries(spec.environment).map(([key, value]) => `${key}=${value}`),
     Labels: context.labels,
     User: context.user,
     Tty: false,
-    OpenStdin: stdio,
-    // stdin closes when the runtime's attachment ends, so a dead runtime leaves no server behind.
-    StdinOnce: stdio,
-    AttachStdin: stdio,
+    OpenStdin: openStdin,
+    // A stdio server's stdin stays open when the runtime's attachment ends, so a restarted
+    // runtime re-attaches to the same process (reconciliation removes servers nobody owns). An
+    // http server's stdin carries only the secrets line and closes after it.
+    StdinOnce: openStdin && !stdio,
+    AttachStdin: openStdin,
     AttachStdout: stdio,
     AttachStderr: stdio,
     ...(portKey ? { ExposedPorts: { [portKey]: {} } } : {}),
@@ -62,6 +109,18 @@ export function containerOptions(
       CapDrop: ["ALL"],
       SecurityOpt: ["no-new-privileges"],
       NetworkMode: context.network,
+      ...(context.launcher
+        ? {
+            Mounts: [
+              {
+                Type: "bind" as const,
+                Source: context.launcher.hostPath,
+                Target: LAUNCHER_TARGET,
+                ReadOnly: true,
+              },
+            ],
+          }
+        : {}),
       ...(portKey ? { PortBindings: { [portKey]: [{ HostIp: "127.0.0.1", HostPort: "" }] } } : {}),
       // The runtime restarts crashed containers itself, with backoff, and reports it.
       RestartPolicy: { Name: "no" },

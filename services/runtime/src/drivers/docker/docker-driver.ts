@@ -1,4 +1,5 @@
 import { PassThrough, type Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { failpoint } from "@berth/platform";
 import type Docker from "dockerode";
 import type { DockerSpec } from "../../spec/types.js";
@@ -11,8 +12,8 @@ import {
   type WorkloadHandle,
   type WorkloadRequest,
 } from "../types.js";
-import { containerOptions, containerUser } from "./container-options.js";
-import { dockerStatus, ignoreGone } from "./docker-client.js";
+import { containerOptions, containerUser, launchedArgv, secretsLine } from "./container-options.js";
+import { dockerStatus, engineCall, ignoreGone } from "./docker-client.js";
 import { logLines } from "./docker-logs.js";
 import {
   containerName,
@@ -22,6 +23,9 @@ import {
   scopeFilters,
   workloadLabels,
 } from "./labels.js";
+
+/** The secret launcher on this host, mounted read-only into containers that get secrets. */
+const LAUNCHER_PATH = fileURLToPath(new URL("./launcher/berth-launch.cjs", import.meta.url));
 
 /** The Docker driver: one hardened container (and network) per instance. */
 export interface DockerDriver extends WorkloadDriver<DockerSpec> {
@@ -46,6 +50,11 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
   const removeContainer = (id: string) =>
     ignoreGone(() => docker.getContainer(id).remove({ force: true, v: true }));
 
+  /**
+   * The instance's own bridge network for an http server. Docker 20.10 publishes no port of an
+   * `internal` network, so the network is a bridge without masquerading (no route out to the
+   * internet) and without inter-container traffic; the published loopback port stays usable.
+   */
   async function ensureNetwork(instanceId: string): Promise<string> {
     const name = networkName(instanceId);
     try {
@@ -54,6 +63,10 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
         Driver: "bridge",
         CheckDuplicate: true,
         Labels: workloadLabels(labels, instanceId),
+        Options: {
+          "com.docker.network.bridge.enable_ip_masquerade": "false",
+          "com.docker.network.bridge.enable_icc": "false",
+        },
       });
     } catch (error) {
       if (dockerStatus(error) !== 409) throw error; // 409: it exists already, which is fine
@@ -93,6 +106,29 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
     });
   }
 
+  /**
+   * A stdin-only attachment (made before start) through which the secrets line reaches the
+   * launcher; ending it closes the http server's stdin (StdinOnce), which it does not read.
+   */
+  async function stdinOnly(container: Docker.Container): Promise<(line: string) => Promise<void>> {
+    const stream = (await container.attach({
+      stream: true,
+      stdin: true,
+      stdout: false,
+      stderr: false,
+      hijack: true,
+      abortSignal: shutdown.signal,
+    })) as NodeJS.ReadWriteStream;
+    stream.on("error", () => undefined); // the container may end first; its exit is reported
+    return (line) =>
+      new Promise<void>((resolve) => {
+        stream.write(line, () => {
+          stream.end();
+          resolve();
+        });
+      });
+  }
+
   async function attach(container: Docker.Container): Promise<StdioChannel> {
     const stream = (await container.attach({
       stream: true,
@@ -115,12 +151,18 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
     };
   }
 
+  /** Takes over a running container of this generation (after a runtime restart). */
   async function adopt(
     request: WorkloadRequest<DockerSpec>,
     existing: ObservedWorkload,
   ): Promise<WorkloadHandle | undefined> {
     const container = docker.getContainer(existing.containerId);
     const info = await container.inspect();
+    if (request.spec.transport === "stdio") {
+      // stdin stayed open (StdinOnce false): attach again; the server keeps its state.
+      if (!info.Config.OpenStdin || info.Config.StdinOnce) return undefined;
+      return handle(request, container, info.Id, "", true, await attach(container));
+    }
     const endpoint = endpointOf(info, request.spec);
     if (!endpoint) return undefined;
     return handle(request, container, info.Id, endpoint, true);
@@ -161,12 +203,22 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
         );
       }
     }
+    const secretEnv = request.secretEnv ?? {};
+    const hasSecrets = Object.keys(secretEnv).length > 0;
+    const argv = hasSecrets ? launchedArgv(spec, image) : undefined;
+    if (hasSecrets && !argv) {
+      throw new PermanentStartError(
+        `image ${spec.image} does not start its server with node: Berth delivers secret values only through its launcher, never in the container's environment`,
+      );
+    }
+    const launcher = argv ? { hostPath: LAUNCHER_PATH, ...argv } : undefined;
     const options = containerOptions(request, {
       name: containerName(instanceId, generation),
       labels: workloadLabels(labels, instanceId, generation),
-      network: await ensureNetwork(instanceId),
-      user: containerUser(spec.user, image.Config?.User),
+      network: spec.transport === "stdio" ? "none" : await ensureNetwork(instanceId),
+      user: containerUser(spec.user),
       port,
+      ...(launcher ? { launcher } : {}),
     });
     let container: Docker.Container;
     try {
@@ -180,7 +232,15 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
     failpoint("runtime.after-container-create");
     try {
       const stdio = spec.transport === "stdio" ? await attach(container) : undefined;
+      const sendSecrets = launcher && !stdio ? await stdinOnly(container) : undefined;
       await container.start();
+      if (launcher) {
+        // The first stdin line, read by the launcher before the server starts: the values
+        // live only in the server's memory, not in the container's config or on disk.
+        const line = secretsLine(secretEnv);
+        if (stdio) stdio.stdin.write(line);
+        else await sendSecrets!(line);
+      }
       failpoint("runtime.after-container-start");
       const info = await container.inspect();
       const endpoint = stdio ? "" : endpointOf(info, spec);
@@ -192,43 +252,46 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
     }
   }
 
+  async function collectGarbage(keep: ReadonlySet<string>): Promise<number> {
+    let removed = 0;
+    for (const container of await listContainers()) {
+      if (keep.has(container.instanceId)) continue;
+      await removeContainer(container.containerId);
+      removed += 1;
+    }
+    const networks = await docker.listNetworks({ filters: scopeFilters(labels) });
+    for (const network of networks) {
+      if (keep.has(network.Labels?.[LABELS.instance] ?? "")) continue;
+      await ignoreGone(() => docker.getNetwork(network.Id).remove());
+      removed += 1;
+    }
+    return removed;
+  }
+
   return {
     name: "docker",
-    async ensure(request) {
-      const existing = await listContainers(request.instanceId);
-      // A running http server of this generation is taken over (after a runtime restart). A
-      // stdio server is always replaced: its previous attachment died with the old runtime.
-      const current = existing.filter((c) => c.generation === request.generation && c.running);
-      if (request.spec.transport === "http" && existing.length === 1 && current.length === 1) {
-        const adopted = await adopt(request, current[0]!);
-        if (adopted) return adopted;
-      }
-      for (const container of existing) await removeContainer(container.containerId);
-      return create(request);
-    },
-    async remove(instanceId) {
-      for (const container of await listContainers(instanceId)) {
-        await removeContainer(container.containerId);
-      }
-      await ignoreGone(() => docker.getNetwork(networkName(instanceId)).remove());
-    },
-    inspect: (instanceId) => listContainers(instanceId),
-    list: () => listContainers(),
-    async collectGarbage(keep) {
-      let removed = 0;
-      for (const container of await listContainers()) {
-        if (keep.has(container.instanceId)) continue;
-        await removeContainer(container.containerId);
-        removed += 1;
-      }
-      const networks = await docker.listNetworks({ filters: scopeFilters(labels) });
-      for (const network of networks) {
-        if (keep.has(network.Labels?.[LABELS.instance] ?? "")) continue;
-        await ignoreGone(() => docker.getNetwork(network.Id).remove());
-        removed += 1;
-      }
-      return removed;
-    },
+    ensure: (request) =>
+      engineCall(async () => {
+        const existing = await listContainers(request.instanceId);
+        // A running server of this generation is taken over (after a runtime restart).
+        const current = existing.filter((c) => c.generation === request.generation && c.running);
+        if (existing.length === 1 && current.length === 1) {
+          const adopted = await adopt(request, current[0]!);
+          if (adopted) return adopted;
+        }
+        for (const container of existing) await removeContainer(container.containerId);
+        return create(request);
+      }),
+    remove: (instanceId) =>
+      engineCall(async () => {
+        for (const container of await listContainers(instanceId)) {
+          await removeContainer(container.containerId);
+        }
+        await ignoreGone(() => docker.getNetwork(networkName(instanceId)).remove());
+      }),
+    inspect: (instanceId) => engineCall(() => listContainers(instanceId)),
+    list: () => engineCall(() => listContainers()),
+    collectGarbage: (keep) => engineCall(() => collectGarbage(keep)),
     async *logs(instanceId, options) {
       const containers = await listContainers(instanceId);
       const latest = containers.sort((a, b) => b.generation - a.generation)[0];

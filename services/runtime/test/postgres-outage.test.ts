@@ -1,0 +1,126 @@
+import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { McpServerInstanceCreatedSchema } from "@berth/proto/gen/berth/events/v1/events_pb";
+import { WorkloadState } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
+import { findFreePort, type PostgresHandle, startPostgres, useEngines } from "@berth/testkit";
+import { create } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ServiceProcess, spawnService } from "../../../test/support/service-process.js";
+import { type LocalMcpServer, startLocalMcpServer } from "./support/local-mcp-server.js";
+import {
+  createPublisher,
+  type EventPublisher,
+  instanceSnapshot,
+  newRunId,
+  runtimeClient,
+  runtimeTestEnv,
+  waitFor,
+} from "./support/runtime-harness.js";
+
+const OUTAGE_MS = 20_000;
+
+// The runtime gets a Postgres server of its own, so stopping it touches no other test.
+describe("a Postgres outage and an over-long value do not crash the runtime", () => {
+  const runId = newRunId();
+  const dataDir = `/tmp/berth-pg-outage-${randomBytes(4).toString("hex")}/data`;
+  let engines: Awaited<ReturnType<typeof useEngines>>;
+  let postgres: PostgresHandle;
+  let pgPort: number;
+  let server: LocalMcpServer;
+  let publisher: EventPublisher;
+  let runtime: ServiceProcess;
+  let client: ReturnType<typeof runtimeClient>;
+
+  const reaches = (instanceId: string, state: WorkloadState, ms = 60_000) =>
+    waitFor(
+      `${instanceId} ${WorkloadState[state]}`,
+      async () => {
+        const { workload } = await client.getWorkload({ instanceId });
+        return workload?.state === state ? workload : undefined;
+      },
+      ms,
+    );
+  const publishCreated = (instance: ReturnType<typeof instanceSnapshot>) =>
+    publisher.publish(
+      McpServerInstanceCreatedSchema,
+      create(McpServerInstanceCreatedSchema, { instance }),
+      1,
+      instance.id,
+    );
+  const urlInstance = (endpoint: string) =>
+    instanceSnapshot({
+      spec: {
+        type: "url",
+        endpoint,
+        headers: { "x-api-key": "k-1" },
+        health_check: { interval: 1, timeout: 3 },
+      },
+    });
+
+  beforeAll(async () => {
+    engines = await useEngines();
+    pgPort = await findFreePort();
+    postgres = await startPostgres({ dataDir, port: pgPort });
+    server = await startLocalMcpServer({ name: "x-api-key", value: "k-1" });
+    publisher = await createPublisher(engines.natsUrl);
+    const grpcPort = await findFreePort();
+    runtime = spawnService("runtime", {
+      ...runtimeTestEnv({ databaseUrl: postgres.url, natsUrl: engines.natsUrl }, runId),
+      GRPC_PORT: String(grpcPort),
+      LOG_LEVEL: "info",
+    });
+    client = runtimeClient(grpcPort);
+  });
+  afterAll(async () => {
+    await runtime?.stop();
+    await publisher?.close();
+    await server?.close();
+    await postgres?.stop();
+    await rm(dataDir.replace(/\/data$/, ""), { recursive: true, force: true });
+    await engines?.cleanup();
+  });
+
+  it("records an endpoint longer than 2048 characters (issue 21, defect 1)", async () => {
+    const long = urlInstance(`${server.url}?pad=${"a".repeat(2100)}`);
+    await waitFor("the runtime to answer", () =>
+      client.listWorkloads({}).then(
+        () => true,
+        () => undefined,
+      ),
+    );
+    await publishCreated(long);
+    const workload = await reaches(long.id, WorkloadState.RUNNING);
+    expect(workload.endpoint.length).toBeGreaterThan(2100);
+    expect(runtime.child.exitCode).toBeNull();
+  });
+
+  it("keeps serving through a 20 s outage and converges afterwards by itself (defect 2)", async () => {
+    const before = urlInstance(server.url);
+    await publishCreated(before);
+    await reaches(before.id, WorkloadState.RUNNING);
+
+    await postgres.stop();
+    const down = Date.now();
+    // Created during the outage: its event cannot be applied until Postgres is back.
+    const during = urlInstance(server.url);
+    await publishCreated(during);
+    while (Date.now() - down < OUTAGE_MS) {
+      expect(runtime.child.exitCode, runtime.output().stderr).toBeNull();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    postgres = await startPostgres({ dataDir, port: pgPort });
+    const up = Date.now();
+
+    await reaches(during.id, WorkloadState.RUNNING, 90_000);
+    const converged = Date.now() - up;
+    await reaches(before.id, WorkloadState.RUNNING);
+    const after = urlInstance(server.url);
+    await publishCreated(after);
+    await reaches(after.id, WorkloadState.RUNNING);
+    expect(runtime.child.exitCode).toBeNull();
+    const { stdout, stderr } = runtime.output();
+    expect(`${stdout}${stderr}`).not.toMatch(/unhandled promise rejection|uncaught exception/);
+    console.info(`converged ${converged} ms after Postgres came back`);
+    expect(await runtime.stop()).toEqual({ code: 0, signal: null });
+  }, 240_000);
+});
