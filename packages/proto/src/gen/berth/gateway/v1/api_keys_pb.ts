@@ -109,6 +109,7 @@ export type CreateApiKeyRequest = Message<"berth.gateway.v1.CreateApiKeyRequest"
    * A UUID that makes this call idempotent (AIP-155): a retry with the same request_id and the
    * same request answers the first call's result instead of doing it again; the same request_id
    * with another request is INVALID_ARGUMENT. Remembered for 24 hours. Empty: not idempotent.
+   * A replay answers the same api_key with key empty: the secret is never stored.
    *
    * @generated from field: string request_id = 2;
    */
