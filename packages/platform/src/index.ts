@@ -59,6 +59,19 @@ export {
   toGrpcServiceDefinition,
 } from "./grpc/index.js";
 export {
+  canonicalJson,
+  createIdempotentWrites,
+  fingerprintRequest,
+  type IdempotentCall,
+  type IdempotentResult,
+  type IdempotentWrites,
+  type IdempotentWritesOptions,
+  REQUEST_ID_FIELD,
+  REQUEST_ID_RETENTION_MS,
+  requestIdOf,
+  requestIdsMigration,
+} from "./idempotency/index.js";
+export {
   type CreateLoggerOptions,
   createLogger,
   type Logger,

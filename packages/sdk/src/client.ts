@@ -5,6 +5,8 @@ import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { apiKeyInterceptor } from "./interceptors.js";
+import { requestIdInterceptor } from "./request-id.js";
+import { type RetryOptions, retryInterceptor } from "./retry.js";
 import { withBerthErrors } from "./with-berth-errors.js";
 
 /** Options of createBerthClient. */
@@ -19,6 +21,16 @@ export interface BerthClientOptions {
   fetch?: typeof globalThis.fetch;
   /** More interceptors, run after authentication. */
   interceptors?: Interceptor[];
+  /**
+   * Retries of calls answered UNAVAILABLE (503): reads, and writes with a request id (default:
+   * 4 attempts, jittered exponential backoff, Retry-After honoured); false turns them off.
+   */
+  retry?: RetryOptions | false;
+  /**
+   * Fill the request_id of every write that has one with a fresh UUID when the caller left it
+   * empty, so a retried write is done once (default true).
+   */
+  requestIds?: boolean;
 }
 
 /** Typed clients for every public Berth service, sharing one transport. */
@@ -32,7 +44,8 @@ export interface BerthClient {
 
 /**
  * Creates typed clients for Berth's public services over the Connect protocol (JSON over HTTP,
- * fetch-based), so the same code runs in Node and in browsers. Failures throw BerthError.
+ * fetch-based), so the same code runs in Node and in browsers. Failures throw BerthError. Writes
+ * get a request id and are retried with reads while the gateway answers UNAVAILABLE.
  */
 export function createBerthClient(options: BerthClientOptions): BerthClient {
   const transport = createConnectTransport({
@@ -40,7 +53,10 @@ export function createBerthClient(options: BerthClientOptions): BerthClient {
     useBinaryFormat: false,
     defaultTimeoutMs: options.timeoutMs ?? 30_000,
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    // The request id is set once, outside the retries: every attempt carries the same one.
     interceptors: [
+      ...(options.requestIds === false ? [] : [requestIdInterceptor()]),
+      ...(options.retry === false ? [] : [retryInterceptor(options.retry ?? {})]),
       ...(options.apiKey ? [apiKeyInterceptor(options.apiKey)] : []),
       ...(options.interceptors ?? []),
     ],

@@ -6,4 +6,14 @@ export { type BerthClient, type BerthClientOptions, createBerthClient } from "./
 export { BerthError, type FieldViolation, toBerthError } from "./errors.js";
 export { apiKeyInterceptor } from "./interceptors.js";
 export { type ListMethod, paginate } from "./paginate.js";
+export { requestIdInterceptor } from "./request-id.js";
+export {
+  backoffDelay,
+  isRetryable,
+  isSafeToRepeat,
+  parseRetryAfter,
+  type RetryEvent,
+  type RetryOptions,
+  retryInterceptor,
+} from "./retry.js";
 export { withBerthErrors } from "./with-berth-errors.js";

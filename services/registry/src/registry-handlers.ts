@@ -1,5 +1,5 @@
-import { failpoint, type Logger } from "@berth/platform";
-import type { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
+import { createIdempotentWrites, failpoint, type Logger } from "@berth/platform";
+import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
@@ -28,15 +28,28 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceImpl<typeof R
     failpoint("outbox.after-commit");
     deps.kickOutbox();
   };
+  // Writes with a request id answer a retry with the first call's response (AIP-155).
+  const writes = createIdempotentWrites({ orm, logger });
+  const { method } = RegistryService;
 
   return {
     async createServer(request) {
       validateServer(request.server);
       const fields = rowFieldsFromServer(request.server!);
-      const server = await orm.em.fork().transactional((em) => insertServer(em, fields));
+      const { response, replayed } = await writes.run({
+        method: method.createServer,
+        request,
+        execute: async (db) => ({
+          server: await db.em.fork().transactional((em) => insertServer(em, fields)),
+        }),
+      });
+      if (replayed) return response;
       committed();
-      logger.info({ server_id: server.id, name: server.name }, "server created");
-      return { server };
+      logger.info(
+        { server_id: response.server?.id, name: response.server?.name },
+        "server created",
+      );
+      return response;
     },
 
     async getServer(request) {
@@ -48,16 +61,33 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceImpl<typeof R
     },
 
     async updateServer(request) {
-      const { server, changed } = await updateServer(orm, request);
-      if (changed.length > 0) {
+      let changed: string[] = [];
+      const { response, replayed } = await writes.run({
+        method: method.updateServer,
+        request,
+        execute: async (db) => {
+          const outcome = await updateServer(db, request);
+          changed = outcome.changed;
+          return { server: outcome.server };
+        },
+      });
+      if (!replayed && changed.length > 0) {
         committed();
-        logger.info({ server_id: server.id, changed }, "server updated");
+        logger.info({ server_id: response.server?.id, changed }, "server updated");
       }
-      return { server };
+      return response;
     },
 
     async deleteServer(request) {
-      await deleteServer(orm, request);
+      const { replayed } = await writes.run({
+        method: method.deleteServer,
+        request,
+        execute: async (db) => {
+          await deleteServer(db, request);
+          return {};
+        },
+      });
+      if (replayed) return {};
       committed();
       logger.info({ server: request.id }, "server deleted");
       return {};
@@ -66,12 +96,19 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceImpl<typeof R
     async importServer(request) {
       // protobuf-es gives a google.protobuf.Struct field as plain JSON.
       const doc = requireDocument(request.serverJson);
-      const outcome = await importServerJson(orm, doc);
-      if (outcome.changed) {
+      const { response, replayed } = await writes.run({
+        method: method.importServer,
+        request,
+        execute: (db) => importServerJson(db, doc),
+      });
+      if (!replayed && response.changed) {
         committed();
-        logger.info({ server_id: outcome.server.id, name: outcome.server.name }, "server imported");
+        logger.info(
+          { server_id: response.server?.id, name: response.server?.name },
+          "server imported",
+        );
       }
-      return outcome;
+      return response;
     },
 
     async exportServer(request) {

@@ -22,6 +22,8 @@ export interface ApiKeyPage {
 
 /** Storage of API keys in the gateway schema. */
 export interface ApiKeyStore {
+  /** The database the store writes to (idempotent writes run their store in its transactions). */
+  readonly orm: MikroORM;
   /** Stores a key and returns it with its whole value (the only time the value exists). */
   create(input: NewApiKey): Promise<{ row: ApiKeyRow; key: string }>;
   get(id: string): Promise<ApiKeyRow | null>;
@@ -46,6 +48,8 @@ export function createApiKeyStore(orm: MikroORM): ApiKeyStore {
   });
 
   return {
+    orm,
+
     async create(input) {
       const { id, secret, key } = generateApiKey();
       const em = orm.em.fork();

@@ -1,9 +1,9 @@
-import { invalidArgument, type Logger, notFound } from "@berth/platform";
-import type { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import { createIdempotentWrites, invalidArgument, type Logger, notFound } from "@berth/platform";
+import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { credentialOf, fromHeaders } from "../auth/credential.js";
 import { apiKeyFromRow, newApiKeyFrom } from "./api-key-mapper.js";
-import type { ApiKeyStore } from "./api-key-store.js";
+import { type ApiKeyStore, createApiKeyStore } from "./api-key-store.js";
 import { validateNewApiKey } from "./api-key-validation.js";
 import { parseApiKey } from "./key-format.js";
 
@@ -24,16 +24,34 @@ function requireId(id: string): void {
 
 /** The ApiKeysService implementation, served in-process by the gateway (admin scope only). */
 export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof ApiKeysService> {
+  // With a request id a write runs on a store inside the transaction that records the id.
+  const writes = createIdempotentWrites({ orm: deps.store.orm, logger: deps.logger });
+  const storeOn = (orm: typeof deps.store.orm) =>
+    orm === deps.store.orm ? deps.store : createApiKeyStore(orm);
+  const { method } = ApiKeysService;
+
   return {
     async createApiKey(request, context) {
       validateNewApiKey(request.apiKey);
       const caller = parseApiKey(credentialOf(fromHeaders(context.requestHeader)) ?? "");
-      const { row, key } = await deps.store.create(newApiKeyFrom(request.apiKey, caller?.id ?? ""));
-      deps.logger.info(
-        { api_key_id: row.id, scopes: row.scopes, by: caller?.id },
-        "api key created",
-      );
-      return { apiKey: apiKeyFromRow(row), key };
+      const { response, replayed } = await writes.run({
+        method: method.createApiKey,
+        request,
+        execute: async (orm) => {
+          const input = newApiKeyFrom(request.apiKey!, caller?.id ?? "");
+          const { row, key } = await storeOn(orm).create(input);
+          return { apiKey: apiKeyFromRow(row), key };
+        },
+        // The secret is never stored: a replay names the key it created but cannot show it again.
+        remembered: (response) => {
+          response.key = "";
+          return response;
+        },
+      });
+      if (!replayed) {
+        deps.logger.info({ api_key_id: response.apiKey?.id, by: caller?.id }, "api key created");
+      }
+      return response;
     },
 
     async getApiKey(request) {
@@ -58,11 +76,19 @@ export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof Api
 
     async revokeApiKey(request) {
       requireId(request.id);
-      const row = await deps.store.revoke(request.id);
-      if (!row) throw notFound("api key", request.id);
-      deps.onRevoked(row.id);
-      deps.logger.info({ api_key_id: row.id }, "api key revoked");
-      return { apiKey: apiKeyFromRow(row) };
+      const { response, replayed } = await writes.run({
+        method: method.revokeApiKey,
+        request,
+        execute: async (orm) => {
+          const row = await storeOn(orm).revoke(request.id);
+          if (!row) throw notFound("api key", request.id);
+          return { apiKey: apiKeyFromRow(row) };
+        },
+      });
+      // Telling the caches again on a replay is harmless and covers a crash before the first time.
+      deps.onRevoked(request.id);
+      if (!replayed) deps.logger.info({ api_key_id: request.id }, "api key revoked");
+      return response;
     },
   };
 }

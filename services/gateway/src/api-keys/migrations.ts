@@ -1,3 +1,4 @@
+import { requestIdsMigration } from "@berth/platform";
 import { Migration } from "@mikro-orm/migrations";
 
 /** The API keys table. */
@@ -24,4 +25,7 @@ class CreateApiKeys extends Migration {
 }
 
 /** The gateway's migrations, oldest first; names never change once released. */
-export const gatewayMigrations = [{ name: "0001-create-api-keys", class: CreateApiKeys }];
+export const gatewayMigrations = [
+  { name: "0001-create-api-keys", class: CreateApiKeys },
+  requestIdsMigration,
+];

@@ -1,3 +1,4 @@
+import { requestIdsMigration } from "@berth/platform";
 import { Migration } from "@mikro-orm/migrations";
 
 /** The instances table and the encrypted secrets beside it. */
@@ -41,4 +42,7 @@ class CreateInstances extends Migration {
 }
 
 /** The instances service's migrations, oldest first; names never change once released. */
-export const instancesMigrations = [{ name: "0001-create-instances", class: CreateInstances }];
+export const instancesMigrations = [
+  { name: "0001-create-instances", class: CreateInstances },
+  requestIdsMigration,
+];

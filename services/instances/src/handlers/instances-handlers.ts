@@ -1,4 +1,11 @@
-import type { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
+import { createIdempotentWrites } from "@berth/platform";
+import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
+import type {
+  DescMessage,
+  DescMethodUnary,
+  MessageInitShape,
+  MessageShape,
+} from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { createInstance } from "./create-handler.js";
 import type { InstancesDeps } from "./deps.js";
@@ -17,16 +24,72 @@ import { watchInstance } from "./watch-handler.js";
 export function createInstancesHandlers(
   deps: InstancesDeps,
 ): Partial<ServiceImpl<typeof InstancesService>> {
+  const idempotent = createIdempotentHandlers(deps);
+  const { method } = InstancesService;
   return {
-    createInstance: (request) => createInstance(deps, request),
+    createInstance: (request) =>
+      idempotent(method.createInstance, request, (d) => createInstance(d, request)),
     getInstance: async (request) => ({ instance: await getInstance(deps, request.id) }),
     listInstances: (request) => listInstances(deps, request),
-    updateInstance: async (request) => ({ instance: await updateInstance(deps, request) }),
-    deleteInstance: async (request) => ({ instance: await deleteInstance(deps, request.id) }),
-    startInstance: async (request) => ({ instance: await startInstance(deps, request.id) }),
-    stopInstance: async (request) => ({ instance: await stopInstance(deps, request.id) }),
-    restartInstance: async (request) => ({ instance: await restartInstance(deps, request.id) }),
-    setInstanceSecret: async (request) => ({ instance: await setInstanceSecret(deps, request) }),
+    updateInstance: (request) =>
+      idempotent(method.updateInstance, request, async (d) => ({
+        instance: await updateInstance(d, request),
+      })),
+    deleteInstance: (request) =>
+      idempotent(method.deleteInstance, request, async (d) => ({
+        instance: await deleteInstance(d, request.id),
+      })),
+    startInstance: (request) =>
+      idempotent(method.startInstance, request, async (d) => ({
+        instance: await startInstance(d, request.id),
+      })),
+    stopInstance: (request) =>
+      idempotent(method.stopInstance, request, async (d) => ({
+        instance: await stopInstance(d, request.id),
+      })),
+    restartInstance: (request) =>
+      idempotent(method.restartInstance, request, async (d) => ({
+        instance: await restartInstance(d, request.id),
+      })),
+    setInstanceSecret: (request) =>
+      idempotent(method.setInstanceSecret, request, async (d) => ({
+        instance: await setInstanceSecret(d, request),
+      })),
     watchInstance: (request, ctx) => watchInstance(deps, request.id, ctx.signal),
+  };
+}
+
+/**
+ * Wraps the write handlers (AIP-155 request ids): with a request id, the handler runs inside the
+ * transaction that records the id, and what it does after its own commit (waking the outbox
+ * relay, telling watchers) waits until that outer transaction has committed; a retry answers the
+ * recorded response and does nothing else. Without one, the handler runs as it is.
+ */
+function createIdempotentHandlers(deps: InstancesDeps) {
+  const writes = createIdempotentWrites({ orm: deps.orm, logger: deps.logger });
+  return async <I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    request: MessageShape<I>,
+    handler: (deps: InstancesDeps) => Promise<MessageInitShape<O>>,
+  ): Promise<MessageShape<O>> => {
+    const afterCommit: (() => void)[] = [];
+    const { response } = await writes.run({
+      method,
+      request,
+      execute: (orm) => {
+        if (orm === deps.orm) return handler(deps);
+        return handler({
+          ...deps,
+          orm,
+          kickOutbox: () => afterCommit.push(() => deps.kickOutbox()),
+          hub: {
+            ...deps.hub,
+            publish: (change) => afterCommit.push(() => deps.hub.publish(change)),
+          },
+        });
+      },
+    });
+    for (const effect of afterCommit) effect();
+    return response;
   };
 }

@@ -1,3 +1,4 @@
+import { requestIdsMigration } from "@berth/platform";
 import { Migration } from "@mikro-orm/migrations";
 
 /** The catalog table. */
@@ -63,4 +64,5 @@ class ImportsAndUsage extends Migration {
 export const registryMigrations = [
   { name: "0001-create-servers", class: CreateServers },
   { name: "0002-imports-and-usage", class: ImportsAndUsage },
+  requestIdsMigration,
 ];
