@@ -7,8 +7,11 @@
 # FROM scratch with this host's node binary, the libraries ldd lists, and the server's npm
 # dependency closure copied from the repository's node_modules (the fixture is compiled with the
 # repository's tsc first). Idempotent: an image whose berth.content-hash label matches its build
-# context is left alone.
+# context is left alone. Arguments name the sets to build (everything, conformance); none: all.
 set -euo pipefail
+
+SETS="${*:-everything conformance}"
+wants() { [[ " $SETS " == *" $1 "* ]]; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 EVERYTHING="@modelcontextprotocol/server-everything"
@@ -96,10 +99,13 @@ content_hash() { # context
   (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-32)
 }
 
+label_of() { # tag
+  docker image inspect -f '{{index .Config.Labels "berth.content-hash"}}' "$1" 2>/dev/null || true
+}
+
 build() { # context hash image tag dockerfile
-  local context="$1" hash="$2" image="$3" tag="$4" file="$5" current output
-  current="$(docker image inspect -f '{{index .Config.Labels "berth.content-hash"}}' "$tag" 2>/dev/null || true)"
-  [ "$current" = "$hash" ] && return 0
+  local context="$1" hash="$2" image="$3" tag="$4" file="$5" output
+  [ "$(label_of "$tag")" = "$hash" ] && return 0
   # The legacy builder prints a deprecation notice on every build: show output only on failure.
   if ! output="$(docker build --quiet -f "$context/$file" --label "berth.content-hash=$hash" \
     --label "berth.image=$image" -t "$tag" "$context" 2>&1)"; then
@@ -110,30 +116,56 @@ build() { # context hash image tag dockerfile
   echo "built $tag"
 }
 
-# server-everything: the package's own entry point, stdio or streamableHttp.
-CONTEXT="$WORK/everything"
-base_rootfs "$CONTEXT/rootfs"
-copy_closure "$EVERYTHING" "$CONTEXT/rootfs/app"
-ENTRY="/app/node_modules/$EVERYTHING/dist/index.js"
-dockerfile "$ENTRY" stdio "" >"$CONTEXT/Dockerfile.stdio"
-dockerfile "$ENTRY" streamableHttp 3001 >"$CONTEXT/Dockerfile.http"
-HASH="$(content_hash "$CONTEXT")"
-build "$CONTEXT" "$HASH" mcp-everything berth/mcp-everything:stdio Dockerfile.stdio
-build "$CONTEXT" "$HASH" mcp-everything berth/mcp-everything:http Dockerfile.http
+build_everything() {
+  # server-everything: the package's own entry point, stdio or streamableHttp.
+  CONTEXT="$WORK/everything"
+  base_rootfs "$CONTEXT/rootfs"
+  copy_closure "$EVERYTHING" "$CONTEXT/rootfs/app"
+  ENTRY="/app/node_modules/$EVERYTHING/dist/index.js"
+  dockerfile "$ENTRY" stdio "" >"$CONTEXT/Dockerfile.stdio"
+  dockerfile "$ENTRY" streamableHttp 3001 >"$CONTEXT/Dockerfile.http"
+  HASH="$(content_hash "$CONTEXT")"
+  build "$CONTEXT" "$HASH" mcp-everything berth/mcp-everything:stdio Dockerfile.stdio
+  build "$CONTEXT" "$HASH" mcp-everything berth/mcp-everything:http Dockerfile.http
+}
 
-# The conformance fixture: compiled to /app/*.js (ESM), with the MCP SDK's closure beside it.
-CONTEXT="$WORK/conformance"
-base_rootfs "$CONTEXT/rootfs"
-copy_closure "$SDK" "$CONTEXT/rootfs/app"
-"$ROOT/node_modules/.bin/tsc" --outDir "$CONTEXT/rootfs/app" --rootDir "$ROOT/$FIXTURE" \
-  --module nodenext --moduleResolution nodenext --target es2023 --lib es2023 --types node \
-  --strict --skipLibCheck --noEmitOnError --typeRoots "$ROOT/node_modules/@types" \
-  "$ROOT/$FIXTURE/main.ts" "$ROOT/$FIXTURE/conformance-server.ts" "$ROOT/$FIXTURE/http-endpoint.ts"
-printf '{ "name": "berth-conformance-server", "private": true, "type": "module" }\n' \
-  >"$CONTEXT/rootfs/app/package.json"
-dockerfile /app/main.js stdio "" >"$CONTEXT/Dockerfile.stdio"
-# Docker publishes the port from outside the container's loopback: listen on every interface.
-dockerfile /app/main.js http 3000 "ENV HOST=0.0.0.0" >"$CONTEXT/Dockerfile.http"
-HASH="$(content_hash "$CONTEXT")"
-build "$CONTEXT" "$HASH" mcp-conformance berth/mcp-conformance:stdio Dockerfile.stdio
-build "$CONTEXT" "$HASH" mcp-conformance berth/mcp-conformance:http Dockerfile.http
+build_conformance() {
+  # The conformance fixture: compiled to /app/*.js (ESM), with the MCP SDK's closure beside it.
+  CONTEXT="$WORK/conformance"
+  # Compiling and copying take most of a minute on a busy machine; when nothing that goes into
+  # the images changed (the fixture, this script, node, the SDK's version, the lockfile), stop.
+  HASH="$( (
+    cat "$ROOT/$FIXTURE"/*.ts "${BASH_SOURCE[0]}" "$ROOT/node_modules/$SDK/package.json" \
+      "$ROOT/package-lock.json"
+    node --version
+  ) | sha256sum | cut -c1-32)"
+  if [ "$(label_of berth/mcp-conformance:stdio)" = "$HASH" ] &&
+    [ "$(label_of berth/mcp-conformance:http)" = "$HASH" ]; then
+    return 0
+  fi
+  base_rootfs "$CONTEXT/rootfs"
+  copy_closure "$SDK" "$CONTEXT/rootfs/app"
+  "$ROOT/node_modules/.bin/tsc" --outDir "$CONTEXT/rootfs/app" --rootDir "$ROOT/$FIXTURE" \
+    --module nodenext --moduleResolution nodenext --target es2023 --lib es2023 --types node \
+    --strict --skipLibCheck --noEmitOnError --typeRoots "$ROOT/node_modules/@types" \
+    "$ROOT/$FIXTURE/main.ts" "$ROOT/$FIXTURE/conformance-server.ts" "$ROOT/$FIXTURE/http-endpoint.ts"
+  printf '{ "name": "berth-conformance-server", "private": true, "type": "module" }\n' \
+    >"$CONTEXT/rootfs/app/package.json"
+  dockerfile /app/main.js stdio "" >"$CONTEXT/Dockerfile.stdio"
+  # Docker publishes the port from outside the container's loopback: listen on every interface.
+  dockerfile /app/main.js http 3000 "ENV HOST=0.0.0.0" >"$CONTEXT/Dockerfile.http"
+  build "$CONTEXT" "$HASH" mcp-conformance berth/mcp-conformance:stdio Dockerfile.stdio
+  build "$CONTEXT" "$HASH" mcp-conformance berth/mcp-conformance:http Dockerfile.http
+}
+
+for set in $SETS; do
+  case "$set" in
+    everything | conformance) ;;
+    *)
+      echo "build-mcp-images: unknown image set $set (everything, conformance)" >&2
+      exit 2
+      ;;
+  esac
+done
+if wants everything; then build_everything; fi
+if wants conformance; then build_conformance; fi
