@@ -1,39 +1,53 @@
 #!/usr/bin/env bash
 # Builds the offline MCP test images without any registry:
-#   berth/mcp-everything:stdio  @modelcontextprotocol/server-everything over stdio
-#   berth/mcp-everything:http   the same over Streamable HTTP on port 3001, path /mcp (PORT)
+#   berth/mcp-everything:stdio    @modelcontextprotocol/server-everything over stdio
+#   berth/mcp-everything:http     the same over Streamable HTTP on port 3001, path /mcp (PORT)
+#   berth/mcp-conformance:stdio   Berth's conformance fixture (test/fixtures/conformance-server)
+#   berth/mcp-conformance:http    the same over Streamable HTTP on port 3000, path /mcp (PORT)
 # FROM scratch with this host's node binary, the libraries ldd lists, and the server's npm
-# dependency closure copied from the repository's node_modules. Idempotent: an image whose
-# berth.content-hash label matches the build context is left alone.
+# dependency closure copied from the repository's node_modules (the fixture is compiled with the
+# repository's tsc first). Idempotent: an image whose berth.content-hash label matches its build
+# context is left alone. Arguments name the sets to build (everything, conformance); none: all.
 set -euo pipefail
 
+SETS="${*:-everything conformance}"
+wants() { [[ " $SETS " == *" $1 "* ]]; }
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-PACKAGE="@modelcontextprotocol/server-everything"
-REPO="berth/mcp-everything"
+EVERYTHING="@modelcontextprotocol/server-everything"
+SDK="@modelcontextprotocol/sdk"
+FIXTURE="test/fixtures/conformance-server"
 
 command -v docker >/dev/null || { echo "build-mcp-images: docker is not installed" >&2; exit 1; }
-[ -d "$ROOT/node_modules/$PACKAGE" ] || {
-  echo "build-mcp-images: $PACKAGE is missing; run npm ci first" >&2
-  exit 1
-}
-NODE="$(readlink -f "$(command -v node)")"
-CONTEXT="$(mktemp -d "${TMPDIR:-/tmp}/berth-mcp-image.XXXXXX")"
-trap 'rm -rf "$CONTEXT"' EXIT
-ROOTFS="$CONTEXT/rootfs"
-mkdir -p "$ROOTFS/usr/local/bin" "$ROOTFS/app" "$ROOTFS/etc" "$ROOTFS/tmp"
-chmod 1777 "$ROOTFS/tmp"
-
-# The node binary and every shared library it loads (the dynamic loader included).
-cp "$NODE" "$ROOTFS/usr/local/bin/node"
-for lib in $(ldd "$NODE" | grep -o '/[^ ]*' | sort -u); do
-  mkdir -p "$ROOTFS$(dirname "$lib")"
-  cp -L "$lib" "$ROOTFS$lib"
+for package in "$EVERYTHING" "$SDK" typescript; do
+  [ -d "$ROOT/node_modules/$package" ] || {
+    echo "build-mcp-images: $package is missing; run npm ci first" >&2
+    exit 1
+  }
 done
-printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$ROOTFS/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$ROOTFS/etc/group"
+NODE="$(readlink -f "$(command -v node)")"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/berth-mcp-image.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
 
-# The server package and its runtime dependency closure, resolved the way node resolves them.
-node - "$ROOT" "$PACKAGE" "$ROOTFS/app" <<'JS'
+# A root filesystem with the node binary, every shared library it loads (the dynamic loader
+# included), a nobody user and a world-writable /tmp.
+base_rootfs() { # rootfs
+  local rootfs="$1" lib
+  mkdir -p "$rootfs/usr/local/bin" "$rootfs/app" "$rootfs/etc" "$rootfs/tmp"
+  chmod 1777 "$rootfs/tmp"
+  cp "$NODE" "$rootfs/usr/local/bin/node"
+  for lib in $(ldd "$NODE" | grep -o '/[^ ]*' | sort -u); do
+    mkdir -p "$rootfs$(dirname "$lib")"
+    cp -L "$lib" "$rootfs$lib"
+  done
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+}
+
+# A package and its runtime dependency closure, resolved the way node resolves them, copied to
+# <target>/node_modules/… (the same relative paths as in the repository).
+copy_closure() { # package target
+  node - "$ROOT" "$1" "$2" <<'JS'
 const fs = require("node:fs");
 const path = require("node:path");
 const [root, start, target] = process.argv.slice(2);
@@ -69,26 +83,32 @@ for (const dir of [...seen].sort()) {
   });
 }
 JS
+}
 
 # The Dockerfile is part of the hash: a change to it rebuilds the images.
-dockerfile() { # mode port
+dockerfile() { # entrypoint-script mode port
   printf 'FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/local/bin NODE_ENV=production HOME=/tmp\n'
   printf 'WORKDIR /app\nUSER 65534:65534\n'
-  printf 'ENTRYPOINT ["/usr/local/bin/node", "/app/node_modules/%s/dist/index.js"]\n' "$PACKAGE"
-  printf 'CMD ["%s"]\n' "$1"
-  if [ -n "$2" ]; then printf 'ENV PORT=%s\nEXPOSE %s\n' "$2" "$2"; fi
+  printf 'ENTRYPOINT ["/usr/local/bin/node", "%s"]\n' "$1"
+  printf 'CMD ["%s"]\n' "$2"
+  if [ -n "$3" ]; then printf 'ENV PORT=%s\nEXPOSE %s\n' "$3" "$3"; fi
+  if [ -n "${4:-}" ]; then printf '%s\n' "$4"; fi
 }
-dockerfile stdio "" >"$CONTEXT/Dockerfile.stdio"
-dockerfile streamableHttp 3001 >"$CONTEXT/Dockerfile.http"
-HASH="$(cd "$CONTEXT" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-32)"
 
-build() { # tag dockerfile
-  local tag="$1" file="$2" current output
-  current="$(docker image inspect -f '{{index .Config.Labels "berth.content-hash"}}' "$tag" 2>/dev/null || true)"
-  [ "$current" = "$HASH" ] && return 0
+content_hash() { # context
+  (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-32)
+}
+
+label_of() { # tag
+  docker image inspect -f '{{index .Config.Labels "berth.content-hash"}}' "$1" 2>/dev/null || true
+}
+
+build() { # context hash image tag dockerfile
+  local context="$1" hash="$2" image="$3" tag="$4" file="$5" output
+  [ "$(label_of "$tag")" = "$hash" ] && return 0
   # The legacy builder prints a deprecation notice on every build: show output only on failure.
-  if ! output="$(docker build --quiet -f "$CONTEXT/$file" --label "berth.content-hash=$HASH" \
-    --label "berth.image=mcp-everything" -t "$tag" "$CONTEXT" 2>&1)"; then
+  if ! output="$(docker build --quiet -f "$context/$file" --label "berth.content-hash=$hash" \
+    --label "berth.image=$image" -t "$tag" "$context" 2>&1)"; then
     echo "build-mcp-images: docker build of $tag failed:" >&2
     echo "$output" >&2
     exit 1
@@ -96,5 +116,56 @@ build() { # tag dockerfile
   echo "built $tag"
 }
 
-build "$REPO:stdio" Dockerfile.stdio
-build "$REPO:http" Dockerfile.http
+build_everything() {
+  # server-everything: the package's own entry point, stdio or streamableHttp.
+  CONTEXT="$WORK/everything"
+  base_rootfs "$CONTEXT/rootfs"
+  copy_closure "$EVERYTHING" "$CONTEXT/rootfs/app"
+  ENTRY="/app/node_modules/$EVERYTHING/dist/index.js"
+  dockerfile "$ENTRY" stdio "" >"$CONTEXT/Dockerfile.stdio"
+  dockerfile "$ENTRY" streamableHttp 3001 >"$CONTEXT/Dockerfile.http"
+  HASH="$(content_hash "$CONTEXT")"
+  build "$CONTEXT" "$HASH" mcp-everything berth/mcp-everything:stdio Dockerfile.stdio
+  build "$CONTEXT" "$HASH" mcp-everything berth/mcp-everything:http Dockerfile.http
+}
+
+build_conformance() {
+  # The conformance fixture: compiled to /app/*.js (ESM), with the MCP SDK's closure beside it.
+  CONTEXT="$WORK/conformance"
+  # Compiling and copying take most of a minute on a busy machine; when nothing that goes into
+  # the images changed (the fixture, this script, node, the SDK's version, the lockfile), stop.
+  HASH="$( (
+    cat "$ROOT/$FIXTURE"/*.ts "${BASH_SOURCE[0]}" "$ROOT/node_modules/$SDK/package.json" \
+      "$ROOT/package-lock.json"
+    node --version
+  ) | sha256sum | cut -c1-32)"
+  if [ "$(label_of berth/mcp-conformance:stdio)" = "$HASH" ] &&
+    [ "$(label_of berth/mcp-conformance:http)" = "$HASH" ]; then
+    return 0
+  fi
+  base_rootfs "$CONTEXT/rootfs"
+  copy_closure "$SDK" "$CONTEXT/rootfs/app"
+  "$ROOT/node_modules/.bin/tsc" --outDir "$CONTEXT/rootfs/app" --rootDir "$ROOT/$FIXTURE" \
+    --module nodenext --moduleResolution nodenext --target es2023 --lib es2023 --types node \
+    --strict --skipLibCheck --noEmitOnError --typeRoots "$ROOT/node_modules/@types" \
+    "$ROOT/$FIXTURE/main.ts" "$ROOT/$FIXTURE/conformance-server.ts" "$ROOT/$FIXTURE/http-endpoint.ts"
+  printf '{ "name": "berth-conformance-server", "private": true, "type": "module" }\n' \
+    >"$CONTEXT/rootfs/app/package.json"
+  dockerfile /app/main.js stdio "" >"$CONTEXT/Dockerfile.stdio"
+  # Docker publishes the port from outside the container's loopback: listen on every interface.
+  dockerfile /app/main.js http 3000 "ENV HOST=0.0.0.0" >"$CONTEXT/Dockerfile.http"
+  build "$CONTEXT" "$HASH" mcp-conformance berth/mcp-conformance:stdio Dockerfile.stdio
+  build "$CONTEXT" "$HASH" mcp-conformance berth/mcp-conformance:http Dockerfile.http
+}
+
+for set in $SETS; do
+  case "$set" in
+    everything | conformance) ;;
+    *)
+      echo "build-mcp-images: unknown image set $set (everything, conformance)" >&2
+      exit 2
+      ;;
+  esac
+done
+if wants everything; then build_everything; fi
+if wants conformance; then build_conformance; fi

@@ -1,0 +1,113 @@
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { waitFor } from "@berth/testkit/engines";
+import { startMesh, type TestMesh } from "../../support/mesh.js";
+import type { FixtureProcess } from "./fixture-process.js";
+
+/** Every way an instance can be reached through Berth; each gets its own instance. */
+export const BERTH_PATHS = ["stdio-container", "http-container", "url"] as const;
+export type BerthPath = (typeof BERTH_PATHS)[number];
+
+/** A mesh serving the conformance fixture on each asked path through /mcp/{instance}. */
+export interface ConformanceMesh {
+  mesh: TestMesh;
+  /** `authorization` for the gateway. */
+  authorization: string;
+  /** The gateway URL of a path's instance. */
+  urlOf(path: BerthPath): string;
+  stop(): Promise<void>;
+}
+
+const CATALOG = new URL("../../fixtures/conformance-server/catalog/", import.meta.url);
+const RUNNING_MS = 90_000;
+const BUILD_SCRIPT = fileURLToPath(
+  new URL("../../../deploy/images/build-mcp-images.sh", import.meta.url),
+);
+
+/** Builds berth/mcp-conformance:stdio|http when missing or stale (idempotent). */
+export async function ensureConformanceImages(): Promise<void> {
+  await promisify(execFile)("bash", [BUILD_SCRIPT, "conformance"], { timeout: 240_000 });
+}
+
+/**
+ * Starts the four services in-process (containers labelled berth.test=<runId>), imports the
+ * fixture's catalog entries and creates one instance per path (the url instance points at the
+ * fixture already running on loopback), then waits until each is RUNNING (health probes call
+ * initialize and tools/list). The images must exist (see ensureConformanceImages).
+ */
+export async function startConformanceMesh(
+  engines: { databaseUrl: string; natsUrl: string },
+  runId: string,
+  fixture: FixtureProcess,
+  paths: readonly BerthPath[] = BERTH_PATHS,
+): Promise<ConformanceMesh> {
+  let mesh: TestMesh | undefined;
+  const stop = async () => {
+    await mesh?.stop();
+  };
+  try {
+    mesh = await startMesh(engines, {
+      services: ["registry", "instances", "runtime"],
+      env: { BERTH_RUNTIME_LABELS: `berth.test=${runId}`, RECONCILE_INTERVAL_MS: "2000" },
+    });
+    const authorization = `Bearer ${mesh.apiKey}`;
+    const gateway = mesh.gateway.url;
+    const rest = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${gateway}${path}`, {
+        method,
+        headers: { authorization, "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const answer = (await response.json()) as Record<string, unknown>;
+      if (!response.ok)
+        throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(answer)}`);
+      return answer;
+    };
+    for (const file of ["conformance.json", "conformance-http.json"]) {
+      await rest(
+        "POST",
+        "/v1/servers:import",
+        JSON.parse(await readFile(new URL(file, CATALOG), "utf8")),
+      );
+    }
+    const specs: Record<BerthPath, Record<string, unknown>> = {
+      "stdio-container": { serverId: "io.github.berth/conformance" },
+      "http-container": { serverId: "io.github.berth/conformance-http" },
+      url: { jsonSpec: { type: "url", endpoint: fixture.url } },
+    };
+    const ids: string[] = [];
+    for (const path of paths) {
+      const { jsonSpec, ...server } = specs[path] as { jsonSpec?: Record<string, unknown> };
+      const created = await rest("POST", "/v1/instances", {
+        instance: {
+          name: `conformance-${path}`,
+          ...server,
+          jsonSpec: { ...jsonSpec, health_check: { interval: 2, timeout: 2 } },
+        },
+      });
+      ids.push(created.id as string);
+    }
+    for (const id of ids) {
+      await waitFor(
+        `instance ${id} RUNNING`,
+        async () => {
+          const status = (await rest("GET", `/v1/instances/${id}`)).status;
+          if (status === "INSTANCE_STATUS_FAILED") throw new Error(`instance ${id} FAILED`);
+          return status === "INSTANCE_STATUS_RUNNING" ? true : undefined;
+        },
+        RUNNING_MS,
+      );
+    }
+    return {
+      mesh,
+      authorization,
+      urlOf: (path) => `${gateway}/mcp/conformance-${path}`,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
