@@ -28,6 +28,7 @@ import { createHealthRoutes } from "./health-routes.js";
 import { createOnePortServer, createRestHandler } from "./http/index.js";
 import { reportParseErrorsAsInvalid } from "./http/parse-error-status.js";
 import type { HttpRequest, HttpResponse } from "./http/types.js";
+import { createForwarder } from "./mcp/forward.js";
 import { invalidateOnEvents, natsAnswers } from "./mcp/instance-events.js";
 import { createInstanceResolver } from "./mcp/instance-resolver.js";
 import { createMcpProxy } from "./mcp/mcp-proxy.js";
@@ -126,6 +127,7 @@ export async function startGateway(
       resolver,
       gatekeeper,
       pins: createSessionPins(),
+      forwarder: createForwarder({ logger: log, maxBodyBytes: config.MAX_BODY_BYTES }),
       maxBodyBytes: config.MAX_BODY_BYTES,
       logger: log,
     });
