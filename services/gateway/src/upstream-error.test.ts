@@ -25,9 +25,17 @@ describe("upstream errors at the edge", () => {
     expect(edgeHeaders(error)).toEqual({ "retry-after": "1" });
   });
 
+  it("a stream cut without a status is UNAVAILABLE; an INTERNAL the service sent stays a 500", () => {
+    const cut = new ConnectError(
+      "http/2 stream closed with error code INTERNAL_ERROR",
+      Code.Internal,
+    );
+    expect(fromUpstream(cut, "runtime", false).code).toBe(Code.Unavailable);
+  });
+
   it("hides internal messages and keeps client errors as they are", () => {
     const bug = fromUpstream(
-      new ConnectError("null pointer at 10.0.0.1", Code.Internal),
+      new ConnectError("null pointer at 10.0.0.1", Code.Internal, { "grpc-status": "13" }),
       "runtime",
       false,
     );
