@@ -14,6 +14,12 @@ export {
 } from "./context/request-context.js";
 export { type CreateDatabaseOptions, createDatabase } from "./db/index.js";
 export {
+  dependencyUnavailable,
+  isDatabaseUnavailable,
+  RETRY_AFTER_SECONDS,
+  unavailableDependencyOf,
+} from "./errors/dependency-unavailable.js";
+export {
   aborted,
   alreadyExists,
   Code,

@@ -22,11 +22,13 @@ import { createAuthInterceptor, createGatekeeper } from "./auth/gatekeeper.js";
 import { createRateLimiter } from "./auth/rate-limiter.js";
 import type { GatewayConfig } from "./config.js";
 import { createCors, parseOrigins } from "./cors.js";
+import { edgeErrors } from "./edge-headers.js";
 import { createForwardingImpl } from "./forwarding-impl.js";
 import { createHealthRoutes } from "./health-routes.js";
 import { createOnePortServer, createRestHandler } from "./http/index.js";
 import { reportParseErrorsAsInvalid } from "./http/parse-error-status.js";
 import type { HttpRequest, HttpResponse } from "./http/types.js";
+import { createForwarder } from "./mcp/forward.js";
 import { invalidateOnEvents, natsAnswers } from "./mcp/instance-events.js";
 import { createInstanceResolver } from "./mcp/instance-resolver.js";
 import { createMcpProxy } from "./mcp/mcp-proxy.js";
@@ -92,16 +94,17 @@ export async function startGateway(
       perSecond: config.RATE_LIMIT_PER_SECOND,
       burst: config.RATE_LIMIT_BURST,
     });
-    const interceptors = [createAuthInterceptor(gatekeeper)];
-    const upstreams: Array<{ service: DescService; address: string }> = [
-      { service: RegistryService, address: config.REGISTRY_ADDR },
-      { service: InstancesService, address: config.INSTANCES_ADDR },
-      { service: RuntimeService, address: config.RUNTIME_ADDR },
+    // edgeErrors first: it is the outermost, so every error leaves with its edge headers.
+    const interceptors = [edgeErrors, createAuthInterceptor(gatekeeper)];
+    const upstreams: Array<{ service: DescService; address: string; label: string }> = [
+      { service: RegistryService, address: config.REGISTRY_ADDR, label: "registry" },
+      { service: InstancesService, address: config.INSTANCES_ADDR, label: "instances" },
+      { service: RuntimeService, address: config.RUNTIME_ADDR, label: "runtime" },
     ];
     const services = [
-      ...upstreams.map(({ service, address }) => ({
+      ...upstreams.map(({ service, address, label }) => ({
         service,
-        impl: createForwardingImpl(service, createServiceClient(service, address)),
+        impl: createForwardingImpl(service, createServiceClient(service, address), label),
       })),
       {
         service: ApiKeysService as DescService,
@@ -124,6 +127,7 @@ export async function startGateway(
       resolver,
       gatekeeper,
       pins: createSessionPins(),
+      forwarder: createForwarder({ logger: log, maxBodyBytes: config.MAX_BODY_BYTES }),
       maxBodyBytes: config.MAX_BODY_BYTES,
       logger: log,
     });

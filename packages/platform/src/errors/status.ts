@@ -2,6 +2,7 @@ import { StatusSchema } from "@berth/proto/gen/google/rpc/status_pb";
 import { create, isMessage, toBinary } from "@bufbuild/protobuf";
 import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { dependencyUnavailable, isDatabaseUnavailable } from "./dependency-unavailable.js";
 
 /** The one place where an unknown failure becomes an RPC error; internals never leak. */
 export function toConnectError(error: unknown): ConnectError {
@@ -9,6 +10,8 @@ export function toConnectError(error: unknown): ConnectError {
   const pgCode = (error as { code?: unknown } | null)?.code;
   // Unique violations that slipped past an explicit check are still a client conflict.
   if (pgCode === "23505") return new ConnectError("already exists", Code.AlreadyExists);
+  // An outage is the caller's to retry (503), not a bug (500).
+  if (isDatabaseUnavailable(error)) return dependencyUnavailable("database", error);
   return new ConnectError("internal error", Code.Internal, undefined, undefined, error);
 }
 

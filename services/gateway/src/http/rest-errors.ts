@@ -11,6 +11,7 @@ import { berthRegistry } from "@berth/proto";
 import { BadRequestSchema } from "@berth/proto/gen/google/rpc/error_details_pb";
 import { type JsonObject, type JsonValue, type Registry, toJson } from "@bufbuild/protobuf";
 import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
+import { edgeHeaders } from "../edge-headers.js";
 import type { HttpResponse } from "./types.js";
 
 /** A failure of the HTTP exchange itself whose status is not its RPC code's (405, 413, 415). */
@@ -29,8 +30,6 @@ export class RestHttpError extends ConnectError {
     return Function.prototype[Symbol.hasInstance].call(RestHttpError, value);
   }
 }
-
-const PASSED_HEADERS = ["retry-after"];
 
 // Their messages may describe internals (queries, addresses, stack traces): never shown to callers.
 const OPAQUE = new Set([Code.Internal, Code.Unknown, Code.DataLoss]);
@@ -85,13 +84,10 @@ export function writeRestError(
   }
   res.statusCode = status;
   res.setHeader("content-type", "application/json");
-  // Headers an error carries for the caller: when to retry (429), how to authenticate (401).
-  const err = toConnectError(error);
-  for (const name of PASSED_HEADERS) {
-    const value = err.metadata.get(name);
-    if (value) res.setHeader(name, value);
+  // Headers an error carries for the caller: when to retry (429, 503), how to authenticate (401).
+  for (const [name, value] of Object.entries(edgeHeaders(toConnectError(error)))) {
+    res.setHeader(name, value);
   }
-  if (err.code === Code.Unauthenticated) res.setHeader("www-authenticate", 'Bearer realm="berth"');
   if (error instanceof RestHttpError) {
     for (const [name, value] of Object.entries(error.headers)) {
       // HTTP/2 has no connection header (the stream ends on its own); HTTP/1.1 closes the socket.

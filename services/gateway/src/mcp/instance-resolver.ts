@@ -1,7 +1,8 @@
-import { Code, ConnectError, type Logger } from "@berth/platform";
+import { Code, ConnectError, type Logger, RETRY_AFTER_SECONDS } from "@berth/platform";
 import type { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { type RuntimeService, WorkloadState } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import type { Client } from "@connectrpc/connect";
+import { createStaleCache } from "./stale-cache.js";
 import {
   type InstanceIdentity,
   type InstanceResolver,
@@ -13,90 +14,104 @@ import {
 export interface InstanceResolverOptions {
   instances: Client<typeof InstancesService>;
   runtime: Client<typeof RuntimeService>;
-  /** How long a lookup is reused; events about the instance drop it sooner. */
+  /** How long a lookup is fresh; events about the instance drop it sooner. */
   ttlMs: number;
   logger: Logger;
   now?: () => number;
 }
 
+/** The instances or runtime service did not answer a lookup (503, the caller may retry). */
+export class ControlPlaneUnavailableError extends McpProxyError {
+  constructor(readonly service: string) {
+    super(503, `the ${service} service is unavailable`, {
+      "retry-after": String(RETRY_AFTER_SECONDS),
+    });
+  }
+}
+
+/** Whether a lookup failed because the control plane is away (not because the instance is). */
+export function isControlPlaneUnavailable(error: unknown): error is ControlPlaneUnavailableError {
+  return error instanceof ControlPlaneUnavailableError;
+}
+
 // Unhealthy instances are still tried: a failed probe does not mean every call fails.
 const SERVING = new Set([WorkloadState.RUNNING, WorkloadState.UNHEALTHY]);
-const MAX_ENTRIES = 10_000;
 
-/** An InstanceResolver over InstancesService.GetInstance and RuntimeService.ResolveEndpoint. */
-export function createInstanceResolver(options: InstanceResolverOptions): InstanceResolver {
-  const now = options.now ?? Date.now;
-  const identities = new Map<string, { value: InstanceIdentity; until: number }>();
-  const endpoints = new Map<string, { value: McpEndpoint; until: number }>();
-  const remember = <T>(map: Map<string, { value: T; until: number }>, key: string, value: T) => {
-    if (map.size >= MAX_ENTRIES) map.clear();
-    map.set(key, { value, until: now() + options.ttlMs });
+/**
+ * An InstanceResolver over InstancesService.GetInstance and RuntimeService.ResolveEndpoint. The
+ * data plane outlives the control plane: once an instance was resolved, its last known endpoint
+ * keeps serving while those services are away (logged with `stale: true`, counted in `stats`);
+ * lookups are refreshed in the background, so no MCP call waits on the control plane after the
+ * first.
+ */
+export function createInstanceResolver(
+  options: InstanceResolverOptions,
+): InstanceResolver & { stats: { staleServed: number } } {
+  const { logger } = options;
+  const stats = { staleServed: 0 };
+  const cacheOptions = {
+    ttlMs: options.ttlMs,
+    isOutage: isControlPlaneUnavailable,
+    onStale: (key: string, error: unknown) => {
+      stats.staleServed++;
+      const service = (error as ControlPlaneUnavailableError).service;
+      logger.warn({ key, service, stale: true }, "serving the last known instance lookup");
+    },
+    ...(options.now ? { now: options.now } : {}),
   };
-  const fresh = <T>(entry: { value: T; until: number } | undefined) =>
-    entry && entry.until > now() ? entry.value : undefined;
+  const identities = createStaleCache<InstanceIdentity>(cacheOptions);
+  const endpoints = createStaleCache<McpEndpoint>(cacheOptions);
+
+  const lookUpIdentity = async (ref: string): Promise<InstanceIdentity> => {
+    let instance: InstanceIdentity | undefined;
+    try {
+      instance = (await options.instances.getInstance({ id: ref })).instance;
+    } catch (error) {
+      if (error instanceof ConnectError && error.code === Code.NotFound) instance = undefined;
+      else throw upstreamFailure("instances", error, logger);
+    }
+    if (!instance?.id) throw new McpProxyError(404, `instance ${JSON.stringify(ref)} not found`);
+    return { id: instance.id, name: instance.name };
+  };
+
+  const lookUpEndpoint = async (instance: InstanceIdentity): Promise<McpEndpoint> => {
+    const notRunning = (state: string) =>
+      new McpProxyError(503, `instance ${JSON.stringify(instance.name)} is not running (${state})`);
+    let answer: Awaited<ReturnType<typeof options.runtime.resolveEndpoint>>;
+    try {
+      answer = await options.runtime.resolveEndpoint({ instanceId: instance.id });
+    } catch (error) {
+      if (
+        error instanceof ConnectError &&
+        [Code.NotFound, Code.FailedPrecondition].includes(error.code)
+      ) {
+        throw notRunning("no workload");
+      }
+      throw upstreamFailure("runtime", error, logger);
+    }
+    if (!SERVING.has(answer.state) || answer.url === "") {
+      throw notRunning(WorkloadState[answer.state] ?? "unknown");
+    }
+    return {
+      instanceId: instance.id,
+      url: answer.url,
+      headers: { ...answer.headers },
+      generation: answer.generation,
+    };
+  };
 
   return {
-    async identify(ref) {
-      const cached = fresh(identities.get(ref));
-      if (cached) return cached;
-      let instance: InstanceIdentity | undefined;
-      try {
-        instance = (await options.instances.getInstance({ id: ref })).instance;
-      } catch (error) {
-        if (error instanceof ConnectError && error.code === Code.NotFound) instance = undefined;
-        else throw upstreamFailure("instances", error, options.logger);
-      }
-      if (!instance?.id) throw new McpProxyError(404, `instance ${JSON.stringify(ref)} not found`);
-      const identity = { id: instance.id, name: instance.name };
-      remember(identities, ref, identity);
-      return identity;
-    },
-
-    async endpoint(instance) {
-      const cached = fresh(endpoints.get(instance.id));
-      if (cached) return cached;
-      const notRunning = (state: string) =>
-        new McpProxyError(
-          503,
-          `instance ${JSON.stringify(instance.name)} is not running (${state})`,
-        );
-      let answer: Awaited<ReturnType<typeof options.runtime.resolveEndpoint>>;
-      try {
-        answer = await options.runtime.resolveEndpoint({ instanceId: instance.id });
-      } catch (error) {
-        if (
-          error instanceof ConnectError &&
-          [Code.NotFound, Code.FailedPrecondition].includes(error.code)
-        ) {
-          throw notRunning("no workload");
-        }
-        throw upstreamFailure("runtime", error, options.logger);
-      }
-      if (!SERVING.has(answer.state) || answer.url === "") {
-        throw notRunning(WorkloadState[answer.state] ?? "unknown");
-      }
-      const endpoint: McpEndpoint = {
-        instanceId: instance.id,
-        url: answer.url,
-        headers: { ...answer.headers },
-        generation: answer.generation,
-      };
-      remember(endpoints, instance.id, endpoint);
-      return endpoint;
-    },
-
+    stats,
+    identify: (ref) => identities.get(ref, () => lookUpIdentity(ref)),
+    endpoint: (instance) => endpoints.get(instance.id, () => lookUpEndpoint(instance)),
     invalidate(instanceId) {
       endpoints.delete(instanceId);
-      for (const [ref, entry] of identities) {
-        if (entry.value.id === instanceId) identities.delete(ref);
-      }
+      identities.deleteWhere((identity) => identity.id === instanceId);
     },
   };
 }
 
 function upstreamFailure(service: string, error: unknown, logger: Logger): McpProxyError {
   logger.warn({ err: error, service }, "instance lookup failed");
-  return new McpProxyError(503, `the ${service} service is not answering; try again`, {
-    "retry-after": "1",
-  });
+  return new ControlPlaneUnavailableError(service);
 }

@@ -1,4 +1,5 @@
-import { Code, ConnectError, httpStatusOf } from "@berth/platform";
+import { Code, httpStatusOf, toConnectError } from "@berth/platform";
+import { edgeHeaders } from "../edge-headers.js";
 import type { HttpResponse } from "../http/types.js";
 import { McpProxyError } from "./types.js";
 
@@ -8,14 +9,10 @@ export const GATEWAY_ERROR_CODE = -32001;
 /** The proxy's own failure for any error: gatekeeper errors keep their HTTP status and headers. */
 export function toProxyError(error: unknown): McpProxyError {
   if (error instanceof McpProxyError) return error;
-  if (error instanceof ConnectError && error.code !== Code.Internal) {
-    const headers: Record<string, string> = {};
-    const retryAfter = error.metadata.get("retry-after");
-    if (retryAfter) headers["retry-after"] = retryAfter;
-    if (error.code === Code.Unauthenticated) headers["www-authenticate"] = 'Bearer realm="berth"';
-    return new McpProxyError(httpStatusOf(error.code), error.rawMessage, headers);
-  }
-  return new McpProxyError(500, "internal error");
+  // A database outage under the gatekeeper is 503 like any other; only bugs are 500.
+  const err = toConnectError(error);
+  if (err.code === Code.Internal) return new McpProxyError(500, "internal error");
+  return new McpProxyError(httpStatusOf(err.code), err.rawMessage, edgeHeaders(err));
 }
 
 /** Answers with a JSON-RPC error body (id null: the request was not read) and the HTTP status. */

@@ -2,7 +2,7 @@ import type { Logger } from "@berth/platform";
 import { fromNodeHeaders } from "../auth/credential.js";
 import type { Gatekeeper, Principal } from "../auth/types.js";
 import type { HttpRequest, HttpResponse } from "../http/types.js";
-import { forward } from "./forward.js";
+import type { Forwarder } from "./forward.js";
 import { toProxyError, writeJsonRpcError } from "./json-rpc-error.js";
 import type { SessionPins } from "./session-pins.js";
 import { type InstanceIdentity, type InstanceResolver, McpProxyError } from "./types.js";
@@ -12,6 +12,7 @@ export interface McpProxyOptions {
   resolver: InstanceResolver;
   gatekeeper: Gatekeeper;
   pins: SessionPins;
+  forwarder: Forwarder;
   maxBodyBytes: number;
   logger: Logger;
 }
@@ -51,6 +52,7 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
   // Event streams never end by themselves: a stopping gateway ends them instead of waiting.
   const close = () => {
     for (const res of open) res.destroy();
+    void options.forwarder.close();
   };
   return { handle, close };
 
@@ -74,16 +76,20 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
     // Resolved every time (cached), so that a stopped instance answers "not running" at once.
     const current = await resolver.endpoint(instance);
     const endpoint = (session ? pins.get(instance.id, session) : undefined) ?? current;
-    forward(req, res, endpoint, options.maxBodyBytes, {
+    options.forwarder.forward(req, res, endpoint, {
       onResponse(status, answeredSession) {
         const ended = (req.method === "DELETE" && status < 300) || status === 404;
         if (session && ended) pins.delete(instance.id, session);
         else if (answeredSession && status < 300) pins.set(answeredSession, endpoint);
       },
-      onFailure(error) {
+      onFailure(error, cause) {
         resolver.invalidate(instance.id);
         if (session) pins.delete(instance.id, session);
-        logger.warn({ instance_id: instance.id, status: error.status }, "MCP upstream failed");
+        // The cause (code, phase, reused socket), never a body or a header value.
+        logger.warn(
+          { instance_id: instance.id, status: error.status, ...cause },
+          "MCP upstream failed",
+        );
         answerError(req, res, error);
       },
     });

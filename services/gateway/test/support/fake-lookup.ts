@@ -21,10 +21,10 @@ export async function startFakeLookup(
 ): Promise<{
   instancesAddr: string;
   runtimeAddr: string;
-  calls: { resolve: number };
+  calls: { resolve: number; list: number };
   stop(): Promise<void>;
 }> {
-  const calls = { resolve: 0 };
+  const calls = { resolve: 0, list: 0 };
   const find = (ref: string) => instances.find((i) => i.id === ref || i.name === ref);
   const instancesServer = createGrpcServer({
     services: [
@@ -33,6 +33,11 @@ export async function startFakeLookup(
           const found = find(request.id);
           if (!found) throw notFound("instance", request.id);
           return { instance: { id: found.id, name: found.name, status: InstanceStatus.RUNNING } };
+        },
+        // Never answers: a call in flight when the service goes away (kill it with stop()).
+        listInstances() {
+          calls.list++;
+          return new Promise<never>(() => {});
         },
       }),
     ],
