@@ -5,6 +5,7 @@ import {
   createLogger,
   createServiceClient,
   type Logger,
+  loadMeshIdentity,
 } from "@berth/platform";
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
@@ -65,6 +66,7 @@ export async function startGateway(
   const log = logger ?? createLogger({ service: "gateway", level: config.LOG_LEVEL });
   const closer = createCloser((name, error) => log.warn({ err: error }, `closing ${name} failed`));
   try {
+    const identity = loadMeshIdentity(config);
     const orm = await createDatabase({
       url: config.DATABASE_URL,
       schema: "gateway",
@@ -81,7 +83,10 @@ export async function startGateway(
       options.print ?? printToStdout,
       log,
     );
-    const nc = await connectNats(config.NATS_URL, "gateway");
+    const nc = await connectNats(config.NATS_URL, "gateway", "NATS_URL", {
+      user: config.NATS_USER,
+      pass: config.NATS_PASSWORD,
+    });
     closer.add("nats", () => nc.drain());
 
     const authenticator = createAuthenticator({
@@ -101,7 +106,7 @@ export async function startGateway(
     const services = [
       ...upstreams.map(({ service, address }) => ({
         service,
-        impl: createForwardingImpl(service, createServiceClient(service, address)),
+        impl: createForwardingImpl(service, createServiceClient(service, address, { identity })),
       })),
       {
         service: ApiKeysService as DescService,
@@ -114,8 +119,8 @@ export async function startGateway(
     ];
 
     const resolver = createInstanceResolver({
-      instances: createServiceClient(InstancesService, config.INSTANCES_ADDR),
-      runtime: createServiceClient(RuntimeService, config.RUNTIME_ADDR),
+      instances: createServiceClient(InstancesService, config.INSTANCES_ADDR, { identity }),
+      runtime: createServiceClient(RuntimeService, config.RUNTIME_ADDR, { identity }),
       ttlMs: config.MCP_RESOLVE_CACHE_MS,
       logger: log,
     });
@@ -129,10 +134,14 @@ export async function startGateway(
     });
     const extras: Extra[] = [
       createCors(parseOrigins(config.CORS_ORIGINS)),
-      createHealthRoutes(upstreams, [
-        { name: "nats", check: () => natsAnswers(nc) },
-        { name: "database", check: async () => orm.isConnected() },
-      ]),
+      createHealthRoutes(
+        upstreams,
+        [
+          { name: "nats", check: () => natsAnswers(nc) },
+          { name: "database", check: async () => orm.isConnected() },
+        ],
+        identity,
+      ),
       createOpenApiRoutes(loadOpenApi()),
       mcp.handle,
     ];
