@@ -5,7 +5,13 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isPortListening, startNats, startPostgres, waitForPort } from "@berth/testkit/engines";
+import {
+  berthNatsUsers,
+  isPortListening,
+  startNats,
+  startPostgres,
+  waitForPort,
+} from "@berth/testkit/engines";
 import { loadOrCreateCredentials } from "./start/credentials.js";
 import { waitForHealthy } from "./start/health.js";
 import { createLeftovers } from "./start/leftovers.js";
@@ -16,7 +22,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // BERTH_HOME moves everything npm start keeps (data, logs, credentials) out of the checkout.
 const HOME = process.env.BERTH_HOME ? resolve(process.env.BERTH_HOME) : join(ROOT, ".berth");
 const LOGS = join(HOME, "logs");
-const credentials = loadOrCreateCredentials(join(HOME, "credentials.env"));
+const credentials = loadOrCreateCredentials(join(HOME, "credentials.env"), join(HOME, "mesh"));
 const leftovers = createLeftovers(join(HOME, "run"), ROOT);
 const SERVICE_LISTEN_MS = 30_000;
 const GATEWAY_HEALTHY_MS = 60_000;
@@ -103,9 +109,16 @@ async function main(): Promise<void> {
   if (databaseUrl) say(`${label("Postgres")}DATABASE_URL from the environment`);
   else {
     const dataDir = join(HOME, "postgres");
-    const pg = await startEngine("Postgres", () => startPostgres({ dataDir, port: pgPort }));
+    const password = credentials.pgPassword;
+    const pg = await startEngine("Postgres", () =>
+      startPostgres({ dataDir, port: pgPort, password }),
+    );
     databaseUrl = pg.url;
-    say(`${label("Postgres")}${pg.url}  (data: ${shown(dataDir)})`);
+    // The URL carries the password: show where it is kept instead.
+    const shownUrl = pg.url.replace(`:${encodeURIComponent(password)}@`, ":…@");
+    say(
+      `${label("Postgres")}${shownUrl}  (data: ${shown(dataDir)}, password in ${shown(join(HOME, "credentials.env"))})`,
+    );
   }
   if (stopping) return;
   let natsUrl = process.env.NATS_URL;
@@ -113,7 +126,10 @@ async function main(): Promise<void> {
   else {
     const storeDir = join(HOME, "nats");
     const logFile = join(LOGS, "nats.log");
-    const nats = await startEngine("NATS", () => startNats({ storeDir, port: natsPort, logFile }));
+    const users = berthNatsUsers(credentials.natsPasswords);
+    const nats = await startEngine("NATS", () =>
+      startNats({ storeDir, port: natsPort, logFile, users }),
+    );
     natsUrl = nats.url;
     await leftovers.record("nats", nats.pid);
     say(`${label("NATS")}${nats.url}  (store: ${shown(storeDir)})`);

@@ -9,6 +9,7 @@ import { create } from "@bufbuild/protobuf";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readEvents } from "./support/events.js";
+import { meshIdentity, serviceMeshEnv } from "./support/mesh.js";
 import { type ServiceProcess, spawnService } from "./support/service-process.js";
 
 // The registry is killed (SIGKILL, no cleanup) at the worst moments of the outbox; after a
@@ -28,7 +29,7 @@ describe("outbox under a crash of the registry", () => {
   async function startRegistry(port: number, failpoints = ""): Promise<ServiceProcess> {
     const registry = spawnService("registry", {
       DATABASE_URL: engines.databaseUrl,
-      NATS_URL: engines.natsUrl,
+      ...serviceMeshEnv("registry", engines),
       GRPC_PORT: String(port),
       LOG_LEVEL: "warn",
       BERTH_FAILPOINTS: failpoints,
@@ -64,6 +65,7 @@ describe("outbox under a crash of the registry", () => {
       const name = `crash-${failpoint.split(".")[1]}`;
       const doomed = await startRegistry(port, failpoint);
       const client = createServiceClient(RegistryService, `127.0.0.1:${port}`, {
+        identity: meshIdentity("gateway"),
         defaultTimeoutMs: 10_000,
       });
       await client

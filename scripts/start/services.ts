@@ -38,7 +38,10 @@ export interface EngineUrls {
   natsUrl: string;
 }
 
-/** The environment of one service: the parent's, plus engines, credentials, its port and peers. */
+/**
+ * The environment of one service: the parent's, plus engines, its own credentials (mesh
+ * certificate, NATS user; the secrets key ring for the instances service only), its port and peers.
+ */
 export function serviceEnv(
   service: ServiceSpec,
   engines: EngineUrls,
@@ -49,6 +52,11 @@ export function serviceEnv(
   // A port inherited from the shell would make two services fight over it.
   delete env.GRPC_PORT;
   delete env.HTTP_PORT;
+  // Credentials are handed out per service; one inherited from the shell must not leak across.
+  for (const name of ["BERTH_MESH_CA", "BERTH_MESH_CERT", "BERTH_MESH_KEY", "NATS_USER"])
+    delete env[name];
+  delete env.NATS_PASSWORD;
+  delete env.BERTH_SECRET_KEYS;
   const address = (name: ServiceSpec["name"]) =>
     `127.0.0.1:${services.find((s) => s.name === name)?.port}`;
   return {
@@ -56,7 +64,10 @@ export function serviceEnv(
     DATABASE_URL: engines.databaseUrl,
     NATS_URL: engines.natsUrl,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
-    ...credentials,
+    ...credentials.identities[service.name],
+    NATS_USER: service.name,
+    NATS_PASSWORD: credentials.natsPasswords[service.name],
+    ...(service.name === "instances" ? { BERTH_SECRET_KEYS: credentials.BERTH_SECRET_KEYS } : {}),
     REGISTRY_ADDR: address("registry"),
     INSTANCES_ADDR: address("instances"),
     RUNTIME_ADDR: address("runtime"),

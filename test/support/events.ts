@@ -1,7 +1,7 @@
 import { decodeEnvelope } from "@berth/platform";
 import type { EventEnvelope } from "@berth/proto/gen/berth/events/v1/events_pb";
+import { connectAs } from "@berth/testkit";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 
 /** One event read back from JetStream. */
 export interface ReadEvent {
@@ -19,7 +19,7 @@ export async function readEvents(
   stream: string,
   options: { waitMs?: number; until?: (events: ReadEvent[]) => boolean } = {},
 ): Promise<ReadEvent[]> {
-  const nc = await connect({ servers: natsUrl, reconnect: false });
+  const nc = await connectAs(natsUrl);
   const events: ReadEvent[] = [];
   try {
     const js = jetstream(nc);

@@ -1,5 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { createLogger, type EnvSchema, type Logger, loadConfig } from "@berth/platform";
+import {
+  createLogger,
+  createMeshAuthority,
+  type EnvSchema,
+  type Logger,
+  loadConfig,
+  type MeshAuthority,
+  type MeshIdentity,
+  meshIdentityEnv,
+} from "@berth/platform";
+import type { Engines } from "@berth/testkit";
 
 /** A service of the mesh that runs behind the gateway. */
 export type MeshService = "registry" | "instances" | "runtime";
@@ -18,7 +28,47 @@ export interface TestMesh {
   apiKey: string;
   /** The environment every service was configured from (secrets for the test only). */
   env: Record<string, string>;
+  /** The test CA: identity("gateway") calls the services' internal ports as the gateway. */
+  authority: MeshAuthority;
   stop(): Promise<void>;
+}
+
+/** What a test mesh needs of the engines (useEngines() gives all of it). */
+export type MeshEngines = Pick<
+  Engines,
+  "databaseUrl" | "natsUrl" | "natsServiceUrl" | "natsPasswords"
+>;
+
+let authority: MeshAuthority | undefined;
+
+/**
+ * The test file's throwaway mesh CA: every harness in one file issues from it, so services
+ * started by different harnesses trust each other (and nothing from another CA).
+ */
+export function testMeshAuthority(): MeshAuthority {
+  authority ??= createMeshAuthority();
+  return authority;
+}
+
+/** The certificate and key a test presents to call a service as `service` (e.g. "gateway"). */
+export function meshIdentity(service: string): MeshIdentity {
+  return testMeshAuthority().identity(service);
+}
+
+/**
+ * The variables that make a process `service` on the mesh: its certificate from the test CA
+ * and its own NATS user (the services log in to NATS without the test kit's admin user).
+ */
+export function serviceMeshEnv(
+  service: "registry" | "instances" | "runtime" | "gateway",
+  engines: MeshEngines,
+): Record<string, string> {
+  return {
+    ...meshIdentityEnv(meshIdentity(service)),
+    NATS_URL: engines.natsServiceUrl,
+    NATS_USER: service,
+    NATS_PASSWORD: engines.natsPasswords[service],
+  };
 }
 
 /** A quiet logger for tests; LOG_LEVEL=debug shows everything. */
@@ -28,32 +78,35 @@ export function testLogger(service: string): Logger {
 
 /**
  * The environment variables of a test mesh: engines, free ports and fresh credentials
- * (an AES-256 key for instance secrets, the runtime's service token, the gateway's first admin
- * API key).
+ * (an AES-256 key for instance secrets, the gateway's first admin API key). Each service adds
+ * its own mesh identity and NATS user (serviceMeshEnv).
  */
-export function meshEnv(engines: { databaseUrl: string; natsUrl: string }): Record<string, string> {
+export function meshEnv(engines: MeshEngines): Record<string, string> {
   return {
     DATABASE_URL: engines.databaseUrl,
-    NATS_URL: engines.natsUrl,
+    NATS_URL: engines.natsServiceUrl,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
     GRPC_PORT: "0",
     HTTP_PORT: "0",
     BERTH_SECRET_KEYS: `k1:${randomBytes(32).toString("base64")}`,
-    BERTH_RUNTIME_TOKEN: randomBytes(32).toString("hex"),
     BERTH_BOOTSTRAP_API_KEY: `berth_${randomBytes(8).toString("hex")}_${randomBytes(32).toString("base64url")}`,
   };
 }
 
 // Every service package exports `<name>Env` (its zod schema) and `start<Name>(config, logger)`.
 type ServiceModule = Record<string, unknown>;
-async function startService(name: string, env: Record<string, string>): Promise<StartedService> {
+async function startService(
+  name: "registry" | "instances" | "runtime" | "gateway",
+  env: Record<string, string>,
+  engines: MeshEngines,
+): Promise<StartedService> {
   const module = (await import(`@berth/${name}`)) as ServiceModule;
   const schema = module[`${name}Env`] as EnvSchema;
   const start = module[`start${name[0]!.toUpperCase()}${name.slice(1)}`] as (
     config: unknown,
     logger: Logger,
   ) => Promise<StartedService>;
-  return start(loadConfig(schema, env), testLogger(name));
+  return start(loadConfig(schema, { ...env, ...serviceMeshEnv(name, engines) }), testLogger(name));
 }
 
 /**
@@ -61,7 +114,7 @@ async function startService(name: string, env: Record<string, string>): Promise<
  * gateway in front of them; services left out are unreachable addresses for the others.
  */
 export async function startMesh(
-  engines: { databaseUrl: string; natsUrl: string },
+  engines: MeshEngines,
   options: { services?: MeshService[]; env?: Record<string, string> } = {},
 ): Promise<TestMesh> {
   const wanted = options.services ?? ["registry"];
@@ -79,15 +132,18 @@ export async function startMesh(
   try {
     for (const name of ["registry", "instances", "runtime"] as const) {
       if (!wanted.includes(name)) continue;
-      services[name] = await startService(name, env);
+      services[name] = await startService(name, env, engines);
       env[`${name.toUpperCase()}_ADDR`] = `127.0.0.1:${services[name].port}`;
     }
-    const gateway = (await startService("gateway", env)) as StartedService & { url: string };
+    const gateway = (await startService("gateway", env, engines)) as StartedService & {
+      url: string;
+    };
     return {
       services,
       gateway,
       apiKey: env.BERTH_BOOTSTRAP_API_KEY!,
       env,
+      authority: testMeshAuthority(),
       async stop() {
         await gateway.stop();
         await stopAll();

@@ -2,7 +2,8 @@ import { join } from "node:path";
 import { createServiceClient } from "@berth/platform";
 import { DesiredState, InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
-import type { Interceptor } from "@connectrpc/connect";
+import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { BenchMesh } from "../mesh/bench-mesh.js";
 import type { BerthApi } from "../mesh/berth-api.js";
 import type { BenchContext } from "../support/context.js";
@@ -66,15 +67,21 @@ export async function controlPlaneLeg(
     request.header.set("authorization", `Bearer ${mesh.apiKey}`);
     return next(request);
   };
-  const gatewayAddress = mesh.gatewayUrl.replace("http://", "");
+  const gatewayTransport = createGrpcTransport({
+    baseUrl: mesh.gatewayUrl,
+    defaultTimeoutMs: 5_000,
+    interceptors: [auth],
+  });
+  const direct = { identity: mesh.authority.identity("gateway") };
   const clients = {
     "grpc-gateway": {
-      registry: createServiceClient(RegistryService, gatewayAddress, { interceptors: [auth] }),
-      instances: createServiceClient(InstancesService, gatewayAddress, { interceptors: [auth] }),
+      // The gateway's public port: plaintext gRPC with an API key (not the mesh's mutual TLS).
+      registry: createClient(RegistryService, gatewayTransport),
+      instances: createClient(InstancesService, gatewayTransport),
     },
     "grpc-direct": {
-      registry: createServiceClient(RegistryService, mesh.address("registry")),
-      instances: createServiceClient(InstancesService, mesh.address("instances")),
+      registry: createServiceClient(RegistryService, mesh.address("registry"), direct),
+      instances: createServiceClient(InstancesService, mesh.address("instances"), direct),
     },
   };
   type Clients = (typeof clients)["grpc-direct"];

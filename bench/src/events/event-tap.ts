@@ -1,8 +1,9 @@
 import { decodeEnvelope, unpackPayload } from "@berth/platform";
 import type { EventEnvelope } from "@berth/proto/gen/berth/events/v1/events_pb";
+import { connectAs } from "@berth/testkit";
 import type { Message } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { wallMs } from "../support/stats.js";
 
 /** An event as the bench saw it go by on NATS. */
@@ -27,7 +28,7 @@ export async function tapEvents(
   subjects: readonly string[],
   onEvent: (event: SeenEvent) => void,
 ): Promise<EventTap> {
-  const nc: NatsConnection = await connect({ servers: natsUrl, name: "berth-bench" });
+  const nc: NatsConnection = await connectAs(natsUrl, "berth-bench");
   for (const subject of subjects) {
     nc.subscribe(subject, {
       callback: (error, msg) => {

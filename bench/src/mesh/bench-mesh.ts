@@ -1,5 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { createMeshAuthority, type MeshAuthority, meshIdentityEnv } from "@berth/platform";
+import { withoutCredentials } from "@berth/testkit";
+import { BENCH_NATS_PASSWORDS } from "./engines.js";
 import { type ServiceProcess, startServiceProcess } from "./service-process.js";
 
 /** The services of a bench mesh. */
@@ -12,6 +15,8 @@ export interface BenchMesh {
   gatewayUrl: string;
   /** The gateway's admin API key. */
   apiKey: string;
+  /** The mesh CA: identity("gateway") calls the services' internal ports as the gateway. */
+  authority: MeshAuthority;
   /** host:port of a service's gRPC API. */
   address(name: Exclude<ServiceName, "gateway">): string;
   /** Starts one more gateway over the same services and keys (a diagnostic variant). */
@@ -44,12 +49,11 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
   const apiKey = `berth_${randomBytes(8).toString("hex")}_${randomBytes(32).toString("base64url")}`;
   const env: Record<string, string> = {
     DATABASE_URL: options.databaseUrl,
-    NATS_URL: options.natsUrl,
+    NATS_URL: withoutCredentials(options.natsUrl),
     LOG_LEVEL: "info",
     GRPC_PORT: "0",
     HTTP_PORT: "0",
     BERTH_SECRET_KEYS: `k1:${randomBytes(32).toString("base64")}`,
-    BERTH_RUNTIME_TOKEN: randomBytes(32).toString("hex"),
     BERTH_BOOTSTRAP_API_KEY: apiKey,
     BERTH_RUNTIME_LABELS: `berth.bench=${options.runId}`,
     RATE_LIMIT_PER_SECOND: "1000000",
@@ -59,6 +63,14 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
     RUNTIME_ADDR: "127.0.0.1:1",
     ...options.env,
   };
+  const authority = createMeshAuthority();
+  // Each service runs as itself: its certificate from the bench's CA and its own NATS user.
+  const envOf = (name: ServiceName) => ({
+    ...env,
+    ...meshIdentityEnv(authority.identity(name)),
+    NATS_USER: name,
+    NATS_PASSWORD: BENCH_NATS_PASSWORDS[name],
+  });
   const services: Partial<Record<ServiceName, ServiceProcess>> = {};
   const extras: ServiceProcess[] = [];
   const stop = async () => {
@@ -68,7 +80,7 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
   try {
     for (const name of ORDER) {
       if (!options.services.includes(name)) continue;
-      const started = await startServiceProcess(name, env, {
+      const started = await startServiceProcess(name, envOf(name), {
         cwd: options.root,
         logFile: join(options.logDir, `${name}.log`),
         nodeArgs: options.nodeArgs?.[name],
@@ -84,13 +96,14 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
     services,
     gatewayUrl: services.gateway ? `http://127.0.0.1:${services.gateway.port}` : "",
     apiKey,
+    authority,
     address(name) {
       const service = services[name];
       if (!service) throw new Error(`${name} is not part of this mesh`);
       return `127.0.0.1:${service.port}`;
     },
     async extraGateway(name, nodeArgs) {
-      const gateway = await startServiceProcess("gateway", env, {
+      const gateway = await startServiceProcess("gateway", envOf("gateway"), {
         cwd: options.root,
         logFile: join(options.logDir, `${name}.log`),
         nodeArgs,

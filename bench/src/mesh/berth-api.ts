@@ -50,7 +50,10 @@ export function berthApi(mesh: BenchMesh): BerthApi {
     name: "registry" | "instances" | "runtime",
   ) =>
     mesh.services[name]
-      ? createServiceClient(service, mesh.address(name), { defaultTimeoutMs: 30_000 })
+      ? createServiceClient(service, mesh.address(name), {
+          identity: mesh.authority.identity("gateway"),
+          defaultTimeoutMs: 30_000,
+        })
       : (undefined as never);
   return {
     rest,

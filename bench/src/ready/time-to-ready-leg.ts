@@ -1,7 +1,7 @@
-import { createServiceClient } from "@berth/platform";
 import type { McpServerInstanceStatusChanged } from "@berth/proto/gen/berth/events/v1/events_pb";
 import { InstanceStatus, InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
-import type { Interceptor } from "@connectrpc/connect";
+import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { tapEvents } from "../events/event-tap.js";
 import type { BenchMesh } from "../mesh/bench-mesh.js";
 import type { BerthApi } from "../mesh/berth-api.js";
@@ -61,9 +61,15 @@ export async function timeToReadyLeg(
     request.header.set("authorization", `Bearer ${mesh.apiKey}`);
     return next(request);
   };
-  const instances = createServiceClient(InstancesService, mesh.gatewayUrl.replace("http://", ""), {
-    interceptors: [auth],
-  });
+  // The gateway's public port: plaintext gRPC with an API key (not the mesh's mutual TLS).
+  const instances = createClient(
+    InstancesService,
+    createGrpcTransport({
+      baseUrl: mesh.gatewayUrl,
+      defaultTimeoutMs: 5_000,
+      interceptors: [auth],
+    }),
+  );
   try {
     await dockerFloorRun(IMAGE, ctx.runId, `berth-bench-floor-warmup-${ctx.runId}`); // warm caches
     for (let repeat = 1; repeat <= ctx.settings.ready.repeats; repeat++) {

@@ -3,6 +3,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findFreePort, startNats, useEngines } from "@berth/testkit";
+
+// The outage test runs a NATS server of its own, with one user.
+const OWN_USER = { user: "outage", password: "outage-test-password-0123456789" };
+const OWN_USERS = [{ ...OWN_USER, publish: [">"], subscribe: [">"] }];
+
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { context, propagation, ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
@@ -143,8 +148,11 @@ describe("transactional outbox", () => {
   it("catches up in order, losing nothing, after NATS was away for a few seconds", async () => {
     const storeDir = await mkdtemp(join(tmpdir(), "berth-outage-"));
     const port = await findFreePort();
-    let server = await startNats({ storeDir, port });
-    const ownNc = await connectNats(server.url, "outage-test");
+    let server = await startNats({ storeDir, port, users: OWN_USERS });
+    const ownNc = await connectNats(server.url, "outage-test", "NATS_URL", {
+      user: OWN_USER.user,
+      pass: OWN_USER.password,
+    });
     const ownRelay = createOutboxRelay({
       orm,
       nc: ownNc,
@@ -163,7 +171,7 @@ describe("transactional outbox", () => {
       ownRelay.kick();
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       expect(await unsent(orm, "outbox_test")).toEqual(recorded);
-      server = await startNats({ storeDir, port });
+      server = await startNats({ storeDir, port, users: OWN_USERS });
       expect(
         await waitFor(async () => (await unsent(orm, "outbox_test")).length === 0, 20_000),
       ).toBe(true);

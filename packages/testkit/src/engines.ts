@@ -11,6 +11,13 @@ export {
 export { EngineMissingError, EngineStartError } from "./errors.js";
 export { findFreePort, isPortListening, waitForPort } from "./free-port.js";
 export { startNats } from "./nats.js";
+export {
+  BERTH_NATS_SERVICES,
+  type BerthNatsService,
+  berthNatsUsers,
+  type NatsUser,
+  natsServerConfig,
+} from "./nats-users.js";
 export { BERTH_DATABASE, startPostgres } from "./postgres.js";
 export { isRoot, lastLines, type RunOptions, type RunResult, runCommand } from "./run-command.js";
 export { createTestDatabase } from "./test-database.js";

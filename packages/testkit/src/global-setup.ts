@@ -1,15 +1,18 @@
+import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { startNats } from "./nats.js";
+import { BERTH_NATS_SERVICES, type BerthNatsService, berthNatsUsers } from "./nats-users.js";
 import { startPostgres } from "./postgres.js";
 import type { NatsHandle, PostgresHandle } from "./types.js";
 
 /**
  * vitest globalSetup of the integration project: provides a Postgres admin URL and a NATS URL.
- * DATABASE_URL and NATS_URL point at existing servers; otherwise throwaway ones are started in
- * a temporary folder and removed afterwards. A missing engine fails the run with what to
+ * DATABASE_URL and NATS_URL point at existing servers (NATS_URL with an admin user in it, and
+ * NATS_PASSWORD_<SERVICE> for Berth's users); otherwise throwaway ones are started in a
+ * temporary folder and removed afterwards, with throwaway passwords. A missing engine fails the run with what to
  * install: integration tests are never skipped.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -30,16 +33,45 @@ export default async function setup(project: TestProject): Promise<() => Promise
       return dir;
     };
     // allSettled: when one engine fails, the other must finish starting before teardown stops it.
+    const secret = () => randomBytes(24).toString("base64url");
+    const natsPasswords = Object.fromEntries(
+      BERTH_NATS_SERVICES.map((service) => [
+        service,
+        process.env[`NATS_PASSWORD_${service.toUpperCase()}`] ?? secret(),
+      ]),
+    ) as Record<BerthNatsService, string>;
+    const admin = { user: "berth-test", password: secret() };
     const [postgres, nats] = await Promise.allSettled([
       process.env.DATABASE_URL ??
-        tempDir().then((root) => track(startPostgres({ dataDir: join(root, "postgres") }), stops)),
+        tempDir().then((root) =>
+          track(
+            // A throwaway password: the tests reach Postgres through URLs that carry it.
+            startPostgres({
+              dataDir: join(root, "postgres"),
+              password: secret(),
+            }),
+            stops,
+          ),
+        ),
       process.env.NATS_URL ??
-        tempDir().then((root) => track(startNats({ storeDir: join(root, "nats") }), stops)),
+        tempDir()
+          .then((root) =>
+            track(
+              startNats({
+                storeDir: join(root, "nats"),
+                users: berthNatsUsers(natsPasswords, admin),
+              }),
+              stops,
+            ),
+          )
+          // Tests connect as the admin user through the URL (connectNats reads it from there).
+          .then((url) => url.replace("nats://", `nats://${admin.user}:${admin.password}@`)),
     ]);
     if (postgres.status === "rejected") throw postgres.reason;
     if (nats.status === "rejected") throw nats.reason;
     project.provide("postgresAdminUrl", postgres.value);
     project.provide("natsUrl", nats.value);
+    project.provide("natsPasswords", natsPasswords);
   } catch (error) {
     await teardown();
     throw error;

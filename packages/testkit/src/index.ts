@@ -1,2 +1,8 @@
 export * from "./engines.js";
-export { BERTH_STREAM_PREFIX, deleteBerthStreams, useEngines } from "./use-engines.js";
+export {
+  BERTH_STREAM_PREFIX,
+  connectAs,
+  deleteBerthStreams,
+  useEngines,
+  withoutCredentials,
+} from "./use-engines.js";

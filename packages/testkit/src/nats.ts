@@ -1,18 +1,23 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir } from "node:fs/promises";
-import { resolve } from "node:path";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { findNatsServer } from "./engine-binaries.js";
 import { EngineStartError } from "./errors.js";
 import { findFreePort, isPortListening } from "./free-port.js";
+import { natsServerConfig } from "./nats-users.js";
 import { lastLines } from "./run-command.js";
 import type { NatsHandle, NatsOptions } from "./types.js";
 
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 
-/** Starts nats-server with JetStream on 127.0.0.1 and waits until JetStream answers. */
+/**
+ * Starts nats-server with JetStream on 127.0.0.1 and waits until JetStream answers. It knows
+ * only options.users (a config file beside the store, mode 0600, holds them): a client without
+ * a user and password is refused.
+ */
 export async function startNats(options: NatsOptions): Promise<NatsHandle> {
   const binary = findNatsServer();
   const storeDir = resolve(options.storeDir);
@@ -23,7 +28,15 @@ export async function startNats(options: NatsOptions): Promise<NatsHandle> {
       `nats-server cannot start: port ${port} on 127.0.0.1 is already in use`,
     );
   }
-  const args = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir];
+  const [probe] = options.users;
+  if (!probe) throw new EngineStartError("nats-server needs at least one user");
+  const configFile = `${storeDir.replace(/\/$/, "")}.conf`;
+  await mkdir(dirname(configFile), { recursive: true });
+  await writeFile(configFile, natsServerConfig({ port, storeDir, users: options.users }), {
+    mode: 0o600,
+  });
+  await chmod(configFile, 0o600);
+  const args = ["-c", configFile];
   if (options.logFile) args.push("-l", resolve(options.logFile));
   // Its own process group: a Ctrl-C on the terminal reaches the caller, who stops us in order.
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -39,7 +52,7 @@ export async function startNats(options: NatsOptions): Promise<NatsHandle> {
 
   const url = `nats://127.0.0.1:${port}`;
   try {
-    await waitForJetStream(url, child);
+    await waitForJetStream(url, child, { user: probe.user, pass: probe.password });
   } catch (error) {
     await stopChild(child, exited);
     throw new EngineStartError(`nats-server did not become ready on port ${port}`, {
@@ -51,13 +64,22 @@ export async function startNats(options: NatsOptions): Promise<NatsHandle> {
 }
 
 /** Polls until a client can connect and JetStream answers an account info request. */
-async function waitForJetStream(url: string, child: ChildProcess): Promise<void> {
+async function waitForJetStream(
+  url: string,
+  child: ChildProcess,
+  credentials: { user: string; pass: string },
+): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastError: unknown;
   while (Date.now() < deadline) {
     if (hasExited(child)) throw new Error("nats-server exited");
     try {
-      const nc = await connect({ servers: url, reconnect: false, timeout: 1_000 });
+      const nc = await connect({
+        servers: url,
+        reconnect: false,
+        timeout: 1_000,
+        ...credentials,
+      });
       try {
         await (await jetstreamManager(nc)).getAccountInfo();
         return;

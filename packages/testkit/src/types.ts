@@ -1,6 +1,8 @@
+import type { BerthNatsService, NatsUser } from "./nats-users.js";
+
 /** A running Postgres started by the testkit. */
 export interface PostgresHandle {
-  /** URL of the `berth` database, e.g. postgres://postgres@127.0.0.1:55432/berth. */
+  /** URL of the `berth` database, with the password: postgres://postgres:…@127.0.0.1:55432/berth. */
   url: string;
   /** URL of the `postgres` maintenance database, for creating and dropping databases. */
   adminUrl: string;
@@ -16,6 +18,8 @@ export interface PostgresOptions {
   port?: number;
   /** Keep the data directory on stop() (default true); false removes it. */
   keep?: boolean;
+  /** The `postgres` user's password (at least 16 characters); every connection must give it. */
+  password: string;
 }
 
 /** A running nats-server with JetStream started by the testkit. */
@@ -36,6 +40,8 @@ export interface NatsOptions {
   port?: number;
   /** Write the server log to this file instead of keeping it in memory. */
   logFile?: string;
+  /** Who may connect and what each may publish and subscribe to (berthNatsUsers). */
+  users: readonly NatsUser[];
 }
 
 /** A database created for one test file. */
@@ -49,8 +55,15 @@ export interface TestDatabase {
 export interface Engines {
   /** A fresh, empty database of its own. */
   databaseUrl: string;
-  /** The shared NATS server, with every BERTH_* stream deleted beforehand. */
+  /**
+   * The shared NATS server, with every BERTH_* stream deleted beforehand, as a URL that logs in
+   * as the test kit's admin user (connectNats reads user and password from the URL).
+   */
   natsUrl: string;
+  /** The same server without credentials, for services (they log in as their own user). */
+  natsServiceUrl: string;
+  /** Each Berth service's NATS password (the user is the service's name). */
+  natsPasswords: Readonly<Record<BerthNatsService, string>>;
   /** Drops the database. */
   cleanup(): Promise<void>;
 }
@@ -59,7 +72,9 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** URL of a Postgres maintenance database the tests may create databases through. */
     postgresAdminUrl: string;
-    /** URL of a NATS server with JetStream. */
+    /** URL of a NATS server with JetStream, with the test kit's admin user in it. */
     natsUrl: string;
+    /** Each Berth service's NATS password. */
+    natsPasswords: Record<BerthNatsService, string>;
   }
 }

@@ -1,5 +1,5 @@
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { inject } from "vitest";
 import { createTestDatabase } from "./test-database.js";
 import type { Engines } from "./types.js";
@@ -15,12 +15,43 @@ export async function useEngines(): Promise<Engines> {
   const natsUrl = inject("natsUrl");
   await deleteBerthStreams(natsUrl);
   const database = await createTestDatabase(inject("postgresAdminUrl"));
-  return { databaseUrl: database.url, natsUrl, cleanup: () => database.drop() };
+  return {
+    databaseUrl: database.url,
+    natsUrl,
+    natsServiceUrl: withoutCredentials(natsUrl),
+    natsPasswords: inject("natsPasswords"),
+    cleanup: () => database.drop(),
+  };
+}
+
+/** A nats:// URL without its user and password. */
+export function withoutCredentials(natsUrl: string): string {
+  const url = new URL(natsUrl);
+  url.username = "";
+  url.password = "";
+  return url.toString().replace(/\/$/, "");
+}
+
+/**
+ * Connects (no reconnect) with the user and password of a nats://user:pass@host URL, which
+ * nats.js itself would ignore.
+ */
+export async function connectAs(natsUrl: string, name?: string): Promise<NatsConnection> {
+  const url = new URL(natsUrl);
+  return connect({
+    servers: withoutCredentials(natsUrl),
+    reconnect: false,
+    timeout: 5_000,
+    ...(name ? { name } : {}),
+    ...(url.username
+      ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
+      : {}),
+  });
 }
 
 /** Deletes every JetStream stream whose name starts with BERTH_; returns the names deleted. */
 export async function deleteBerthStreams(natsUrl: string): Promise<string[]> {
-  const nc = await connect({ servers: natsUrl, reconnect: false, timeout: 5_000 });
+  const nc = await connectAs(natsUrl);
   try {
     const jsm = await jetstreamManager(nc);
     const deleted: string[] = [];

@@ -1,8 +1,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { createTestDatabase, type TestDatabase, useEngines } from "../src/index.js";
+import { connectAs, createTestDatabase, type TestDatabase, useEngines } from "../src/index.js";
 
 async function scalar(url: string, sql: string): Promise<unknown> {
   const client = new pg.Client({ connectionString: url });
@@ -44,7 +43,7 @@ describe("createTestDatabase", () => {
 describe("useEngines", () => {
   it("starts each file from a fresh database and a bus without BERTH_ streams", async () => {
     const natsUrl = inject("natsUrl");
-    const nc = await connect({ servers: natsUrl });
+    const nc = await connectAs(natsUrl);
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: "BERTH_LEFTOVER", subjects: ["berth.leftover.>"] });
     await jsm.streams.add({ name: "OTHER_KEPT", subjects: ["other.kept.>"] });

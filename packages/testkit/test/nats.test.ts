@@ -4,8 +4,23 @@ import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EngineStartError, findFreePort, type NatsHandle, startNats } from "../src/index.js";
+import {
+  BERTH_NATS_SERVICES,
+  berthNatsUsers,
+  EngineStartError,
+  findFreePort,
+  type NatsHandle,
+  startNats,
+} from "../src/index.js";
 import { makeTempDir } from "./temp-dir.js";
+
+const passwords = Object.fromEntries(
+  BERTH_NATS_SERVICES.map((service) => [service, `${service}-password-0123456789`]),
+) as Record<(typeof BERTH_NATS_SERVICES)[number], string>;
+const admin = { user: "admin", password: "admin-password-0123456789" };
+const users = berthNatsUsers(passwords, admin);
+const as = (url: string, user: string, pass: string) =>
+  connect({ servers: url, reconnect: false, timeout: 2_000, user, pass });
 
 describe("startNats", () => {
   let root: string;
@@ -20,9 +35,9 @@ describe("startNats", () => {
 
   it("serves JetStream and keeps streams in its store across a restart", async () => {
     const storeDir = join(root, "store");
-    const first = await startNats({ storeDir });
+    const first = await startNats({ storeDir, users });
     running.push(first);
-    let nc = await connect({ servers: first.url });
+    let nc = await as(first.url, admin.user, admin.password);
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: "KEPT", subjects: ["kept.>"] });
     const ack = await jetstream(nc).publish("kept.one", "hello");
@@ -30,16 +45,70 @@ describe("startNats", () => {
     await nc.close();
     await first.stop();
 
-    const second = await startNats({ storeDir });
+    const second = await startNats({ storeDir, users });
     running.push(second);
-    nc = await connect({ servers: second.url });
+    nc = await as(second.url, admin.user, admin.password);
     const message = await (await jetstreamManager(nc)).streams.getMessage("KEPT", { seq: ack.seq });
     expect(message?.string()).toBe("hello");
     await nc.close();
   });
 
+  it("refuses a client without a user, or with a wrong password", async () => {
+    const server = await startNats({ storeDir: join(root, "locked"), users });
+    running.push(server);
+    await expect(
+      connect({ servers: server.url, reconnect: false, timeout: 2_000 }),
+    ).rejects.toThrow(/Authorization/i);
+    await expect(as(server.url, "gateway", "not-the-password")).rejects.toThrow(/Authorization/i);
+  });
+
+  it("lets only the instances service publish instance events", async () => {
+    const server = await startNats({ storeDir: join(root, "permissions"), users });
+    running.push(server);
+    const adminNc = await as(server.url, admin.user, admin.password);
+    await (await jetstreamManager(adminNc)).streams.add({
+      name: "BERTH_INSTANCES",
+      subjects: ["berth.instances.>"],
+    });
+    // The runtime listens the way it consumes: everything on berth.instances.>.
+    const runtime = await as(server.url, "runtime", passwords.runtime);
+    const seen: string[] = [];
+    const sub = runtime.subscribe("berth.instances.>", {
+      callback: (_e, m) => {
+        seen.push(m.string());
+      },
+    });
+
+    const gateway = await as(server.url, "gateway", passwords.gateway);
+    const refused = (async () => {
+      for await (const status of gateway.status()) {
+        if (status.type === "error") return String((status as { error?: unknown }).error);
+      }
+      return "";
+    })();
+    // A forged event: JetStream never acknowledges it, and the server reports the violation.
+    await expect(
+      jetstream(gateway).publish("berth.instances.instance.created", "forged", { timeout: 1_000 }),
+    ).rejects.toThrow();
+    expect(await refused).toMatch(/Permissions Violation for Publish to "berth.instances/);
+
+    const instances = await as(server.url, "instances", passwords.instances);
+    const ack = await jetstream(instances).publish("berth.instances.instance.created", "genuine");
+    await runtime.flush();
+    expect(seen).toEqual(["genuine"]);
+    const stored = await (await jetstreamManager(adminNc)).streams.info("BERTH_INSTANCES");
+    expect(stored.state.messages).toBe(1);
+    expect(ack.seq).toBe(1);
+    // Nor may the runtime publish as the instances service.
+    await expect(
+      jetstream(runtime).publish("berth.instances.instance.created", "forged", { timeout: 1_000 }),
+    ).rejects.toThrow();
+    sub.unsubscribe();
+    for (const nc of [adminNc, runtime, gateway, instances]) await nc.close();
+  });
+
   it("stops: the port no longer accepts clients", async () => {
-    const server = await startNats({ storeDir: join(root, "stopped") });
+    const server = await startNats({ storeDir: join(root, "stopped"), users });
     running.push(server);
     await server.stop();
     await expect(
@@ -53,7 +122,7 @@ describe("startNats", () => {
       const s = createServer().listen(port, "127.0.0.1", () => done(s));
     });
     try {
-      const started = startNats({ storeDir: join(root, "busy"), port });
+      const started = startNats({ storeDir: join(root, "busy"), port, users });
       await expect(started).rejects.toThrow(EngineStartError);
       await expect(started).rejects.toThrow(`port ${port}`);
     } finally {

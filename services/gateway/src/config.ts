@@ -1,4 +1,4 @@
-import { addressVar, baseEnv, portVar } from "@berth/platform";
+import { addressVar, baseEnv, meshEnv, portVar } from "@berth/platform";
 import { z } from "zod";
 import { API_KEY_PATTERN } from "./api-keys/key-format.js";
 
@@ -6,6 +6,8 @@ const positive = (fallback: number) => z.coerce.number().positive().default(fall
 
 /** The gateway's environment variables. */
 export const gatewayEnv = z.object({
+  /** The gateway's mesh certificate (its identity towards the services) and NATS user. */
+  ...meshEnv,
   LOG_LEVEL: baseEnv.LOG_LEVEL,
   DATABASE_URL: baseEnv.DATABASE_URL,
   NATS_URL: baseEnv.NATS_URL,

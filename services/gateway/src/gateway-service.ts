@@ -5,6 +5,7 @@ import {
   createLogger,
   createServiceClient,
   type Logger,
+  loadMeshIdentity,
 } from "@berth/platform";
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
@@ -67,6 +68,7 @@ export async function startGateway(
   const log = logger ?? createLogger({ service: "gateway", level: config.LOG_LEVEL });
   const closer = createCloser((name, error) => log.warn({ err: error }, `closing ${name} failed`));
   try {
+    const identity = loadMeshIdentity(config);
     const orm = await createDatabase({
       url: config.DATABASE_URL,
       schema: "gateway",
@@ -83,7 +85,10 @@ export async function startGateway(
       options.print ?? printToStdout,
       log,
     );
-    const nc = await connectNats(config.NATS_URL, "gateway");
+    const nc = await connectNats(config.NATS_URL, "gateway", "NATS_URL", {
+      user: config.NATS_USER,
+      pass: config.NATS_PASSWORD,
+    });
     closer.add("nats", () => nc.drain());
 
     const authenticator = createAuthenticator({
@@ -104,7 +109,11 @@ export async function startGateway(
     const services = [
       ...upstreams.map(({ service, address, label }) => ({
         service,
-        impl: createForwardingImpl(service, createServiceClient(service, address), label),
+        impl: createForwardingImpl(
+          service,
+          createServiceClient(service, address, { identity }),
+          label,
+        ),
       })),
       {
         service: ApiKeysService as DescService,
@@ -117,8 +126,8 @@ export async function startGateway(
     ];
 
     const resolver = createInstanceResolver({
-      instances: createServiceClient(InstancesService, config.INSTANCES_ADDR),
-      runtime: createServiceClient(RuntimeService, config.RUNTIME_ADDR),
+      instances: createServiceClient(InstancesService, config.INSTANCES_ADDR, { identity }),
+      runtime: createServiceClient(RuntimeService, config.RUNTIME_ADDR, { identity }),
       ttlMs: config.MCP_RESOLVE_CACHE_MS,
       logger: log,
     });
@@ -133,10 +142,14 @@ export async function startGateway(
     });
     const extras: Extra[] = [
       createCors(parseOrigins(config.CORS_ORIGINS)),
-      createHealthRoutes(upstreams, [
-        { name: "nats", check: () => natsAnswers(nc) },
-        { name: "database", check: async () => orm.isConnected() },
-      ]),
+      createHealthRoutes(
+        upstreams,
+        [
+          { name: "nats", check: () => natsAnswers(nc) },
+          { name: "database", check: async () => orm.isConnected() },
+        ],
+        identity,
+      ),
       createOpenApiRoutes(loadOpenApi()),
       mcp.handle,
     ];

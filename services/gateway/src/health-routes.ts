@@ -1,3 +1,4 @@
+import type { MeshIdentity } from "@berth/platform";
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, credentials, makeClientConstructor } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
@@ -50,11 +51,18 @@ function bounded(check: () => Promise<boolean>, ms = 2_000): Promise<boolean> {
  */
 export function createHealthRoutes(
   upstreams: Array<{ service: DescService; address: string }>,
-  checks: ReadinessCheck[] = [],
+  checks: ReadinessCheck[],
+  identity: MeshIdentity,
 ): (req: AnyRequest, res: AnyResponse) => boolean {
+  // The services answer health checks over mutual TLS only, like every other call.
+  const tls = credentials.createSsl(
+    Buffer.from(identity.ca),
+    Buffer.from(identity.key),
+    Buffer.from(identity.cert),
+  );
   const clients = [
     ...upstreams.map(({ service, address }) => {
-      const client = new HealthClient(address, credentials.createInsecure());
+      const client = new HealthClient(address, tls);
       return { name: service.typeName, check: () => check(client, service.typeName) };
     }),
     ...checks,

@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import { createLogger, loadConfig } from "@berth/platform";
 import { useEngines } from "@berth/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { meshEnv } from "../../../test/support/mesh.js";
+import { meshEnv, serviceMeshEnv } from "../../../test/support/mesh.js";
 import { gatewayEnv, startGateway } from "../src/index.js";
 
 describe("bootstrap admin key", () => {
@@ -31,6 +31,7 @@ describe("bootstrap admin key", () => {
     const { BERTH_BOOTSTRAP_API_KEY: _given, ...env } = meshEnv(engines);
     const config = loadConfig(gatewayEnv, {
       ...env,
+      ...serviceMeshEnv("gateway", engines),
       REGISTRY_ADDR: "127.0.0.1:1",
       INSTANCES_ADDR: "127.0.0.1:1",
       RUNTIME_ADDR: "127.0.0.1:1",

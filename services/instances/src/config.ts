@@ -24,7 +24,6 @@ export const instancesEnv = z.object({
     }
     return ring;
   }),
-  BERTH_RUNTIME_TOKEN: z.string().min(32, "must be at least 32 characters"),
   /** url endpoints on loopback (127.0.0.0/8, ::1, localhost): one-machine meshes need them. */
   BERTH_ALLOW_LOOPBACK_ENDPOINTS: flagVar(true),
   /** url endpoints on private, link-local and cloud metadata addresses: refused unless set. */

@@ -50,7 +50,7 @@ export async function startInstances(config: InstancesConfig, logger?: Logger): 
       orm,
       kickOutbox: () => relay.kick(),
       logger: log,
-      lookup: createServerLookup(config.REGISTRY_ADDR),
+      lookup: createServerLookup(config.REGISTRY_ADDR, backbone.identity),
       secrets,
       hub,
       policy: {
@@ -68,7 +68,6 @@ export async function startInstances(config: InstancesConfig, logger?: Logger): 
         createSecretsHandlers({
           orm,
           secrets,
-          runtimeToken: config.BERTH_RUNTIME_TOKEN,
           logger: log,
         }),
       ),

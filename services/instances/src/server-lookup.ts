@@ -1,4 +1,10 @@
-import { Code, ConnectError, createServiceClient, unavailable } from "@berth/platform";
+import {
+  Code,
+  ConnectError,
+  createServiceClient,
+  type MeshIdentity,
+  unavailable,
+} from "@berth/platform";
 import { type McpServer, RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 
 /** Reads catalog entries from the registry over gRPC. */
@@ -7,9 +13,16 @@ export interface ServerLookup {
   find(idOrName: string): Promise<McpServer | undefined>;
 }
 
-/** A lookup against the registry at host:port. */
-export function createServerLookup(address: string, timeoutMs = 5_000): ServerLookup {
-  const client = createServiceClient(RegistryService, address, { defaultTimeoutMs: timeoutMs });
+/** A lookup against the registry at host:port, calling as the instances service's identity. */
+export function createServerLookup(
+  address: string,
+  identity: MeshIdentity,
+  timeoutMs = 5_000,
+): ServerLookup {
+  const client = createServiceClient(RegistryService, address, {
+    identity,
+    defaultTimeoutMs: timeoutMs,
+  });
   return {
     async find(idOrName) {
       try {

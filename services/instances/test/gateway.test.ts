@@ -169,7 +169,6 @@ describe("instances through the gateway", () => {
       "POST",
       "/berth.instances.v1.InstanceSecretsService/ResolveInstanceSecrets",
       { instanceId: "forecast-1" },
-      { authorization: `Bearer ${mesh.env.BERTH_RUNTIME_TOKEN}` },
     );
     const text = await response.text();
     expect(response.status).toBe(404);

@@ -3,7 +3,7 @@ import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_
 import { findFreePort, useEngines, waitForPort } from "@berth/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readEvents } from "../../../test/support/events.js";
-import { meshEnv } from "../../../test/support/mesh.js";
+import { meshEnv, meshIdentity, serviceMeshEnv } from "../../../test/support/mesh.js";
 import { type ServiceProcess, spawnService } from "../../../test/support/service-process.js";
 import { query } from "./stack.js";
 
@@ -16,7 +16,12 @@ describe("instances outbox under a crash", () => {
 
   beforeAll(async () => {
     engines = await useEngines();
-    env = { ...meshEnv(engines), LOG_LEVEL: "warn", REGISTRY_ADDR: "127.0.0.1:1" };
+    env = {
+      ...meshEnv(engines),
+      ...serviceMeshEnv("instances", engines),
+      LOG_LEVEL: "warn",
+      REGISTRY_ADDR: "127.0.0.1:1",
+    };
   });
   afterAll(async () => {
     await Promise.all(running.map((p) => p.stop()));
@@ -54,6 +59,7 @@ describe("instances outbox under a crash", () => {
       const name = `crash-${failpoint.split(".")[1]}`;
       const doomed = await start(port, failpoint);
       const client = createServiceClient(InstancesService, `127.0.0.1:${port}`, {
+        identity: meshIdentity("gateway"),
         defaultTimeoutMs: 10_000,
       });
       await client

@@ -1,10 +1,21 @@
 import { randomBytes } from "node:crypto";
-import { Code, ConnectError, encodeEnvelope, loadConfig, StartupError } from "@berth/platform";
+import {
+  Code,
+  ConnectError,
+  createServiceClient,
+  encodeEnvelope,
+  loadConfig,
+  StartupError,
+} from "@berth/platform";
+import { InstanceSecretsService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { EnvVarType, Transport } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { useEngines } from "@berth/testkit";
 import type { JsonObject } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readEvents } from "../../../test/support/events.js";
+import { meshIdentity } from "../../../test/support/mesh.js";
 import { instancesEnv } from "../src/index.js";
 import { query, type Stack, startStack } from "./stack.js";
 
@@ -44,9 +55,8 @@ describe("instance secrets", () => {
     await engines?.cleanup();
   });
 
-  const authorized = () => ({
-    headers: { authorization: `Bearer ${stack.env.BERTH_RUNTIME_TOKEN}` },
-  });
+  // stack.secretsClient presents the runtime's mesh certificate: nothing more to add per call.
+  const authorized = () => ({});
   const code = (call: Promise<unknown>) =>
     call.then(
       () => 0,
@@ -107,17 +117,27 @@ describe("instance secrets", () => {
   });
 
   it("lets only the runtime's credential resolve the values", async () => {
-    expect(await code(stack.secretsClient.resolveInstanceSecrets({ instanceId: dockerId }))).toBe(
+    const address = `127.0.0.1:${stack.instances.port}`;
+    // No client certificate (TLS to the mesh CA only): refused before any handler runs.
+    const anonymous = createClient(
+      InstanceSecretsService,
+      createGrpcTransport({
+        baseUrl: `https://${address}`,
+        nodeOptions: { ca: meshIdentity("runtime").ca },
+      }),
+    );
+    expect(await code(anonymous.resolveInstanceSecrets({ instanceId: dockerId }))).toBe(
       Code.Unauthenticated,
     );
-    expect(
-      await code(
-        stack.secretsClient.resolveInstanceSecrets(
-          { instanceId: dockerId },
-          { headers: { authorization: `Bearer ${"x".repeat(64)}` } },
-        ),
-      ),
-    ).toBe(Code.PermissionDenied);
+    // Another service's certificate, even the gateway's, may not read decrypted values.
+    for (const other of ["gateway", "registry"]) {
+      const wrong = createServiceClient(InstanceSecretsService, address, {
+        identity: meshIdentity(other),
+      });
+      expect(await code(wrong.resolveInstanceSecrets({ instanceId: dockerId }))).toBe(
+        Code.PermissionDenied,
+      );
+    }
     const resolved = await stack.secretsClient.resolveInstanceSecrets(
       { instanceId: dockerId, generation: 1n },
       authorized(),
@@ -218,13 +238,12 @@ describe("instance secrets", () => {
     }
   });
 
-  it("refuses malformed keys and short tokens in one line, without the value", () => {
+  it("refuses malformed keys in one line, without the value", () => {
     const material = randomBytes(16).toString("base64");
     const attempt = () =>
       loadConfig(instancesEnv, {
         DATABASE_URL: "postgres://u@127.0.0.1/db",
         BERTH_SECRET_KEYS: `k1:${material}`,
-        BERTH_RUNTIME_TOKEN: "short",
       });
     expect(attempt).toThrow(StartupError);
     const message = (() => {
@@ -236,7 +255,6 @@ describe("instance secrets", () => {
       }
     })();
     expect(message).toMatch(/BERTH_SECRET_KEYS must be a comma list .* not 32 bytes/);
-    expect(message).toMatch(/BERTH_RUNTIME_TOKEN must be at least 32 characters/);
     expect(message).not.toContain(material);
     expect(message).not.toContain("\n");
   });

@@ -15,13 +15,12 @@ import {
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { type Registry, registryEnv, startRegistry } from "@berth/registry";
-import type { Engines } from "@berth/testkit";
+import { connectAs, type Engines } from "@berth/testkit";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { jetstream } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import pg from "pg";
-import { meshEnv } from "../../../test/support/mesh.js";
+import { meshEnv, meshIdentity, serviceMeshEnv } from "../../../test/support/mesh.js";
 import { type Instances, instancesEnv, startInstances } from "../src/index.js";
 
 /** A logger whose lines are kept in memory, so tests can grep them for secret values. */
@@ -61,13 +60,23 @@ export async function startStack(
   const registry: Pick<Registry, "port" | "stop"> =
     options.registry === false
       ? { port: 1, stop: async () => {} }
-      : await startRegistry(loadConfig(registryEnv, env), memoryLogger("registry").logger);
+      : await startRegistry(
+          loadConfig(registryEnv, { ...env, ...serviceMeshEnv("registry", engines) }),
+          memoryLogger("registry").logger,
+        );
   env.REGISTRY_ADDR = `127.0.0.1:${registry.port}`;
   const { logger, lines } = memoryLogger("instances");
-  let instances = await startInstances(loadConfig(instancesEnv, env), logger);
+  // The instances service as it runs: its own certificate and NATS user.
+  const instancesConfig = () =>
+    loadConfig(instancesEnv, { ...env, ...serviceMeshEnv("instances", engines) });
+  let instances = await startInstances(instancesConfig(), logger);
+  // Each client calls as the service that calls it in production.
+  const gateway = { identity: meshIdentity("gateway") };
   const clients = (port: number) => ({
-    instancesClient: createServiceClient(InstancesService, `127.0.0.1:${port}`),
-    secretsClient: createServiceClient(InstanceSecretsService, `127.0.0.1:${port}`),
+    instancesClient: createServiceClient(InstancesService, `127.0.0.1:${port}`, gateway),
+    secretsClient: createServiceClient(InstanceSecretsService, `127.0.0.1:${port}`, {
+      identity: meshIdentity("runtime"),
+    }),
   });
   const stack: Stack = {
     env,
@@ -75,11 +84,11 @@ export async function startStack(
     instances,
     logLines: lines,
     ...clients(instances.port),
-    registryClient: createServiceClient(RegistryService, `127.0.0.1:${registry.port}`),
+    registryClient: createServiceClient(RegistryService, `127.0.0.1:${registry.port}`, gateway),
     async restartInstances(more = {}) {
       await instances.stop();
       Object.assign(env, more);
-      instances = await startInstances(loadConfig(instancesEnv, env), logger);
+      instances = await startInstances(instancesConfig(), logger);
       Object.assign(stack, { instances, ...clients(instances.port) });
     },
     async stop() {
@@ -132,12 +141,15 @@ export function statusEnvelope(report: StatusReport) {
   });
 }
 
-/** Publishes envelopes on the runtime's status subject (msgID: the event id unless given). */
+/**
+ * Publishes envelopes on the runtime's status subject (msgID: the event id unless given), as the
+ * user in natsUrl (useEngines' natsUrl: the test kit's admin, standing in for the runtime).
+ */
 export async function publishStatus(
   natsUrl: string,
   envelopes: Array<{ envelope: ReturnType<typeof statusEnvelope>; msgId?: string }>,
 ): Promise<void> {
-  const nc = await connect({ servers: natsUrl, reconnect: false });
+  const nc = await connectAs(natsUrl);
   try {
     const js = jetstream(nc);
     for (const { envelope, msgId } of envelopes) {

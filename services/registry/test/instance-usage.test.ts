@@ -24,7 +24,7 @@ import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testLogger } from "../../../test/support/mesh.js";
+import { meshIdentity, serviceMeshEnv, testLogger } from "../../../test/support/mesh.js";
 import { type Registry, registryEnv, startRegistry } from "../src/index.js";
 
 // The registry learns which entries are in use from the instances service's events, published
@@ -54,12 +54,14 @@ describe("delete is refused while instances use the entry", () => {
   async function start(): Promise<Registry> {
     const env = {
       DATABASE_URL: engines.databaseUrl,
-      NATS_URL: engines.natsUrl,
+      ...serviceMeshEnv("registry", engines),
       GRPC_PORT: "0",
       REGISTRY_LOAD_CATALOG: "false",
     };
     const started = await startRegistry(loadConfig(registryEnv, env), testLogger("registry"));
-    client = createServiceClient(RegistryService, `127.0.0.1:${started.port}`);
+    client = createServiceClient(RegistryService, `127.0.0.1:${started.port}`, {
+      identity: meshIdentity("gateway"),
+    });
     return started;
   }
 

@@ -4,7 +4,7 @@ import { useEngines } from "@berth/testkit";
 import type { Client } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testLogger } from "../../../test/support/mesh.js";
+import { meshIdentity, serviceMeshEnv, testLogger } from "../../../test/support/mesh.js";
 import { type Registry, registryEnv, startRegistry } from "../src/index.js";
 
 const TOTAL = 10_000;
@@ -21,12 +21,13 @@ describe("listing 10,000 entries page by page", () => {
     engines = await useEngines();
     const env = {
       DATABASE_URL: engines.databaseUrl,
-      NATS_URL: engines.natsUrl,
+      ...serviceMeshEnv("registry", engines),
       GRPC_PORT: "0",
       REGISTRY_LOAD_CATALOG: "false",
     };
     registry = await startRegistry(loadConfig(registryEnv, env), testLogger("registry"));
     client = createServiceClient(RegistryService, `127.0.0.1:${registry.port}`, {
+      identity: meshIdentity("gateway"),
       defaultTimeoutMs: 30_000,
     });
     // Bulk rows straight into the registry's table (the listing under test goes through the API).

@@ -15,7 +15,7 @@ import { useEngines } from "@berth/testkit";
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readEvents } from "../../../test/support/events.js";
-import { testLogger } from "../../../test/support/mesh.js";
+import { meshIdentity, serviceMeshEnv, testLogger } from "../../../test/support/mesh.js";
 import { type Registry, registryEnv, startRegistry } from "../src/index.js";
 import { weatherDoc } from "./weather-doc.js";
 
@@ -29,12 +29,14 @@ describe("registry events over gRPC", () => {
     engines = await useEngines();
     const env = {
       DATABASE_URL: engines.databaseUrl,
-      NATS_URL: engines.natsUrl,
+      ...serviceMeshEnv("registry", engines),
       GRPC_PORT: "0",
       REGISTRY_LOAD_CATALOG: "false",
     };
     registry = await startRegistry(loadConfig(registryEnv, env), testLogger("registry"));
-    client = createServiceClient(RegistryService, `127.0.0.1:${registry.port}`);
+    client = createServiceClient(RegistryService, `127.0.0.1:${registry.port}`, {
+      identity: meshIdentity("gateway"),
+    });
   });
   afterAll(async () => {
     await registry?.stop();

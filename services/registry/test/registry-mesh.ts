@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { startMesh, type TestMesh } from "../../../test/support/mesh.js";
+import { type MeshEngines, startMesh, type TestMesh } from "../../../test/support/mesh.js";
 import { type RestAnswer, restClient } from "./rest-client.js";
 
 /** A mesh of the registry and the gateway, with a REST client that presents an admin key. */
@@ -9,7 +9,7 @@ export interface RegistryMesh extends TestMesh {
 
 /** Starts the registry (starter catalog off unless env says otherwise) behind the gateway. */
 export async function startRegistryMesh(
-  engines: { databaseUrl: string; natsUrl: string },
+  engines: MeshEngines,
   env: Record<string, string> = {},
 ): Promise<RegistryMesh> {
   // The gateway's bootstrap admin key format: berth_<16 hex>_<32+ of A-Z a-z 0-9 _ ->.

@@ -7,7 +7,7 @@ import { useEngines } from "@berth/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readEvents } from "../../../test/support/events.js";
-import { testLogger } from "../../../test/support/mesh.js";
+import { meshIdentity, serviceMeshEnv, testLogger } from "../../../test/support/mesh.js";
 import { registryEnv, STARTER_CATALOG_DIR, startRegistry } from "../src/index.js";
 
 // The bundled catalog fills an empty catalog on start, through the import path, exactly once.
@@ -29,7 +29,7 @@ describe("starter catalog", () => {
     startRegistry(
       loadConfig(registryEnv, {
         DATABASE_URL: engines.databaseUrl,
-        NATS_URL: engines.natsUrl,
+        ...serviceMeshEnv("registry", engines),
         GRPC_PORT: "0",
         ...env,
       }),
@@ -39,7 +39,9 @@ describe("starter catalog", () => {
   it("imports the bundled server.json files into an empty catalog, once", async () => {
     const registry = await start();
     try {
-      const client = createServiceClient(RegistryService, `127.0.0.1:${registry.port}`);
+      const client = createServiceClient(RegistryService, `127.0.0.1:${registry.port}`, {
+        identity: meshIdentity("gateway"),
+      });
       const stdio = await client.getServer({ id: "io.github.modelcontextprotocol/everything" });
       expect(stdio.server).toMatchObject({
         image: "berth/mcp-everything:stdio",

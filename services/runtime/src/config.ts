@@ -10,8 +10,6 @@ export const runtimeEnv = z.object({
   GRPC_PORT: portVar(50053),
   /** The instances service, asked for secret values when a workload starts. */
   INSTANCES_ADDR: addressVar("127.0.0.1:50052"),
-  /** The runtime's credential towards InstanceSecretsService (sent as a bearer token). */
-  BERTH_RUNTIME_TOKEN: z.string().min(16, "must be at least 16 characters"),
   /** unix:///path/docker.sock or tcp://host:port; the local socket when unset. */
   DOCKER_HOST: z
     .string()

@@ -71,7 +71,7 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
       store,
       drivers,
       bridge,
-      secrets: createSecretResolver(config.INSTANCES_ADDR, config.BERTH_RUNTIME_TOKEN),
+      secrets: createSecretResolver(config.INSTANCES_ADDR, backbone.identity),
       restart: {
         baseMs: config.RESTART_BACKOFF_MS,
         maxMs: config.RESTART_BACKOFF_MAX_MS,

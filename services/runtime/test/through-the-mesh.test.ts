@@ -6,7 +6,7 @@ import { createLogger, loadConfig } from "@berth/platform";
 import { findFreePort, useEngines } from "@berth/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startMesh, type TestMesh } from "../../../test/support/mesh.js";
+import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/mesh.js";
 import { type Runtime, runtimeEnv, startRuntime } from "../src/index.js";
 import { connectMcp, statusEvents } from "./support/mcp-helpers.js";
 import {
@@ -77,6 +77,7 @@ describe("instances created through the API become real workloads", () => {
     });
     const env = {
       ...mesh.env,
+      ...serviceMeshEnv("runtime", engines),
       GRPC_PORT: String(runtimePort),
       INSTANCES_ADDR: `127.0.0.1:${mesh.services.instances!.port}`,
       BERTH_RUNTIME_LABELS: `berth.test=${runId}`,

@@ -1,1 +1,9 @@
-export { addressVar, baseEnv, type EnvSchema, loadConfig, portVar, urlVar } from "./load-config.js";
+export {
+  addressVar,
+  baseEnv,
+  type EnvSchema,
+  loadConfig,
+  meshEnv,
+  portVar,
+  urlVar,
+} from "./load-config.js";

@@ -3,6 +3,14 @@ import { z } from "zod";
 import { StartupError } from "../service/startup-error.js";
 import { addressVar, baseEnv, loadConfig, portVar } from "./load-config.js";
 
+const mesh = {
+  BERTH_MESH_CA: "/etc/berth/ca.crt",
+  BERTH_MESH_CERT: "/etc/berth/registry.crt",
+  BERTH_MESH_KEY: "/etc/berth/registry.key",
+  NATS_USER: "registry",
+  NATS_PASSWORD: "a-password",
+};
+
 const schema = z.object({
   ...baseEnv,
   GRPC_PORT: portVar(50051),
@@ -11,7 +19,10 @@ const schema = z.object({
 
 describe("loadConfig", () => {
   it("parses valid variables and fills defaults", () => {
-    const config = loadConfig(schema, { DATABASE_URL: "postgres://u:p@127.0.0.1:5432/berth" });
+    const config = loadConfig(schema, {
+      ...mesh,
+      DATABASE_URL: "postgres://u:p@127.0.0.1:5432/berth",
+    });
     expect(config).toMatchObject({
       GRPC_PORT: 50051,
       NATS_URL: "nats://127.0.0.1:4222",
@@ -22,6 +33,7 @@ describe("loadConfig", () => {
   it("names every bad variable in one line without echoing values", () => {
     const attempt = () =>
       loadConfig(schema, {
+        ...mesh,
         DATABASE_URL: "mysql://u:topsecret@h/db",
         GRPC_PORT: "99999",
         PEER_ADDR: "nope",
@@ -44,5 +56,11 @@ describe("loadConfig", () => {
 
   it("says a missing required variable is required", () => {
     expect(() => loadConfig(schema, {})).toThrow(/DATABASE_URL is required/);
+  });
+
+  it("requires every service's mesh certificate and NATS credential", () => {
+    expect(() => loadConfig(schema, { DATABASE_URL: "postgres://u:p@h:5432/db" })).toThrow(
+      /BERTH_MESH_CA is required.*BERTH_MESH_CERT is required.*BERTH_MESH_KEY is required.*NATS_USER is required.*NATS_PASSWORD is required/,
+    );
   });
 });

@@ -56,8 +56,22 @@ export function urlVar(protocols: string[], defaultUrl?: string) {
   return defaultUrl === undefined ? schema : schema.default(defaultUrl);
 }
 
+/**
+ * A service's credentials on the mesh: its certificate and key from the mesh CA (PEM text or a
+ * file path each; npm start keeps them in .berth/mesh/) and its own NATS user. Required: a
+ * service without them could not be told apart from a stranger on the internal ports.
+ */
+export const meshEnv = {
+  BERTH_MESH_CA: z.string().min(1, "is required"),
+  BERTH_MESH_CERT: z.string().min(1, "is required"),
+  BERTH_MESH_KEY: z.string().min(1, "is required"),
+  NATS_USER: z.string().min(1, "is required"),
+  NATS_PASSWORD: z.string().min(1, "is required"),
+};
+
 /** The variables every service reads. */
 export const baseEnv = {
+  ...meshEnv,
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   DATABASE_URL: urlVar(["postgres:", "postgresql:"]),
   NATS_URL: urlVar(["nats:", "tls:"], "nats://127.0.0.1:4222"),

@@ -15,27 +15,65 @@ export function natsTarget(url: string): string | undefined {
   }
 }
 
+/** The user and password of a nats://user:pass@host URL (nats.js itself ignores them). */
+function credentialsInUrl(server: string): NatsCredentials | undefined {
+  try {
+    const parsed = new URL(server);
+    if (!parsed.username) return undefined;
+    return {
+      user: decodeURIComponent(parsed.username),
+      pass: decodeURIComponent(parsed.password),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The server URL without user and password, so they never reach a log line or an error. */
+function withoutCredentials(server: string): string {
+  try {
+    const parsed = new URL(server);
+    if (!parsed.username) return server;
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.toString().replace(/\/$/, "");
+  } catch {
+    return server;
+  }
+}
+
+/** A NATS user and its password (each service has its own; see SECURITY.md). */
+export interface NatsCredentials {
+  user: string;
+  pass: string;
+}
+
 /**
  * Connects to NATS (one-line StartupError naming NATS_URL when it cannot), then reconnects forever:
- * a NATS restart must not take a running service down.
+ * a NATS restart must not take a running service down. credentials log in as the service's own
+ * NATS user, whose permissions decide what it may publish and read.
  */
 export async function connectNats(
   url: string,
   name: string,
   variable = "NATS_URL",
+  credentials?: NatsCredentials,
 ): Promise<NatsConnection> {
   const target = natsTarget(url);
   if (!target) {
     throw new StartupError(`${variable}: not a valid URL (expected nats://host:port)`);
   }
+  const servers = url.split(",").map((server) => server.trim());
+  const login = credentials ?? credentialsInUrl(servers[0] ?? "");
   try {
     return await connect({
-      servers: url.split(",").map((server) => server.trim()),
+      servers: servers.map(withoutCredentials),
       name,
       timeout: 5_000,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1_000,
       waitOnFirstConnect: false,
+      ...(login ? { user: login.user, pass: login.pass } : {}),
     });
   } catch (error) {
     const code = (error as { code?: unknown }).code;

@@ -4,6 +4,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { CORRELATION_HEADER, currentCorrelationId } from "../context/request-context.js";
 import { injectTraceHeaders } from "../tracing/propagation.js";
+import type { MeshIdentity } from "./mesh-identity.js";
 
 const tracer = trace.getTracer("berth-grpc");
 
@@ -32,6 +33,8 @@ const propagate: Interceptor = (next) => async (request) => {
 
 /** Options of createServiceClient. */
 export interface ServiceClientOptions {
+  /** Who is calling: the client presents this certificate and trusts only the mesh CA. */
+  identity: MeshIdentity;
   /** Deadline of every call unless the call sets its own; services never wait forever. */
   defaultTimeoutMs?: number;
   /** Extra interceptors, e.g. a service credential. */
@@ -39,16 +42,20 @@ export interface ServiceClientOptions {
 }
 
 /**
- * A typed gRPC client (HTTP/2, connect-node's gRPC protocol) for calls between services,
- * with a default deadline and trace/correlation propagation. address is host:port.
+ * A typed gRPC client (HTTP/2 over mutual TLS, connect-node's gRPC protocol) for calls between
+ * services, with a default deadline and trace/correlation propagation. address is host:port; the
+ * server must present a certificate from the mesh CA naming that host (services' certificates
+ * name 127.0.0.1, ::1, localhost and the service's name).
  */
 export function createServiceClient<S extends DescService>(
   service: S,
   address: string,
-  options: ServiceClientOptions = {},
+  options: ServiceClientOptions,
 ): Client<S> {
+  const { ca, cert, key } = options.identity;
   const transport = createGrpcTransport({
-    baseUrl: `http://${address}`,
+    baseUrl: `https://${address}`,
+    nodeOptions: { ca, cert, key, minVersion: "TLSv1.2" },
     defaultTimeoutMs: options.defaultTimeoutMs ?? 5_000,
     interceptors: [propagate, ...(options.interceptors ?? [])],
   });

@@ -1,7 +1,8 @@
 import { createRequire } from "node:module";
 import { McpServerSchema, RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
   credentials,
   loadPackageDefinition,
@@ -15,6 +16,10 @@ import { fieldViolationsOf, invalidArgument, notFound } from "../errors/errors.j
 import { createLogger } from "../logging/logger.js";
 import { createServiceClient } from "./grpc-client.js";
 import { bind, createGrpcServer, type GrpcServer } from "./grpc-server.js";
+import { createMeshAuthority } from "./mesh-pki.js";
+
+// One CA for the file: RSA keys take a moment to make on a busy machine.
+const mesh = createMeshAuthority();
 
 // The bootstrap with a tiny in-memory implementation: pure gRPC plumbing, no engines needed.
 describe("createGrpcServer", () => {
@@ -24,6 +29,7 @@ describe("createGrpcServer", () => {
 
   beforeAll(async () => {
     server = createGrpcServer({
+      identity: mesh.identity("registry"),
       logger: createLogger({ service: "test", level: "silent" }),
       services: [
         bind(RegistryService, {
@@ -49,7 +55,16 @@ describe("createGrpcServer", () => {
   });
   afterAll(() => server.shutdown(1_000));
 
-  const client = () => createServiceClient(RegistryService, address, { defaultTimeoutMs: 500 });
+  const client = (as = "gateway") =>
+    createServiceClient(RegistryService, address, {
+      identity: mesh.identity(as),
+      defaultTimeoutMs: 2_000,
+    });
+  const codeOf = (call: Promise<unknown>) =>
+    call.then(
+      () => "OK",
+      (error: unknown) => Code[ConnectError.from(error).code],
+    );
 
   it("serves protobuf-es methods to a gRPC client", async () => {
     const response = await client().createServer({
@@ -94,7 +109,13 @@ describe("createGrpcServer", () => {
 
   it("answers grpc.health.v1 and flips to NOT_SERVING", async () => {
     const Health = makeClientConstructor(healthService, "grpc.health.v1.Health");
-    const health = new Health(address, credentials.createInsecure()) as unknown as {
+    const gateway = mesh.identity("gateway");
+    const tls = credentials.createSsl(
+      Buffer.from(gateway.ca),
+      Buffer.from(gateway.key),
+      Buffer.from(gateway.cert),
+    );
+    const health = new Health(address, tls) as unknown as {
       check(req: { service: string }, cb: (e: Error | null, r: { status: string }) => void): void;
       close(): void;
     };
@@ -117,9 +138,14 @@ describe("createGrpcServer", () => {
     const pkg = loadPackageDefinition(loadSync(protoPath, { keepCase: true })) as unknown as {
       grpc: { reflection: { v1: { ServerReflection: ServiceClientConstructor } } };
     };
+    const runtime = mesh.identity("runtime");
     const reflection = new pkg.grpc.reflection.v1.ServerReflection(
       address,
-      credentials.createInsecure(),
+      credentials.createSsl(
+        Buffer.from(runtime.ca),
+        Buffer.from(runtime.key),
+        Buffer.from(runtime.cert),
+      ),
     );
     const call = (
       reflection as unknown as { serverReflectionInfo(): NodeJS.ReadWriteStream & { end(): void } }
@@ -137,5 +163,57 @@ describe("createGrpcServer", () => {
     expect(services).toEqual(
       expect.arrayContaining(["berth.registry.v1.RegistryService", "grpc.health.v1.Health"]),
     );
+  });
+
+  describe("on the mesh", () => {
+    const getServer = { id: "x" };
+
+    it("refuses a caller without a client certificate: UNAUTHENTICATED", async () => {
+      const anonymous = createClient(
+        RegistryService,
+        createGrpcTransport({
+          baseUrl: `https://${address}`,
+          nodeOptions: { ca: mesh.ca.cert },
+        }),
+      );
+      expect(await codeOf(anonymous.getServer(getServer))).toBe("Unauthenticated");
+      expect(await codeOf(anonymous.createServer({ server: { name: "a" } }))).toBe(
+        "Unauthenticated",
+      );
+    });
+
+    it("refuses a certificate from another CA, even one naming the gateway", async () => {
+      const stranger = createMeshAuthority().identity("gateway");
+      const forged = createServiceClient(RegistryService, address, { identity: stranger });
+      // The server's certificate is not from the stranger's CA either: the client gives up first.
+      expect(await codeOf(forged.getServer(getServer))).not.toMatch(/^(OK|NotFound)$/);
+      const forgedClientOnly = createClient(
+        RegistryService,
+        createGrpcTransport({
+          baseUrl: `https://${address}`,
+          nodeOptions: { ca: mesh.ca.cert, cert: stranger.cert, key: stranger.key },
+        }),
+      );
+      expect(await codeOf(forgedClientOnly.getServer(getServer))).toBe("Unauthenticated");
+    });
+
+    it("refuses plaintext HTTP/2", async () => {
+      const plaintext = createClient(
+        RegistryService,
+        createGrpcTransport({ baseUrl: `http://${address}`, defaultTimeoutMs: 2_000 }),
+      );
+      expect(await codeOf(plaintext.getServer(getServer))).not.toBe("NotFound");
+    });
+
+    it("lets each service call only what the mesh policy gives it", async () => {
+      // The instances service validates against the catalog: it may read an entry...
+      expect(await codeOf(client("instances").getServer(getServer))).toBe("NotFound");
+      // ...but not write one, and the runtime may do neither.
+      expect(await codeOf(client("instances").createServer({ server: { name: "a" } }))).toBe(
+        "PermissionDenied",
+      );
+      expect(await codeOf(client("runtime").getServer(getServer))).toBe("PermissionDenied");
+      expect(await codeOf(client("gateway").getServer(getServer))).toBe("NotFound");
+    });
   });
 });

@@ -4,6 +4,9 @@ import { Server, ServerCredentials, type UntypedServiceImplementation } from "@g
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "../logging/logger.js";
 import { adaptMethod } from "./handler-adapter.js";
+import { createMeshAuthorizer } from "./mesh-authorizer.js";
+import type { MeshIdentity } from "./mesh-identity.js";
+import type { MeshPolicy } from "./mesh-policy.js";
 import { addReflection } from "./reflection.js";
 import { toGrpcServiceDefinition } from "./service-definition.js";
 
@@ -25,6 +28,10 @@ export function bind<S extends DescService>(
 export interface GrpcServerOptions {
   services: ServiceBinding[];
   logger: Logger;
+  /** The server's certificate and the mesh CA: the port speaks TLS only and asks for client certificates. */
+  identity: MeshIdentity;
+  /** Who may call what; MESH_POLICY unless a test narrows it. */
+  policy?: MeshPolicy;
   /** Bytes; larger messages are refused with RESOURCE_EXHAUSTED. */
   maxMessageBytes?: number;
 }
@@ -40,16 +47,36 @@ export interface GrpcServer {
 }
 
 /**
+ * TLS that asks every client for a certificate from the mesh CA but lets the handshake finish
+ * without one, so the mesh authorizer can answer UNAUTHENTICATED (a status a client can read)
+ * instead of a bare connection reset. grpc-js reports a peer certificate only when TLS verified it.
+ */
+class MeshServerCredentials extends ServerCredentials {
+  constructor(identity: MeshIdentity) {
+    super(
+      { requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" },
+      { ca: identity.ca, cert: identity.cert, key: identity.key },
+    );
+  }
+  _equals(other: ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+/**
  * Creates a grpc-js server for protobuf-es services: each method is adapted from a connect-style
  * implementation, with the standard grpc.health.v1 service and server reflection beside them.
- * Methods left out of an implementation answer UNIMPLEMENTED.
+ * Methods left out of an implementation answer UNIMPLEMENTED. Every call, health and reflection
+ * included, must come from a mesh identity the policy allows (createMeshAuthorizer).
  */
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const max = options.maxMessageBytes ?? 4 * 1024 * 1024;
   const server = new Server({
     "grpc.max_receive_message_length": max,
     "grpc.max_send_message_length": max,
+    interceptors: [createMeshAuthorizer(options.logger, options.policy)],
   });
+  const credentials = new MeshServerCredentials(options.identity);
   const names = options.services.map((b) => b.service.typeName);
   const health = new HealthImplementation(
     Object.fromEntries(["", ...names].map((n) => [n, "NOT_SERVING"])),
@@ -84,7 +111,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   return {
     listen: (port, host = "127.0.0.1") =>
       new Promise((resolve, reject) => {
-        server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) =>
+        server.bindAsync(`${host}:${port}`, credentials, (error, bound) =>
           error ? reject(error) : resolve(bound),
         );
       }),

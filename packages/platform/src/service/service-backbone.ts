@@ -6,6 +6,11 @@ import { connectNats } from "../events/nats.js";
 import { createOutboxRelay, type OutboxRelay } from "../events/outbox-relay.js";
 import { ensureStreams } from "../events/streams.js";
 import { createGrpcServer, type ServiceBinding } from "../grpc/grpc-server.js";
+import {
+  loadMeshIdentity,
+  type MeshIdentity,
+  type MeshIdentityConfig,
+} from "../grpc/mesh-identity.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 import { type Closer, createCloser } from "./closer.js";
 
@@ -14,6 +19,8 @@ export interface ServiceBackbone {
   log: Logger;
   orm: MikroORM;
   nc: NatsConnection;
+  /** The service's certificate on the mesh: its gRPC server and its clients use it. */
+  identity: MeshIdentity;
   /** Publishes what the service records in its outbox; kick() after a commit. */
   relay: OutboxRelay;
   /** Everything opened so far; add to it, and closeAll() stops the service. */
@@ -24,7 +31,13 @@ export interface ServiceBackbone {
 export interface ServiceBackboneOptions {
   /** The service's name: its logger's and its NATS connection's. */
   service: string;
-  config: { DATABASE_URL: string; NATS_URL: string; LOG_LEVEL: string };
+  config: MeshIdentityConfig & {
+    DATABASE_URL: string;
+    NATS_URL: string;
+    NATS_USER: string;
+    NATS_PASSWORD: string;
+    LOG_LEVEL: string;
+  };
   logger?: Logger | undefined;
   /** The Postgres schema the service owns, with its entities and migrations. */
   schema: string;
@@ -46,6 +59,7 @@ export async function openServiceBackbone(
     options.logger ?? createLogger({ service: options.service, level: options.config.LOG_LEVEL });
   const closer = createCloser((name, error) => log.warn({ err: error }, `closing ${name} failed`));
   try {
+    const identity = loadMeshIdentity(options.config);
     const orm = await createDatabase({
       url: options.config.DATABASE_URL,
       schema: options.schema,
@@ -56,13 +70,16 @@ export async function openServiceBackbone(
       withInbox: options.withInbox ?? false,
     });
     closer.add("database", () => orm.close());
-    const nc = await connectNats(options.config.NATS_URL, options.service);
+    const nc = await connectNats(options.config.NATS_URL, options.service, "NATS_URL", {
+      user: options.config.NATS_USER,
+      pass: options.config.NATS_PASSWORD,
+    });
     closer.add("nats", () => nc.drain());
     await ensureStreams(nc);
     const relay = createOutboxRelay({ orm, nc, logger: log });
     relay.start();
     closer.add("outbox relay", () => relay.stop());
-    return { log, orm, nc, relay, closer };
+    return { log, orm, nc, identity, relay, closer };
   } catch (error) {
     await closer.closeAll();
     throw error;
@@ -79,7 +96,7 @@ export async function serveGrpc(
   port: number,
   graceMs?: number,
 ): Promise<number> {
-  const server = createGrpcServer({ services, logger: backbone.log });
+  const server = createGrpcServer({ services, logger: backbone.log, identity: backbone.identity });
   const bound = await server.listen(port);
   backbone.closer.add("grpc server", () => server.shutdown(graceMs));
   server.setServing(true);

@@ -1,6 +1,7 @@
 import { bind, createGrpcServer, type Logger, notFound } from "@berth/platform";
 import { InstanceStatus, InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RuntimeService, type WorkloadState } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
+import { meshIdentity } from "../../../../test/support/mesh.js";
 
 /** One instance as the test double knows it. */
 export interface FakeInstance {
@@ -42,6 +43,7 @@ export async function startFakeLookup(
       }),
     ],
     logger,
+    identity: meshIdentity("instances"),
   });
   const runtimeServer = createGrpcServer({
     services: [
@@ -55,6 +57,7 @@ export async function startFakeLookup(
       }),
     ],
     logger,
+    identity: meshIdentity("runtime"),
   });
   const instancesPort = await instancesServer.listen(0);
   const runtimePort = await runtimeServer.listen(0);

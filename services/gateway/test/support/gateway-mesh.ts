@@ -1,4 +1,9 @@
-import { type MeshService, startMesh, type TestMesh } from "../../../../test/support/mesh.js";
+import {
+  type MeshEngines,
+  type MeshService,
+  startMesh,
+  type TestMesh,
+} from "../../../../test/support/mesh.js";
 import { generateApiKey } from "../../src/api-keys/key-format.js";
 
 /** A test mesh whose bootstrap admin key is known (BERTH_BOOTSTRAP_API_KEY). */
@@ -10,7 +15,7 @@ export interface KeyedMesh extends TestMesh {
 
 /** Starts the mesh with a preset bootstrap admin key. */
 export async function startKeyedMesh(
-  engines: { databaseUrl: string; natsUrl: string },
+  engines: MeshEngines,
   options: { services?: MeshService[]; env?: Record<string, string> } = {},
 ): Promise<KeyedMesh> {
   const adminKey = generateApiKey().key;

@@ -3,7 +3,6 @@ import type { InstanceSecretsService } from "@berth/proto/gen/berth/instances/v1
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { InstanceEntity } from "../db/instance-entity.js";
-import { createRuntimeAuth } from "../secrets/runtime-auth.js";
 import type { SecretStore } from "../secrets/secret-store.js";
 import { UUID } from "../validation/instance-fields.js";
 
@@ -11,21 +10,19 @@ import { UUID } from "../validation/instance-fields.js";
 export interface SecretsHandlerDeps {
   orm: MikroORM;
   secrets: SecretStore;
-  runtimeToken: string;
   logger: Logger;
 }
 
 /**
- * InstanceSecretsService: the runtime, and only the runtime (its service credential), resolves
- * the secret values of one instance. Served on the instances port, never through the gateway.
+ * InstanceSecretsService: the runtime, and only the runtime, resolves the secret values of one
+ * instance. Served on the instances port, never through the gateway; the mesh policy of the gRPC
+ * server (MESH_POLICY in @berth/platform) admits only the runtime's certificate to it.
  */
 export function createSecretsHandlers(
   deps: SecretsHandlerDeps,
 ): Partial<ServiceImpl<typeof InstanceSecretsService>> {
-  const authorize = createRuntimeAuth(deps.runtimeToken);
   return {
-    async resolveInstanceSecrets(request, ctx) {
-      authorize(ctx.requestHeader.get("authorization"));
+    async resolveInstanceSecrets(request) {
       if (!UUID.test(request.instanceId))
         throw invalidArgument([{ field: "instance_id", description: "must be an instance id" }]);
       const em = deps.orm.em.fork();

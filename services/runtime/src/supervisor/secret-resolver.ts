@@ -1,25 +1,19 @@
-import { createServiceClient } from "@berth/platform";
+import { createServiceClient, type MeshIdentity } from "@berth/platform";
 import { InstanceSecretsService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
-import type { Interceptor } from "@connectrpc/connect";
 
 /** Fetches an instance's secret values from the instances service, at start, into memory only. */
 export interface SecretResolver {
   resolve(instanceId: string, generation: number): Promise<Record<string, string>>;
 }
 
-/** Adds the runtime's service credential to every call. */
-function bearer(token: string): Interceptor {
-  return (next) => async (request) => {
-    request.header.set("authorization", `Bearer ${token}`);
-    return next(request);
-  };
-}
-
-/** A resolver calling InstanceSecretsService.ResolveInstanceSecrets with the runtime's token. */
-export function createSecretResolver(address: string, token: string): SecretResolver {
+/**
+ * A resolver calling InstanceSecretsService.ResolveInstanceSecrets as the runtime's mesh identity
+ * (the only one the instances service admits to it).
+ */
+export function createSecretResolver(address: string, identity: MeshIdentity): SecretResolver {
   const client = createServiceClient(InstanceSecretsService, address, {
+    identity,
     defaultTimeoutMs: 5_000,
-    interceptors: [bearer(token)],
   });
   return {
     async resolve(instanceId, generation) {

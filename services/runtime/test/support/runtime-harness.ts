@@ -15,11 +15,17 @@ import {
   McpServerInstanceSchema,
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
+import { connectAs } from "@berth/testkit";
 import { create, type DescMessage, type JsonObject, type MessageShape } from "@bufbuild/protobuf";
 import { jetstream } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import Docker from "dockerode";
-import { testLogger } from "../../../../test/support/mesh.js";
+import {
+  type MeshEngines,
+  meshIdentity,
+  serviceMeshEnv,
+  testLogger,
+} from "../../../../test/support/mesh.js";
 import { type Runtime, runtimeEnv, startRuntime } from "../../src/index.js";
 
 const run = promisify(execFile);
@@ -41,20 +47,19 @@ export function newRunId(): string {
   return `rt-${randomBytes(4).toString("hex")}`;
 }
 
-/** The environment of a runtime under test. */
+/** The environment of a runtime under test (its own mesh certificate and NATS user). */
 export function runtimeTestEnv(
-  engines: { databaseUrl: string; natsUrl: string },
+  engines: MeshEngines,
   runId: string,
   extra: Record<string, string> = {},
 ): Record<string, string> {
   return {
     DATABASE_URL: engines.databaseUrl,
-    NATS_URL: engines.natsUrl,
+    ...serviceMeshEnv("runtime", engines),
     LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
     GRPC_PORT: "0",
     BRIDGE_PORT: "0",
     INSTANCES_ADDR: "127.0.0.1:1",
-    BERTH_RUNTIME_TOKEN: randomBytes(32).toString("hex"),
     BERTH_RUNTIME_LABELS: `berth.test=${runId}`,
     RECONCILE_INTERVAL_MS: "2000",
     RESTART_BACKOFF_MS: "200",
@@ -68,9 +73,12 @@ export function startTestRuntime(env: Record<string, string>): Promise<Runtime> 
   return startRuntime(loadConfig(runtimeEnv, env), testLogger("runtime"));
 }
 
-/** A gRPC client of a runtime. */
+/** A gRPC client of a runtime, calling as the gateway (the one service it answers). */
 export function runtimeClient(port: number) {
-  return createServiceClient(RuntimeService, `127.0.0.1:${port}`, { defaultTimeoutMs: 10_000 });
+  return createServiceClient(RuntimeService, `127.0.0.1:${port}`, {
+    identity: meshIdentity("gateway"),
+    defaultTimeoutMs: 10_000,
+  });
 }
 
 /** Publishes instance events the way the instances service does (envelope, Nats-Msg-Id). */
@@ -84,9 +92,12 @@ export interface EventPublisher {
   close(): Promise<void>;
 }
 
-/** Connects a publisher and makes sure the streams exist. */
+/**
+ * Connects a publisher as the user in natsUrl (useEngines' natsUrl: the test kit's admin, standing
+ * in for the instances service) and makes sure the streams exist.
+ */
 export async function createPublisher(natsUrl: string): Promise<EventPublisher> {
-  const nc: NatsConnection = await connect({ servers: natsUrl, reconnect: false });
+  const nc: NatsConnection = await connectAs(natsUrl);
   await ensureStreams(nc);
   const js = jetstream(nc);
   return {

@@ -1,0 +1,65 @@
+/** One NATS user and what it may publish and subscribe to. */
+export interface NatsUser {
+  user: string;
+  password: string;
+  publish: readonly string[];
+  subscribe: readonly string[];
+}
+
+/** The services that each log in to NATS as a user of their own. */
+export const BERTH_NATS_SERVICES = ["registry", "instances", "runtime", "gateway"] as const;
+export type BerthNatsService = (typeof BERTH_NATS_SERVICES)[number];
+
+/**
+ * What every service needs for JetStream through nats.js 3: the JetStream API (stream and
+ * consumer management, pull requests), acks and flow-control replies, and replies on inboxes.
+ */
+const JETSTREAM_CLIENT = {
+  publish: ["$JS.API.>", "$JS.ACK.>", "$JS.FC.>"],
+  subscribe: ["_INBOX.>", "berth.>"],
+};
+
+/**
+ * Berth's NATS users: each service publishes its own events only (`berth.<service>.>`), so a
+ * leaked gateway password cannot forge an instance event for the runtime to act on.
+ * admin (optional) may do anything: the test kit's own, for cleaning streams and tapping events.
+ */
+export function berthNatsUsers(
+  passwords: Readonly<Record<BerthNatsService, string>>,
+  admin?: { user: string; password: string },
+): NatsUser[] {
+  const users: NatsUser[] = BERTH_NATS_SERVICES.map((service) => ({
+    user: service,
+    password: passwords[service],
+    publish: [...JETSTREAM_CLIENT.publish, `berth.${service}.>`],
+    subscribe: JETSTREAM_CLIENT.subscribe,
+  }));
+  if (admin) users.push({ ...admin, publish: [">"], subscribe: [">"] });
+  return users;
+}
+
+/** A JSON string: valid in nats-server's config syntax, which accepts JSON values. */
+const quoted = (value: string) => JSON.stringify(value);
+
+/** The nats-server configuration file for these users, listening on 127.0.0.1:port. */
+export function natsServerConfig(options: {
+  port: number;
+  storeDir: string;
+  users: readonly NatsUser[];
+}): string {
+  const users = options.users.map(
+    (u) =>
+      `    { user: ${quoted(u.user)}, password: ${quoted(u.password)}, permissions: { publish: { allow: ${JSON.stringify(u.publish)} }, subscribe: { allow: ${JSON.stringify(u.subscribe)} } } }`,
+  );
+  return [
+    "# Written by Berth on every start; one user per service, see SECURITY.md.",
+    `listen: "127.0.0.1:${options.port}"`,
+    `jetstream { store_dir: ${quoted(options.storeDir)} }`,
+    "authorization {",
+    "  users: [",
+    users.join(",\n"),
+    "  ]",
+    "}",
+    "",
+  ].join("\n");
+}
