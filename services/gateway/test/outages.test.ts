@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,12 +43,15 @@ describe("outages answer 503 naming what is unavailable; the data plane outlives
     engines = await useEngines();
     dir = await mkdtemp(join(tmpdir(), "berth-outage-"));
     await chmod(dir, 0o755); // Postgres runs as the postgres user when we are root.
-    postgres = await startPostgres({ dataDir: join(dir, "postgres") });
+    postgres = await startPostgres({
+      dataDir: join(dir, "postgres"),
+      password: randomBytes(18).toString("base64url"),
+    });
     everything = await startEverythingServer();
     instance.url = everything.url;
     lookup = await startFakeLookup([instance], testLogger("lookup"));
     mesh = await startKeyedMesh(
-      { databaseUrl: postgres.url, natsUrl: engines.natsUrl },
+      { ...engines, databaseUrl: postgres.url },
       {
         services: ["registry"],
         env: {

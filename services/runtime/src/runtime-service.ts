@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { bind, type Logger, openServiceBackbone, serveGrpc } from "@berth/platform";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import { createRuntimeHandlers } from "./api/runtime-handlers.js";
@@ -60,8 +61,12 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
       host: config.BRIDGE_HOST,
       port: config.BRIDGE_PORT,
       logger: log,
-      // Stable across restarts: callers and MCP sessions carry over to the next runtime process.
-      secret: config.BERTH_RUNTIME_TOKEN,
+      // Stable across restarts (derived from the runtime's mesh key, which npm start keeps): callers
+      // and MCP sessions carry over to the next runtime process.
+      secret: createHash("sha256")
+        .update("berth-bridge\0")
+        .update(backbone.identity.key)
+        .digest("hex"),
     });
     const bridgePort = await bridge.listen();
     closer.add("bridge", () => bridge.close());
@@ -98,7 +103,7 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
     // Fast recovery: what was asked while this runtime was away starts now, not on redelivery.
     const sync = new AbortController();
     const synced = syncDesiredState({
-      source: createDesiredStateSource(config.INSTANCES_ADDR, config.BERTH_RUNTIME_TOKEN),
+      source: createDesiredStateSource(config.INSTANCES_ADDR, backbone.identity),
       apply: (change) => applyDesiredChange(orm, change),
       kick: (instanceId) => supervisors.kick(instanceId),
       logger: log,

@@ -57,15 +57,16 @@ describe("a Postgres outage and an over-long value do not crash the runtime", ()
       },
     });
 
+  const pgPassword = randomBytes(18).toString("base64url");
   beforeAll(async () => {
     engines = await useEngines();
     pgPort = await findFreePort();
-    postgres = await startPostgres({ dataDir, port: pgPort });
+    postgres = await startPostgres({ dataDir, port: pgPort, password: pgPassword });
     server = await startLocalMcpServer({ name: "x-api-key", value: "k-1" });
     publisher = await createPublisher(engines.natsUrl);
     const grpcPort = await findFreePort();
     runtime = spawnService("runtime", {
-      ...runtimeTestEnv({ databaseUrl: postgres.url, natsUrl: engines.natsUrl }, runId),
+      ...runtimeTestEnv({ ...engines, databaseUrl: postgres.url }, runId),
       GRPC_PORT: String(grpcPort),
       LOG_LEVEL: "info",
     });
@@ -108,7 +109,7 @@ describe("a Postgres outage and an over-long value do not crash the runtime", ()
       expect(runtime.child.exitCode, runtime.output().stderr).toBeNull();
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
-    postgres = await startPostgres({ dataDir, port: pgPort });
+    postgres = await startPostgres({ dataDir, port: pgPort, password: pgPassword });
     const up = Date.now();
 
     await reaches(during.id, WorkloadState.RUNNING, 90_000);

@@ -5,7 +5,12 @@ import { findFreePort, useEngines } from "@berth/testkit";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startMesh, type TestMesh } from "../../../test/support/mesh.js";
+import {
+  meshIdentity,
+  serviceMeshEnv,
+  startMesh,
+  type TestMesh,
+} from "../../../test/support/mesh.js";
 import { type ServiceProcess, spawnService } from "../../../test/support/service-process.js";
 import { type LocalMcpServer, startLocalMcpServer } from "./support/local-mcp-server.js";
 import {
@@ -70,6 +75,7 @@ describe("a restarted runtime picks up what it missed and keeps stdio sessions a
     server = await startLocalMcpServer({ name: "x-api-key", value: "k-2" });
     env = {
       ...mesh.env,
+      ...serviceMeshEnv("runtime", engines),
       GRPC_PORT: String(grpcPort),
       // The same bridge address before and after a restart, as a deployment configures it.
       BRIDGE_PORT: String(await findFreePort()),
@@ -78,6 +84,7 @@ describe("a restarted runtime picks up what it missed and keeps stdio sessions a
       RESTART_BACKOFF_MS: "200",
     };
     instances = createServiceClient(InstancesService, mesh.env.INSTANCES_ADDR!, {
+      identity: meshIdentity("gateway"),
       defaultTimeoutMs: 10_000,
     });
   });

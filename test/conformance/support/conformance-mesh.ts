@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { waitFor } from "@berth/testkit/engines";
-import { startMesh, type TestMesh } from "../../support/mesh.js";
+import { type MeshEngines, startMesh, type TestMesh } from "../../support/mesh.js";
 import type { FixtureProcess } from "./fixture-process.js";
 
 /** Every way an instance can be reached through Berth; each gets its own instance. */
@@ -38,7 +38,7 @@ export async function ensureConformanceImages(): Promise<void> {
  * initialize and tools/list). The images must exist (see ensureConformanceImages).
  */
 export async function startConformanceMesh(
-  engines: { databaseUrl: string; natsUrl: string },
+  engines: MeshEngines,
   runId: string,
   fixture: FixtureProcess,
   paths: readonly BerthPath[] = BERTH_PATHS,

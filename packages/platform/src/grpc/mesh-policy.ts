@@ -21,7 +21,11 @@ export const MESH_POLICY: MeshPolicy = {
   "grpc.reflection.v1alpha.ServerReflection": { "*": ANY_IDENTITY },
   // The instances service reads a catalog entry to validate an instance against it.
   "berth.registry.v1.RegistryService": { "*": GATEWAY_ONLY, GetServer: ["gateway", "instances"] },
-  "berth.instances.v1.InstancesService": { "*": GATEWAY_ONLY },
+  // The runtime reads every instance's desired state when it starts (recovery after an outage).
+  "berth.instances.v1.InstancesService": {
+    "*": GATEWAY_ONLY,
+    ListInstances: ["gateway", "runtime"],
+  },
   // Decrypted secret values go to the runtime, which starts the workloads, and nobody else.
   "berth.instances.v1.InstanceSecretsService": { "*": ["runtime"] },
   // ResolveEndpoint answers upstream credentials: the gateway's MCP proxy only.

@@ -1,12 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { createServiceClient, type Logger } from "@berth/platform";
+import { createServiceClient, type Logger, type MeshIdentity } from "@berth/platform";
 import {
   DesiredState,
   InstanceStatus,
   InstancesService,
   type McpServerInstance,
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
-import type { Interceptor } from "@connectrpc/connect";
 import type { DesiredChange } from "../events/instance-events.js";
 
 /** Pages of ListInstances read per sync; bounds one pass (100 000 instances). */
@@ -16,14 +15,6 @@ const PAGE_SIZE = 500;
 /** Reads the desired state of every instance from the instances service. */
 export interface DesiredStateSource {
   list(): Promise<DesiredChange[]>;
-}
-
-/** Adds the runtime's service credential to every call. */
-function bearer(token: string): Interceptor {
-  return (next) => async (request) => {
-    request.header.set("authorization", `Bearer ${token}`);
-    return next(request);
-  };
 }
 
 /** The desired change an instance snapshot stands for (the same as its latest event's). */
@@ -44,10 +35,14 @@ export function desiredChangeOfInstance(instance: McpServerInstance): DesiredCha
 }
 
 /** A source calling InstancesService.ListInstances, page by page. */
-export function createDesiredStateSource(address: string, token: string): DesiredStateSource {
+export function createDesiredStateSource(
+  address: string,
+  identity: MeshIdentity,
+): DesiredStateSource {
+  // The runtime's mesh certificate is its credential; MESH_POLICY admits it to ListInstances.
   const client = createServiceClient(InstancesService, address, {
+    identity,
     defaultTimeoutMs: 10_000,
-    interceptors: [bearer(token)],
   });
   return {
     async list() {

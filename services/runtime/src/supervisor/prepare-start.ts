@@ -1,10 +1,6 @@
 import { Code, ConnectError } from "@berth/platform";
-import {
-  hasSecretRefs,
-  readSecretRef,
-  resolveSecretRefs,
-  SecretRefError,
-} from "../spec/secret-refs.js";
+import { parseSecretRef } from "@berth/spec";
+import { hasSecretRefs, resolveSecretRefs, SecretRefError } from "../spec/secret-refs.js";
 import type { RuntimeSpec } from "../spec/types.js";
 import type { SecretResolver } from "./secret-resolver.js";
 
@@ -50,7 +46,7 @@ export async function withSecrets(
   const environment: Record<string, string> = {};
   const secretEnv: Record<string, string> = {};
   for (const [key, value] of Object.entries(resolved.environment)) {
-    const wasRef = readSecretRef(spec.environment[key] ?? "") !== undefined;
+    const wasRef = parseSecretRef(spec.environment[key] ?? "") !== undefined;
     (wasRef ? secretEnv : environment)[key] = value;
   }
   return { ok: true, spec: { ...resolved, environment }, secretEnv };
