@@ -15,6 +15,7 @@ export class UsageError extends Error {
 export const GLOBAL_OPTIONS = {
   url: { type: "string" },
   "api-key": { type: "string" },
+  retries: { type: "string" },
   output: { type: "string", short: "o" },
   help: { type: "boolean", short: "h" },
 } as const satisfies OptionSpec;

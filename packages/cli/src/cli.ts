@@ -6,6 +6,7 @@ import { instancesCommands } from "./commands/instances.js";
 import { serversCommands } from "./commands/servers.js";
 import { describeFailure } from "./errors.js";
 import { commandHelp, type GroupInfo, overviewHelp } from "./help.js";
+import { retryOptions } from "./retries.js";
 import type { CliIo, Context, OutputFormat } from "./types.js";
 
 /** Where the CLI goes without --url or BERTH_URL: what `npm start` serves. */
@@ -74,8 +75,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (output !== "table" && output !== "json") {
       throw new UsageError("--output must be table or json");
     }
+    // Calls the gateway answers UNAVAILABLE are retried by the SDK (writes with a request id, so
+    // once); when it gives up, the error says after how many attempts.
+    const retry = retryOptions(
+      args.values.retries === undefined ? io.env.BERTH_RETRIES : String(args.values.retries),
+    );
     const ctx: Context = {
-      berth: createBerthClient({ baseUrl: url, ...(apiKeyGiven ? { apiKey } : {}) }),
+      berth: createBerthClient({ baseUrl: url, retry, ...(apiKeyGiven ? { apiKey } : {}) }),
       io,
       output: output as OutputFormat,
       url,

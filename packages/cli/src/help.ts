@@ -9,6 +9,7 @@ export interface GroupInfo {
 const GLOBAL_HELP = `Options of every command:
   --url URL             the gateway (env BERTH_URL, default http://127.0.0.1:8080)
   --api-key KEY         an API key (env BERTH_API_KEY)
+  --retries N           retries of calls answered UNAVAILABLE (env BERTH_RETRIES, default 3)
   -o, --output FORMAT   table (default) or json: the API's protobuf JSON
   -h, --help            show help
 
