@@ -1,3 +1,10 @@
+/**
+ * @berth/spec: what an instance's json_spec is and which inputs are safe, in one place.
+ * A package of its own (not beside packages/proto's generated code) because json_spec is JSON,
+ * not a protobuf message, and its readers differ in weight: the CLI must not pull in the
+ * platform (NATS, Postgres, gRPC), and the platform itself uses the UUID pattern. It depends
+ * on nothing of Berth's, so every package and service can use it.
+ */
 export * from "./address-policy.js";
 export * from "./docker-policy.js";
 export * from "./guarded-lookup.js";
