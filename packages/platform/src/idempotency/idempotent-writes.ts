@@ -25,6 +25,8 @@ export interface IdempotentWritesOptions {
   logger: Logger;
   /** How long a request id answers retries (default 24 h); older rows are pruned. */
   retentionMs?: number;
+  /** Keys the request fingerprints (HMAC); required where requests carry secret values. */
+  fingerprintKey?: Uint8Array;
 }
 
 /** One write that may carry a request id. */
@@ -100,7 +102,7 @@ export function createIdempotentWrites(options: IdempotentWritesOptions): Idempo
         ]);
       }
       const key = requestId.toLowerCase();
-      const hash = fingerprintRequest(method.input, request);
+      const hash = fingerprintRequest(method.input, request, options.fingerprintKey);
       const methodName = `${method.parent.typeName}/${method.name}`;
       prune();
       return orm.em.fork().transactional(async (em): Promise<IdempotentResult<O>> => {

@@ -72,4 +72,15 @@ describe("fingerprintRequest", () => {
       /^[0-9a-f]{64}$/,
     );
   });
+
+  it("with a key, is an HMAC that a plain hash of the same request cannot reproduce", () => {
+    const request = createRequest(base);
+    const key = Buffer.alloc(32, 7);
+    const keyed = fingerprintRequest(CreateInstanceRequestSchema, request, key);
+    expect(keyed).toBe(fingerprintRequest(CreateInstanceRequestSchema, createRequest(base), key));
+    expect(keyed).not.toBe(fingerprintRequest(CreateInstanceRequestSchema, request));
+    expect(keyed).not.toBe(
+      fingerprintRequest(CreateInstanceRequestSchema, request, Buffer.alloc(32, 8)),
+    );
+  });
 });

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { clone, type DescMessage, type MessageShape, toJson } from "@bufbuild/protobuf";
 
 /** The proto name of the field that carries a request id (AIP-155). */
@@ -26,16 +26,18 @@ export function canonicalJson(value: unknown): string {
  * The SHA-256 (hex) of a request's canonical proto JSON without its request id: equal for a
  * retry of the same call, different when any other field differs. Proto JSON leaves fields at
  * their default out, so an unset field and one set to its default are the same request.
+ * Requests that carry secret values must be fingerprinted with a key (HMAC-SHA-256): a plain hash
+ * stored in the database would let anyone who reads it test guesses of a weak secret.
  */
 export function fingerprintRequest<Desc extends DescMessage>(
   schema: Desc,
   request: MessageShape<Desc>,
+  key?: Uint8Array,
 ): string {
   const copy = clone(schema, request);
   const field = schema.fields.find((f) => f.name === REQUEST_ID_FIELD);
   if (field) (copy as Record<string, unknown>)[field.localName] = "";
   const json = toJson(schema, copy, { alwaysEmitImplicit: false });
-  return createHash("sha256")
-    .update(`${schema.typeName}\n${canonicalJson(json)}`)
-    .digest("hex");
+  const hash = key ? createHmac("sha256", key) : createHash("sha256");
+  return hash.update(`${schema.typeName}\n${canonicalJson(json)}`).digest("hex");
 }

@@ -66,7 +66,12 @@ export function createInstancesHandlers(
  * recorded response and does nothing else. Without one, the handler runs as it is.
  */
 function createIdempotentHandlers(deps: InstancesDeps) {
-  const writes = createIdempotentWrites({ orm: deps.orm, logger: deps.logger });
+  // Create, update and SetSecret requests carry secret values: their fingerprints are keyed.
+  const writes = createIdempotentWrites({
+    orm: deps.orm,
+    logger: deps.logger,
+    fingerprintKey: deps.secrets.fingerprintKey,
+  });
   return async <I extends DescMessage, O extends DescMessage>(
     method: DescMethodUnary<I, O>,
     request: MessageShape<I>,

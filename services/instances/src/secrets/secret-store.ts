@@ -1,3 +1,4 @@
+import { hkdfSync } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { SecretEntity } from "../db/secret-entity.js";
 import type { KeyRing } from "./key-ring.js";
@@ -11,11 +12,19 @@ export interface SecretStore {
   put(em: EntityManager, instanceId: string, values: ReadonlyMap<string, string>): Promise<void>;
   /** Opens every stored value of an instance. */
   open(em: EntityManager, instanceId: string): Promise<Record<string, string>>;
+  /**
+   * A key for fingerprints of requests that carry secret values (request ids), derived from the
+   * active key so that the database never holds an unkeyed hash of a secret.
+   */
+  fingerprintKey: Buffer;
 }
 
 /** Creates the store over the instances schema with the configured key ring. */
 export function createSecretStore(ring: KeyRing): SecretStore {
   return {
+    fingerprintKey: Buffer.from(
+      hkdfSync("sha256", ring.active.key, "", "berth request fingerprints", 32),
+    ),
     async names(em, instanceId) {
       const rows = await em.find(SecretEntity, { instanceId }, { fields: ["name"] });
       return new Set(rows.map((row) => row.name));
