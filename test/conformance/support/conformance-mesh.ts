@@ -32,10 +32,11 @@ export async function ensureConformanceImages(): Promise<void> {
 }
 
 /**
- * Starts the four services in-process (containers carry `labels`, e.g. berth.test=<run>), imports the
- * fixture's catalog entries and creates one instance per path (the url instance points at the
- * fixture already running on loopback), then waits until each is RUNNING (health probes call
- * initialize and tools/list). The images must exist (see ensureConformanceImages).
+ * Starts the four services in-process (the runtime puts `labels`, e.g. berth.test=<run>, on
+ * what it creates), imports the fixture's catalog entries and creates one instance per path (the
+ * url instance points at the fixture already running on loopback), then waits until each is
+ * RUNNING (health probes call initialize and tools/list). The images must exist (see
+ * ensureConformanceImages).
  */
 export async function startConformanceMesh(
   engines: { databaseUrl: string; natsUrl: string },
