@@ -37,7 +37,7 @@ describe("MCP conformance through Berth", () => {
     baseline.catch(() => undefined); // awaited below
     await ensureConformanceImages();
     engines = await useEngines();
-    berth = await startConformanceMesh(engines, runId, fixture);
+    berth = await startConformanceMesh(engines, `berth.test=${runId}`, fixture);
     direct = await baseline;
     for (const path of BERTH_PATHS) {
       const run = runConformance(berth.urlOf(path), { authorization: berth.authorization });

@@ -19,6 +19,7 @@ export interface CallRun extends LatencySummary {
 }
 
 const CALL_TIMEOUT_MS = 30_000;
+const OPEN_IN_PARALLEL = 4;
 
 /** A target over MCP Streamable HTTP at url, with extra request headers. */
 export function httpTarget(
@@ -105,10 +106,14 @@ export async function concurrentRun(
 ): Promise<CallRun> {
   const clients: Client[] = [];
   try {
-    // Opened together: a peer that starts a server per session pays that once per session.
-    clients.push(
-      ...(await Promise.all(Array.from({ length: sessions }, () => openSession(target)))),
-    );
+    // Opened a few at a time (not measured): the stdio floor and supergateway start a container
+    // per session, and 16 `docker run` at once outlast the connect timeout on a busy machine.
+    for (let opened = 0; opened < sessions; opened += OPEN_IN_PARALLEL) {
+      const batch = Math.min(OPEN_IN_PARALLEL, sessions - opened);
+      clients.push(
+        ...(await Promise.all(Array.from({ length: batch }, () => openSession(target)))),
+      );
+    }
     await Promise.all(
       clients.map(async (c) => {
         for (let i = 0; i < warmupPerSession; i++) await echo(c);

@@ -12,7 +12,7 @@ import {
   type McpTarget,
   sequentialRun,
 } from "./mcp-load.js";
-import { startPeerServers } from "./peer-servers.js";
+import { hardenedDockerRun, startPeerServers } from "./peer-servers.js";
 
 /** The figures of one target: its runs, and their medians. */
 export interface TargetResult {
@@ -31,13 +31,17 @@ export interface McpPathResult {
 }
 
 const STDIO_SERVER = "io.github.modelcontextprotocol/everything";
+/** The image of STDIO_SERVER's catalog entry: the peers and the floor run it as Berth does. */
+const STDIO_IMAGE = "berth/mcp-everything:stdio";
 const HTTP_SERVER = "io.github.modelcontextprotocol/everything-http";
 const CONCURRENT_WARMUP = 5;
 const NO_DELAY_PRELOAD = fileURLToPath(new URL("../mesh/no-delay-preload.ts", import.meta.url));
 
 /**
- * Echo calls to server-everything four ways (its own HTTP mode, Berth, the npm peer bridges,
- * plus stdio and Berth's parts alone as references), sequential then 16 sessions at once;
+ * Echo calls to server-everything in the same hardened container every way: the SDK's stdio
+ * client on `docker run -i` (the stdio floor), Berth to an stdio instance, the npm peer bridges
+ * wrapping `docker run -i`, the http container at its own published port (the http floor) and
+ * Berth to it, plus Berth's parts alone as diagnostics; sequential then 16 sessions at once;
  * repeats go round-robin over the targets so that drift on the machine hits all alike.
  */
 export async function mcpPathLeg(
@@ -46,7 +50,11 @@ export async function mcpPathLeg(
   api: BerthApi,
 ): Promise<McpPathResult> {
   const { mcp } = ctx.settings;
-  const peers = await startPeerServers(ctx.root, ctx.logDir);
+  const peers = await startPeerServers(
+    ctx.root,
+    ctx.logDir,
+    hardenedDockerRun(STDIO_IMAGE, `berth.bench=${ctx.runId}`),
+  );
   const created: string[] = [];
   const stops: Array<() => Promise<void>> = [];
   try {
@@ -63,7 +71,7 @@ export async function mcpPathLeg(
     const bridge = await api.grpc.runtime.resolveEndpoint({ instanceId: stdioId });
     const container = await api.grpc.runtime.resolveEndpoint({ instanceId: httpId });
     const auth = { authorization: `Bearer ${mesh.apiKey}` };
-    const [floor, stdio, ...bridges] = peers.targets;
+    const [floor, ...bridges] = peers.targets;
     const gatewayStdio = httpTarget(
       "berth-stdio",
       "(b) Berth gateway /mcp/{instance} → stdio container",
@@ -74,6 +82,12 @@ export async function mcpPathLeg(
       floor!,
       gatewayStdio,
       ...bridges,
+      httpTarget(
+        "floor-http",
+        "(a) the http container at its own published port (floor of the http rows)",
+        container.url,
+        { headers: { ...container.headers } },
+      ),
       httpTarget(
         "berth-http",
         "(b) Berth gateway /mcp/{instance} → http container",
@@ -90,10 +104,6 @@ export async function mcpPathLeg(
         headers: { ...bridge.headers },
         berth: true,
       }),
-      httpTarget("container", "http container alone (published port, no gateway)", container.url, {
-        headers: { ...container.headers },
-      }),
-      stdio!,
     ];
     const results = targets.map((t) => ({
       key: t.key,

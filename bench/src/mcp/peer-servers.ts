@@ -4,7 +4,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { spawnTracked, type Tracked } from "../support/processes.js";
 import { closeSession, httpTarget, type McpTarget, openSession } from "./mcp-load.js";
 
-/** The reference server and the npm peer bridges, each as its own process on 127.0.0.1. */
+/** The npm peer bridges and the container-stdio floor, all around the same hardened container. */
 export interface PeerServers {
   targets: McpTarget[];
   /** Process ids of the bridges, for the memory figures. */
@@ -15,13 +15,54 @@ export interface PeerServers {
 const READY_MS = 30_000;
 
 /**
- * Starts (a) server-everything in its own Streamable HTTP mode (the floor; it listens on every
- * interface, the bench connects to 127.0.0.1 only), (c) supergateway (stateful Streamable HTTP,
- * its only mode with sessions: one stdio child per session) and mcp-proxy (one shared stdio
- * child) around the same server's stdio mode, and a stdio reference with no HTTP at all.
+ * `docker run -i` of image with the hardening the runtime gives an stdio instance by default
+ * (services/runtime/src/drivers/docker/container-options.ts: 512 MiB, 1 CPU, 256 pids,
+ * read-only root with a noexec tmpfs /tmp, every capability dropped, no-new-privileges, user
+ * nobody), labelled so that the bench removes whatever a peer leaves behind. The runtime gives
+ * each instance a network of its own; an stdio server needs none, so it gets none here.
  */
-export async function startPeerServers(root: string, logDir: string): Promise<PeerServers> {
-  const everything = join(root, "node_modules", ".bin", "mcp-server-everything");
+export function hardenedDockerRun(image: string, label: string): string[] {
+  return [
+    "docker",
+    "run",
+    "-i",
+    "--rm",
+    "--label",
+    label,
+    "--memory",
+    "512m",
+    "--memory-swap",
+    "512m",
+    "--cpus",
+    "1",
+    "--pids-limit",
+    "256",
+    "--read-only",
+    "--tmpfs",
+    "/tmp:rw,noexec,nosuid,size=64m",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+    "--user",
+    "65534:65534",
+    "--network",
+    "none",
+    image,
+  ];
+}
+
+/**
+ * Starts supergateway (stateful Streamable HTTP, its only mode with sessions: one stdio child per
+ * session) and mcp-proxy (one shared stdio child), each wrapping `dockerRun` (the same hardened
+ * container Berth runs), and describes the container-stdio floor: the SDK's stdio client on
+ * `docker run -i` of that container (one container per session), no HTTP at all.
+ */
+export async function startPeerServers(
+  root: string,
+  logDir: string,
+  dockerRun: string[],
+): Promise<PeerServers> {
   const bin = (name: string) => join(root, "bench", "node_modules", ".bin", name);
   const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root" };
   const started: Tracked[] = [];
@@ -29,26 +70,21 @@ export async function startPeerServers(root: string, logDir: string): Promise<Pe
     await Promise.all(started.map((p) => p.stop()));
   };
   try {
-    const [floorPort, sgPort, mpPort] = [
-      await findFreePort(),
-      await findFreePort(),
-      await findFreePort(),
-    ];
-    const run = (name: string, command: string, args: string[], extra = {}) => {
+    const [sgPort, mpPort] = [await findFreePort(), await findFreePort()];
+    const run = (name: string, command: string, args: string[]) => {
       const tracked = spawnTracked(name, command, args, {
         cwd: root,
-        env: { ...env, ...extra },
+        env,
         logFile: join(logDir, `${name}.log`),
       });
       started.push(tracked);
       return tracked;
     };
-    const floor = run("everything-http", everything, ["streamableHttp"], {
-      PORT: String(floorPort),
-    });
+    // supergateway takes the command as one string and runs it through a shell; every argument
+    // here is a plain word (no spaces or shell characters), so joining keeps it intact.
     const sg = run("supergateway", bin("supergateway"), [
       "--stdio",
-      `${everything} stdio`,
+      dockerRun.join(" "),
       "--outputTransport",
       "streamableHttp",
       "--stateful",
@@ -65,30 +101,25 @@ export async function startPeerServers(root: string, logDir: string): Promise<Pe
       "--server",
       "stream",
       "--",
-      everything,
-      "stdio",
+      ...dockerRun,
     ]);
+    const [command, ...args] = dockerRun;
     const targets: McpTarget[] = [
-      httpTarget("floor", "(a) server-everything, own Streamable HTTP (floor)", url(floorPort)),
       {
-        key: "stdio",
-        label: "server-everything over stdio, no HTTP (reference; one process per session)",
+        key: "floor-stdio",
+        label:
+          "(a) SDK stdio client on `docker run -i` of the same container (floor; one container per session)",
         berth: false,
-        transport: () =>
-          new StdioClientTransport({ command: everything, args: ["stdio"], stderr: "ignore" }),
+        transport: () => new StdioClientTransport({ command: command!, args, stderr: "ignore" }),
       },
-      httpTarget("supergateway", "(c) supergateway --stateful → stdio", url(sgPort)),
-      httpTarget("mcp-proxy", "(c) mcp-proxy → stdio", url(mpPort)),
+      httpTarget("supergateway", "(c) supergateway --stateful → docker run -i", url(sgPort)),
+      httpTarget("mcp-proxy", "(c) mcp-proxy → docker run -i", url(mpPort)),
     ];
-    for (const port of [floorPort, sgPort, mpPort]) {
+    for (const port of [sgPort, mpPort]) {
       if (!(await waitForPort(port, READY_MS))) throw new Error(`nothing listens on ${port}`);
     }
     for (const target of targets) await closeSession(await openSession(target));
-    return {
-      targets,
-      pids: { floor: floor.pid, supergateway: sg.pid, "mcp-proxy": mp.pid },
-      stop,
-    };
+    return { targets, pids: { supergateway: sg.pid, "mcp-proxy": mp.pid }, stop };
   } catch (error) {
     await stop();
     throw error;

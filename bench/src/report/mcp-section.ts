@@ -7,46 +7,59 @@ import { num, ratio, table } from "./format.js";
 export const FAR_RATE = 0.5;
 export const FAR_LATENCY = 2;
 
-/** Section 1 as markdown, and the findings where Berth loses or is far from the floor. */
+// The targets of issue 13, judged from the figures (each stated next to its verdict).
+export const STDIO_VS_PEER = 1.5;
+export const STDIO_P50_OVER_FLOOR_MS = 1;
+export const HTTP_VS_FLOOR = 0.8;
+export const HTTP_P50_OVER_FLOOR_MS = 0.5;
+
+/** The rows compared with the http container's own port; every other row wraps stdio. */
+const HTTP_ROWS = new Set(["floor-http", "berth-http"]);
+const floorOf = (key: string) => (HTTP_ROWS.has(key) ? "floor-http" : "floor-stdio");
+
+/** Section 1 as markdown, and the findings where Berth misses a target or is far from its floor. */
 export function mcpSection(
   result: McpPathResult,
   settings: BenchSettings["mcp"],
 ): { markdown: string; findings: string[] } {
-  const floor = result.targets.find((t) => t.key === "floor");
-  const base = floor ? targetMedians(floor) : undefined;
-  const rows = result.targets.map((t) => ({ t, m: targetMedians(t) }));
+  const medians = new Map(result.targets.map((t) => [t.key, targetMedians(t)]));
+  const rows = result.targets.map((t) => ({
+    t,
+    m: medians.get(t.key)!,
+    f: medians.get(floorOf(t.key)),
+  }));
   const sequential = table(
-    ["target", "calls", "p50 ms", "p99 ms", "calls/s", "p50 vs (a)", "calls/s vs (a)"],
-    rows.map(({ t, m }) => [
+    ["target", "calls", "p50 ms", "p99 ms", "calls/s", "p50 vs floor", "calls/s vs floor"],
+    rows.map(({ t, m, f }) => [
       name(t),
       num(m.seqCount, 0),
       num(m.seqP50, 2),
       num(m.seqP99, 2),
       num(m.seqRate, 0),
-      ratio(m.seqP50 / (base?.seqP50 ?? Number.NaN)),
-      ratio(m.seqRate / (base?.seqRate ?? Number.NaN)),
+      ratio(m.seqP50 / (f?.seqP50 ?? Number.NaN)),
+      ratio(m.seqRate / (f?.seqRate ?? Number.NaN)),
     ]),
   );
   const concurrent = table(
-    ["target", "calls", "calls/s", "p50 ms", "p99 ms", "calls/s vs (a)", "p99 vs (a)"],
-    rows.map(({ t, m }) => [
+    ["target", "calls", "calls/s", "p50 ms", "p99 ms", "calls/s vs floor", "p99 vs floor"],
+    rows.map(({ t, m, f }) => [
       name(t),
       num(m.conCount, 0),
       num(m.conRate, 0),
       num(m.conP50, 2),
       num(m.conP99, 2),
-      ratio(m.conRate / (base?.conRate ?? Number.NaN)),
-      ratio(m.conP99 / (base?.conP99 ?? Number.NaN)),
+      ratio(m.conRate / (f?.conRate ?? Number.NaN)),
+      ratio(m.conP99 / (f?.conP99 ?? Number.NaN)),
     ]),
   );
-  const findings = judge(rows, base);
+  const findings = judge(rows, medians);
   const profiles = result.profiles.map((p) => profileMarkdown(p.process, p.summary)).join("\n\n");
   const markdown = [
     "## 1. MCP tool-call path",
     "",
-    `Echo tool calls with the official MCP SDK client (Client + StreamableHTTPClientTransport; the stdio reference uses StdioClientTransport). Sequential: one session, ${settings.warmupCalls} warm-up calls, then ${settings.sequentialCalls} measured or as many as fit in ${settings.sequentialSeconds} s ("calls" shows how many). Concurrent: ${settings.sessions} sessions calling at once in closed loops, 5 warm-up calls each, then ${settings.callsPerSession} each (${settings.sessions * settings.callsPerSession} calls) or as many as fit in ${settings.concurrentSeconds} s. Every figure is the median over ${settings.repeats} repeats, run round-robin over the targets. Ratios are to (a); "calls/s vs (a)" above 1× is faster than the floor, "p50 vs (a)" above 1× is slower.`,
+    `Echo tool calls with the official MCP SDK client (Client + StreamableHTTPClientTransport; the stdio floor uses StdioClientTransport). Sequential: one session, ${settings.warmupCalls} warm-up calls, then ${settings.sequentialCalls} measured or as many as fit in ${settings.sequentialSeconds} s ("calls" shows how many). Concurrent: ${settings.sessions} sessions calling at once in closed loops, 5 warm-up calls each, then ${settings.callsPerSession} each (${settings.sessions * settings.callsPerSession} calls) or as many as fit in ${settings.concurrentSeconds} s. Every figure is the median over ${settings.repeats} repeats, run round-robin over the targets.`,
     "",
-    "Rows: (a) the floor; (b) Berth, through the gateway to an instance running as a container; (c) the npm peers wrapping the same server's stdio mode. Diagnostic rows measure Berth's parts alone (the runtime's stdio bridge reached with its own endpoint and token, the http container at its published port), a second gateway whose accepted sockets get TCP_NODELAY from a preload (bench/src/mesh/no-delay-preload.ts; Berth's code unchanged otherwise), and stdio with no HTTP at all.",
+    "Like with like: every row runs server-everything in the same hardened container Berth runs (berth/mcp-everything, the runtime's default limits and hardening). (a) floors: the SDK's stdio client on `docker run -i` of the stdio image, and the http container at its own published port; (b) Berth through the gateway; (c) the npm peers wrapping the same `docker run -i`. Ratios are to the row's floor: the http floor for the http rows, the stdio floor for all others (\"calls/s vs floor\" above 1× is faster than the floor, \"p50 vs floor\" above 1× is slower). Diagnostic rows measure Berth's parts alone (the runtime's stdio bridge reached with its own endpoint and token) and a second gateway whose accepted sockets get TCP_NODELAY from a preload (bench/src/mesh/no-delay-preload.ts; Berth's code unchanged otherwise).",
     "",
     "### Sequential calls",
     "",
@@ -58,9 +71,11 @@ export function mcpSection(
     "",
     "### Findings",
     "",
+    `Targets (issue 13): through the gateway to an stdio container, sequential calls/s ≥ ${STDIO_VS_PEER}× the best peer and p50 ≤ the stdio floor + ${STDIO_P50_OVER_FLOOR_MS} ms, and with ${settings.sessions} sessions ≥ ${STDIO_VS_PEER}× the best peer; to an http container, ≥ ${HTTP_VS_FLOOR}× the container's own calls/s and p50 ≤ its own + ${HTTP_P50_OVER_FLOOR_MS} ms.`,
+    "",
     ...(findings.length > 0
       ? findings.map((f) => `- ${f}`)
-      : ["- Berth neither loses to a peer nor is far from the floor on these figures."]),
+      : ["- Berth meets every target on these figures."]),
     "",
     "### Where the time goes (CPU profiles)",
     "",
@@ -75,41 +90,65 @@ function name(t: TargetResult): string {
   return t.berth ? `**${t.label}**` : t.label;
 }
 
-type Row = { t: TargetResult; m: ReturnType<typeof targetMedians> };
+type Medians = ReturnType<typeof targetMedians>;
+type Row = { t: TargetResult; m: Medians; f: Medians | undefined };
 
-function judge(rows: Row[], base: ReturnType<typeof targetMedians> | undefined): string[] {
+function judge(rows: Row[], medians: Map<string, Medians>): string[] {
   const findings: string[] = [];
   const peers = rows.filter((r) => ["supergateway", "mcp-proxy"].includes(r.t.key));
-  for (const { t, m } of rows.filter(
+  const best = (rate: (m: Medians) => number) =>
+    peers.reduce<Row | undefined>((a, r) => (a && rate(a.m) >= rate(r.m) ? a : r), undefined);
+  const stdio = medians.get("berth-stdio");
+  const stdioFloor = medians.get("floor-stdio");
+  if (stdio) {
+    const seqPeer = best((m) => m.seqRate);
+    if (seqPeer && stdio.seqRate < STDIO_VS_PEER * seqPeer.m.seqRate) {
+      findings.push(
+        `Gateway → stdio container, sequential: ${num(stdio.seqRate, 0)} calls/s, ${ratio(stdio.seqRate / seqPeer.m.seqRate)} of the best peer (${seqPeer.t.key}, ${num(seqPeer.m.seqRate, 0)}); target ${STDIO_VS_PEER}×: missed.`,
+      );
+    }
+    if (stdioFloor && stdio.seqP50 > stdioFloor.seqP50 + STDIO_P50_OVER_FLOOR_MS) {
+      findings.push(
+        `Gateway → stdio container, sequential p50 ${num(stdio.seqP50, 2)} ms vs the stdio floor's ${num(stdioFloor.seqP50, 2)} ms (+${num(stdio.seqP50 - stdioFloor.seqP50, 2)} ms); target +${STDIO_P50_OVER_FLOOR_MS} ms: missed.`,
+      );
+    }
+    const conPeer = best((m) => m.conRate);
+    if (conPeer && stdio.conRate < STDIO_VS_PEER * conPeer.m.conRate) {
+      findings.push(
+        `Gateway → stdio container, concurrent sessions: ${num(stdio.conRate, 0)} calls/s, ${ratio(stdio.conRate / conPeer.m.conRate)} of the best peer (${conPeer.t.key}, ${num(conPeer.m.conRate, 0)}); target ${STDIO_VS_PEER}×: missed.`,
+      );
+    }
+  }
+  const http = medians.get("berth-http");
+  const httpFloor = medians.get("floor-http");
+  if (http && httpFloor) {
+    if (http.seqRate < HTTP_VS_FLOOR * httpFloor.seqRate) {
+      findings.push(
+        `Gateway → http container, sequential: ${num(http.seqRate, 0)} calls/s, ${ratio(http.seqRate / httpFloor.seqRate)} of the container's own port (${num(httpFloor.seqRate, 0)}); target ${HTTP_VS_FLOOR}×: missed.`,
+      );
+    }
+    if (http.seqP50 > httpFloor.seqP50 + HTTP_P50_OVER_FLOOR_MS) {
+      findings.push(
+        `Gateway → http container, sequential p50 ${num(http.seqP50, 2)} ms vs the container's own ${num(httpFloor.seqP50, 2)} ms (+${num(http.seqP50 - httpFloor.seqP50, 2)} ms); target +${HTTP_P50_OVER_FLOOR_MS} ms: missed.`,
+      );
+    }
+    if (http.conRate < HTTP_VS_FLOOR * httpFloor.conRate) {
+      findings.push(
+        `Gateway → http container, concurrent sessions: ${num(http.conRate, 0)} calls/s, ${ratio(http.conRate / httpFloor.conRate)} of the container's own port (${num(httpFloor.conRate, 0)}); target ${HTTP_VS_FLOOR}×: missed.`,
+      );
+    }
+  }
+  // Far from the floor (the old rule, kept for every Berth row): under FAR_RATE of its calls/s
+  // or over FAR_LATENCY× its p50.
+  for (const { t, m, f } of rows.filter(
     (r) => r.t.key === "berth-stdio" || r.t.key === "berth-http",
   )) {
+    if (!f) continue;
     const label = t.label.replace(/^\(b\) /, "");
-    if (base) {
-      const seq = m.seqRate / base.seqRate;
-      const con = m.conRate / base.conRate;
-      const p50 = m.seqP50 / base.seqP50;
-      if (seq < FAR_RATE || p50 > FAR_LATENCY) {
-        findings.push(
-          `${label} is far from the floor on sequential calls: ${num(m.seqRate, 0)} calls/s (${ratio(seq)} of (a)), p50 ${num(m.seqP50, 2)} ms (${ratio(p50)}).`,
-        );
-      }
-      if (con < FAR_RATE) {
-        findings.push(
-          `${label} is far from the floor with concurrent sessions: ${num(m.conRate, 0)} calls/s (${ratio(con)} of (a)).`,
-        );
-      }
-    }
-    for (const peer of peers) {
-      if (m.seqRate < peer.m.seqRate) {
-        findings.push(
-          `${label} loses to ${peer.t.key} on sequential calls: ${num(m.seqRate, 0)} vs ${num(peer.m.seqRate, 0)} calls/s (p50 ${num(m.seqP50, 2)} vs ${num(peer.m.seqP50, 2)} ms).`,
-        );
-      }
-      if (m.conRate < peer.m.conRate) {
-        findings.push(
-          `${label} loses to ${peer.t.key} with concurrent sessions: ${num(m.conRate, 0)} vs ${num(peer.m.conRate, 0)} calls/s (p99 ${num(m.conP99, 2)} vs ${num(peer.m.conP99, 2)} ms).`,
-        );
-      }
+    if (m.seqRate / f.seqRate < FAR_RATE || m.seqP50 / f.seqP50 > FAR_LATENCY) {
+      findings.push(
+        `${label} is far from its floor on sequential calls: ${num(m.seqRate, 0)} calls/s (${ratio(m.seqRate / f.seqRate)}), p50 ${num(m.seqP50, 2)} ms (${ratio(m.seqP50 / f.seqP50)}).`,
+      );
     }
   }
   return findings;

@@ -32,14 +32,15 @@ export async function ensureConformanceImages(): Promise<void> {
 }
 
 /**
- * Starts the four services in-process (containers labelled berth.test=<runId>), imports the
- * fixture's catalog entries and creates one instance per path (the url instance points at the
- * fixture already running on loopback), then waits until each is RUNNING (health probes call
- * initialize and tools/list). The images must exist (see ensureConformanceImages).
+ * Starts the four services in-process (the runtime puts `labels`, e.g. berth.test=<run>, on
+ * what it creates), imports the fixture's catalog entries and creates one instance per path (the
+ * url instance points at the fixture already running on loopback), then waits until each is
+ * RUNNING (health probes call initialize and tools/list). The images must exist (see
+ * ensureConformanceImages).
  */
 export async function startConformanceMesh(
   engines: MeshEngines,
-  runId: string,
+  labels: string,
   fixture: FixtureProcess,
   paths: readonly BerthPath[] = BERTH_PATHS,
 ): Promise<ConformanceMesh> {
@@ -50,7 +51,7 @@ export async function startConformanceMesh(
   try {
     mesh = await startMesh(engines, {
       services: ["registry", "instances", "runtime"],
-      env: { BERTH_RUNTIME_LABELS: `berth.test=${runId}`, RECONCILE_INTERVAL_MS: "2000" },
+      env: { BERTH_RUNTIME_LABELS: labels, RECONCILE_INTERVAL_MS: "2000" },
     });
     const authorization = `Bearer ${mesh.apiKey}`;
     const gateway = mesh.gateway.url;
