@@ -3,10 +3,12 @@
 // after one baseline run against the fixture on loopback. Prints each run's pass count and the
 // scenarios that regressed; exits 1 when any run regressed. Bounded: at most 50 runs, each
 // killed after 150 s.
+
 import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { withoutCredentials } from "@berth/testkit";
 import {
   type ConformanceMesh,
   ensureConformanceImages,
@@ -21,7 +23,7 @@ import {
   type FixtureProcess,
   startFixture,
 } from "../../../test/conformance/support/fixture-process.js";
-import { type BenchEngines, startBenchEngines } from "../mesh/engines.js";
+import { BENCH_NATS_PASSWORDS, type BenchEngines, startBenchEngines } from "../mesh/engines.js";
 import { removeRunObjects } from "../support/docker-cleanup.js";
 
 const MAX_RUNS = 50;
@@ -73,7 +75,16 @@ try {
   const direct = await runConformance(fixture.url);
   say(`direct (fixture on loopback): ${direct.passed}/${direct.total}`);
   say("starting Berth and the http-container instance");
-  berth = await startConformanceMesh(engines, `berth.bench=${runId}`, fixture, ["http-container"]);
+  // Services log in to NATS as themselves, with the bench's passwords.
+  const meshEngines = {
+    databaseUrl: engines.databaseUrl,
+    natsUrl: engines.natsUrl,
+    natsServiceUrl: withoutCredentials(engines.natsUrl),
+    natsPasswords: BENCH_NATS_PASSWORDS,
+  };
+  berth = await startConformanceMesh(meshEngines, `berth.bench=${runId}`, fixture, [
+    "http-container",
+  ]);
   const url = berth.urlOf("http-container");
   for (let i = 1; i <= runs; i++) {
     const run = await runConformance(url, { authorization: berth.authorization });
