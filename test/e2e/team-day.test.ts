@@ -162,8 +162,9 @@ describe("a team's day: npm start, the CLI, the SDK and the MCP proxy", () => {
     expect(after).toHaveLength(1);
     expect(after[0]!.Id).not.toBe(before!.Id);
     expect(after[0]!.Labels["berth.generation"]).toBe("2");
-    const env = (await docker.getContainer(after[0]!.Id).inspect()).Config.Env;
-    expect(env).toContain(`UPSTREAM_API_KEY=${secondSecret}`);
+    // Secret values reach the server through the runtime's launcher, never docker inspect.
+    const inspected = await docker.getContainer(after[0]!.Id).inspect();
+    expect(JSON.stringify(inspected)).not.toContain(secondSecret);
     const { workload } = await berthSdk.runtime.getWorkload({ instanceId });
     expect({ generation: workload!.generation, container: workload!.containerId }).toEqual({
       generation: 2n,

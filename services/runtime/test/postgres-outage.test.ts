@@ -53,7 +53,7 @@ describe("a Postgres outage and an over-long value do not crash the runtime", ()
         type: "url",
         endpoint,
         headers: { "x-api-key": "k-1" },
-        health_check: { interval: 1, timeout: 3 },
+        health_check: { interval: 1, timeout: 1 },
       },
     });
 
@@ -83,17 +83,21 @@ describe("a Postgres outage and an over-long value do not crash the runtime", ()
 
   it("records an endpoint longer than 2048 characters (issue 21, defect 1)", async () => {
     const long = urlInstance(`${server.url}?pad=${"a".repeat(2100)}`);
-    await waitFor("the runtime to answer", () =>
-      client.listWorkloads({}).then(
-        () => true,
-        () => undefined,
-      ),
+    // A fresh runtime process (tsx) takes a while to come up on a busy machine.
+    await waitFor(
+      "the runtime to answer",
+      () =>
+        client.listWorkloads({}).then(
+          () => true,
+          () => undefined,
+        ),
+      120_000,
     );
     await publishCreated(long);
     const workload = await reaches(long.id, WorkloadState.RUNNING);
     expect(workload.endpoint.length).toBeGreaterThan(2100);
     expect(runtime.child.exitCode).toBeNull();
-  });
+  }, 180_000);
 
   it("keeps serving through a 20 s outage and converges afterwards by itself (defect 2)", async () => {
     const before = urlInstance(server.url);
