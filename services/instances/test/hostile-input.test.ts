@@ -58,12 +58,8 @@ describe("hostile input", () => {
       secrets,
     });
   const resolve = async (instanceId: string) =>
-    (
-      await stack.secretsClient.resolveInstanceSecrets(
-        { instanceId },
-        { headers: { authorization: `Bearer ${stack.env.BERTH_RUNTIME_TOKEN}` } },
-      )
-    ).values;
+    // The secrets client calls with the runtime's mesh certificate, as the runtime does.
+    (await stack.secretsClient.resolveInstanceSecrets({ instanceId })).values;
   const storedSpec = async (id: string) =>
     (
       await query<{ json_spec: JsonObject; generation: string }>(
