@@ -1,10 +1,5 @@
-import {
-  Code,
-  ConnectError,
-  createMeshAuthority,
-  createServiceClient,
-  type MeshIdentity,
-} from "@berth/platform";
+import { Code, ConnectError, createServiceClient, type MeshIdentity } from "@berth/platform";
+import { createMeshAuthority } from "@berth/platform/mesh-pki";
 import {
   InstanceSecretsService,
   InstancesService,

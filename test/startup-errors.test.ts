@@ -1,5 +1,6 @@
 import { findFreePort, useEngines } from "@berth/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serviceMeshEnv } from "./support/mesh.js";
 import { spawnService } from "./support/service-process.js";
 
 // Bad configuration stops a service with one clear line naming the variable, never a stack
@@ -14,7 +15,12 @@ describe("start-up errors", () => {
   });
 
   async function failToStart(env: Record<string, string>) {
-    const registry = spawnService("registry", { LOG_LEVEL: "warn", GRPC_PORT: "0", ...env });
+    const registry = spawnService("registry", {
+      ...serviceMeshEnv("registry", engines),
+      LOG_LEVEL: "warn",
+      GRPC_PORT: "0",
+      ...env,
+    });
     const exit = await Promise.race([
       registry.exited,
       new Promise<never>((_, reject) =>
@@ -56,5 +62,23 @@ describe("start-up errors", () => {
     expect(exit.code).toBe(1);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^registry: .*NATS_URL/);
+  });
+
+  it("refuses to start without its mesh certificate, or with a wrong NATS password", async () => {
+    const missing = await failToStart({
+      DATABASE_URL: engines.databaseUrl,
+      BERTH_MESH_CERT: "",
+    });
+    expect(missing.exit.code).toBe(1);
+    expect(missing.lines).toHaveLength(1);
+    expect(missing.lines[0]).toMatch(/^registry: .*BERTH_MESH_CERT is required/);
+    const wrong = await failToStart({
+      DATABASE_URL: engines.databaseUrl,
+      NATS_PASSWORD: "not-the-password",
+    });
+    expect(wrong.exit.code).toBe(1);
+    expect(wrong.lines).toHaveLength(1);
+    expect(wrong.lines[0]).toMatch(/^registry: .*NATS_URL.*(AUTHORIZATION|Authorization)/i);
+    expect(wrong.lines.join("\n") + wrong.stdout).not.toContain("not-the-password");
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { createMeshAuthority, type MeshCa } from "@berth/platform";
+import { createMeshAuthority, type MeshCa } from "@berth/platform/mesh-pki";
 
 /** The services that get a mesh certificate and a NATS user of their own. */
 export const MESH_SERVICES = ["registry", "instances", "runtime", "gateway"] as const;

@@ -1,14 +1,12 @@
 import { randomBytes } from "node:crypto";
 import {
   createLogger,
-  createMeshAuthority,
   type EnvSchema,
   type Logger,
   loadConfig,
-  type MeshAuthority,
   type MeshIdentity,
-  meshIdentityEnv,
 } from "@berth/platform";
+import { createMeshAuthority, type MeshAuthority, meshIdentityEnv } from "@berth/platform/mesh-pki";
 import type { Engines } from "@berth/testkit";
 
 /** A service of the mesh that runs behind the gateway. */

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { createMeshAuthority, type MeshAuthority, meshIdentityEnv } from "@berth/platform";
+import { createMeshAuthority, type MeshAuthority, meshIdentityEnv } from "@berth/platform/mesh-pki";
 import { withoutCredentials } from "@berth/testkit";
 import { BENCH_NATS_PASSWORDS } from "./engines.js";
 import { type ServiceProcess, startServiceProcess } from "./service-process.js";

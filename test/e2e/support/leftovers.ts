@@ -1,5 +1,5 @@
+import { connectAs } from "@berth/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import pg from "pg";
 
 /** A database row that mentions an instance, and the table it sits in. */
@@ -57,7 +57,7 @@ export async function unsentOutboxRows(databaseUrl: string): Promise<string[]> {
 
 /** Durable consumers with messages not yet delivered or not yet acknowledged. */
 export async function busyConsumers(natsUrl: string): Promise<string[]> {
-  const nc = await connect({ servers: natsUrl, reconnect: false, timeout: 5_000 });
+  const nc = await connectAs(natsUrl);
   try {
     const jsm = await jetstreamManager(nc);
     const busy: string[] = [];

@@ -87,10 +87,14 @@ export async function npmStart(
   const apiKey = /^BERTH_BOOTSTRAP_API_KEY=(\S+)$/m.exec(output)?.[1];
   if (!apiKey) throw new Error(`npm start printed no bootstrap key:\n${output}`);
   const [pg, nats, , , , gateway] = ports as [number, number, number, number, number, number];
+  // The passwords npm start generated (Postgres; the runtime's NATS user can read JetStream state).
+  const kept = readFileSync(join(home, "credentials.env"), "utf8");
+  const keptValue = (name: string) =>
+    encodeURIComponent(new RegExp(`^${name}=(.*)$`, "m").exec(kept)?.[1] ?? "");
   return {
     gatewayUrl: `http://127.0.0.1:${gateway}`,
-    databaseUrl: `postgres://postgres@127.0.0.1:${pg}/berth`,
-    natsUrl: `nats://127.0.0.1:${nats}`,
+    databaseUrl: `postgres://postgres:${keptValue("BERTH_PG_PASSWORD")}@127.0.0.1:${pg}/berth`,
+    natsUrl: `nats://runtime:${keptValue("BERTH_NATS_PASSWORD_RUNTIME")}@127.0.0.1:${nats}`,
     apiKey,
     output: () => output,
     ports,

@@ -14,14 +14,7 @@ export {
   type MeshIdentity,
   type MeshIdentityConfig,
 } from "./mesh-identity.js";
-export {
-  createMeshAuthority,
-  createMeshCa,
-  issueMeshIdentity,
-  type MeshAuthority,
-  type MeshCa,
-  meshIdentityEnv,
-} from "./mesh-pki.js";
+// mesh-pki (issuing certificates) is "@berth/platform/mesh-pki": services never load node-forge.
 export {
   ANY_IDENTITY,
   authorizeMeshCall,

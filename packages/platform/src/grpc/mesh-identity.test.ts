@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,4 +49,18 @@ describe("loadMeshIdentity", () => {
       expect((error as Error).message).not.toContain("PRIVATE KEY");
     }
   });
+});
+
+describe("issued certificates", () => {
+  it("always parse as DER that OpenSSL accepts (minimal serial numbers)", () => {
+    // Serials are random: issue enough that a bad encoding could not hide by chance.
+    const authority = createMeshAuthority();
+    for (let i = 0; i < 6; i++) {
+      const identity = authority.identity(`service-${i}`);
+      expect(loadMeshIdentity(meshIdentityEnv(identity)).service).toBe(`service-${i}`);
+      expect(new X509Certificate(identity.cert).serialNumber).toMatch(
+        /^(0[1-9A-F]|[1-7][0-9A-F])[0-9A-F]{30}$/,
+      );
+    }
+  }, 30_000); // six RSA keys on a busy machine
 });

@@ -28,8 +28,11 @@ function newKeyPair() {
 function newCertificate(publicKey: forge.pki.PublicKey, days: number): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  // The top bit cleared keeps the serial positive, as RFC 5280 wants.
-  cert.serialNumber = `0${randomBytes(15).toString("hex")}`;
+  // DER integers must be minimal and positive (OpenSSL refuses a leading zero byte followed by
+  // a byte below 0x80 as "illegal padding"): a first byte in 0x01..0x7f is both.
+  const serial = randomBytes(16);
+  serial[0] = (serial[0]! & 0x7f) | 0x01;
+  cert.serialNumber = serial.toString("hex");
   cert.validity.notBefore = new Date(Date.now() - 60_000);
   cert.validity.notAfter = new Date(Date.now() + days * DAY_MS);
   return cert;
