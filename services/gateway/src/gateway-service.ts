@@ -7,6 +7,7 @@ import {
   type Logger,
 } from "@berth/platform";
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
@@ -22,12 +23,13 @@ import { createAuthInterceptor, createGatekeeper } from "./auth/gatekeeper.js";
 import { createRateLimiter } from "./auth/rate-limiter.js";
 import type { GatewayConfig } from "./config.js";
 import { createCors, parseOrigins } from "./cors.js";
+import { createDeadLettersHandlers } from "./dead-letters/dead-letters-handlers.js";
 import { createForwardingImpl } from "./forwarding-impl.js";
 import { createHealthRoutes } from "./health-routes.js";
 import { createOnePortServer, createRestHandler } from "./http/index.js";
 import { reportParseErrorsAsInvalid } from "./http/parse-error-status.js";
 import type { HttpRequest, HttpResponse } from "./http/types.js";
-import { invalidateOnEvents, natsAnswers } from "./mcp/instance-events.js";
+import { createInvalidationListener, natsAnswers } from "./mcp/instance-events.js";
 import { createInstanceResolver } from "./mcp/instance-resolver.js";
 import { createMcpProxy } from "./mcp/mcp-proxy.js";
 import { createSessionPins } from "./mcp/session-pins.js";
@@ -111,6 +113,10 @@ export async function startGateway(
           logger: log,
         }),
       },
+      {
+        service: DeadLettersService as DescService,
+        impl: createDeadLettersHandlers({ nc, logger: log }),
+      },
     ];
 
     const resolver = createInstanceResolver({
@@ -119,7 +125,9 @@ export async function startGateway(
       ttlMs: config.MCP_RESOLVE_CACHE_MS,
       logger: log,
     });
-    invalidateOnEvents(nc, (id) => resolver.invalidate(id), log);
+    const invalidations = createInvalidationListener(nc, (id) => resolver.invalidate(id), log);
+    await invalidations.start();
+    closer.add("endpoint cache events", () => invalidations.stop());
     const mcp = createMcpProxy({
       resolver,
       gatekeeper,
