@@ -78,7 +78,9 @@ export async function applyDesiredChange(
     { instanceId: change.instanceId },
     { lockMode: LockMode.PESSIMISTIC_WRITE },
   );
-  const driver = (change.spec as { type?: unknown } | undefined)?.type;
+  const spec = change.spec;
+  const driver =
+    typeof spec === "object" && spec !== null && "type" in spec ? spec.type : undefined;
   if (!row) {
     em.create(WorkloadEntity, {
       instanceId: change.instanceId,
