@@ -16,21 +16,19 @@ describe("one trace across the mesh", () => {
 
   beforeAll(async () => {
     const { useEngines } = await import("@berth/testkit");
-    const { connectNats, createEventConsumer } = await import("@berth/platform");
+    const { connectNats, createEventListener } = await import("@berth/platform");
+    const { McpServerCreatedSchema } = await import("@berth/proto/gen/berth/events/v1/events_pb");
     const { startMesh, testLogger } = await import("./support/mesh.js");
     const engines = await useEngines();
     const mesh = await startMesh(engines);
     const nc = await connectNats(engines.natsUrl, "trace-test");
-    const consumer = createEventConsumer({
-      nc,
-      stream: "BERTH_REGISTRY",
-      durable: "trace-test",
-      filterSubjects: ["berth.registry.server.created"],
-      logger: testLogger("consumer"),
-      handler: async (event) => {
-        received.push(event.envelope.aggregateId);
-      },
-    });
+    const consumer = createEventListener(
+      { nc, logger: testLogger("consumer"), service: "test", name: "trace" },
+      (events) =>
+        events.on(McpServerCreatedSchema, (_server, { envelope }) => {
+          received.push(envelope.aggregateId);
+        }),
+    );
     await consumer.start();
     gatewayUrl = mesh.gateway.url;
     apiKey = mesh.apiKey;

@@ -2,6 +2,7 @@ import { createBerthClient } from "@berth/sdk";
 import { toJson } from "@bufbuild/protobuf";
 import { parseCommandArgs, splitCommand, UsageError } from "./args.js";
 import { apiKeysCommands } from "./commands/api-keys.js";
+import { deadLettersCommands } from "./commands/dead-letters.js";
 import { instancesCommands } from "./commands/instances.js";
 import { serversCommands } from "./commands/servers.js";
 import { describeFailure } from "./errors.js";
@@ -16,6 +17,7 @@ const GROUPS: Record<string, GroupInfo> = {
   servers: { summary: "Catalog (registry)", commands: serversCommands },
   instances: { summary: "Instances", commands: instancesCommands },
   "api-keys": { summary: "API keys (admin)", commands: apiKeysCommands },
+  "dead-letters": { summary: "Refused events (admin)", commands: deadLettersCommands },
 };
 
 function wantsHelp(args: string[]): boolean {

@@ -1,4 +1,7 @@
-import type { McpServerCreated } from "@berth/proto/gen/berth/events/v1/events_pb";
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { McpServerCreatedSchema } from "@berth/proto/gen/berth/events/v1/events_pb";
 import { useEngines } from "@berth/testkit";
 import type { MigrationObject } from "@mikro-orm/core";
 import { Migration } from "@mikro-orm/migrations";
@@ -9,12 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { currentCorrelationId } from "../src/context/request-context.js";
 import { createDatabase } from "../src/db/index.js";
 import {
-  type ConsumedEvent,
   connectNats,
   createEventConsumer,
   type EventConsumer,
+  type EventConsumerOptions,
   encodeEnvelope,
   ensureStreams,
+  listDeadLetters,
+  poison,
+  replayDeadLetter,
 } from "../src/events/index.js";
 import { serverCreated } from "./events-fixtures.js";
 import { memoryLogger, waitFor } from "./helpers.js";
@@ -28,7 +34,9 @@ class CreateEffects extends Migration {
 }
 const migrations: MigrationObject[] = [{ name: "effects-v1", class: CreateEffects }];
 const STREAM = "BERTH_REGISTRY";
-const DURABLE = "consumer-test";
+const SUBJECT = "berth.registry.server.created";
+const NAME = "consumer-test";
+const DURABLE = `test-${NAME}`;
 
 describe("event consumer", () => {
   let engines: Awaited<ReturnType<typeof useEngines>>;
@@ -38,15 +46,8 @@ describe("event consumer", () => {
   const { logger, lines } = memoryLogger();
   const calls: Array<{ name: string; redelivered: boolean; correlationId?: string }> = [];
   const failOnce = new Set<string>();
-
-  async function handler(event: ConsumedEvent): Promise<void> {
-    const server = (event.payload as McpServerCreated).server;
-    const name = server?.name ?? "";
-    calls.push({ name, redelivered: event.redelivered, correlationId: currentCorrelationId() });
-    await event.em?.execute(`insert into "effects" (server_id) values (?)`, [server?.id]);
-    if (name.startsWith("poison")) throw new Error("cannot apply this event");
-    if (failOnce.delete(name)) throw new Error("transient failure");
-  }
+  const refuse = new Set<string>(["refused"]);
+  const slow = new Set<string>();
 
   const effectsOf = async (serverId: string) =>
     (
@@ -55,31 +56,48 @@ describe("event consumer", () => {
         .execute<unknown[]>(`select 1 from "effects" where server_id = ?`, [serverId])
     ).length;
   const callsOf = (name: string) => calls.filter((call) => call.name === name);
-  const publish = async (
-    envelope: ReturnType<typeof serverCreated>,
-    msgID: string,
-    correlationId = "",
-  ) => {
+  const publishBytes = async (bytes: Uint8Array, msgID: string, correlationId = "") => {
     const h = headers();
     if (correlationId) h.set("x-correlation-id", correlationId);
-    await jetstream(nc).publish("berth.registry.server.created", encodeEnvelope(envelope), {
-      msgID,
-      headers: h,
-    });
+    await jetstream(nc).publish(SUBJECT, bytes, { msgID, headers: h });
   };
-  const start = () => {
-    consumer = createEventConsumer({
-      nc,
-      stream: STREAM,
-      durable: DURABLE,
-      filterSubjects: ["berth.registry.server.*"],
-      logger,
-      orm,
-      handler,
-      maxDeliver: 3,
-      retryDelayMs: 50,
+  const publish = (envelope: ReturnType<typeof serverCreated>, msgID: string, corr = "") =>
+    publishBytes(encodeEnvelope(envelope), msgID, corr);
+  const deadLetters = async () =>
+    (await listDeadLetters(nc, { pageSize: 100, service: "test" })).deadLetters;
+  const consumerInfo = async () => (await jetstreamManager(nc)).consumers.info(STREAM, DURABLE);
+  const settled = async () =>
+    waitFor(async () => {
+      const info = await consumerInfo();
+      return info.num_pending === 0 && info.num_ack_pending === 0;
     });
-    return consumer.start();
+
+  const create = (overrides: Partial<EventConsumerOptions> = {}) =>
+    createEventConsumer(
+      {
+        nc,
+        orm,
+        logger,
+        service: "test",
+        name: NAME,
+        maxDeliver: 3,
+        retryDelayMs: 50,
+        ...overrides,
+      },
+      (events) =>
+        events.on(McpServerCreatedSchema, async ({ server }, { em, redelivered }) => {
+          const name = server?.name ?? "";
+          calls.push({ name, redelivered, correlationId: currentCorrelationId() });
+          await em.execute(`insert into "effects" (server_id) values (?)`, [server?.id]);
+          if (slow.has(name)) await new Promise((resolve) => setTimeout(resolve, 1_500));
+          if (refuse.has(name)) poison("server.name: refused by this handler");
+          if (name.startsWith("failing")) throw new Error("cannot apply this event");
+          if (failOnce.delete(name)) throw new Error("transient failure");
+        }),
+    );
+  const start = async (overrides: Partial<EventConsumerOptions> = {}) => {
+    consumer = create(overrides);
+    await consumer.start();
   };
 
   beforeAll(async () => {
@@ -122,14 +140,138 @@ describe("event consumer", () => {
     expect(await waitFor(async () => (await effectsOf(envelope.aggregateId)) === 1)).toBe(true);
   });
 
-  it("gives a poison message up after maxDeliver and logs it without payload values", async () => {
-    const envelope = serverCreated("poison", "payload-detail-not-for-logs");
+  it("moves an event that keeps failing to the dead letters after maxDeliver, logging no payload", async () => {
+    const envelope = serverCreated("failing", "payload-detail-not-for-logs");
     await publish(envelope, envelope.eventId);
-    expect(await waitFor(() => lines.some((line) => line.includes("given up")))).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(callsOf("poison")).toHaveLength(3);
+    expect(
+      await waitFor(async () => (await deadLetters()).some((d) => d.eventId === envelope.eventId)),
+    ).toBe(true);
+    const letter = (await deadLetters()).find((d) => d.eventId === envelope.eventId);
+    expect(letter).toMatchObject({
+      service: "test",
+      consumer: NAME,
+      subject: SUBJECT,
+      reason: "handler failed 3 times: cannot apply this event",
+      deliveries: 3,
+      aggregateId: envelope.aggregateId,
+    });
+    expect(callsOf("failing")).toHaveLength(3);
     expect(await effectsOf(envelope.aggregateId)).toBe(0);
+    expect(await settled()).toBe(true);
     expect(lines.join("\n")).not.toContain("payload-detail-not-for-logs");
+  });
+
+  it("dead-letters poison without calling the handler: bad bytes, non-UUID ids, a foreign payload", async () => {
+    const before = calls.length;
+    const badAggregate = serverCreated("bad-aggregate");
+    badAggregate.aggregateId = "../../etc";
+    const badEventId = serverCreated("bad-event-id");
+    badEventId.eventId = "not-a-uuid";
+    const wrongType = serverCreated("wrong-type");
+    wrongType.eventType = "berth.events.v1.McpServerDeleted";
+    await publishBytes(new TextEncoder().encode("{not protobuf"), randomUUID());
+    await publish(badAggregate, randomUUID());
+    await publish(badEventId, randomUUID());
+    await publish(wrongType, randomUUID());
+    const reasons = async () => (await deadLetters()).map((d) => d.reason);
+    expect(
+      await waitFor(
+        async () => (await reasons()).filter((r) => !r.startsWith("handler")).length >= 4,
+      ),
+    ).toBe(true);
+    const all = await reasons();
+    expect(all.some((r) => r.startsWith("envelope: event envelope is not valid protobuf"))).toBe(
+      true,
+    );
+    expect(all).toContain("aggregate_id: not a UUID");
+    // What the envelope says of itself is kept for operators, even when it is refused.
+    const refused = (await deadLetters()).find((d) => d.reason === "aggregate_id: not a UUID");
+    expect(refused).toMatchObject({ eventId: badAggregate.eventId, aggregateId: "../../etc" });
+    expect(all).toContain("event_id: not a UUID");
+    expect(all).toContain(
+      'event_type: "berth.events.v1.McpServerDeleted" is not the type of its subject (berth.events.v1.McpServerCreated)',
+    );
+    expect(calls.length).toBe(before);
+    expect(await settled()).toBe(true); // acknowledged: nothing blocks the consumer
+  });
+
+  it("dead-letters what a handler calls poison, with no effect, and replays it on request", async () => {
+    const envelope = serverCreated("refused");
+    await publish(envelope, envelope.eventId, "corr-refused");
+    const letterOf = async () => (await deadLetters()).find((d) => d.eventId === envelope.eventId);
+    expect(await waitFor(async () => (await letterOf()) !== undefined)).toBe(true);
+    const letter = await letterOf();
+    expect(letter?.reason).toBe("server.name: refused by this handler");
+    expect(letter?.deliveries).toBe(1); // poison is not retried
+    expect(await effectsOf(envelope.aggregateId)).toBe(0); // the handler's insert rolled back
+
+    refuse.delete("refused"); // the fix is deployed: the replay applies it
+    const replayed = await replayDeadLetter(nc, Number(letter?.id));
+    expect(replayed?.eventId).toBe(envelope.eventId);
+    expect(await waitFor(async () => (await effectsOf(envelope.aggregateId)) === 1)).toBe(true);
+    expect(callsOf("refused").at(-1)?.correlationId).toBe("corr-refused"); // headers kept
+    expect(await letterOf()).toBeUndefined();
+    expect(await replayDeadLetter(nc, Number(letter?.id))).toBeUndefined();
+  });
+
+  it("hands delivered events back within seconds when it stops, instead of holding them to the deadline", async () => {
+    await consumer.stop();
+    await start({ ackWaitMs: 30_000 });
+    slow.add("slow-first");
+    const first = serverCreated("slow-first");
+    const names = ["behind-1", "behind-2", "behind-3"];
+    const rest = names.map((name) => serverCreated(name));
+    for (const envelope of [first, ...rest]) await publish(envelope, envelope.eventId);
+    expect(await waitFor(() => callsOf("slow-first").length === 1)).toBe(true);
+    await consumer.stop(); // finishes slow-first; the three behind it go back to the stream
+    const stoppedAt = Date.now();
+    await start({ ackWaitMs: 30_000 });
+    expect(await waitFor(() => names.every((name) => callsOf(name).length > 0), 5_000)).toBe(true);
+    const elapsed = Date.now() - stoppedAt;
+    console.log(`events handed back on stop were taken by the next consumer in ${elapsed} ms`);
+    expect(elapsed).toBeLessThan(5_000); // the ack deadline is 30 s
+    expect(callsOf("slow-first")).toHaveLength(1); // it finished before stop returned
+    await consumer.stop();
+    await start();
+  });
+
+  it("redelivers within seconds an event whose consumer process was killed -9 while holding it", async () => {
+    expect(await settled()).toBe(true);
+    await consumer.stop();
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(import.meta.dirname, "fixtures/hold-events.ts"),
+        engines.databaseUrl,
+        engines.natsUrl,
+        "consumer_test",
+        NAME,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const output: string[] = [];
+    child.stdout.on("data", (chunk: Buffer) => output.push(...chunk.toString().split("\n")));
+    const exited = new Promise((resolve) => child.once("exit", (_code, sig) => resolve(sig)));
+    try {
+      expect(await waitFor(() => output.includes("ready"), 20_000)).toBe(true);
+      const envelope = serverCreated("held-by-the-dead");
+      await publish(envelope, envelope.eventId);
+      expect(await waitFor(() => output.includes(`held ${envelope.eventId}`))).toBe(true);
+      child.kill("SIGKILL");
+      expect(await exited).toBe("SIGKILL");
+      const killedAt = Date.now();
+      await start(); // the default ack deadline (5 s) applies
+      expect(await waitFor(async () => (await effectsOf(envelope.aggregateId)) === 1, 15_000)).toBe(
+        true,
+      );
+      const elapsed = Date.now() - killedAt;
+      console.log(`event held by a killed consumer was applied by a new one ${elapsed} ms later`);
+      expect(elapsed).toBeLessThan(8_000);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 
   it("applies nothing twice when the durable consumer is replayed from the start", async () => {
@@ -137,18 +279,13 @@ describe("event consumer", () => {
     const before = calls.length;
     await (await jetstreamManager(nc)).consumers.delete(STREAM, DURABLE);
     await start();
-    const info = async () => (await jetstreamManager(nc)).consumers.info(STREAM, DURABLE);
-    expect(
-      await waitFor(
-        async () => (await info()).num_pending === 0 && (await info()).num_ack_pending === 0,
-      ),
-    ).toBe(true);
-    // Only the poison event, never applied, reaches the handler again.
+    expect(await settled()).toBe(true);
+    // Only events never applied (the failing one; poison never reaches the handler) come back.
     const replayed = calls.slice(before).map((call) => call.name);
     expect(replayed.length).toBeGreaterThan(0);
-    expect(replayed.every((name) => name === "poison")).toBe(true);
-    const twice = serverCreated("after-replay");
-    await publish(twice, twice.eventId);
+    expect(replayed.every((name) => name === "failing")).toBe(true);
+    const after = serverCreated("after-replay");
+    await publish(after, after.eventId);
     expect(await waitFor(() => callsOf("after-replay").length === 1)).toBe(true);
   });
 });

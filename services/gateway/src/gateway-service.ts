@@ -8,6 +8,7 @@ import {
   loadMeshIdentity,
 } from "@berth/platform";
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
@@ -23,6 +24,7 @@ import { createAuthInterceptor, createGatekeeper } from "./auth/gatekeeper.js";
 import { createRateLimiter } from "./auth/rate-limiter.js";
 import type { GatewayConfig } from "./config.js";
 import { createCors, parseOrigins } from "./cors.js";
+import { createDeadLettersHandlers } from "./dead-letters/dead-letters-handlers.js";
 import { edgeErrors } from "./edge-headers.js";
 import { createForwardingImpl } from "./forwarding-impl.js";
 import { createHealthRoutes } from "./health-routes.js";
@@ -30,7 +32,7 @@ import { createOnePortServer, createRestHandler } from "./http/index.js";
 import { reportParseErrorsAsInvalid } from "./http/parse-error-status.js";
 import type { HttpRequest, HttpResponse } from "./http/types.js";
 import { createForwarder } from "./mcp/forward.js";
-import { invalidateOnEvents, natsAnswers } from "./mcp/instance-events.js";
+import { createInvalidationListener, natsAnswers } from "./mcp/instance-events.js";
 import { createInstanceResolver } from "./mcp/instance-resolver.js";
 import { createMcpProxy } from "./mcp/mcp-proxy.js";
 import { createSessionPins } from "./mcp/session-pins.js";
@@ -123,6 +125,10 @@ export async function startGateway(
           logger: log,
         }),
       },
+      {
+        service: DeadLettersService as DescService,
+        impl: createDeadLettersHandlers({ nc, logger: log }),
+      },
     ];
 
     const resolver = createInstanceResolver({
@@ -131,7 +137,9 @@ export async function startGateway(
       ttlMs: config.MCP_RESOLVE_CACHE_MS,
       logger: log,
     });
-    invalidateOnEvents(nc, (id) => resolver.invalidate(id), log);
+    const invalidations = createInvalidationListener(nc, (id) => resolver.invalidate(id), log);
+    await invalidations.start();
+    closer.add("endpoint cache events", () => invalidations.stop());
     const mcp = createMcpProxy({
       resolver,
       gatekeeper,

@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { connectNats, createEnvelope, encodeEnvelope, subjectFor } from "@berth/platform";
+import {
+  connectNats,
+  createEnvelope,
+  encodeEnvelope,
+  ensureStreams,
+  subjectFor,
+} from "@berth/platform";
 import { McpServerInstanceStatusChangedSchema } from "@berth/proto/gen/berth/events/v1/events_pb";
 import { WorkloadState } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import { useEngines } from "@berth/testkit";
@@ -48,6 +54,10 @@ describe("MCP proxy at /mcp/{instance}", () => {
 
   beforeAll(async () => {
     engines = await useEngines();
+    // The producing services create the streams; none runs here, so the test does.
+    const streams = await connectNats(engines.natsUrl, "streams");
+    await ensureStreams(streams);
+    await streams.close();
     everything = await startEverythingServer();
     tap = await startRecordingTap(everything.url);
     Object.assign(running, {

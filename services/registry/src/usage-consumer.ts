@@ -1,25 +1,13 @@
+import { createEventConsumer, type EventConsumer, type Logger } from "@berth/platform";
 import {
-  createEventConsumer,
-  type EventConsumer,
-  type Logger,
-  STREAMS,
-  subjectFor,
-} from "@berth/platform";
-import type {
-  McpServerInstanceCreated,
-  McpServerInstanceDeleted,
-  McpServerInstanceUpdated,
+  McpServerInstanceCreatedSchema,
+  McpServerInstanceDeletedSchema,
+  McpServerInstanceUpdatedSchema,
 } from "@berth/proto/gen/berth/events/v1/events_pb";
-import { UUID_PATTERN } from "@berth/spec";
+import type { McpServerInstance } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { UsageEntity } from "./db/usage-entity.js";
-
-const UUID = UUID_PATTERN;
-const CREATED = "berth.events.v1.McpServerInstanceCreated";
-const INSTANCE_EVENTS = subjectFor(CREATED).replace(/[^.]+$/, ">");
-const UPDATED = "berth.events.v1.McpServerInstanceUpdated";
-const DELETED = "berth.events.v1.McpServerInstanceDeleted";
 
 /** The durable consumer name (also its name in the inbox table). */
 export const USAGE_CONSUMER = "registry-instance-usage";
@@ -27,45 +15,47 @@ export const USAGE_CONSUMER = "registry-instance-usage";
 /**
  * Keeps `server_usage` (instance → catalog entry) from the instances service's events, so delete
  * can refuse entries in use without reading another service's tables. Exactly-once through the
- * inbox; out-of-order deliveries are harmless: older versions are ignored and a deleted instance
- * stays deleted.
+ * platform's inbox; out-of-order deliveries are harmless: older versions are ignored and a
+ * deleted instance stays deleted. The platform has checked that ids are UUIDs.
  */
 export function createUsageConsumer(options: {
   nc: NatsConnection;
   orm: MikroORM;
   logger: Logger;
 }): EventConsumer {
-  return createEventConsumer({
-    nc: options.nc,
-    orm: options.orm,
-    logger: options.logger,
-    stream: STREAMS.instances,
-    durable: USAGE_CONSUMER,
-    // One wildcard, not three subjects: several filter subjects need NATS 2.10 (Debian has 2.9).
-    filterSubjects: [INSTANCE_EVENTS],
-    async handler({ envelope, payload, em }) {
-      if (!em) throw new Error("the usage consumer runs inside the inbox transaction");
-      if (![CREATED, UPDATED, DELETED].includes(envelope.eventType)) return;
-      const version = Number(envelope.aggregateVersion);
-      const deleted = envelope.eventType === DELETED;
-      const usage = deleted
-        ? (payload as McpServerInstanceDeleted)
-        : {
-            instanceId: (payload as McpServerInstanceCreated | McpServerInstanceUpdated).instance
-              ?.id,
-            serverId: (payload as McpServerInstanceCreated).instance?.serverId ?? "",
-          };
-      const instanceId = usage.instanceId || envelope.aggregateId;
-      if (!UUID.test(instanceId)) {
-        options.logger.warn(
-          { event_id: envelope.eventId },
-          "instance event without an instance id; ignored",
-        );
-        return;
-      }
-      await applyUsage(em, instanceId, usage.serverId, version, deleted);
+  const upsert = async (
+    em: EntityManager,
+    aggregateId: string,
+    version: bigint,
+    instance: McpServerInstance | undefined,
+  ) =>
+    applyUsage(em, instance?.id || aggregateId, instance?.serverId ?? "", Number(version), false);
+  return createEventConsumer(
+    {
+      nc: options.nc,
+      orm: options.orm,
+      logger: options.logger,
+      service: "registry",
+      name: "instance-usage",
     },
-  });
+    (events) =>
+      events
+        .on(McpServerInstanceCreatedSchema, ({ instance }, { em, envelope }) =>
+          upsert(em, envelope.aggregateId, envelope.aggregateVersion, instance),
+        )
+        .on(McpServerInstanceUpdatedSchema, ({ instance }, { em, envelope }) =>
+          upsert(em, envelope.aggregateId, envelope.aggregateVersion, instance),
+        )
+        .on(McpServerInstanceDeletedSchema, ({ instanceId, serverId }, { em, envelope }) =>
+          applyUsage(
+            em,
+            instanceId || envelope.aggregateId,
+            serverId,
+            Number(envelope.aggregateVersion),
+            true,
+          ),
+        ),
+  );
 }
 
 async function applyUsage(

@@ -44,6 +44,7 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
     schema: "runtime",
     entities: [WorkloadEntity],
     migrations: runtimeMigrations,
+    withInbox: true,
   });
   const { log, orm, nc, relay, closer } = backbone;
   try {

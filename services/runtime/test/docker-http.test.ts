@@ -1,3 +1,4 @@
+import { Code, connectNats, listDeadLetters } from "@berth/platform";
 import {
   McpServerInstanceCreatedSchema,
   McpServerInstanceStartedSchema,
@@ -190,7 +191,7 @@ describe("docker driver: a Streamable HTTP MCP server on a loopback port", () =>
     expect(await containersOf(missing.id)).toEqual([]);
   });
 
-  it("fails with the field named when json_spec is invalid", async () => {
+  it("dead-letters an event whose json_spec is invalid, naming the fields, and runs nothing", async () => {
     const bad = instanceSnapshot({ spec: { type: "docker", transport: "carrier-pigeon" } });
     await publisher.publish(
       McpServerInstanceCreatedSchema,
@@ -198,8 +199,21 @@ describe("docker driver: a Streamable HTTP MCP server on a loopback port", () =>
       1,
       bad.id,
     );
-    const workload = await reaches(bad.id, WorkloadState.FAILED);
-    expect(workload.message).toContain("json_spec.image");
-    expect(workload.message).toContain("json_spec.transport must be stdio or http");
+    const nc = await connectNats(engines.natsUrl, "dead-letter-reader");
+    try {
+      const letter = await waitFor("a dead letter", async () =>
+        (await listDeadLetters(nc, { pageSize: 100, service: "runtime" })).deadLetters.find(
+          (d) => d.aggregateId === bad.id,
+        ),
+      );
+      expect(letter.reason).toContain("json_spec.image");
+      expect(letter.reason).toContain("json_spec.transport must be stdio or http");
+    } finally {
+      await nc.drain();
+    }
+    await expect(client.getWorkload({ instanceId: bad.id })).rejects.toMatchObject({
+      code: Code.NotFound,
+    });
+    expect(await containersOf(bad.id)).toHaveLength(0);
   });
 });

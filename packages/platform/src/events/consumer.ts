@@ -1,111 +1,356 @@
 import type { EventEnvelope } from "@berth/proto/gen/berth/events/v1/events_pb";
-import type { Message } from "@bufbuild/protobuf";
-import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
-import { type ConsumerMessages, type JsMsg, jetstream } from "@nats-io/jetstream";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { type ConsumerMessages, DeliverPolicy, type JsMsg, jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../logging/logger.js";
-import { readMessage, settleFailure } from "./consumer-message.js";
+import { sendToDeadLetters } from "./dead-letters.js";
 import { ensureDurableConsumer } from "./durable-consumer.js";
+import { decodeEnvelope } from "./envelope.js";
+import {
+  type BoundHandler,
+  collectRoutes,
+  type EventContext,
+  type EventRoutes,
+  type InboxEventContext,
+} from "./event-routes.js";
 import { claimInbox } from "./inbox.js";
+import { isPoisonEvent } from "./poison.js";
 import { processInSpan } from "./process-span.js";
-import { subjectMatches } from "./subject-match.js";
+import { settleFailure } from "./retry-policy.js";
+import { eventTypeOfSubject, filterSubjectOf } from "./subjects.js";
 
-/** One event handed to a consumer's handler (em: the transaction the inbox row was written in). */
-export interface ConsumedEvent {
-  envelope: EventEnvelope;
-  payload: Message;
-  subject: string;
-  em?: EntityManager;
-  redelivered: boolean;
+/** What every consumer of Berth events is told. */
+export interface EventConsumerBase {
+  nc: NatsConnection;
+  logger: Logger;
+  /** The consuming service, e.g. "runtime": names its dead letters (berth.dlq.<service>.<name>). */
+  service: string;
+  /** The consumer's name within the service, e.g. "instances"; the durable is `<service>-<name>`. */
+  name: string;
 }
 
 /** Options of createEventConsumer. */
-export interface EventConsumerOptions {
-  nc: NatsConnection;
-  stream: string;
-  /** Durable consumer name; also the consumer name in the inbox table. */
-  durable: string;
-  filterSubjects: readonly string[];
-  logger: Logger;
-  /** When given, the handler runs in a transaction guarded by the inbox (exactly-once effects). */
-  orm?: MikroORM;
-  handler: (event: ConsumedEvent) => Promise<void>;
-  /** Deliveries before a failing message is given up (terminated and logged). */
+export interface EventConsumerOptions extends EventConsumerBase {
+  /** The service's database: each event is applied in a transaction guarded by its inbox. */
+  orm: MikroORM;
+  /** Deliveries of a failing event before it is moved to the dead letters (default 10). */
   maxDeliver?: number;
+  /**
+   * How long JetStream waits for an ack before handing an event to another consumer (default
+   * 5 s): what a consumer that died holding it costs. Long handlers report progress meanwhile.
+   */
   ackWaitMs?: number;
   /** First redelivery delay after a handler error; doubles per delivery up to 30 s. */
   retryDelayMs?: number;
 }
 
-/** A running durable consumer. */
+/** A running consumer. */
 export interface EventConsumer {
   start(): Promise<void>;
+  /** Finishes the event in hand, hands every other delivered one back at once, and stops. */
   stop(): Promise<void>;
 }
 
-/** Creates a durable pull consumer that decodes envelopes, traces, de-duplicates and acks explicitly. */
-export function createEventConsumer(options: EventConsumerOptions): EventConsumer {
-  const { logger, durable } = options;
-  const maxDeliver = options.maxDeliver ?? 10;
-  const policy = { maxDeliver, retryDelayMs: options.retryDelayMs ?? 500 };
-  const log = logger.child({ consumer: durable, stream: options.stream });
-  let messages: ConsumerMessages | undefined;
-  let loop: Promise<void> | undefined;
+/** The durable consumer name of a service's consumer. */
+export function durableName(service: string, name: string): string {
+  return `${service}-${name}`;
+}
 
-  async function apply(msg: JsMsg, envelope: EventEnvelope, payload: Message): Promise<void> {
-    const event = { envelope, payload, subject: msg.subject, redelivered: msg.redelivered };
-    const orm = options.orm;
-    if (!orm) return options.handler(event);
-    await orm.em.fork().transactional(async (em) => {
-      if (!(await claimInbox(em, envelope.eventId, durable, envelope.eventType))) {
-        log.debug({ event_id: envelope.eventId }, "event already applied; skipping");
-        return;
+/**
+ * Creates a durable consumer of the events `register` declares handlers for
+ * (`events.on(McpServerInstanceCreatedSchema, handler)`): stream, subject and decoding come from
+ * the routing table; every event is validated before it is applied, applied at most once (inbox
+ * row in the handler's transaction) and acknowledged after commit. Poison events (bad envelope,
+ * non-UUID ids, undecodable payload, or a handler's `poison(reason)`) and events that keep failing
+ * go to the dead-letter stream with the reason, and are acknowledged.
+ */
+export function createEventConsumer(
+  options: EventConsumerOptions,
+  register: (events: EventRoutes<InboxEventContext>) => void,
+): EventConsumer {
+  const { orm } = options;
+  const handlers = collectRoutes(register);
+  const durable = durableName(options.service, options.name);
+  const ackWaitMs = options.ackWaitMs ?? 5_000;
+  const policy = {
+    maxDeliver: options.maxDeliver ?? 10,
+    retryDelayMs: options.retryDelayMs ?? 500,
+  };
+  return createRunner(options, handlers, {
+    ackWaitMs,
+    failFast: true,
+    async open(stream, filter) {
+      await ensureDurableConsumer(options.nc, {
+        stream,
+        durable,
+        filterSubjects: [filter],
+        // Unlimited on the server: this consumer decides when an event is given up (to the DLQ).
+        maxDeliver: -1,
+        ackWaitMs,
+      });
+      const consumer = await jetstream(options.nc).consumers.get(stream, durable);
+      // A small batch: delivered events wait in this process, and a dead process holds them.
+      return consumer.consume({ max_messages: 10, expires: PULL_EXPIRES_MS });
+    },
+    async apply(msg, envelope, run, base) {
+      const after: Array<() => void> = [];
+      await orm.em.fork().transactional(async (em) => {
+        if (!(await claimInbox(em, envelope.eventId, durable, envelope.eventType))) {
+          base.log.debug({ event_id: envelope.eventId }, "event already applied; skipping");
+          return;
+        }
+        await run({ ...base.ctx, em, afterCommit: (fn) => after.push(fn) });
+      });
+      msg.ack(); // only now: the inbox row and the handler's effects are committed
+      for (const fn of after) {
+        try {
+          fn();
+        } catch (error) {
+          base.log.warn({ err: error, event_id: envelope.eventId }, "after-commit step failed");
+        }
       }
-      await options.handler({ ...event, em });
-    });
+    },
+    async refuse(msg, reason, facts, log) {
+      await deadLetter(options, msg, reason, facts, log);
+    },
+    failed(msg, envelope, error, log) {
+      if (msg.info.deliveryCount >= policy.maxDeliver) {
+        const reason = `handler failed ${msg.info.deliveryCount} times: ${firstLine(error)}`;
+        return deadLetter(options, msg, reason, facts(envelope), log);
+      }
+      settleFailure(msg, envelope, error, log, policy);
+      return Promise.resolve();
+    },
+  });
+}
+
+/**
+ * Creates a non-durable listener of the events `register` declares, from now on (an ordered
+ * consumer per stream, re-created by the client after an outage): for caches and notifications
+ * that lose nothing when they miss an event. Events are validated like a consumer's; invalid ones
+ * are skipped (the durable consumers dead-letter them).
+ */
+export function createEventListener(
+  options: EventConsumerBase,
+  register: (events: EventRoutes<EventContext>) => void,
+): EventConsumer {
+  const handlers = collectRoutes(register);
+  return createRunner(options, handlers, {
+    ackWaitMs: 30_000,
+    // A listener is an optimisation: its service starts without it and it joins when it can.
+    failFast: false,
+    async open(stream, filter) {
+      const consumer = await jetstream(options.nc).consumers.get(stream, {
+        // One subject as a string: the client then sends filter_subject, which NATS 2.9 accepts.
+        filter_subjects: filter,
+        deliver_policy: DeliverPolicy.New,
+      });
+      return consumer.consume();
+    },
+    async apply(_msg, _envelope, run, base) {
+      await run(base.ctx);
+    },
+    async refuse(msg, reason, _facts, log) {
+      log.debug({ subject: msg.subject, reason }, "invalid event skipped");
+    },
+    async failed(msg, envelope, error, log) {
+      log.warn({ subject: msg.subject, event_id: envelope.eventId, err: error }, "listener failed");
+    },
+  });
+}
+
+interface Mode<Ctx> {
+  ackWaitMs: number;
+  /** Whether start() waits for the consumer (and fails with it) or keeps trying in the background. */
+  failFast: boolean;
+  open(stream: string, filter: string): Promise<ConsumerMessages>;
+  apply(
+    msg: JsMsg,
+    envelope: EventEnvelope,
+    run: (ctx: Ctx) => Promise<void>,
+    base: { ctx: EventContext; log: Logger },
+  ): Promise<void>;
+  refuse(msg: JsMsg, reason: string, facts: Facts, log: Logger): Promise<void>;
+  failed(msg: JsMsg, envelope: EventEnvelope, error: unknown, log: Logger): Promise<void>;
+}
+
+type Facts = { eventId?: string; eventType?: string; aggregateId?: string };
+
+const facts = (envelope: { eventId: string; eventType: string; aggregateId: string }): Facts => ({
+  eventId: envelope.eventId,
+  eventType: envelope.eventType,
+  aggregateId: envelope.aggregateId,
+});
+
+/** What an invalid event's envelope says about itself, when it reads at all (for operators). */
+function readableFacts(bytes: Uint8Array): Facts {
+  try {
+    return facts(decodeEnvelope(bytes));
+  } catch {
+    return {};
   }
+}
+
+const RESTART_DELAY_MS = 1_000;
+const MAX_RESTART_DELAY_MS = 5_000;
+
+/**
+ * How long one pull request of a durable consumer lives. The server (2.9) still delivers to a
+ * closed consumer's pull request until it expires, so events handed back on stop are released
+ * just after it: HAND_BACK_DELAY_MS, instead of the whole ack deadline.
+ */
+const PULL_EXPIRES_MS = 2_000;
+const HAND_BACK_DELAY_MS = PULL_EXPIRES_MS + 500;
+
+function createRunner<Ctx extends EventContext>(
+  options: EventConsumerBase,
+  handlers: Map<string, BoundHandler<Ctx>>,
+  mode: Mode<Ctx>,
+): EventConsumer {
+  const log = options.logger.child({ consumer: durableName(options.service, options.name) });
+  const byStream = new Map<string, string[]>();
+  for (const handler of handlers.values()) {
+    byStream.set(handler.stream, [...(byStream.get(handler.stream) ?? []), handler.subject]);
+  }
+  let stopping = false;
+  let started = false;
+  const open = new Set<ConsumerMessages>();
+  const loops: Promise<void>[] = [];
 
   async function handle(msg: JsMsg): Promise<void> {
-    // Filters of several subjects need NATS 2.10; on older servers this check keeps them honest.
-    if (!options.filterSubjects.some((filter) => subjectMatches(filter, msg.subject))) {
-      msg.ack();
+    if (stopping) {
+      // Hand it back: another consumer takes it without waiting for the ack deadline.
+      msg.nak(HAND_BACK_DELAY_MS);
       return;
     }
-    const read = readMessage(msg, log, options.orm !== undefined);
-    if (!read) return;
-    await processInSpan(msg, read.envelope, async () => {
-      try {
-        await apply(msg, read.envelope, read.payload);
-        msg.ack(); // only now: the inbox row and the handler's effects are committed
-      } catch (error) {
-        settleFailure(msg, read.envelope, error, log, policy);
-        throw error; // marks the span as failed
+    const typeName = eventTypeOfSubject(msg.subject);
+    const handler = typeName ? handlers.get(typeName) : undefined;
+    if (!handler) {
+      msg.ack(); // another consumer's event on a subject this filter also covers
+      return;
+    }
+    let prepared: ReturnType<BoundHandler<Ctx>["prepare"]>;
+    try {
+      prepared = handler.prepare(msg.data);
+    } catch (error) {
+      if (!isPoisonEvent(error)) throw error;
+      await mode.refuse(msg, error.reason, readableFacts(msg.data), log);
+      return;
+    }
+    const { envelope } = prepared;
+    const ctx: EventContext = {
+      envelope,
+      subject: msg.subject,
+      redelivered: msg.redelivered,
+      working: () => msg.working(),
+    };
+    const progress = setInterval(() => msg.working(), Math.max(500, mode.ackWaitMs / 3));
+    try {
+      await processInSpan(msg, envelope, () =>
+        mode.apply(msg, envelope, (c) => prepared.run(c), { ctx, log }),
+      );
+    } catch (error) {
+      if (isPoisonEvent(error)) await mode.refuse(msg, error.reason, facts(envelope), log);
+      else await mode.failed(msg, envelope, error, log);
+    } finally {
+      clearInterval(progress);
+    }
+  }
+
+  async function drain(messages: ConsumerMessages): Promise<void> {
+    if (stopping) {
+      await messages.close(); // opened while stop() ran
+      return;
+    }
+    open.add(messages);
+    try {
+      for await (const msg of messages) {
+        await handle(msg).catch((error) => {
+          // Nothing settled the message: it comes back after the ack deadline.
+          log.error({ err: error, subject: msg.subject }, "event handling failed");
+        });
       }
-    }).catch(() => {});
+    } finally {
+      open.delete(messages);
+    }
+  }
+
+  // Keeps consuming through outages: a failed pull or a lost consumer is opened again.
+  async function consume(stream: string, filter: string, first?: ConsumerMessages): Promise<void> {
+    let messages: ConsumerMessages | undefined = first;
+    let failures = 0;
+    for (;;) {
+      try {
+        messages ??= await mode.open(stream, filter);
+        failures = 0;
+        await drain(messages);
+      } catch (error) {
+        failures++;
+        // Said once per outage, not once per attempt.
+        if (!stopping && failures === 1) {
+          log.warn({ err: error, stream }, "event consumer interrupted; resuming");
+        }
+      }
+      messages = undefined;
+      if (stopping) return;
+      const delay = Math.min(
+        MAX_RESTART_DELAY_MS,
+        RESTART_DELAY_MS * 2 ** Math.max(0, failures - 1),
+      );
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (stopping) return;
+    }
   }
 
   return {
     async start() {
-      if (loop) return;
-      await ensureDurableConsumer(options.nc, {
-        stream: options.stream,
-        durable,
-        filterSubjects: options.filterSubjects,
-        maxDeliver,
-        ackWaitMs: options.ackWaitMs ?? 30_000,
-      });
-      const consumer = await jetstream(options.nc).consumers.get(options.stream, durable);
-      const iterator = await consumer.consume({ max_messages: 100 });
-      messages = iterator;
-      loop = (async () => {
-        for await (const msg of iterator) await handle(msg);
-      })();
+      if (started) return;
+      started = true;
+      stopping = false;
+      // Start-up fails when a consumer cannot be created at all: a configuration problem.
+      for (const [stream, subjects] of byStream) {
+        const filter = filterSubjectOf(subjects);
+        const first = mode.failFast ? await mode.open(stream, filter) : undefined;
+        loops.push(consume(stream, filter, first));
+      }
     },
     async stop() {
-      await messages?.close();
-      await loop;
-      messages = undefined;
-      loop = undefined;
+      stopping = true;
+      // close() lets the iterator yield what is already delivered first: handle() naks it.
+      await Promise.all([...open].map((messages) => messages.close().catch(() => undefined)));
+      await Promise.all(loops);
+      loops.length = 0;
+      started = false;
     },
   };
+}
+
+async function deadLetter(
+  options: EventConsumerBase,
+  msg: JsMsg,
+  reason: string,
+  known: Facts,
+  log: Logger,
+): Promise<void> {
+  const fields = { subject: msg.subject, seq: msg.info.streamSequence, event_id: known.eventId };
+  try {
+    await sendToDeadLetters(options.nc, msg, {
+      service: options.service,
+      consumer: options.name,
+      reason,
+      ...known,
+    });
+  } catch (error) {
+    // Kept, not lost: it comes back and is dead-lettered once JetStream takes it.
+    log.error({ ...fields, err: error }, "cannot store a dead letter; event kept");
+    msg.nak(5_000);
+    return;
+  }
+  msg.ack();
+  log.warn({ ...fields, reason }, "event moved to the dead letters");
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n")[0] ?? "";
 }

@@ -7,7 +7,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { type NatsConnection, nanos } from "@nats-io/nats-core";
-import { STREAMS, type StreamName } from "./subjects.js";
+import { DEAD_LETTER_STREAM, STREAMS, type StreamName } from "./subjects.js";
 
 /** JetStream de-duplicates a Nats-Msg-Id seen again within this window. */
 export const DUPLICATE_WINDOW_MS = 10 * 60_000;
@@ -16,7 +16,11 @@ const SUBJECTS: Record<StreamName, string> = {
   BERTH_REGISTRY: "berth.registry.>",
   BERTH_INSTANCES: "berth.instances.>",
   BERTH_RUNTIME: "berth.runtime.>",
+  BERTH_DLQ: "berth.dlq.>",
 };
+
+// Dead letters wait for an operator, but not forever.
+const DEAD_LETTER_MAX_AGE_MS = 30 * 24 * 3_600_000;
 
 /** The configuration of one Berth stream (durations in nanoseconds, as JetStream wants). */
 export function streamConfig(name: StreamName): Partial<StreamConfig> & { name: string } {
@@ -27,11 +31,12 @@ export function streamConfig(name: StreamName): Partial<StreamConfig> & { name: 
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    ...(name === DEAD_LETTER_STREAM ? { max_age: nanos(DEAD_LETTER_MAX_AGE_MS) } : {}),
   };
 }
 
-/** Every Berth stream name. */
-export const ALL_STREAMS: readonly StreamName[] = Object.values(STREAMS);
+/** Every Berth stream name: the producers' streams and the dead letters. */
+export const ALL_STREAMS: readonly StreamName[] = [...Object.values(STREAMS), DEAD_LETTER_STREAM];
 
 const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_IN_USE = 10058;

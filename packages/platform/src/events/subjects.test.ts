@@ -2,7 +2,14 @@ import { file_berth_events_v1_events } from "@berth/proto/gen/berth/events/v1/ev
 import { describe, expect, it } from "vitest";
 import { streamConfig } from "./streams.js";
 import { subjectMatches } from "./subject-match.js";
-import { EVENT_ROUTES, routeFor, subjectFor } from "./subjects.js";
+import {
+  deadLetterSubject,
+  EVENT_ROUTES,
+  eventTypeOfSubject,
+  filterSubjectOf,
+  routeFor,
+  subjectFor,
+} from "./subjects.js";
 
 describe("event subjects", () => {
   const eventTypes = file_berth_events_v1_events.messages
@@ -45,5 +52,25 @@ describe("event subjects", () => {
     expect(subjectMatches("berth.*.server.created", "berth.registry.server.created")).toBe(true);
     expect(subjectMatches("berth.registry.server.*", "berth.registry.server")).toBe(false);
     expect(subjectMatches("berth.registry.server.*", "berth.registry.server.a.b")).toBe(false);
+  });
+
+  it("finds the event type a subject carries, and nothing for other subjects", () => {
+    for (const type of eventTypes) expect(eventTypeOfSubject(subjectFor(type))).toBe(type);
+    expect(eventTypeOfSubject("berth.instances.instance.renamed")).toBeUndefined();
+  });
+
+  it("covers the subjects of a consumer's handlers with one filter", () => {
+    const created = subjectFor("berth.events.v1.McpServerInstanceCreated");
+    const deleted = subjectFor("berth.events.v1.McpServerInstanceDeleted");
+    expect(filterSubjectOf([created])).toBe(created);
+    expect(filterSubjectOf([created, created])).toBe(created);
+    expect(filterSubjectOf([created, deleted])).toBe("berth.instances.instance.>");
+    expect(filterSubjectOf(["berth.a.b", "berth.c.d"])).toBe("berth.>");
+    expect(() => filterSubjectOf([])).toThrow("at least one subject");
+  });
+
+  it("puts dead letters under berth.dlq.<service>.<consumer>, inside the DLQ stream", () => {
+    expect(deadLetterSubject("runtime", "instances")).toBe("berth.dlq.runtime.instances");
+    expect(streamConfig("BERTH_DLQ").subjects).toEqual(["berth.dlq.>"]);
   });
 });

@@ -5,13 +5,19 @@ export const STREAMS = {
   runtime: "BERTH_RUNTIME",
 } as const;
 
-/** A stream name (BERTH_REGISTRY, BERTH_INSTANCES, BERTH_RUNTIME). */
-export type StreamName = (typeof STREAMS)[keyof typeof STREAMS];
+/** The stream of events a consumer refused: subjects `berth.dlq.<service>.<consumer>`. */
+export const DEAD_LETTER_STREAM = "BERTH_DLQ";
+
+/** A stream name (BERTH_REGISTRY, BERTH_INSTANCES, BERTH_RUNTIME, BERTH_DLQ). */
+export type StreamName = (typeof STREAMS)[keyof typeof STREAMS] | typeof DEAD_LETTER_STREAM;
+
+/** The producers' streams. */
+export type EventStreamName = (typeof STREAMS)[keyof typeof STREAMS];
 
 /** Where one event type is published: `berth.<service>.<aggregate>.<event>` in its producer's stream. */
 export interface EventRoute {
   subject: string;
-  stream: StreamName;
+  stream: EventStreamName;
 }
 
 /** Every event message of berth/events/v1/events.proto, by fully-qualified type name. */
@@ -42,4 +48,32 @@ export function routeFor(eventTypeName: string): EventRoute {
 /** The subject of an event type name, e.g. berth.registry.server.created; throws when unknown. */
 export function subjectFor(eventTypeName: string): string {
   return routeFor(eventTypeName).subject;
+}
+
+/** The event type name a subject carries (the reverse of subjectFor), or undefined. */
+export function eventTypeOfSubject(subject: string): string | undefined {
+  for (const [typeName, found] of Object.entries(EVENT_ROUTES)) {
+    if (found.subject === subject) return typeName;
+  }
+  return undefined;
+}
+
+/**
+ * One filter subject covering the given subjects: the subject itself, or their common tokens
+ * followed by `>`. One filter, because several need NATS 2.10 and Debian ships 2.9.
+ */
+export function filterSubjectOf(subjects: readonly string[]): string {
+  const [first, ...rest] = subjects.map((subject) => subject.split("."));
+  if (!first) throw new Error("a filter needs at least one subject");
+  if (rest.every((tokens) => tokens.join(".") === first.join("."))) return first.join(".");
+  let common = 0;
+  while (common < first.length && rest.every((tokens) => tokens[common] === first[common])) {
+    common++;
+  }
+  return [...first.slice(0, common), ">"].join(".");
+}
+
+/** The dead-letter subject of one consumer: berth.dlq.<service>.<consumer>. */
+export function deadLetterSubject(service: string, consumer: string): string {
+  return `berth.dlq.${service}.${consumer}`;
 }

@@ -1,4 +1,5 @@
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { describe, expect, it } from "vitest";
@@ -19,6 +20,10 @@ describe("scopes", () => {
 
   it("needs admin for every API key method, reads included", () => {
     for (const method of ApiKeysService.methods) expect(requiredScope(method)).toBe("admin");
+  });
+
+  it("needs admin for dead letters, listing included: events may name any instance", () => {
+    for (const method of DeadLettersService.methods) expect(requiredScope(method)).toBe("admin");
   });
 
   it("orders admin over write over read, with mcp apart", () => {

@@ -1,4 +1,5 @@
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 import { http } from "@berth/proto/gen/google/api/annotations_pb";
 import { type DescMethod, getOption, hasOption } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
@@ -17,6 +18,8 @@ const IMPLIED: Record<Scope, readonly Scope[]> = {
   mcp: ["mcp"],
 };
 
+const ADMIN_SERVICES = [ApiKeysService.typeName, DeadLettersService.typeName];
+
 /** Whether a key holding `granted` may do what needs `needed`. */
 export function allows(granted: Iterable<Scope>, needed: Scope): boolean {
   for (const scope of granted) if (IMPLIED[scope].includes(needed)) return true;
@@ -24,12 +27,13 @@ export function allows(granted: Iterable<Scope>, needed: Scope): boolean {
 }
 
 /**
- * The scope an RPC needs, derived from its descriptor: API key management needs admin; a method
+ * The scope an RPC needs, derived from its descriptor: API key management and dead letters
+ * (events may name any instance) need admin; a method
  * without side effects (idempotency_level NO_SIDE_EFFECTS, or bound to HTTP GET) needs read;
  * anything else needs write.
  */
 export function requiredScope(method: DescMethod): Scope {
-  if (method.parent.typeName === ApiKeysService.typeName) return "admin";
+  if (ADMIN_SERVICES.includes(method.parent.typeName)) return "admin";
   if (method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) return "read";
   if (hasOption(method, http) && getOption(method, http).pattern.case === "get") return "read";
   return "write";

@@ -1,4 +1,12 @@
-import { decodeEnvelope, type Logger } from "@berth/platform";
+import { createEventListener, type EventConsumer, type Logger } from "@berth/platform";
+import {
+  McpServerInstanceCreatedSchema,
+  McpServerInstanceDeletedSchema,
+  McpServerInstanceStartedSchema,
+  McpServerInstanceStatusChangedSchema,
+  McpServerInstanceStoppedSchema,
+  McpServerInstanceUpdatedSchema,
+} from "@berth/proto/gen/berth/events/v1/events_pb";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 /** NATS answers a ping (flush waits for the server's pong). */
@@ -8,22 +16,24 @@ export async function natsAnswers(nc: NatsConnection): Promise<boolean> {
   return true;
 }
 
-/** Drops cached endpoints when the instances service or the runtime reports a change. */
-export function invalidateOnEvents(
+/**
+ * Drops cached endpoints when the instances service or the runtime reports a change: a
+ * non-durable listener (a missed event costs at most one cache lifetime of staleness).
+ */
+export function createInvalidationListener(
   nc: NatsConnection,
   invalidate: (id: string) => void,
-  log: Logger,
-): void {
-  for (const subject of ["berth.instances.>", "berth.runtime.>"]) {
-    nc.subscribe(subject, {
-      callback: (error, msg) => {
-        if (error) return log.warn({ err: error }, "event subscription failed");
-        try {
-          invalidate(decodeEnvelope(msg.data).aggregateId);
-        } catch {
-          // Not an envelope: nothing to invalidate.
-        }
-      },
-    });
-  }
+  logger: Logger,
+): EventConsumer {
+  const drop = (_payload: unknown, ctx: { envelope: { aggregateId: string } }) =>
+    invalidate(ctx.envelope.aggregateId);
+  return createEventListener({ nc, logger, service: "gateway", name: "endpoint-cache" }, (events) =>
+    events
+      .on(McpServerInstanceCreatedSchema, drop)
+      .on(McpServerInstanceUpdatedSchema, drop)
+      .on(McpServerInstanceStartedSchema, drop)
+      .on(McpServerInstanceStoppedSchema, drop)
+      .on(McpServerInstanceDeletedSchema, drop)
+      .on(McpServerInstanceStatusChangedSchema, drop),
+  );
 }

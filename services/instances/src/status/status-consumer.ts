@@ -1,18 +1,7 @@
-import {
-  claimInbox,
-  createEventConsumer,
-  type EventConsumer,
-  type Logger,
-  STREAMS,
-  subjectFor,
-} from "@berth/platform";
-import {
-  type McpServerInstanceStatusChanged,
-  McpServerInstanceStatusChangedSchema,
-} from "@berth/proto/gen/berth/events/v1/events_pb";
+import { createEventConsumer, type EventConsumer, type Logger, poison } from "@berth/platform";
+import { McpServerInstanceStatusChangedSchema } from "@berth/proto/gen/berth/events/v1/events_pb";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { UUID } from "../validation/instance-fields.js";
 import type { WatchHub } from "../watch-hub.js";
 import { applyStatusReport } from "./apply-report.js";
 
@@ -28,30 +17,24 @@ export interface StatusConsumerOptions {
 }
 
 /**
- * Consumes the runtime's McpServerInstanceStatusChanged. Each event is applied once (inbox row
- * in the same transaction) and in order (generation, sequence); watchers hear of it after commit.
+ * Consumes the runtime's McpServerInstanceStatusChanged. Each event is applied once (the
+ * platform's inbox) and in order (generation, sequence); watchers hear of it after commit.
  */
 export function createStatusConsumer(options: StatusConsumerOptions): EventConsumer {
   const { orm, hub, logger } = options;
-  return createEventConsumer({
-    nc: options.nc,
-    stream: STREAMS.runtime,
-    durable: STATUS_DURABLE,
-    filterSubjects: [subjectFor(McpServerInstanceStatusChangedSchema.typeName)],
-    logger,
-    async handler({ envelope, payload }) {
-      if (envelope.eventType !== McpServerInstanceStatusChangedSchema.typeName) return;
-      // The inbox keys on a uuid; another id could never be recorded, so it is dropped now.
-      if (!UUID.test(envelope.eventId)) {
-        logger.warn({ subject: envelope.eventType }, "status event without a uuid id; dropped");
-        return;
-      }
-      const change = await orm.em.fork().transactional(async (em) => {
-        if (!(await claimInbox(em, envelope.eventId, STATUS_DURABLE, envelope.eventType)))
-          return undefined;
-        return applyStatusReport(em, payload as McpServerInstanceStatusChanged, logger);
-      });
-      if (change) hub.publish(change);
-    },
-  });
+  return createEventConsumer(
+    { nc: options.nc, orm, logger, service: "instances", name: "status" },
+    (events) =>
+      events.on(
+        McpServerInstanceStatusChangedSchema,
+        async (report, { em, envelope, afterCommit }) => {
+          // The envelope's aggregate id is checked to be a UUID; the report must be about it.
+          if (report.instanceId !== envelope.aggregateId) {
+            poison("instance_id: differs from the envelope's aggregate_id");
+          }
+          const change = await applyStatusReport(em, report, logger);
+          if (change) afterCommit(() => hub.publish(change));
+        },
+      ),
+  );
 }

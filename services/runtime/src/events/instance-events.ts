@@ -1,13 +1,12 @@
 import {
-  type ConsumedEvent,
   createEventConsumer,
   type EventConsumer,
+  type InboxEventContext,
   type Logger,
+  poison,
 } from "@berth/platform";
 import {
-  type McpServerInstanceCreated,
   McpServerInstanceCreatedSchema,
-  type McpServerInstanceDeleted,
   McpServerInstanceDeletedSchema,
   McpServerInstanceStartedSchema,
   McpServerInstanceStoppedSchema,
@@ -18,21 +17,10 @@ import {
   type McpServerInstance,
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { LockMode } from "@mikro-orm/core";
-import type { MikroORM } from "@mikro-orm/postgresql";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type DesiredWorkload, WorkloadEntity } from "../db/workload-entity.js";
-
-/** The instance events the runtime consumes. */
-export const INSTANCE_EVENT_TYPES: readonly string[] = [
-  McpServerInstanceCreatedSchema,
-  McpServerInstanceUpdatedSchema,
-  McpServerInstanceStartedSchema,
-  McpServerInstanceStoppedSchema,
-  McpServerInstanceDeletedSchema,
-].map((schema) => schema.typeName);
-
-/** The subjects of the instance events (berth.instances.instance.created, …). */
-export const INSTANCE_SUBJECTS = "berth.instances.instance.>";
+import { parseSpec } from "../spec/parse-spec.js";
 
 /** One event reduced to what the workload table needs. */
 export interface DesiredChange {
@@ -45,114 +33,139 @@ export interface DesiredChange {
   spec?: unknown;
 }
 
-/** The desired change an instance event carries; undefined for events without an instance. */
-export function desiredChangeOf(event: ConsumedEvent): DesiredChange | undefined {
-  const type = event.envelope.eventType;
-  if (type === McpServerInstanceDeletedSchema.typeName) {
-    const payload = event.payload as McpServerInstanceDeleted;
-    const instanceId = payload.instanceId || event.envelope.aggregateId;
-    if (!instanceId) return undefined;
-    const order = Number(event.envelope.aggregateVersion);
-    return { instanceId, order, generation: Number(payload.generation), desired: "deleted" };
+/**
+ * The desired change an event with an instance snapshot carries. `desired` overrides the
+ * snapshot's desired state (Started, Stopped). Poison when the snapshot is missing, is about
+ * another instance than the envelope, or (checkSpec) has a json_spec the runtime cannot run.
+ */
+export function desiredChangeOf(
+  instance: McpServerInstance | undefined,
+  ctx: Pick<InboxEventContext, "envelope">,
+  options: { desired?: DesiredWorkload; checkSpec: boolean },
+): DesiredChange {
+  if (!instance) poison("instance: missing");
+  if (instance.id !== ctx.envelope.aggregateId) {
+    poison("instance.id: differs from the envelope's aggregate_id");
   }
-  const instance: McpServerInstance | undefined = (event.payload as McpServerInstanceCreated)
-    .instance;
-  if (!instance?.id) return undefined;
-  let desired: DesiredWorkload =
-    instance.desiredState === DesiredState.STOPPED ? "stopped" : "running";
-  if (type === McpServerInstanceStartedSchema.typeName) desired = "running";
-  if (type === McpServerInstanceStoppedSchema.typeName) desired = "stopped";
+  const spec = instance.jsonSpec ?? {};
+  if (options.checkSpec) {
+    const parsed = parseSpec(spec);
+    if (!parsed.ok) poison(parsed.message);
+  }
   return {
     instanceId: instance.id,
-    order: Number(event.envelope.aggregateVersion || instance.revision || instance.generation),
+    order: Number(ctx.envelope.aggregateVersion || instance.revision || instance.generation),
     generation: Number(instance.generation),
-    desired,
+    desired:
+      options.desired ?? (instance.desiredState === DesiredState.STOPPED ? "stopped" : "running"),
     name: instance.name,
-    spec: instance.jsonSpec ?? {},
+    spec,
   };
 }
 
 /**
- * Applies a desired change to the workload row. Changes at or below the row's revision are
- * replays and change nothing; a delete is final (a later replayed create does not revive it).
- * Returns whether the row changed.
+ * Applies a desired change to the workload row in the caller's transaction. Changes at or below
+ * the row's revision are stale and change nothing; a delete is final (a later replayed create
+ * does not revive it). Returns whether the row changed.
  */
-export async function applyDesiredChange(orm: MikroORM, change: DesiredChange): Promise<boolean> {
-  return orm.em.fork().transactional(async (em) => {
-    const now = new Date();
-    const row = await em.findOne(
-      WorkloadEntity,
-      { instanceId: change.instanceId },
-      { lockMode: LockMode.PESSIMISTIC_WRITE },
-    );
-    const driver = (change.spec as { type?: unknown } | undefined)?.type;
-    if (!row) {
-      em.create(WorkloadEntity, {
-        instanceId: change.instanceId,
-        name: change.name ?? "",
-        revision: change.order,
-        generation: change.generation,
-        desired: change.desired,
-        spec: change.spec ?? null,
-        driver: typeof driver === "string" ? driver : "",
-        createdAt: now,
-        updatedAt: now,
-      });
-      return true;
-    }
-    if (row.desired === "deleted") return false;
-    if (change.desired !== "deleted" && change.order <= row.revision) return false;
-    if (change.generation > row.generation) {
-      // Nothing has been observed of the new generation yet.
-      row.generation = change.generation;
-      row.state = "PENDING";
-      row.message = "";
-      row.restartCount = 0;
-      row.failedRevision = -1;
-    }
-    row.revision = Math.max(row.revision, change.order);
-    row.desired = change.desired;
-    if (change.spec !== undefined) row.spec = change.spec;
-    if (change.name) row.name = change.name;
-    if (typeof driver === "string") row.driver = driver;
-    row.updatedAt = now;
+export async function applyDesiredChange(
+  em: EntityManager,
+  change: DesiredChange,
+): Promise<boolean> {
+  const now = new Date();
+  const row = await em.findOne(
+    WorkloadEntity,
+    { instanceId: change.instanceId },
+    { lockMode: LockMode.PESSIMISTIC_WRITE },
+  );
+  const spec = change.spec;
+  const driver =
+    typeof spec === "object" && spec !== null && "type" in spec ? spec.type : undefined;
+  if (!row) {
+    em.create(WorkloadEntity, {
+      instanceId: change.instanceId,
+      name: change.name ?? "",
+      revision: change.order,
+      generation: change.generation,
+      desired: change.desired,
+      spec: change.spec ?? null,
+      driver: typeof driver === "string" ? driver : "",
+      createdAt: now,
+      updatedAt: now,
+    });
     return true;
-  });
+  }
+  if (row.desired === "deleted") return false;
+  if (change.desired !== "deleted" && change.order <= row.revision) return false;
+  if (change.generation > row.generation) {
+    // Nothing has been observed of the new generation yet.
+    row.generation = change.generation;
+    row.state = "PENDING";
+    row.message = "";
+    row.restartCount = 0;
+    row.failedRevision = -1;
+  }
+  row.revision = Math.max(row.revision, change.order);
+  row.desired = change.desired;
+  if (change.spec !== undefined) row.spec = change.spec;
+  if (change.name) row.name = change.name;
+  if (typeof driver === "string") row.driver = driver;
+  row.updatedAt = now;
+  return true;
 }
 
-/** The durable consumer of instance events; each applied change kicks the instance's supervisor. */
+/**
+ * The durable consumer of instance events: each change is applied once (the platform's inbox),
+ * and the instance's supervisor is kicked after commit. Events the runtime could never act on
+ * (an instance snapshot about another id, a json_spec it cannot parse) are poison: they go to
+ * the dead letters and create no workload.
+ */
 export function createInstanceEventConsumer(deps: {
   nc: NatsConnection;
   orm: MikroORM;
   logger: Logger;
   onChange(instanceId: string): void;
 }): EventConsumer {
-  return createEventConsumer({
-    nc: deps.nc,
-    stream: "BERTH_INSTANCES",
-    durable: "runtime-instances",
-    // One wildcard: filters of several subjects need NATS 2.10, and Debian ships 2.9.
-    filterSubjects: [INSTANCE_SUBJECTS],
-    logger: deps.logger,
-    async handler(event) {
-      if (!INSTANCE_EVENT_TYPES.includes(event.envelope.eventType)) return;
-      const change = desiredChangeOf(event);
-      if (!change) {
-        deps.logger.warn(
-          { event_id: event.envelope.eventId },
-          "instance event without an instance id; ignored",
-        );
-        return;
-      }
-      const applied = await applyDesiredChange(deps.orm, change);
-      // Kicked even for a replay: converging is idempotent and a replay may follow a crash.
-      deps.onChange(change.instanceId);
-      if (applied) {
-        deps.logger.debug(
-          { instance_id: change.instanceId, desired: change.desired },
-          "desired state applied",
-        );
-      }
-    },
-  });
+  const apply = async (change: DesiredChange, ctx: InboxEventContext) => {
+    const applied = await applyDesiredChange(ctx.em, change);
+    ctx.afterCommit(() => deps.onChange(change.instanceId));
+    if (applied) {
+      deps.logger.debug(
+        { instance_id: change.instanceId, desired: change.desired },
+        "desired state applied",
+      );
+    }
+  };
+  return createEventConsumer(
+    { nc: deps.nc, orm: deps.orm, logger: deps.logger, service: "runtime", name: "instances" },
+    (events) =>
+      events
+        .on(McpServerInstanceCreatedSchema, ({ instance }, ctx) =>
+          apply(desiredChangeOf(instance, ctx, { checkSpec: true }), ctx),
+        )
+        .on(McpServerInstanceUpdatedSchema, ({ instance }, ctx) =>
+          apply(desiredChangeOf(instance, ctx, { checkSpec: true }), ctx),
+        )
+        .on(McpServerInstanceStartedSchema, ({ instance }, ctx) =>
+          apply(desiredChangeOf(instance, ctx, { desired: "running", checkSpec: true }), ctx),
+        )
+        .on(McpServerInstanceStoppedSchema, ({ instance }, ctx) =>
+          // A stop needs no runnable spec: stopping must work for any workload.
+          apply(desiredChangeOf(instance, ctx, { desired: "stopped", checkSpec: false }), ctx),
+        )
+        .on(McpServerInstanceDeletedSchema, ({ instanceId, generation }, ctx) => {
+          if (instanceId && instanceId !== ctx.envelope.aggregateId) {
+            poison("instance_id: differs from the envelope's aggregate_id");
+          }
+          return apply(
+            {
+              instanceId: ctx.envelope.aggregateId,
+              order: Number(ctx.envelope.aggregateVersion),
+              generation: Number(generation),
+              desired: "deleted",
+            },
+            ctx,
+          );
+        }),
+  );
 }
