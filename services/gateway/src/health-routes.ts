@@ -44,14 +44,13 @@ function bounded(check: () => Promise<boolean>, ms = 2_000): Promise<boolean> {
 }
 
 /**
- * /healthz answers while the process is alive; /readyz only when every upstream service says
- * SERVING over grpc.health.v1 and every further check (NATS, the database) passes. Returns true
- * when it handled the request.
+ * GET /healthz answers while the process is alive; GET /readyz only when every upstream service
+ * says SERVING over grpc.health.v1 and every further check (NATS, the database) passes.
  */
 export function createHealthRoutes(
   upstreams: Array<{ service: DescService; address: string }>,
   checks: ReadinessCheck[] = [],
-): (req: AnyRequest, res: AnyResponse) => boolean {
+): (req: AnyRequest, res: AnyResponse) => void {
   const clients = [
     ...upstreams.map(({ service, address }) => {
       const client = new HealthClient(address, credentials.createInsecure());
@@ -60,11 +59,9 @@ export function createHealthRoutes(
     ...checks,
   ];
   return (req, res) => {
-    const path = (req.url ?? "").split("?")[0];
-    if (req.method !== "GET" || (path !== "/healthz" && path !== "/readyz")) return false;
-    if (path === "/healthz") {
+    if ((req.url ?? "").split("?")[0] === "/healthz") {
       sendJson(res, 200, { status: "ok" });
-      return true;
+      return;
     }
     Promise.all(clients.map(async ({ name, check }) => [name, await bounded(check)] as const)).then(
       (results) => {
@@ -77,6 +74,5 @@ export function createHealthRoutes(
         });
       },
     );
-    return true;
   };
 }

@@ -19,6 +19,8 @@ export type HeaderReader = (name: string) => string | undefined;
 export interface Authenticator {
   /** The caller's principal; throws UNAUTHENTICATED when the key is missing, wrong or revoked. */
   authenticate(header: HeaderReader): Promise<Principal>;
+  /** Whether the key was verified recently (cached), without asking the store. */
+  isVerified(header: HeaderReader): boolean;
   /** Drops a key from the cache (after a revocation). */
   forget(keyId: string): void;
 }
@@ -30,4 +32,9 @@ export interface RateLimitDefaults {
 }
 
 /** Authentication, scope check and rate limit in one step, shared by RPCs and the MCP proxy. */
-export type Gatekeeper = (header: HeaderReader, needed: Scope) => Promise<Principal>;
+export type Gatekeeper = (
+  header: HeaderReader,
+  needed: Scope,
+  /** The caller's address, for the limit on failed authentications. */
+  client?: string,
+) => Promise<Principal>;
