@@ -211,7 +211,7 @@ describe("the front door holds against a hostile key", () => {
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
   });
 
-  it("rate limits failed authentication per client address (429 with Retry-After); verified keys still pass", async () => {
+  it("rate limits failed authentication per client address (429 with Retry-After); a right key still passes", async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 7; i++) {
       const guess = `berth_${"0".repeat(15)}${i}_guessed-secret-that-is-long-enough-000000`;
@@ -230,7 +230,7 @@ describe("the front door holds against a hostile key", () => {
     const mcpGuess = await post("shared", "berth_00000000000000aa_".padEnd(60, "z"));
     expect(mcpGuess.status).toBe(429);
 
-    // A key this gateway verified before still works from the same address.
+    // A right key still works from the same address.
     expect((await mesh.rest("GET", "/v1/apiKeys")).status).toBe(200);
   });
 });

@@ -50,13 +50,6 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       return principal;
     },
 
-    isVerified(header) {
-      const key = credentialOf(header);
-      if (key === undefined || !parseApiKey(key)) return false;
-      const cached = cache.get(createHash("sha256").update(key).digest("base64"));
-      return cached !== undefined && cached.until > now();
-    },
-
     forget(keyId) {
       for (const [digest, entry] of cache) {
         if (entry.principal.keyId === keyId) cache.delete(digest);

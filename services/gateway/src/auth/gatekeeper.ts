@@ -15,11 +15,11 @@ export interface FailedAuthLimit {
 }
 
 /**
- * Refuses a client address that failed authentication too often (429 with Retry-After, before
- * its key is even looked up: guessing keys costs time; a key verified recently still passes, so
- * a shared address is not locked out by someone else's guesses), authenticates the caller (401;
- * a wrong key counts against its address, a missing one does not), checks the scope (403), then takes one token from the key's bucket
- * (429 with Retry-After). Rate limits on calls count only authenticated calls, per key.
+ * Authenticates the caller (401); a client address that presented too many wrong keys gets 429
+ * with Retry-After for each further wrong one instead (a right key still passes, so callers
+ * sharing an address with a guesser are not locked out; a missing key does not count: clients
+ * ask first to learn how to log in). Then checks the scope (403) and takes one token from the
+ * key's bucket (429 with Retry-After). Rate limits on calls count only authenticated calls.
  */
 export function createGatekeeper(
   authenticator: Authenticator,
@@ -28,26 +28,22 @@ export function createGatekeeper(
   failures?: FailedAuthLimit,
 ): Gatekeeper {
   return async (header, needed, client) => {
-    if (failures && client && !authenticator.isVerified(header)) {
-      const decision = failures.limiter.peek(client, failures.perSecond, failures.burst);
-      if (!decision.ok) {
-        const wait = String(decision.retryAfterSeconds);
-        throw new ConnectError(
-          `too many failed authentication attempts from this address: retry in ${wait} s`,
-          Code.ResourceExhausted,
-          { "retry-after": wait },
-        );
-      }
-    }
     let principal: Awaited<ReturnType<Authenticator["authenticate"]>>;
     try {
       principal = await authenticator.authenticate(header);
     } catch (error) {
-      // A wrong key counts; no key at all does not (clients ask first to learn how to log in).
-      const guessed = credentialOf(header) !== undefined;
-      if (failures && client && guessed && ConnectError.from(error).code === Code.Unauthenticated)
-        failures.limiter.take(client, failures.perSecond, failures.burst);
-      throw error;
+      const wrongKey =
+        credentialOf(header) !== undefined &&
+        ConnectError.from(error).code === Code.Unauthenticated;
+      if (!failures || !client || !wrongKey) throw error;
+      const decision = failures.limiter.take(client, failures.perSecond, failures.burst);
+      if (decision.ok) throw error;
+      const wait = String(decision.retryAfterSeconds);
+      throw new ConnectError(
+        `too many failed authentication attempts from this address: retry in ${wait} s`,
+        Code.ResourceExhausted,
+        { "retry-after": wait },
+      );
     }
     if (!allows(principal.scopes, needed)) {
       throw new ConnectError(`the API key lacks the ${needed} scope`, Code.PermissionDenied);

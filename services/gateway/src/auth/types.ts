@@ -19,8 +19,6 @@ export type HeaderReader = (name: string) => string | undefined;
 export interface Authenticator {
   /** The caller's principal; throws UNAUTHENTICATED when the key is missing, wrong or revoked. */
   authenticate(header: HeaderReader): Promise<Principal>;
-  /** Whether the key was verified recently (cached), without asking the store. */
-  isVerified(header: HeaderReader): boolean;
   /** Drops a key from the cache (after a revocation). */
   forget(keyId: string): void;
 }
