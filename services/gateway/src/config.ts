@@ -35,6 +35,27 @@ export const gatewayEnv = z.object({
   /** How long verified keys and instance endpoints are reused without asking again. */
   API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(10_000),
   MCP_RESOLVE_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
+  /** Connection limits: slow or idle clients cannot hold the gateway's sockets. */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  HTTP2_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
+  MAX_CONNECTIONS: z.coerce.number().int().positive().default(4_096),
+  /**
+   * Origins browsers may call /mcp from (comma-separated), besides loopback origins and
+   * CORS_ORIGINS; requests without Origin (non-browser clients) are always allowed.
+   */
+  MCP_ALLOWED_ORIGINS: z.string().default(""),
+  /** Host names /mcp may be addressed as when the gateway listens on loopback (comma-separated). */
+  MCP_ALLOWED_HOSTS: z.string().default(""),
+  /** Most live MCP sessions per API key, and per instance (429 beyond). */
+  MCP_SESSIONS_PER_KEY: z.coerce.number().int().positive().default(100),
+  MCP_SESSIONS_PER_INSTANCE: z.coerce.number().int().positive().default(1_000),
+  /** Most open server streams (:watch, logs) per API key (429 beyond). */
+  WATCH_STREAMS_PER_KEY: z.coerce.number().int().positive().default(20),
+  /** Failed authentications allowed per client address: a burst, refilled per minute (429 beyond). */
+  AUTH_FAILURE_BURST: z.coerce.number().int().positive().default(20),
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(30),
 });
 
 /** The gateway's configuration. */

@@ -18,23 +18,26 @@ import { ApiKeyEntity } from "./api-keys/api-key-entity.js";
 import { createApiKeyStore } from "./api-keys/api-key-store.js";
 import { createApiKeysHandlers } from "./api-keys/api-keys-handlers.js";
 import { ensureBootstrapKey, type PrintLine, printToStdout } from "./api-keys/bootstrap-key.js";
+import { instanceIdOf } from "./api-keys/instance-binding.js";
 import { gatewayMigrations } from "./api-keys/migrations.js";
 import { createAuthenticator } from "./auth/authenticator.js";
+import { clientContextValues } from "./auth/client-address.js";
 import { createAuthInterceptor, createGatekeeper } from "./auth/gatekeeper.js";
 import { createRateLimiter } from "./auth/rate-limiter.js";
+import { createStreamLimiter } from "./auth/stream-limiter.js";
 import type { GatewayConfig } from "./config.js";
 import { createCors, parseOrigins } from "./cors.js";
 import { createDeadLettersHandlers } from "./dead-letters/dead-letters-handlers.js";
 import { edgeErrors } from "./edge-headers.js";
 import { createForwardingImpl } from "./forwarding-impl.js";
+import { createFrontDoor } from "./front-door.js";
 import { createHealthRoutes } from "./health-routes.js";
-import { createOnePortServer, createRestHandler } from "./http/index.js";
-import { reportParseErrorsAsInvalid } from "./http/parse-error-status.js";
-import type { HttpRequest, HttpResponse } from "./http/types.js";
+import { createOnePortServer, createRestHandler, createRpcHandler } from "./http/index.js";
 import { createForwarder } from "./mcp/forward.js";
 import { createInvalidationListener, natsAnswers } from "./mcp/instance-events.js";
 import { createInstanceResolver } from "./mcp/instance-resolver.js";
 import { createMcpProxy } from "./mcp/mcp-proxy.js";
+import { createOriginGuard, isLoopbackAddress } from "./mcp/origin-guard.js";
 import { createSessionPins } from "./mcp/session-pins.js";
 import { observeRequests } from "./observe-request.js";
 import { createOpenApiRoutes, loadOpenApi } from "./openapi/openapi-routes.js";
@@ -54,8 +57,6 @@ export interface GatewayOptions {
   print?: PrintLine;
 }
 
-type Extra = (req: HttpRequest, res: HttpResponse) => boolean;
-
 /**
  * Starts the gateway: API keys in its own schema (a bootstrap admin key on first start), one port
  * serving REST/JSON (transcoded from google.api.http), Connect, gRPC-Web and gRPC behind API-key
@@ -69,6 +70,8 @@ export async function startGateway(
 ): Promise<Gateway> {
   const log = logger ?? createLogger({ service: "gateway", level: config.LOG_LEVEL });
   const closer = createCloser((name, error) => log.warn({ err: error }, `closing ${name} failed`));
+  // Aborts RPCs still running when the server stops waiting for them.
+  const shutdown = new AbortController();
   try {
     const identity = loadMeshIdentity(config);
     const orm = await createDatabase({
@@ -97,12 +100,24 @@ export async function startGateway(
       load: store.get,
       cacheTtlMs: config.API_KEY_CACHE_MS,
     });
-    const gatekeeper = createGatekeeper(authenticator, createRateLimiter(), {
-      perSecond: config.RATE_LIMIT_PER_SECOND,
-      burst: config.RATE_LIMIT_BURST,
+    const gatekeeper = createGatekeeper(
+      authenticator,
+      createRateLimiter(),
+      { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
+      {
+        limiter: createRateLimiter(),
+        perSecond: config.AUTH_FAILURES_PER_MINUTE / 60,
+        burst: config.AUTH_FAILURE_BURST,
+      },
+    );
+    const instancesClient = createServiceClient(InstancesService, config.INSTANCES_ADDR, {
+      identity,
     });
     // edgeErrors first: it is the outermost, so every error leaves with its edge headers.
-    const interceptors = [edgeErrors, createAuthInterceptor(gatekeeper)];
+    const interceptors = [
+      edgeErrors,
+      createAuthInterceptor(gatekeeper, createStreamLimiter(config.WATCH_STREAMS_PER_KEY)),
+    ];
     const upstreams: Array<{ service: DescService; address: string; label: string }> = [
       { service: RegistryService, address: config.REGISTRY_ADDR, label: "registry" },
       { service: InstancesService, address: config.INSTANCES_ADDR, label: "instances" },
@@ -122,6 +137,7 @@ export async function startGateway(
         impl: createApiKeysHandlers({
           store,
           onRevoked: (id) => authenticator.forget(id),
+          resolveInstance: (ref) => instanceIdOf(instancesClient, ref),
           logger: log,
         }),
       },
@@ -131,8 +147,17 @@ export async function startGateway(
       },
     ];
 
+    const health = createHealthRoutes(
+      upstreams,
+      [
+        { name: "nats", check: () => natsAnswers(nc) },
+        { name: "database", check: async () => orm.isConnected() },
+      ],
+      identity,
+    );
+    const docs = createOpenApiRoutes(loadOpenApi());
     const resolver = createInstanceResolver({
-      instances: createServiceClient(InstancesService, config.INSTANCES_ADDR, { identity }),
+      instances: instancesClient,
       runtime: createServiceClient(RuntimeService, config.RUNTIME_ADDR, { identity }),
       ttlMs: config.MCP_RESOLVE_CACHE_MS,
       logger: log,
@@ -145,37 +170,62 @@ export async function startGateway(
       gatekeeper,
       pins: createSessionPins(),
       forwarder: createForwarder({ logger: log, maxBodyBytes: config.MAX_BODY_BYTES }),
+      guard: createOriginGuard({
+        allowedOrigins: [
+          ...parseOrigins(config.MCP_ALLOWED_ORIGINS),
+          ...parseOrigins(config.CORS_ORIGINS).filter((origin) => origin !== "*"),
+        ],
+        allowedHosts: parseOrigins(config.MCP_ALLOWED_HOSTS),
+        loopbackOnly: isLoopbackAddress(config.HTTP_HOST),
+      }),
+      maxSessionsPerKey: config.MCP_SESSIONS_PER_KEY,
+      maxSessionsPerInstance: config.MCP_SESSIONS_PER_INSTANCE,
       maxBodyBytes: config.MAX_BODY_BYTES,
       logger: log,
     });
-    const extras: Extra[] = [
-      createCors(parseOrigins(config.CORS_ORIGINS)),
-      createHealthRoutes(
-        upstreams,
-        [
-          { name: "nats", check: () => natsAnswers(nc) },
-          { name: "database", check: async () => orm.isConnected() },
-        ],
-        identity,
-      ),
-      createOpenApiRoutes(loadOpenApi()),
-      mcp.handle,
-    ];
-    const server = createOnePortServer({
-      logger: log,
+    const rpc = createRpcHandler({
       routes: (router: ConnectRouter) => {
         for (const { service, impl } of services) router.service(service, impl as never);
-        reportParseErrorsAsInvalid(router.handlers);
       },
-      connect: { interceptors },
-      rest: createRestHandler({
-        services,
-        interceptors,
-        logger: log,
-        maxBodyBytes: config.MAX_BODY_BYTES,
-      }),
-      extra: (req, res) => extras.some((extra) => extra(req, res)),
-      wrap: (handle) => observeRequests(log, handle),
+      interceptors,
+      shutdownSignal: shutdown.signal,
+      readMaxBytes: config.MAX_BODY_BYTES,
+      contextValues: clientContextValues,
+      logger: log,
+    });
+    const rest = createRestHandler({
+      services,
+      interceptors,
+      contextValues: clientContextValues,
+      logger: log,
+      maxBodyBytes: config.MAX_BODY_BYTES,
+    });
+    // The front door: every request goes to the first row that takes it, top to bottom.
+    const frontDoor = createFrontDoor({
+      edge: createCors(parseOrigins(config.CORS_ORIGINS)),
+      routes: [
+        { name: "health", methods: ["GET"], paths: ["/healthz", "/readyz"], handle: health },
+        { name: "docs", methods: ["GET"], paths: ["/openapi.json", "/docs"], handle: docs },
+        { name: "mcp", paths: ["/mcp"], prefixes: ["/mcp/"], handle: mcp.handle },
+        { name: "rest", prefixes: ["/v1/"], handle: rest },
+        // Connect, gRPC-Web and gRPC: POST /<package.Service>/<Method> of a registered service.
+        { name: "rpc", serves: rpc.serves, handle: rpc.handle },
+      ],
+      // Google-style JSON 404 (or 405) for anything else.
+      fallback: rest,
+      logger: log,
+    });
+    const server = createOnePortServer({
+      handle: observeRequests(log, frontDoor),
+      onForceClose: () => shutdown.abort(),
+      limits: {
+        headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+        requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+        keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+        http2IdleTimeoutMs: config.HTTP2_IDLE_TIMEOUT_MS,
+        maxConnections: config.MAX_CONNECTIONS,
+      },
+      logger: log,
     });
     const port = await server.listen(config.HTTP_PORT, config.HTTP_HOST);
     closer.add("http server", () => server.close());

@@ -45,15 +45,14 @@ function bounded(check: () => Promise<boolean>, ms = 2_000): Promise<boolean> {
 }
 
 /**
- * /healthz answers while the process is alive; /readyz only when every upstream service says
- * SERVING over grpc.health.v1 and every further check (NATS, the database) passes. Returns true
- * when it handled the request.
+ * GET /healthz answers while the process is alive; GET /readyz only when every upstream service
+ * says SERVING over grpc.health.v1 and every further check (NATS, the database) passes.
  */
 export function createHealthRoutes(
   upstreams: Array<{ service: DescService; address: string }>,
   checks: ReadinessCheck[],
   identity: MeshIdentity,
-): (req: AnyRequest, res: AnyResponse) => boolean {
+): (req: AnyRequest, res: AnyResponse) => void {
   // The services answer health checks over mutual TLS only, like every other call.
   const tls = credentials.createSsl(
     Buffer.from(identity.ca),
@@ -68,11 +67,9 @@ export function createHealthRoutes(
     ...checks,
   ];
   return (req, res) => {
-    const path = (req.url ?? "").split("?")[0];
-    if (req.method !== "GET" || (path !== "/healthz" && path !== "/readyz")) return false;
-    if (path === "/healthz") {
+    if ((req.url ?? "").split("?")[0] === "/healthz") {
       sendJson(res, 200, { status: "ok" });
-      return true;
+      return;
     }
     Promise.all(clients.map(async ({ name, check }) => [name, await bounded(check)] as const)).then(
       (results) => {
@@ -85,6 +82,5 @@ export function createHealthRoutes(
         });
       },
     );
-    return true;
   };
 }

@@ -85,12 +85,15 @@ describe("outages answer 503 naming what is unavailable; the data plane outlives
     (await client.callTool({ name: "echo", arguments: { message } })).content;
 
   it("answers 503 with Retry-After when a backend is lost in the middle of a call", async () => {
-    const inFlight = mesh.rest("GET", "/v1/instances");
-    await waitFor("the call to reach the instances service", async () =>
-      lookup.calls.list > 0 ? true : undefined,
-    );
     const client = await connectMcp(); // Resolved while the control plane is up.
     try {
+      const inFlight = mesh.rest("GET", "/v1/instances");
+      await waitFor(
+        "the call to reach the instances service",
+        async () => (lookup.calls.list > 0 ? true : undefined),
+        10_000,
+        20,
+      );
       await lookup.stop(); // The instances and runtime services go away; the call is cut.
       const response = await inFlight;
       expect(response.status).toBe(503);

@@ -105,7 +105,7 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
     const sync = new AbortController();
     const synced = syncDesiredState({
       source: createDesiredStateSource(config.INSTANCES_ADDR, backbone.identity),
-      apply: (change) => applyDesiredChange(orm, change),
+      apply: (change) => orm.em.fork().transactional((em) => applyDesiredChange(em, change)),
       kick: (instanceId) => supervisors.kick(instanceId),
       logger: log,
       signal: sync.signal,

@@ -1,10 +1,11 @@
 import type { EventEnvelope } from "@berth/proto/gen/berth/events/v1/events_pb";
+import { UUID_PATTERN } from "@berth/spec";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { anyIs, anyUnpack } from "@bufbuild/protobuf/wkt";
 import { decodeEnvelope } from "./envelope.js";
 import { PoisonEventError } from "./poison.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = UUID_PATTERN;
 
 /** A message whose envelope and payload passed every check, ready for its handler. */
 export interface ValidEvent<Desc extends DescMessage> {

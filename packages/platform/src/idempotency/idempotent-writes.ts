@@ -1,3 +1,4 @@
+import { UUID_PATTERN } from "@berth/spec";
 import {
   clone,
   create,
@@ -14,7 +15,7 @@ import { invalidArgument } from "../errors/errors.js";
 import type { Logger } from "../logging/logger.js";
 import { fingerprintRequest, REQUEST_ID_FIELD } from "./request-fingerprint.js";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = UUID_PATTERN;
 
 /** How long a request id is remembered: AIP-155 suggests at least an hour; retries come sooner. */
 export const REQUEST_ID_RETENTION_MS = 24 * 60 * 60 * 1000;

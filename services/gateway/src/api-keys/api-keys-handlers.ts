@@ -12,6 +12,8 @@ export interface ApiKeysDeps {
   store: ApiKeyStore;
   /** Called after a revocation so that no cache keeps trusting the key. */
   onRevoked(id: string): void;
+  /** The id of the instance an id or a name names now; undefined when there is none. */
+  resolveInstance(ref: string): Promise<string | undefined>;
   logger: Logger;
 }
 
@@ -20,6 +22,21 @@ const KEY_ID = /^[0-9a-f]{16}$/;
 function requireId(id: string): void {
   if (id === "") throw invalidArgument([{ field: "id", description: "is required" }]);
   if (!KEY_ID.test(id)) throw notFound("api key", id);
+}
+
+/**
+ * An allow-list as instance ids: names are resolved now, once, so that the key never follows a
+ * name to another instance (a deleted one's name reused). Unknown entries are INVALID_ARGUMENT.
+ */
+async function bindInstances(refs: readonly string[], deps: ApiKeysDeps): Promise<string[]> {
+  const ids = await Promise.all(refs.map((ref) => deps.resolveInstance(ref)));
+  const violations = refs.flatMap((ref, i) =>
+    ids[i] === undefined
+      ? [{ field: `api_key.instances[${i}]`, description: `no instance ${JSON.stringify(ref)}` }]
+      : [],
+  );
+  if (violations.length > 0) throw invalidArgument(violations);
+  return [...new Set(ids as string[])];
 }
 
 /** The ApiKeysService implementation, served in-process by the gateway (admin scope only). */
@@ -33,6 +50,7 @@ export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof Api
   return {
     async createApiKey(request, context) {
       validateNewApiKey(request.apiKey);
+      request.apiKey.instances = await bindInstances(request.apiKey.instances, deps);
       const caller = parseApiKey(credentialOf(fromHeaders(context.requestHeader)) ?? "");
       const { response, replayed } = await writes.run({
         method: method.createApiKey,

@@ -1,21 +1,50 @@
 import { Code, ConnectError } from "@berth/platform";
 import type { Interceptor } from "@connectrpc/connect";
-import { fromHeaders } from "./credential.js";
+import { CLIENT_ADDRESS } from "./client-address.js";
+import { credentialOf, fromHeaders } from "./credential.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import { allows, requiredScope } from "./scopes.js";
+import type { StreamLimiter } from "./stream-limiter.js";
 import type { Authenticator, Gatekeeper, RateLimitDefaults } from "./types.js";
 
+/** How many failed authentications a client address may make: a burst, refilled per second. */
+export interface FailedAuthLimit {
+  limiter: RateLimiter;
+  perSecond: number;
+  burst: number;
+}
+
 /**
- * Authenticates the caller (401), checks the scope (403), then takes one token from the key's
- * bucket (429 with Retry-After). Rate limits count only authenticated calls, per key.
+ * Authenticates the caller (401); a client address that presented too many wrong keys gets 429
+ * with Retry-After for each further wrong one instead (a right key still passes, so callers
+ * sharing an address with a guesser are not locked out; a missing key does not count: clients
+ * ask first to learn how to log in). Then checks the scope (403) and takes one token from the
+ * key's bucket (429 with Retry-After). Rate limits on calls count only authenticated calls.
  */
 export function createGatekeeper(
   authenticator: Authenticator,
   limiter: RateLimiter,
   defaults: RateLimitDefaults,
+  failures?: FailedAuthLimit,
 ): Gatekeeper {
-  return async (header, needed) => {
-    const principal = await authenticator.authenticate(header);
+  return async (header, needed, client) => {
+    let principal: Awaited<ReturnType<Authenticator["authenticate"]>>;
+    try {
+      principal = await authenticator.authenticate(header);
+    } catch (error) {
+      const wrongKey =
+        credentialOf(header) !== undefined &&
+        ConnectError.from(error).code === Code.Unauthenticated;
+      if (!failures || !client || !wrongKey) throw error;
+      const decision = failures.limiter.take(client, failures.perSecond, failures.burst);
+      if (decision.ok) throw error;
+      const wait = String(decision.retryAfterSeconds);
+      throw new ConnectError(
+        `too many failed authentication attempts from this address: retry in ${wait} s`,
+        Code.ResourceExhausted,
+        { "retry-after": wait },
+      );
+    }
     if (!allows(principal.scopes, needed)) {
       throw new ConnectError(`the API key lacks the ${needed} scope`, Code.PermissionDenied);
     }
@@ -32,10 +61,24 @@ export function createGatekeeper(
   };
 }
 
-/** Runs the gatekeeper before every RPC (Connect, gRPC-Web, gRPC and REST alike). */
-export function createAuthInterceptor(gatekeeper: Gatekeeper): Interceptor {
+/**
+ * Runs the gatekeeper before every RPC (Connect, gRPC-Web, gRPC and REST alike), and counts each
+ * key's open server streams (:watch, logs) against its cap.
+ */
+export function createAuthInterceptor(
+  gatekeeper: Gatekeeper,
+  streams?: StreamLimiter,
+): Interceptor {
   return (next) => async (request) => {
-    await gatekeeper(fromHeaders(request.header), requiredScope(request.method));
+    const client = request.contextValues.get(CLIENT_ADDRESS);
+    const principal = await gatekeeper(
+      fromHeaders(request.header),
+      requiredScope(request.method),
+      client,
+    );
+    if (streams && request.method.methodKind === "server_streaming") {
+      streams.open(principal.keyId, request.signal);
+    }
     return next(request);
   };
 }

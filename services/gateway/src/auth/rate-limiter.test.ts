@@ -24,4 +24,16 @@ describe("rate limiter", () => {
     expect(limiter.take("a", 1, 1).ok).toBe(true);
     expect(limiter.take("a", 1, 1).ok).toBe(false);
   });
+
+  it("peeks without taking", () => {
+    let now = 0;
+    const limiter = createRateLimiter(() => now);
+    expect(limiter.peek("k", 1, 2)).toEqual({ ok: true });
+    limiter.take("k", 1, 2);
+    limiter.take("k", 1, 2);
+    expect(limiter.peek("k", 1, 2)).toEqual({ ok: false, retryAfterSeconds: 1 });
+    expect(limiter.peek("k", 1, 2)).toEqual({ ok: false, retryAfterSeconds: 1 });
+    now = 1_000;
+    expect(limiter.peek("k", 1, 2)).toEqual({ ok: true });
+  });
 });

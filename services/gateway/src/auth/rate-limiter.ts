@@ -5,6 +5,8 @@ export type RateDecision = { ok: true } | { ok: false; retryAfterSeconds: number
 export interface RateLimiter {
   /** Takes one token from the key's bucket (refilled at `rate` per second, holding `burst`). */
   take(key: string, rate: number, burst: number): RateDecision;
+  /** Whether a token is there now, without taking it. */
+  peek(key: string, rate: number, burst: number): RateDecision;
 }
 
 interface Bucket {
@@ -17,7 +19,14 @@ const MAX_BUCKETS = 100_000;
 /** A token-bucket limiter in memory; `now` is injectable for tests (milliseconds). */
 export function createRateLimiter(now: () => number = () => performance.now()): RateLimiter {
   const buckets = new Map<string, Bucket>();
+  const wait = (tokens: number, rate: number) => Math.max(1, Math.ceil((1 - tokens) / rate));
   return {
+    peek(key, rate, burst) {
+      const bucket = buckets.get(key);
+      if (!bucket) return { ok: true };
+      const tokens = Math.min(burst, bucket.tokens + ((now() - bucket.at) / 1000) * rate);
+      return tokens >= 1 ? { ok: true } : { ok: false, retryAfterSeconds: wait(tokens, rate) };
+    },
     take(key, rate, burst) {
       const t = now();
       let bucket = buckets.get(key);
@@ -33,7 +42,7 @@ export function createRateLimiter(now: () => number = () => performance.now()): 
         bucket.tokens -= 1;
         return { ok: true };
       }
-      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / rate)) };
+      return { ok: false, retryAfterSeconds: wait(bucket.tokens, rate) };
     },
   };
 }

@@ -30,4 +30,9 @@ export interface RateLimitDefaults {
 }
 
 /** Authentication, scope check and rate limit in one step, shared by RPCs and the MCP proxy. */
-export type Gatekeeper = (header: HeaderReader, needed: Scope) => Promise<Principal>;
+export type Gatekeeper = (
+  header: HeaderReader,
+  needed: Scope,
+  /** The caller's address, for the limit on failed authentications. */
+  client?: string,
+) => Promise<Principal>;

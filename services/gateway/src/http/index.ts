@@ -1,4 +1,4 @@
-export { createOnePortServer } from "./one-port-server.js";
+export { createOnePortServer, DEFAULT_LIMITS } from "./one-port-server.js";
 export {
   InvalidPathError,
   matchPathTemplate,
@@ -10,6 +10,7 @@ export { DEFAULT_MAX_BODY_BYTES } from "./read-body.js";
 export { RestHttpError, restErrorBody, writeRestError } from "./rest-errors.js";
 export { createRestHandler } from "./rest-handler.js";
 export { createRouteTable, RouteTableError } from "./routes.js";
+export { createRpcHandler, type RpcHandler, type RpcHandlerOptions } from "./rpc-handler.js";
 export { buildRequest, parseJsonBody, responseJson } from "./transcode.js";
 export type {
   HttpRequest,

@@ -19,9 +19,11 @@ import {
 } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFrontDoor, type FrontRoute } from "../front-door.js";
 import { createOnePortServer } from "./one-port-server.js";
 import { createRestHandler } from "./rest-handler.js";
-import type { OnePortServer } from "./types.js";
+import { createRpcHandler } from "./rpc-handler.js";
+import type { OnePortServer, RestHandler } from "./types.js";
 
 /** An in-memory RegistryService: this test is about HTTP, not storage. */
 function fakeRegistry() {
@@ -109,6 +111,35 @@ const instancesImpl: Partial<ServiceImpl<typeof InstancesService>> = {
 };
 
 const logger = createLogger({ service: "gateway-test", level: "silent" });
+
+/** A one-port server as the gateway builds it: RPC routes, REST as the fallback, extra rows first. */
+function serve(options: {
+  routes: (router: ConnectRouter) => void;
+  rest: RestHandler;
+  interceptors?: Interceptor[];
+  extra?: FrontRoute[];
+  closeTimeoutMs?: number;
+}): OnePortServer {
+  const shutdown = new AbortController();
+  const rpc = createRpcHandler({
+    routes: options.routes,
+    interceptors: options.interceptors ?? [],
+    shutdownSignal: shutdown.signal,
+    readMaxBytes: 64 * 1024,
+    logger,
+  });
+  const handle = createFrontDoor({
+    routes: [...(options.extra ?? []), { name: "rpc", serves: rpc.serves, handle: rpc.handle }],
+    fallback: options.rest,
+    logger,
+  });
+  return createOnePortServer({
+    handle,
+    onForceClose: () => shutdown.abort(),
+    logger,
+    ...(options.closeTimeoutMs ? { closeTimeoutMs: options.closeTimeoutMs } : {}),
+  });
+}
 const registry = fakeRegistry();
 let server: OnePortServer;
 let base: string;
@@ -122,19 +153,14 @@ beforeAll(async () => {
     maxBodyBytes: 64 * 1024,
     logger,
   });
-  server = createOnePortServer({
+  server = serve({
     routes: (router) => {
       router.service(RegistryService, registry.impl);
       router.service(InstancesService, instancesImpl);
     },
     rest,
-    extra: (req, res) => {
-      if (req.url !== "/healthz") return false;
-      res.end("ok");
-      return true;
-    },
+    extra: [{ name: "health", paths: ["/healthz"], handle: (_req, res) => res.end("ok") }],
     closeTimeoutMs: 2_000,
-    logger,
   });
   const port = await server.listen(0);
   base = `http://127.0.0.1:${port}`;
@@ -422,6 +448,24 @@ describe("Connect and gRPC on the same port", () => {
   it("leaves the extra handler its paths", async () => {
     expect(await (await fetch(`${base}/healthz`)).text()).toBe("ok");
   });
+
+  it("answers a Connect body that is not protobuf with 400 invalid_argument, a valid one as usual", async () => {
+    const call = (body: Uint8Array) =>
+      fetch(`${base}/berth.registry.v1.RegistryService/GetServer`, {
+        method: "POST",
+        headers: { "content-type": "application/proto", "connect-protocol-version": "1" },
+        body,
+      });
+    const bad = await call(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff]));
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({
+      code: "invalid_argument",
+      message: "the request body is not a valid protobuf message",
+    });
+    // field 1 (id), length 7, "missing": a real request, answered by the implementation.
+    const good = await call(new Uint8Array([0x0a, 7, ...new TextEncoder().encode("missing")]));
+    expect(good.status).toBe(404);
+  });
 });
 
 describe("interceptors", () => {
@@ -435,7 +479,7 @@ describe("interceptors", () => {
     const services = [{ service: RegistryService, impl: registry.impl }];
     const rest = createRestHandler({ services, interceptors: [auth], logger });
     const routes = (router: ConnectRouter) => router.service(RegistryService, registry.impl);
-    const local = createOnePortServer({ routes, rest, connect: { interceptors: [auth] }, logger });
+    const local = serve({ routes, rest, interceptors: [auth] });
     const url = `http://127.0.0.1:${await local.listen(0)}`;
     try {
       const denied = await fetch(`${url}/v1/servers`);
@@ -460,7 +504,7 @@ describe("close", () => {
       services: [{ service: RegistryService, impl: registry.impl }],
       logger,
     });
-    const local = createOnePortServer({ routes: () => {}, rest, logger, closeTimeoutMs: 5_000 });
+    const local = serve({ routes: () => {}, rest, closeTimeoutMs: 5_000 });
     const port = await local.listen(0);
     let release = () => {};
     registry.state.release = new Promise<void>((resolve) => (release = resolve));

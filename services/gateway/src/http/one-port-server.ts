@@ -1,46 +1,55 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { HttpRequest, HttpResponse, OnePortServer, OnePortServerOptions } from "./types.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 const PEEK_TIMEOUT_MS = 10_000;
 
+/** The server's defaults for OnePortServerOptions.limits. */
+export const DEFAULT_LIMITS: Required<NonNullable<OnePortServerOptions["limits"]>> = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+  http2IdleTimeoutMs: 120_000,
+  maxConnections: 4_096,
+};
+
 /**
- * Serves Connect, gRPC-Web and gRPC (HTTP/2 cleartext) and REST on one port. Node's http2 server
- * refuses HTTP/1.1 without TLS, so a net.Server peeks at the first bytes of every connection and
- * hands it to an HTTP/2 server (the client preface) or an HTTP/1.1 server (anything else).
+ * HTTP/1.1 and HTTP/2 cleartext (h2c, for gRPC) on one port. Node's http2 server refuses HTTP/1.1
+ * without TLS, so a net.Server peeks at the first bytes of every connection and hands it to an
+ * HTTP/2 server (the client preface) or an HTTP/1.1 server (anything else). Every request goes to
+ * the one handler (the front door).
  */
 export function createOnePortServer(options: OnePortServerOptions): OnePortServer {
   const { logger } = options;
-  const shutdown = new AbortController();
-  const connect = connectNodeAdapter({
-    ...options.connect,
-    shutdownSignal: options.connect?.shutdownSignal ?? shutdown.signal,
-    routes: options.routes,
-    fallback: (req, res) => options.rest(req, res as HttpResponse),
-  });
   let closing = false;
   const handle = (req: HttpRequest, res: HttpResponse) => {
     if (closing && !("stream" in res)) res.setHeader("connection", "close");
-    try {
-      if (options.extra?.(req, res)) return;
-      connect(req, res);
-    } catch (error) {
-      logger.error({ err: error }, "request handler failed");
-      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
-      res.end('{"error":{"code":500,"status":"INTERNAL","message":"internal error"}}');
-    }
+    options.handle(req, res);
   };
-  const wrapped = options.wrap ? options.wrap(handle) : handle;
-  const h1 = http.createServer(wrapped);
-  const h2 = http2.createServer(wrapped);
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  // Slow or idle clients cannot hold a connection: headers, the whole request and the idle time
+  // between requests are bounded on HTTP/1.1; an HTTP/2 session without frames is closed
+  // gracefully (its open streams finish first).
+  const h1 = http.createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often those timeouts are checked (Node's default, 30 s, would let a slow client hold
+      // a connection for that long whatever the timeouts say).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    handle,
+  );
+  const h2 = http2.createServer({}, handle);
   const sockets = new Set<net.Socket>();
   const peeking = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
+    session.setTimeout(limits.http2IdleTimeoutMs, () => session.close());
     session.once("close", () => sessions.delete(session));
     if (closing) session.close();
   });
@@ -83,6 +92,9 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
     socket.once("close", () => clearTimeout(timer));
   });
 
+  // Connections beyond the cap are closed as they arrive, so one client cannot exhaust the process.
+  server.maxConnections = limits.maxConnections;
+
   return {
     listen(port, host = "127.0.0.1") {
       return new Promise((resolve, reject) => {
@@ -110,7 +122,7 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
           { connections: sockets.size },
           "closing connections with calls still in flight",
         );
-        shutdown.abort();
+        options.onForceClose?.();
         for (const session of sessions) session.destroy();
         for (const socket of sockets) socket.destroy();
       }

@@ -85,6 +85,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       requestMethod: route.httpMethod,
       url: `http://${req.headers.host ?? req.headers[":authority"] ?? "localhost"}${req.url ?? "/"}`,
       requestHeader: forwardedHeaders(req),
+      ...(options.contextValues ? { contextValues: options.contextValues(req) } : {}),
     });
     // The client went away before the answer was complete: cancel the call and what it started.
     res.once("close", () => {

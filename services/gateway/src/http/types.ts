@@ -2,8 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Logger } from "@berth/platform";
 import type { DescMethod, DescService, Registry } from "@bufbuild/protobuf";
-import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
-import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import type { ContextValues, Interceptor, ServiceImpl } from "@connectrpc/connect";
 
 /** One segment of a path template: a literal, `*` (one segment) or `**` (the rest of the path). */
 export type TemplateSegment =
@@ -68,6 +67,8 @@ export interface RestHandlerOptions {
   readonly maxBodyBytes?: number;
   /** The interceptors given to the Connect router, so that REST calls pass through them too. */
   readonly interceptors?: Interceptor[];
+  /** Values an interceptor may read from the call (the client's address). */
+  readonly contextValues?: (req: HttpRequest) => ContextValues;
   /** Resolves google.protobuf.Any in JSON (default: berthRegistry). */
   readonly registry?: Registry;
   readonly logger: Logger;
@@ -84,20 +85,25 @@ export type RestHandler = (req: HttpRequest, res: HttpResponse, next?: () => voi
 
 /** Options of createOnePortServer. */
 export interface OnePortServerOptions {
-  /** Registers the Connect/gRPC/gRPC-Web services. */
-  readonly routes: (router: ConnectRouter) => void;
-  /** Serves every request the Connect adapter does not claim. */
-  readonly rest: RestHandler;
-  /** Tried first (health checks, the MCP proxy); returns true when it handled the request. */
-  readonly extra?: (req: HttpRequest, res: HttpResponse) => boolean;
-  /** Wraps every request's handling, e.g. in a span with a correlation id and an access log. */
-  readonly wrap?: (
-    handle: (req: HttpRequest, res: HttpResponse) => void,
-  ) => (req: HttpRequest, res: HttpResponse) => void;
-  /** Further options of connectNodeAdapter, such as interceptors. */
-  readonly connect?: Omit<ConnectNodeAdapterOptions, "routes" | "fallback">;
+  /** Serves every request, of either HTTP version. */
+  readonly handle: (req: HttpRequest, res: HttpResponse) => void;
   /** How long close() waits for in-flight requests before cutting connections (default 10 s). */
   readonly closeTimeoutMs?: number;
+  /** Connection limits (defaults in DEFAULT_LIMITS). */
+  readonly limits?: {
+    /** HTTP/1.1: time to receive a request's headers. */
+    readonly headersTimeoutMs?: number;
+    /** HTTP/1.1: time to receive a whole request (not its answer: streams may last). */
+    readonly requestTimeoutMs?: number;
+    /** HTTP/1.1: how long an idle keep-alive connection is kept. */
+    readonly keepAliveTimeoutMs?: number;
+    /** HTTP/2: how long a session without any frame is kept. */
+    readonly http2IdleTimeoutMs?: number;
+    /** Most open connections; more are refused. */
+    readonly maxConnections?: number;
+  };
+  /** Called when close() gives up waiting: abort what is still running (RPC shutdown signals). */
+  readonly onForceClose?: () => void;
   readonly logger: Logger;
 }
 

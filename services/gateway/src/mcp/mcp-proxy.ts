@@ -1,4 +1,5 @@
 import type { Logger } from "@berth/platform";
+import { clientAddressOf } from "../auth/client-address.js";
 import { fromNodeHeaders } from "../auth/credential.js";
 import type { Gatekeeper, Principal } from "../auth/types.js";
 import type { HttpRequest, HttpResponse } from "../http/types.js";
@@ -13,14 +14,19 @@ export interface McpProxyOptions {
   gatekeeper: Gatekeeper;
   pins: SessionPins;
   forwarder: Forwarder;
+  /** DNS-rebinding protection: the 403 for a foreign Origin or Host, checked before anything. */
+  guard: (headers: HttpRequest["headers"]) => McpProxyError | undefined;
+  /** Most live sessions one key may hold, and one instance may have. */
+  maxSessionsPerKey: number;
+  maxSessionsPerInstance: number;
   maxBodyBytes: number;
   logger: Logger;
 }
 
 /** The MCP proxy: a request handler, and a way to end its open streams on shutdown. */
 export interface McpProxy {
-  /** Serves the request when it is for /mcp; returns whether it was. */
-  handle(req: HttpRequest, res: HttpResponse): boolean;
+  /** Serves a request for /mcp or /mcp/{instance}. */
+  handle(req: HttpRequest, res: HttpResponse): void;
   close(): void;
 }
 
@@ -38,7 +44,6 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
   const open = new Set<HttpResponse>();
   const handle = (req: HttpRequest, res: HttpResponse) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
-    if (path !== "/mcp" && !path.startsWith(PREFIX)) return false;
     open.add(res);
     res.once("close", () => open.delete(res));
     serve(req, res, path).catch((error) => {
@@ -47,7 +52,6 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
         logger.error({ err: error }, "MCP proxy failed");
       answerError(req, res, failure);
     });
-    return true;
   };
   // Event streams never end by themselves: a stopping gateway ends them instead of waiting.
   const close = () => {
@@ -57,6 +61,8 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
   return { handle, close };
 
   async function serve(req: HttpRequest, res: HttpResponse, path: string): Promise<void> {
+    const refused = options.guard(req.headers);
+    if (refused) throw refused;
     const ref = instanceRef(path);
     if (!METHODS.includes(req.method ?? "")) {
       throw new McpProxyError(405, `method ${req.method} is not allowed on ${PREFIX}{instance}`, {
@@ -69,18 +75,25 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
         connection: "close",
       });
     }
-    const principal = await options.gatekeeper(fromNodeHeaders(req.headers), "mcp");
+    const principal = await options.gatekeeper(
+      fromNodeHeaders(req.headers),
+      "mcp",
+      clientAddressOf(req),
+    );
     const instance = await identifyFor(principal, ref);
     const sessionId = req.headers["mcp-session-id"];
     const session = typeof sessionId === "string" ? sessionId : undefined;
     // Resolved every time (cached), so that a stopped instance answers "not running" at once.
     const current = await resolver.endpoint(instance);
     const endpoint = (session ? pins.get(instance.id, session) : undefined) ?? current;
+    // A request without a session may open one (initialize): refused beyond the caps.
+    if (!session && req.method === "POST") checkSessionCaps(principal.keyId, instance);
     options.forwarder.forward(req, res, endpoint, {
       onResponse(status, answeredSession) {
         const ended = (req.method === "DELETE" && status < 300) || status === 404;
         if (session && ended) pins.delete(instance.id, session);
-        else if (answeredSession && status < 300) pins.set(answeredSession, endpoint);
+        else if (answeredSession && status < 300)
+          pins.set(answeredSession, endpoint, principal.keyId);
       },
       onFailure(error, cause) {
         resolver.invalidate(instance.id);
@@ -95,26 +108,41 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
     });
   }
 
-  /** The instance, if the key may use it; a limited key learns nothing about other instances. */
+  function checkSessionCaps(keyId: string, instance: InstanceIdentity): void {
+    const retry = { "retry-after": "60" };
+    if (pins.countForKey(keyId) >= options.maxSessionsPerKey) {
+      throw new McpProxyError(
+        429,
+        `the API key holds ${options.maxSessionsPerKey} MCP sessions, the most allowed: end one (DELETE) first`,
+        retry,
+      );
+    }
+    if (pins.countForInstance(instance.id) >= options.maxSessionsPerInstance) {
+      throw new McpProxyError(
+        429,
+        `instance ${JSON.stringify(instance.name)} has ${options.maxSessionsPerInstance} MCP sessions, the most allowed`,
+        retry,
+      );
+    }
+  }
+
+  /**
+   * The instance, if the key may use it; a limited key learns nothing about other instances.
+   * Allow-lists hold instance ids (names were resolved when the key was created), so an instance
+   * that later takes a listed instance's name is not on the list.
+   */
   async function identifyFor(principal: Principal, ref: string): Promise<InstanceIdentity> {
-    const limited = principal.instances.length > 0;
+    if (principal.instances.length === 0) return resolver.identify(ref);
     const denied = () =>
       new McpProxyError(403, `the API key may not use instance ${JSON.stringify(ref)}`);
-    if (limited && !principal.instances.includes(ref)) {
-      let instance: InstanceIdentity;
-      try {
-        instance = await resolver.identify(ref);
-      } catch (error) {
-        throw error instanceof McpProxyError && error.status === 404 ? denied() : error;
-      }
-      if (
-        !principal.instances.includes(instance.id) &&
-        !principal.instances.includes(instance.name)
-      )
-        throw denied();
-      return instance;
+    let instance: InstanceIdentity;
+    try {
+      instance = await resolver.identify(ref);
+    } catch (error) {
+      throw error instanceof McpProxyError && error.status === 404 ? denied() : error;
     }
-    return resolver.identify(ref);
+    if (!principal.instances.includes(instance.id)) throw denied();
+    return instance;
   }
 }
 

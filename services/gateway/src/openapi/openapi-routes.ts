@@ -10,15 +10,14 @@ export function loadOpenApi(): JsonObject {
   ) as JsonObject;
 }
 
-/** GET /openapi.json and GET /docs, open to everyone; true when it answered the request. */
+/** GET /openapi.json and GET /docs, open to everyone. */
 export function createOpenApiRoutes(
   doc: JsonObject,
-): (req: HttpRequest, res: HttpResponse) => boolean {
+): (req: HttpRequest, res: HttpResponse) => void {
   const json = JSON.stringify(doc);
   const html = renderDocsPage(doc);
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    if (req.method !== "GET" || (path !== "/openapi.json" && path !== "/docs")) return false;
     res.statusCode = 200;
     res.setHeader(
       "content-type",
@@ -27,6 +26,5 @@ export function createOpenApiRoutes(
     if (path === "/docs")
       res.setHeader("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'");
     res.end(path === "/docs" ? html : json);
-    return true;
   };
 }

@@ -35,6 +35,13 @@ export async function startFakeLookup(
           if (!found) throw notFound("instance", request.id);
           return { instance: { id: found.id, name: found.name, status: InstanceStatus.RUNNING } };
         },
+        // One message, then open until the caller goes away: a :watch stream held open.
+        async *watchInstance(request, context) {
+          const found = find(request.id);
+          if (!found) throw notFound("instance", request.id);
+          yield { instance: { id: found.id, name: found.name, status: InstanceStatus.RUNNING } };
+          await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
+        },
         // Never answers: a call in flight when the service goes away (kill it with stop()).
         listInstances() {
           calls.list++;
