@@ -40,6 +40,7 @@ export {
   createEventListener,
   createOutboxRelay,
   DEAD_LETTER_STREAM,
+  DeadLetterReplayError,
   decodeEnvelope,
   EVENT_ROUTES,
   type EventConsumer,
@@ -59,7 +60,9 @@ export {
   poison,
   recordEvent,
   replayDeadLetter,
+  requestDeadLetterReplay,
   STREAMS,
+  serveDeadLetterReplays,
   subjectFor,
   unpackPayload,
 } from "./events/index.js";

@@ -4,6 +4,8 @@ export interface NatsUser {
   password: string;
   publish: readonly string[];
   subscribe: readonly string[];
+  /** May answer requests it received (reply subjects), and nothing else on inboxes. */
+  allowResponses?: boolean;
 }
 
 /** The services that each log in to NATS as a user of their own. */
@@ -31,8 +33,16 @@ export function berthNatsUsers(
   const users: NatsUser[] = BERTH_NATS_SERVICES.map((service) => ({
     user: service,
     password: passwords[service],
-    publish: [...JETSTREAM_CLIENT.publish, `berth.${service}.>`],
+    // Its own events, its dead letters, and (the gateway, for the admin API) replay requests
+    // that the producing service carries out.
+    publish: [
+      ...JETSTREAM_CLIENT.publish,
+      `berth.${service}.>`,
+      `berth.dlq.${service}.>`,
+      ...(service === "gateway" ? ["berth.replay.>"] : []),
+    ],
     subscribe: JETSTREAM_CLIENT.subscribe,
+    allowResponses: true,
   }));
   if (admin) users.push({ ...admin, publish: [">"], subscribe: [">"] });
   return users;
@@ -49,7 +59,7 @@ export function natsServerConfig(options: {
 }): string {
   const users = options.users.map(
     (u) =>
-      `    { user: ${quoted(u.user)}, password: ${quoted(u.password)}, permissions: { publish: { allow: ${JSON.stringify(u.publish)} }, subscribe: { allow: ${JSON.stringify(u.subscribe)} } } }`,
+      `    { user: ${quoted(u.user)}, password: ${quoted(u.password)}, permissions: { publish: { allow: ${JSON.stringify(u.publish)} }, subscribe: { allow: ${JSON.stringify(u.subscribe)} }${u.allowResponses ? ", allow_responses: true" : ""} } }`,
   );
   return [
     "# Written by Berth on every start; one user per service, see SECURITY.md.",

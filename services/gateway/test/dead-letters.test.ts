@@ -27,7 +27,8 @@ describe("dead letters at the gateway and in the CLI", () => {
 
   beforeAll(async () => {
     engines = await useEngines();
-    mesh = await startKeyedMesh(engines, { services: ["registry", "instances"] });
+    // The runtime produced the forged events: it is the one that replays them.
+    mesh = await startKeyedMesh(engines, { services: ["registry", "instances", "runtime"] });
     nc = await connectNats(engines.natsUrl, "forger");
   });
   afterAll(async () => {

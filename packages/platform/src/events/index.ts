@@ -7,6 +7,13 @@ export {
   type EventConsumerOptions,
 } from "./consumer.js";
 export {
+  DeadLetterReplayError,
+  producerOf,
+  replaySubject,
+  requestDeadLetterReplay,
+  serveDeadLetterReplays,
+} from "./dead-letter-replay.js";
+export {
   DEAD_LETTER_HEADERS,
   type DeadLetterFacts,
   getDeadLetter,

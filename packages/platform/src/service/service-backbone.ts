@@ -2,6 +2,7 @@ import type { EntitySchema, MigrationObject } from "@mikro-orm/core";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createDatabase } from "../db/create-database.js";
+import { serveDeadLetterReplays } from "../events/dead-letter-replay.js";
 import { connectNats } from "../events/nats.js";
 import { createOutboxRelay, type OutboxRelay } from "../events/outbox-relay.js";
 import { ensureStreams } from "../events/streams.js";
@@ -76,6 +77,10 @@ export async function openServiceBackbone(
     });
     closer.add("nats", () => nc.drain());
     await ensureStreams(nc);
+    // A dead letter of an event this service produced is replayed by this service (only it may
+    // publish its subjects).
+    const replays = serveDeadLetterReplays(nc, options.service, log);
+    closer.add("dead-letter replays", async () => replays.stop());
     const relay = createOutboxRelay({ orm, nc, logger: log });
     relay.start();
     closer.add("outbox relay", () => relay.stop());

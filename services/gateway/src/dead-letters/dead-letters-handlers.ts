@@ -1,10 +1,11 @@
 import {
-  getDeadLetter,
+  DeadLetterReplayError,
+  failedPrecondition,
   invalidArgument,
   type Logger,
   listDeadLetters,
   notFound,
-  replayDeadLetter,
+  requestDeadLetterReplay,
   unavailable,
 } from "@berth/platform";
 import type { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
@@ -64,9 +65,16 @@ export function createDeadLettersHandlers(
     async replayDeadLetter(request) {
       if (request.id === "") throw invalidArgument([{ field: "id", description: "is required" }]);
       const id = sequence("id", request.id);
-      const replayed = await viaNats(async () =>
-        (await getDeadLetter(deps.nc, id)) ? replayDeadLetter(deps.nc, id) : undefined,
-      );
+      // The producer of the event replays it: the gateway may not publish other services' events.
+      const replayed = await viaNats(async () => {
+        try {
+          return await requestDeadLetterReplay(deps.nc, id);
+        } catch (error) {
+          if (!(error instanceof DeadLetterReplayError)) throw error;
+          if (error.unavailable) throw unavailable(error.message, error);
+          throw failedPrecondition(error.message);
+        }
+      });
       if (!replayed) throw notFound("dead letter", request.id);
       deps.logger.info(
         { dead_letter: request.id, event_id: replayed.eventId, subject: replayed.subject },
