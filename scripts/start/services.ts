@@ -68,6 +68,10 @@ export function serviceEnv(
     NATS_USER: service.name,
     NATS_PASSWORD: credentials.natsPasswords[service.name],
     ...(service.name === "instances" ? { BERTH_SECRET_KEYS: credentials.BERTH_SECRET_KEYS } : {}),
+    // A fixed bridge port: MCP sessions on stdio instances outlive a restart of the runtime.
+    ...(service.name === "runtime"
+      ? { BRIDGE_PORT: String(portFromEnv("BERTH_BRIDGE_PORT", 50054)) }
+      : {}),
     REGISTRY_ADDR: address("registry"),
     INSTANCES_ADDR: address("instances"),
     RUNTIME_ADDR: address("runtime"),

@@ -1,4 +1,4 @@
-import { addressVar, baseEnv, meshEnv, portVar } from "@berth/platform";
+import { addressVar, baseEnv, flagVar, meshEnv, portVar } from "@berth/platform";
 import { z } from "zod";
 import { API_KEY_PATTERN } from "./api-keys/key-format.js";
 
@@ -56,6 +56,13 @@ export const gatewayEnv = z.object({
   /** Failed authentications allowed per client address: a burst, refilled per minute (429 beyond). */
   AUTH_FAILURE_BURST: z.coerce.number().int().positive().default(20),
   AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(30),
+  /**
+   * The instances service's endpoint policy, applied again when the proxy dials a url instance by
+   * name: the address checked is the address dialled, so a DNS answer that changed after
+   * validation (rebinding) cannot point the proxy, and the instance's credential, inside.
+   */
+  BERTH_ALLOW_LOOPBACK_ENDPOINTS: flagVar(true),
+  BERTH_ALLOW_PRIVATE_ENDPOINTS: flagVar(false),
 });
 
 /** The gateway's configuration. */

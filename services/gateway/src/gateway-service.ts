@@ -12,6 +12,7 @@ import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_lette
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
+import { createGuardedLookup } from "@berth/spec";
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ApiKeyEntity } from "./api-keys/api-key-entity.js";
@@ -169,7 +170,14 @@ export async function startGateway(
       resolver,
       gatekeeper,
       pins: createSessionPins(),
-      forwarder: createForwarder({ logger: log, maxBodyBytes: config.MAX_BODY_BYTES }),
+      forwarder: createForwarder({
+        logger: log,
+        maxBodyBytes: config.MAX_BODY_BYTES,
+        lookup: createGuardedLookup({
+          allowLoopback: config.BERTH_ALLOW_LOOPBACK_ENDPOINTS,
+          allowPrivate: config.BERTH_ALLOW_PRIVATE_ENDPOINTS,
+        }),
+      }),
       guard: createOriginGuard({
         allowedOrigins: [
           ...parseOrigins(config.MCP_ALLOWED_ORIGINS),

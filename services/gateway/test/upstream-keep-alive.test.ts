@@ -1,5 +1,6 @@
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { createGuardedLookup } from "@berth/spec";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { testLogger } from "../../../test/support/mesh.js";
 import type { UpstreamFailureCause } from "../src/mcp/forward.js";
@@ -166,5 +167,64 @@ describe("forwarding MCP to upstreams that close idle sockets (issue 13)", () =>
     expect(causes).toEqual([
       { code: "ECONNREFUSED", phase: "connect", reused: false, attempts: 1 },
     ]);
+  });
+});
+
+describe("dialling url instances by name (issue 12, DNS rebinding)", () => {
+  const failures: McpProxyError[] = [];
+  // Loopback refused, as a deployment without BERTH_ALLOW_LOOPBACK_ENDPOINTS has it.
+  const forwarder = createForwarder({
+    logger: testLogger("gateway"),
+    maxBodyBytes: 1024 * 1024,
+    lookup: createGuardedLookup({ allowLoopback: false, allowPrivate: false }),
+  });
+  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let front: http.Server;
+  let frontUrl = "";
+  let target = "";
+  beforeAll(async () => {
+    upstream = await startUpstream({ keepAliveMs: 5_000, hint: true });
+    front = http.createServer((req, res) => {
+      const endpoint = { instanceId: "rebound", url: target, headers: {}, generation: 1n };
+      forwarder.forward(req, res, endpoint, {
+        onResponse: () => undefined,
+        onFailure: (error) => {
+          failures.push(error);
+          res.statusCode = error.status;
+          res.end();
+        },
+      });
+    });
+    frontUrl = await listen(front);
+  });
+  afterAll(async () => {
+    await forwarder.close();
+    front?.closeAllConnections();
+    await new Promise((resolve) => front?.close(resolve));
+    await upstream?.stop();
+  });
+  const call = async () => {
+    const response = await fetch(`${frontUrl}/mcp`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+    });
+    await response.arrayBuffer();
+    return response.status;
+  };
+
+  it("refuses a name that resolves to a forbidden address when it dials, not only when it was validated", async () => {
+    // `localhost` stands for a name whose DNS answer changed to an inside address after the
+    // instances service accepted it.
+    target = upstream.url.replace("127.0.0.1", "localhost");
+    expect(await call()).toBe(502);
+    expect(failures).toHaveLength(1);
+    expect(upstream.state.connections).toBe(0); // Nothing reached the inside address.
+  });
+
+  it("dials address literals (the runtime's own loopback endpoints) without the name policy", async () => {
+    target = upstream.url;
+    expect(await call()).toBe(200);
+    expect(upstream.state.answered).toBe(1);
   });
 });

@@ -1,14 +1,7 @@
-import { addressVar, baseEnv, portVar } from "@berth/platform";
+import { addressVar, baseEnv, flagVar, portVar } from "@berth/platform";
 import { parseImagePatterns } from "@berth/spec";
 import { z } from "zod";
 import { parseKeyRing } from "./secrets/key-ring.js";
-
-/** A boolean switch variable: true/false (or 1/0). */
-const flagVar = (defaultValue: boolean) =>
-  z
-    .enum(["true", "false", "1", "0"], { message: "must be true or false" })
-    .default(defaultValue ? "true" : "false")
-    .transform((value) => value === "true" || value === "1");
 
 /** The instances service's environment variables. */
 export const instancesEnv = z.object({

@@ -2,6 +2,7 @@ export {
   addressVar,
   baseEnv,
   type EnvSchema,
+  flagVar,
   loadConfig,
   meshEnv,
   portVar,

@@ -32,6 +32,14 @@ export function portVar(defaultPort: number) {
     .default(defaultPort);
 }
 
+/** A boolean switch variable: true/false (or 1/0). */
+export function flagVar(defaultValue: boolean) {
+  return z
+    .enum(["true", "false", "1", "0"], { message: "must be true or false" })
+    .default(defaultValue ? "true" : "false")
+    .transform((value) => value === "true" || value === "1");
+}
+
 /** A host:port address variable with a default. */
 export function addressVar(defaultAddress: string) {
   return z

@@ -1,5 +1,6 @@
 import * as http from "node:http";
 import * as https from "node:https";
+import type { LookupFunction } from "node:net";
 import {
   CORRELATION_HEADER,
   currentCorrelationId,
@@ -58,6 +59,11 @@ export interface ForwarderOptions {
   maxPools?: number;
   /** Most sockets to one instance. */
   maxSocketsPerInstance?: number;
+  /**
+   * Resolves host names of endpoints (createGuardedLookup: refuses forbidden addresses at dial
+   * time). Address literals (the runtime's own loopback endpoints) are dialled without it.
+   */
+  lookup?: LookupFunction;
 }
 
 /** Forwards MCP exchanges over one keep-alive connection pool per instance. */
@@ -93,6 +99,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         maxSockets: options.maxSocketsPerInstance ?? 256,
         maxFreeSockets: 32,
         scheduling: "lifo",
+        ...(options.lookup ? { lookup: options.lookup } : {}),
       });
       if (pools.size >= maxPools) {
         const oldest = pools.keys().next().value!;
