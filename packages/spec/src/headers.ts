@@ -9,22 +9,30 @@ const TOKEN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
  * request end early or smuggle another into a shared connection; host and forwarding headers
  * would reroute it.
  */
-const FORBIDDEN = new Set([
+/**
+ * Headers that describe one hop's connection and framing (RFC 9110 §7.6.1, HTTP/2's own), never
+ * the message: a proxy neither takes them from a caller nor passes them on.
+ */
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
   "connection",
   "content-length",
   "content-encoding",
-  "expect",
   "host",
   "keep-alive",
   "te",
   "trailer",
   "transfer-encoding",
   "upgrade",
+  "http2-settings",
+]);
+
+const FORBIDDEN = new Set([
+  ...HOP_BY_HOP_HEADERS,
+  "expect",
   "forwarded",
   "x-forwarded-for",
   "x-forwarded-host",
   "x-forwarded-proto",
-  "http2-settings",
 ]);
 
 /** Credentials: they belong in authentication, which is stored encrypted. */

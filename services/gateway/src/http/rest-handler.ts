@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@berth/platform";
 import { berthRegistry } from "@berth/proto";
+import { HOP_BY_HOP_HEADERS } from "@berth/spec";
 import type { JsonValue, Message } from "@bufbuild/protobuf";
 import {
   createHandlerContext,
@@ -15,20 +16,7 @@ import { buildRequest, parseJsonBody } from "./transcode.js";
 import type { HttpRequest, HttpResponse, RestHandler, RestHandlerOptions, Route } from "./types.js";
 
 // Framing and hop-by-hop headers of the outer request: they describe this HTTP exchange, not the call.
-const DROPPED_HEADERS = new Set([
-  "connection",
-  "content-length",
-  "content-type",
-  "content-encoding",
-  "accept-encoding",
-  "host",
-  "keep-alive",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "http2-settings",
-]);
+const DROPPED_HEADERS = new Set([...HOP_BY_HOP_HEADERS, "content-type", "accept-encoding"]);
 
 /**
  * Serves the google.api.http routes of the services by calling the same implementation objects
