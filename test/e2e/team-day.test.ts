@@ -95,7 +95,9 @@ describe("a team's day: npm start, the CLI, the SDK and the MCP proxy", () => {
   it("npm start says where everything is and prints the bootstrap key once", () => {
     const output = mesh.output();
     expect(output).toContain(`Berth is up. Gateway: ${mesh.gatewayUrl} (REST, Connect, gRPC)`);
-    expect(output).toContain(`(data: ${join(home, "postgres")})`);
+    expect(output).toContain(
+      `(data: ${join(home, "postgres")}, password in ${home}/credentials.env)`,
+    );
     expect(output.match(/BERTH_BOOTSTRAP_API_KEY=/g)).toHaveLength(1);
     const gatewayLog = readFileSync(join(home, "logs", "gateway.log"), "utf8");
     expect(gatewayLog).not.toContain(mesh.apiKey);
@@ -205,13 +207,15 @@ describe("a team's day: npm start, the CLI, the SDK and the MCP proxy", () => {
     expect(await docker.listNetworks({ filters: label })).toEqual([]);
 
     // Rows that still name the instance must be tombstones: the runtime's REMOVED workload,
-    // the registry's deleted usage record, and relayed outbox events.
+    // the registry's deleted usage record, relayed outbox events, and the agent key's allow-list
+    // (it holds instance ids, which are never reused: the key opens nothing now).
     const rows = await rowsMentioning(mesh.databaseUrl, instanceId);
     const alive = rows.filter(
       ({ table, row }) =>
         !(table === "runtime.workloads" && row.state === "REMOVED") &&
         !(table === "registry.server_usage" && row.deleted === true) &&
-        !(table.endsWith(".outbox") && row.sent_at !== null),
+        !(table.endsWith(".outbox") && row.sent_at !== null) &&
+        !(table === "gateway.api_keys" && (row.instances as string[]).includes(instanceId)),
     );
     expect(alive).toEqual([]);
     expect(rows.some((r) => r.table === "runtime.workloads")).toBe(true);

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { listDeadLetters, replayDeadLetter } from "@berth/platform";
 import { McpServerInstanceCreatedSchema } from "@berth/proto/gen/berth/events/v1/events_pb";
-import { useEngines } from "@berth/testkit";
+import { connectAs, useEngines } from "@berth/testkit";
 import { create } from "@bufbuild/protobuf";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Runtime } from "../src/index.js";
@@ -33,7 +33,7 @@ describe("runtime: poison instance events go to the dead letters", () => {
     engines = await useEngines();
     runtime = await startTestRuntime(runtimeTestEnv(engines, runId));
     publisher = await createPublisher(engines.natsUrl);
-    nc = await connect({ servers: engines.natsUrl, reconnect: false });
+    nc = await connectAs(engines.natsUrl);
     db = new pg.Client({ connectionString: engines.databaseUrl });
     await db.connect();
   });

@@ -1,8 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
+import { listDeadLetters } from "@berth/platform";
 import { McpServerInstanceCreatedSchema } from "@berth/proto/gen/berth/events/v1/events_pb";
 import { WorkloadState } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
-import { findFreePort, type PostgresHandle, startPostgres, useEngines } from "@berth/testkit";
+import {
+  connectAs,
+  findFreePort,
+  type PostgresHandle,
+  startPostgres,
+  useEngines,
+} from "@berth/testkit";
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ServiceProcess, spawnService } from "../../../test/support/service-process.js";
@@ -81,7 +88,7 @@ describe("a Postgres outage and an over-long value do not crash the runtime", ()
     await engines?.cleanup();
   });
 
-  it("records an endpoint longer than 2048 characters (issue 21, defect 1)", async () => {
+  it("refuses an endpoint longer than 2048 characters without crashing (issue 21, defect 1)", async () => {
     const long = urlInstance(`${server.url}?pad=${"a".repeat(2100)}`);
     // A fresh runtime process (tsx) takes a while to come up on a busy machine.
     await waitFor(
@@ -93,9 +100,24 @@ describe("a Postgres outage and an over-long value do not crash the runtime", ()
         ),
       120_000,
     );
+    // The API refuses such an endpoint (@berth/spec's limit); an event that carries one anyway
+    // is a dead letter naming the field, never a crash and never a workload.
     await publishCreated(long);
-    const workload = await reaches(long.id, WorkloadState.RUNNING);
-    expect(workload.endpoint.length).toBeGreaterThan(2100);
+    const nc = await connectAs(engines.natsUrl);
+    try {
+      const letter = await waitFor("a dead letter for the over-long endpoint", async () =>
+        (await listDeadLetters(nc, { pageSize: 100, service: "runtime" })).deadLetters.find(
+          (d) => d.aggregateId === long.id,
+        ),
+      );
+      expect(letter.reason).toContain("endpoint");
+    } finally {
+      await nc.close();
+    }
+    await expect(client.getWorkload({ instanceId: long.id })).rejects.toThrow(/not found/);
+    const fine = urlInstance(server.url);
+    await publishCreated(fine);
+    await reaches(fine.id, WorkloadState.RUNNING);
     expect(runtime.child.exitCode).toBeNull();
   }, 180_000);
 
