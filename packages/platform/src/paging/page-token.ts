@@ -21,8 +21,11 @@ export function encodePageToken(cursor: PageCursor, digest: string): string {
   return Buffer.from(body).toString("base64url");
 }
 
-/** Reads a page token; anything not issued for these filters is INVALID_ARGUMENT on page_token. */
-export function decodePageToken(token: string, digest: string): PageCursor {
+/**
+ * Reads a page token; anything not issued for these filters is INVALID_ARGUMENT on page_token.
+ * Ids are UUIDs unless the listing's ids have another shape (idPattern).
+ */
+export function decodePageToken(token: string, digest: string, idPattern = UUID): PageCursor {
   const bad = (description: string) => invalidArgument([{ field: "page_token", description }]);
   let parsed: unknown;
   try {
@@ -33,7 +36,12 @@ export function decodePageToken(token: string, digest: string): PageCursor {
   }
   const { t, i, f } = (parsed ?? {}) as Record<string, unknown>;
   const createdAt = typeof t === "string" ? new Date(t) : undefined;
-  if (!createdAt || Number.isNaN(createdAt.getTime()) || typeof i !== "string" || !UUID.test(i)) {
+  if (
+    !createdAt ||
+    Number.isNaN(createdAt.getTime()) ||
+    typeof i !== "string" ||
+    !idPattern.test(i)
+  ) {
     throw bad("is not a page token of this listing");
   }
   if (f !== digest) throw bad("was issued for other filters; repeat the filters of the first page");

@@ -1,7 +1,10 @@
-import { invalidArgument } from "@berth/platform";
+import { decodePageToken, encodePageToken, filterDigest } from "@berth/platform";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { ApiKeyEntity, type ApiKeyRow } from "./api-key-entity.js";
-import { generateApiKey, hashSecret, parseApiKey } from "./key-format.js";
+import { API_KEY_ID_PATTERN, generateApiKey, hashSecret, parseApiKey } from "./key-format.js";
+
+const KEY_ID = API_KEY_ID_PATTERN;
+const LIST_DIGEST = filterDigest({});
 
 /** What a new key may do; the id and secret are generated. */
 export interface NewApiKey {
@@ -61,12 +64,13 @@ export function createApiKeyStore(orm: MikroORM): ApiKeyStore {
     get: (id) => orm.em.fork().findOne(ApiKeyEntity, { id }),
 
     async list(pageSize, pageToken) {
-      const after = decodeToken(pageToken);
+      // The platform's keyset token (create time, id), bound to this listing (no filters).
+      const after = pageToken ? decodePageToken(pageToken, LIST_DIGEST, KEY_ID) : undefined;
       const where = after
         ? {
             $or: [
-              { createTime: { $lt: after.time } },
-              { createTime: after.time, id: { $lt: after.id } },
+              { createTime: { $lt: after.createdAt } },
+              { createTime: after.createdAt, id: { $lt: after.id } },
             ],
           }
         : {};
@@ -77,7 +81,12 @@ export function createApiKeyStore(orm: MikroORM): ApiKeyStore {
       const page = rows.slice(0, pageSize);
       const last = page.at(-1);
       const more = rows.length > pageSize && last;
-      return { rows: page, nextPageToken: more ? encodeToken(last.createTime, last.id) : "" };
+      return {
+        rows: page,
+        nextPageToken: more
+          ? encodePageToken({ createdAt: last.createTime, id: last.id }, LIST_DIGEST)
+          : "",
+      };
     },
 
     async revoke(id) {
@@ -113,18 +122,4 @@ export function createApiKeyStore(orm: MikroORM): ApiKeyStore {
       });
     },
   };
-}
-
-function encodeToken(time: Date, id: string): string {
-  return Buffer.from(`${time.toISOString()}|${id}`, "utf8").toString("base64url");
-}
-
-function decodeToken(token: string): { time: Date; id: string } | undefined {
-  if (token === "") return undefined;
-  const [iso, id] = Buffer.from(token, "base64url").toString("utf8").split("|");
-  const time = new Date(iso ?? "");
-  if (!id || Number.isNaN(time.getTime())) {
-    throw invalidArgument([{ field: "page_token", description: "is not a token from this list" }]);
-  }
-  return { time, id };
 }

@@ -3,6 +3,9 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 /** `berth_<id>_<secret>`: the id names the stored row, the secret is checked against its hash. */
 export const API_KEY_PATTERN = /^berth_([0-9a-f]{16})_([A-Za-z0-9_-]{32,128})$/;
 
+/** The shape of a key's id (16 hex digits). */
+export const API_KEY_ID_PATTERN = /^[0-9a-f]{16}$/;
+
 /** The two parts of a well-formed key. */
 export interface ParsedApiKey {
   id: string;

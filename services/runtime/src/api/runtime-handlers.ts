@@ -1,4 +1,11 @@
-import { failedPrecondition, invalidArgument, notFound } from "@berth/platform";
+import {
+  decodePageToken,
+  encodePageToken,
+  failedPrecondition,
+  filterDigest,
+  invalidArgument,
+  notFound,
+} from "@berth/platform";
 import {
   type RuntimeService,
   type StreamLogsResponse,
@@ -12,6 +19,9 @@ import type { Drivers } from "../drivers/types.js";
 import type { Supervisors } from "../supervisor/supervisors.js";
 import type { WorkloadStore } from "../supervisor/workload-store.js";
 import { toolsFromRow, workloadFromRow, workloadState } from "./workload-mapper.js";
+
+// Workload listings have no filters: every token is bound to the one listing.
+const LIST_DIGEST = filterDigest({});
 
 const MAX_PAGE = 500;
 const DEFAULT_PAGE = 50;
@@ -45,14 +55,7 @@ export function createRuntimeHandlers(
       if (request.pageSize < 0) {
         throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
       }
-      let after: string | undefined;
-      if (request.pageToken) {
-        after = Buffer.from(request.pageToken, "base64url").toString("utf8");
-        if (!after)
-          throw invalidArgument([
-            { field: "page_token", description: "is not a token this service issued" },
-          ]);
-      }
+      const after = request.pageToken ? decodePageToken(request.pageToken, LIST_DIGEST) : undefined;
       const size = Math.min(request.pageSize || DEFAULT_PAGE, MAX_PAGE);
       const rows = await deps.store.page(size + 1, after);
       const page = rows.slice(0, size);
@@ -60,7 +63,9 @@ export function createRuntimeHandlers(
       return {
         workloads: page.map(workloadFromRow),
         nextPageToken:
-          rows.length > size && last ? Buffer.from(last.instanceId).toString("base64url") : "",
+          rows.length > size && last
+            ? encodePageToken({ createdAt: last.createdAt, id: last.instanceId }, LIST_DIGEST)
+            : "",
       };
     },
 

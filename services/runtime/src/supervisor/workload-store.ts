@@ -1,4 +1,4 @@
-import { createEnvelope, recordEvent } from "@berth/platform";
+import { createEnvelope, type PageCursor, recordEvent } from "@berth/platform";
 import { McpServerInstanceStatusChangedSchema } from "@berth/proto/gen/berth/events/v1/events_pb";
 import { InstanceStatus } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { create } from "@bufbuild/protobuf";
@@ -32,7 +32,7 @@ export interface StatusReport {
 export interface WorkloadStore {
   get(instanceId: string): Promise<WorkloadRow | null>;
   /** Rows by instance id after `after`, at most limit; tombstones left out. */
-  page(limit: number, after?: string): Promise<WorkloadRow[]>;
+  page(limit: number, after?: PageCursor): Promise<WorkloadRow[]>;
   /** Every row that is not a tombstone. */
   live(): Promise<WorkloadRow[]>;
   /**
@@ -59,13 +59,22 @@ export function createWorkloadStore(orm: MikroORM, kickOutbox: () => void): Work
   return {
     get: (instanceId) => orm.em.fork().findOne(WorkloadEntity, { instanceId }),
     page: (limit, after) =>
-      orm.em
-        .fork()
-        .find(
-          WorkloadEntity,
-          { state: { $ne: "REMOVED" }, ...(after ? { instanceId: { $gt: after } } : {}) },
-          { orderBy: { instanceId: "asc" }, limit },
-        ),
+      orm.em.fork().find(
+        WorkloadEntity,
+        {
+          state: { $ne: "REMOVED" },
+          // Keyset (created_at, instance_id), the platform's page cursor.
+          ...(after
+            ? {
+                $or: [
+                  { createdAt: { $gt: after.createdAt } },
+                  { createdAt: after.createdAt, instanceId: { $gt: after.id } },
+                ],
+              }
+            : {}),
+        },
+        { orderBy: { createdAt: "asc", instanceId: "asc" }, limit },
+      ),
     live: () => orm.em.fork().find(WorkloadEntity, { state: { $ne: "REMOVED" } }),
     async report(instanceId, generation, report) {
       const published = await orm.em.fork().transactional(async (em) => {
