@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
+import { stopProcess } from "@berth/testkit/engines";
 
 const CREDENTIAL = /BERTH_BOOTSTRAP_API_KEY=[^\s"'\\]+/g;
 const STOP_GRACE_MS = 10_000;
@@ -61,7 +62,11 @@ export function spawnService(
     await new Promise((done) => log.end(done));
     return how;
   });
-  const stop = () => stopGroup(child, exited);
+  // The whole group: a service's own children stop with it.
+  const stop = async () => {
+    await stopProcess(child, { group: true, graceMs: STOP_GRACE_MS });
+    await exited; // the log is flushed
+  };
   return { name, pid: child.pid, logFile: options.logFile, exited, stop };
 }
 
@@ -86,29 +91,6 @@ function parseJson(line: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Signals the whole process group, escalating to SIGKILL after the grace period. */
-async function stopGroup(child: ChildProcess, exited: Promise<string>): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) {
-    await exited;
-    return;
-  }
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, name);
-    } catch {
-      // already gone
-    }
-  };
-  signal("SIGTERM");
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<"late">((done) => {
-    timer = setTimeout(() => done("late"), STOP_GRACE_MS);
-  });
-  if ((await Promise.race([exited, late])) === "late") signal("SIGKILL");
-  clearTimeout(timer);
-  await exited;
 }
 
 /** The last lines of a log file, for telling the user why a service died. */

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { stopProcess } from "@berth/testkit/engines";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -39,13 +40,7 @@ export function spawnService(name: string, env: Record<string, string>): Service
     output: () => ({ stdout, stderr }),
     exited,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        const result = await exited;
-        clearTimeout(timer);
-        return result;
-      }
+      await stopProcess(child);
       return exited;
     },
   };

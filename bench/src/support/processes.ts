@@ -1,6 +1,7 @@
 import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { once } from "node:events";
 import { openSync } from "node:fs";
+import { stopProcess } from "@berth/testkit/engines";
 
 /** A process the bench started; stop() is bounded (SIGTERM, then SIGKILL). */
 export interface Tracked {
@@ -40,27 +41,13 @@ export function spawnTracked(
     pid: child.pid,
     exited,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        signalGroup(child, "SIGTERM");
-        const timer = setTimeout(() => signalGroup(child, "SIGKILL"), STOP_GRACE_MS);
-        await exited;
-        clearTimeout(timer);
-      }
-      signalGroup(child, "SIGKILL"); // whatever the group left behind
+      await stopProcess(child, { group: true, graceMs: STOP_GRACE_MS });
       all.delete(tracked);
     },
   };
   all.add(tracked);
   void exited.then(() => all.delete(tracked));
   return tracked;
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-child.pid!, signal);
-  } catch {
-    // the group is gone already
-  }
 }
 
 /** Stops every tracked process that is still running, newest first. */

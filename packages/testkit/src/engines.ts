@@ -20,6 +20,7 @@ export {
 } from "./nats-users.js";
 export { BERTH_DATABASE, startPostgres } from "./postgres.js";
 export { isRoot, lastLines, type RunOptions, type RunResult, runCommand } from "./run-command.js";
+export { hasExited, type StopProcessOptions, stopProcess } from "./stop-process.js";
 export { createTestDatabase } from "./test-database.js";
 export type {
   Engines,

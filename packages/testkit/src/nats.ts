@@ -8,10 +8,10 @@ import { EngineStartError } from "./errors.js";
 import { findFreePort, isPortListening } from "./free-port.js";
 import { natsServerConfig } from "./nats-users.js";
 import { lastLines } from "./run-command.js";
+import { hasExited, stopProcess } from "./stop-process.js";
 import type { NatsHandle, NatsOptions } from "./types.js";
 
 const READY_TIMEOUT_MS = 30_000;
-const STOP_GRACE_MS = 10_000;
 
 /**
  * Starts nats-server with JetStream on 127.0.0.1 and waits until JetStream answers. It knows
@@ -54,13 +54,13 @@ export async function startNats(options: NatsOptions): Promise<NatsHandle> {
   try {
     await waitForJetStream(url, child, { user: probe.user, pass: probe.password });
   } catch (error) {
-    await stopChild(child, exited);
+    await stopProcess(child);
     throw new EngineStartError(`nats-server did not become ready on port ${port}`, {
       cause: error,
       output: lastLines(output),
     });
   }
-  return { url, pid: child.pid ?? 0, stop: () => stopChild(child, exited) };
+  return { url, pid: child.pid ?? 0, stop: () => stopProcess(child) };
 }
 
 /** Polls until a client can connect and JetStream answers an account info request. */
@@ -92,25 +92,4 @@ async function waitForJetStream(
     }
   }
   throw new Error("timed out waiting for JetStream", { cause: lastError });
-}
-
-/** SIGTERM, then SIGKILL after a grace period; resolves once the process has exited. */
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (hasExited(child)) return;
-  child.kill("SIGTERM");
-  let timer: NodeJS.Timeout | undefined;
-  const grace = new Promise<"late">((done) => {
-    timer = setTimeout(() => done("late"), STOP_GRACE_MS);
-  });
-  const outcome = await Promise.race([exited, grace]);
-  clearTimeout(timer);
-  if (outcome === "late") {
-    child.kill("SIGKILL");
-    await exited;
-  }
-}
-
-/** Whether the process has exited or never started. */
-function hasExited(child: ChildProcess): boolean {
-  return child.pid === undefined || child.exitCode !== null || child.signalCode !== null;
 }
