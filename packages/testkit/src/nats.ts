@@ -46,8 +46,6 @@ export async function startNats(options: NatsOptions): Promise<NatsHandle> {
   };
   child.stdout?.on("data", collect);
   child.stderr?.on("data", collect);
-  // "close" also fires when the spawn itself fails, where "exit" would not.
-  const exited = new Promise<void>((done) => child.once("close", () => done()));
   child.once("error", (error) => collect(Buffer.from(`${error.message}\n`)));
 
   const url = `nats://127.0.0.1:${port}`;
