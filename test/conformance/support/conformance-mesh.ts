@@ -58,6 +58,10 @@ export async function startConformanceMesh(
         // the default per-key rate limit (50/s), which is a product setting, not what is tested.
         RATE_LIMIT_PER_SECOND: "2000",
         RATE_LIMIT_BURST: "4000",
+        // Each run opens about 30 sessions and ends none (the suite sends no DELETE): repeated
+        // runs with one key would meet the per-key session cap (100) by the fourth run.
+        MCP_SESSIONS_PER_KEY: "100000",
+        MCP_SESSIONS_PER_INSTANCE: "100000",
       },
     });
     const authorization = `Bearer ${mesh.apiKey}`;
