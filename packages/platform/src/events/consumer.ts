@@ -16,7 +16,7 @@ import {
 import { claimInbox } from "./inbox.js";
 import { isPoisonEvent } from "./poison.js";
 import { processInSpan } from "./process-span.js";
-import { settleFailure } from "./retry-policy.js";
+import { createRetryTracker, DEFAULT_RETRY_POLICY, settleFailure } from "./retry-policy.js";
 import { eventTypeOfSubject, filterSubjectOf } from "./subjects.js";
 
 /** What every consumer of Berth events is told. */
@@ -33,7 +33,11 @@ export interface EventConsumerBase {
 export interface EventConsumerOptions extends EventConsumerBase {
   /** The service's database: each event is applied in a transaction guarded by its inbox. */
   orm: MikroORM;
-  /** Deliveries of a failing event before it is moved to the dead letters (default 10). */
+  /**
+   * Failed deliveries of an event before it is moved to the dead letters (default 10). Deliveries
+   * that failed because a dependency was away (database, a service answering UNAVAILABLE) do not
+   * count: they are retried every `outageRetryMs` until it is back.
+   */
   maxDeliver?: number;
   /**
    * How long JetStream waits for an ack before handing an event to another consumer (default
@@ -42,6 +46,8 @@ export interface EventConsumerOptions extends EventConsumerBase {
   ackWaitMs?: number;
   /** First redelivery delay after a handler error; doubles per delivery up to 30 s. */
   retryDelayMs?: number;
+  /** Redelivery delay while a dependency is away (default 1 s): the wait after it is back. */
+  outageRetryMs?: number;
 }
 
 /** A running consumer. */
@@ -72,10 +78,11 @@ export function createEventConsumer(
   const handlers = collectRoutes(register);
   const durable = durableName(options.service, options.name);
   const ackWaitMs = options.ackWaitMs ?? 5_000;
-  const policy = {
-    maxDeliver: options.maxDeliver ?? 10,
-    retryDelayMs: options.retryDelayMs ?? 500,
-  };
+  const retries = createRetryTracker({
+    maxDeliver: options.maxDeliver ?? DEFAULT_RETRY_POLICY.maxDeliver,
+    retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_POLICY.retryDelayMs,
+    outageRetryMs: options.outageRetryMs ?? DEFAULT_RETRY_POLICY.outageRetryMs,
+  });
   return createRunner(options, handlers, {
     ackWaitMs,
     failFast: true,
@@ -102,6 +109,7 @@ export function createEventConsumer(
         await run({ ...base.ctx, em, afterCommit: (fn) => after.push(fn) });
       });
       msg.ack(); // only now: the inbox row and the handler's effects are committed
+      retries.settled(msg.info.streamSequence);
       for (const fn of after) {
         try {
           fn();
@@ -114,11 +122,13 @@ export function createEventConsumer(
       await deadLetter(options, msg, reason, facts, log);
     },
     failed(msg, envelope, error, log) {
-      if (msg.info.deliveryCount >= policy.maxDeliver) {
-        const reason = `handler failed ${msg.info.deliveryCount} times: ${firstLine(error)}`;
+      const verdict = retries.judge(msg.info.streamSequence, msg.info.deliveryCount, error);
+      if (verdict.action === "give-up") {
+        retries.settled(msg.info.streamSequence);
+        const reason = `handler failed ${verdict.failures} times: ${firstLine(error)}`;
         return deadLetter(options, msg, reason, facts(envelope), log);
       }
-      settleFailure(msg, envelope, error, log, policy);
+      settleFailure(msg, envelope, error, log, verdict);
       return Promise.resolve();
     },
   });

@@ -16,7 +16,11 @@ export interface OutboxRelayOptions {
   /** Sent rows older than this are deleted (default one day). */
   retentionMs?: number;
   publishTimeoutMs?: number;
-  /** Upper bound of the back-off after a failure (NATS or Postgres away). */
+  /**
+   * Upper bound of the back-off after a failure (NATS or Postgres away; default 2 s): also the
+   * longest an event waits after the outage ends, so it stays well inside the 10 s convergence
+   * target. One failing query or publish every 2 s costs nothing.
+   */
   maxBackoffMs?: number;
 }
 
@@ -62,7 +66,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         }
       } catch (error) {
         failures += 1;
-        const backoff = Math.min(options.maxBackoffMs ?? 10_000, 100 * 2 ** Math.min(failures, 10));
+        const backoff = Math.min(options.maxBackoffMs ?? 2_000, 100 * 2 ** Math.min(failures, 10));
         delay = backoff / 2 + Math.random() * (backoff / 2);
         if (failures === 1 || failures % 10 === 0) {
           logger.warn({ err: error, failures }, "outbox relay failing; backing off");

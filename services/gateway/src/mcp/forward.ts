@@ -9,6 +9,7 @@ import {
 } from "@berth/platform";
 import type { HttpRequest, HttpResponse } from "../http/types.js";
 import { type McpEndpoint, McpProxyError } from "./types.js";
+import { type ForwardPhase, upstreamRetryDelayMs } from "./upstream-retry.js";
 
 // Only what MCP Streamable HTTP needs goes upstream: never the caller's credential or cookies.
 const REQUEST_HEADERS = [
@@ -27,11 +28,8 @@ const CONNECT_TIMEOUT_MS = 5_000;
 // `Keep-Alive: timeout=` (Node's agent then closes 1 s before it). Below the 5 s that Node and
 // Express servers use without saying so.
 const IDLE_MS = 4_000;
-// The errors of a socket the upstream closed under a request it never read.
-const CLOSED_UNDER_US = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 
-/** Where an exchange failed: dialling, sending and awaiting the answer, or relaying it. */
-export type ForwardPhase = "connect" | "request" | "response";
+export type { ForwardPhase } from "./upstream-retry.js";
 
 /** Why an upstream exchange failed, for the log line of a 502: never a body or a header value. */
 export interface UpstreamFailureCause {
@@ -39,7 +37,7 @@ export interface UpstreamFailureCause {
   phase: ForwardPhase;
   /** Whether the socket had carried an earlier exchange (kept alive). */
   reused: boolean;
-  /** 1, or 2 when the first attempt failed on a reused socket and was retried. */
+  /** 1, or more when earlier attempts failed before the upstream read them (upstream-retry.ts). */
   attempts: number;
 }
 
@@ -77,7 +75,7 @@ export interface Forwarder {
  * Streams MCP exchanges to instance endpoints. Each instance has its own pool (no request of one
  * instance ever shares a socket with another's), idle sockets close before the upstream's own
  * keep-alive timeout, and a request that failed on a reused socket before the upstream read it is
- * sent again once on a fresh socket: the request body (one JSON-RPC message, bounded by
+ * sent again on a fresh socket, as is one whose connection could not be made (upstream-retry.ts): the request body (one JSON-RPC message, bounded by
  * maxBodyBytes) is held for that; the answer streams through unbuffered.
  */
 export function createForwarder(options: ForwarderOptions): Forwarder {
@@ -164,12 +162,18 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
           if (answered || upstream !== current) return;
           const code = error.code ?? "UNKNOWN";
           const reused = upstream.reusedSocket;
-          // The upstream closed a kept-alive socket as our request arrived: it never read it.
-          if (reused && phase === "request" && attempt === 1 && CLOSED_UNDER_US.has(code)) {
-            logger.debug({ instance_id: endpoint.instanceId, code }, "MCP upstream retry");
-            return send(body, attempt + 1);
-          }
-          fail(unreachable(), { code, phase, reused, attempts: attempt });
+          const cause = { code, phase, reused, attempts: attempt };
+          // Only what the upstream cannot have processed: see upstreamRetryDelayMs.
+          const retryIn = upstreamRetryDelayMs(cause);
+          if (retryIn === undefined) return fail(unreachable(), cause);
+          logger.debug(
+            { instance_id: endpoint.instanceId, ...cause, retryIn },
+            "MCP upstream retry",
+          );
+          if (retryIn === 0) return send(body, attempt + 1);
+          setTimeout(() => {
+            if (!answered && !res.destroyed) send(body, attempt + 1);
+          }, retryIn);
         });
         upstream.on("response", (answer) => {
           answered = true;
