@@ -30,13 +30,14 @@ describe("NATS connection and streams", () => {
     expect(error.message).not.toContain("hunter2-secret");
   });
 
-  it("creates the three streams with file storage and a 10 minute duplicate window", async () => {
+  it("creates the producers' streams with file storage and a 10 minute duplicate window", async () => {
     await Promise.all([ensureStreams(nc), ensureStreams(nc)]); // two services starting at once
     const jsm = await jetstreamManager(nc);
     const expected = {
       BERTH_REGISTRY: ["berth.registry.>"],
       BERTH_INSTANCES: ["berth.instances.>"],
       BERTH_RUNTIME: ["berth.runtime.>"],
+      BERTH_GATEWAY: ["berth.gateway.>"],
     };
     for (const [name, subjects] of Object.entries(expected)) {
       const { config } = await jsm.streams.info(name);

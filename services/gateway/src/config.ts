@@ -35,6 +35,11 @@ export const gatewayEnv = z.object({
   /** How long verified keys and instance endpoints are reused without asking again. */
   API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(10_000),
   MCP_RESOLVE_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
+  /** Circuit breaker on url instances: failures in a row that open it, and how long it stays open. */
+  MCP_BREAKER_FAILURES: z.coerce.number().int().positive().default(5),
+  MCP_BREAKER_OPEN_MS: z.coerce.number().int().positive().default(5_000),
+  /** Each failed probe doubles the open time, up to this. */
+  MCP_BREAKER_MAX_OPEN_MS: z.coerce.number().int().positive().default(60_000),
   /** Connection limits: slow or idle clients cannot hold the gateway's sockets. */
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),

@@ -34,6 +34,9 @@ import { createForwardingImpl } from "./forwarding-impl.js";
 import { createFrontDoor } from "./front-door.js";
 import { createHealthRoutes } from "./health-routes.js";
 import { createOnePortServer, createRestHandler, createRpcHandler } from "./http/index.js";
+import { createCircuitBreakers } from "./mcp/circuit-breaker.js";
+import { createCircuitReporter } from "./mcp/circuit-breaker-events.js";
+import { withCircuitBreaker } from "./mcp/circuit-breaker-forwarder.js";
 import { createForwarder } from "./mcp/forward.js";
 import { createInvalidationListener, natsAnswers } from "./mcp/instance-events.js";
 import { createInstanceResolver } from "./mcp/instance-resolver.js";
@@ -166,18 +169,29 @@ export async function startGateway(
     const invalidations = createInvalidationListener(nc, (id) => resolver.invalidate(id), log);
     await invalidations.start();
     closer.add("endpoint cache events", () => invalidations.stop());
+    const circuits = createCircuitReporter(nc, log);
+    closer.add("circuit reports", async () => circuits.stop());
     const mcp = createMcpProxy({
       resolver,
       gatekeeper,
       pins: createSessionPins(),
-      forwarder: createForwarder({
-        logger: log,
-        maxBodyBytes: config.MAX_BODY_BYTES,
-        lookup: createGuardedLookup({
-          allowLoopback: config.BERTH_ALLOW_LOOPBACK_ENDPOINTS,
-          allowPrivate: config.BERTH_ALLOW_PRIVATE_ENDPOINTS,
+      forwarder: withCircuitBreaker(
+        createForwarder({
+          logger: log,
+          maxBodyBytes: config.MAX_BODY_BYTES,
+          lookup: createGuardedLookup({
+            allowLoopback: config.BERTH_ALLOW_LOOPBACK_ENDPOINTS,
+            allowPrivate: config.BERTH_ALLOW_PRIVATE_ENDPOINTS,
+          }),
         }),
-      }),
+        createCircuitBreakers({
+          failureThreshold: config.MCP_BREAKER_FAILURES,
+          openMs: config.MCP_BREAKER_OPEN_MS,
+          maxOpenMs: config.MCP_BREAKER_MAX_OPEN_MS,
+          onChange: (id, snapshot) => circuits.report(id, snapshot),
+        }),
+        log,
+      ),
       guard: createOriginGuard({
         allowedOrigins: [
           ...parseOrigins(config.MCP_ALLOWED_ORIGINS),

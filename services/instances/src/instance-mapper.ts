@@ -3,10 +3,13 @@ import {
   InstanceStatus,
   type McpServerInstance,
   McpServerInstanceSchema,
+  UpstreamCircuit,
+  type UpstreamHealth,
+  UpstreamHealthSchema,
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { InstanceRow } from "./db/instance-entity.js";
+import type { InstanceRow, StoredUpstream } from "./db/instance-entity.js";
 
 /** The stored name of a desired state (RUNNING, STOPPED). */
 export function desiredStateName(state: DesiredState): string {
@@ -36,6 +39,18 @@ export function instanceFromRow(row: InstanceRow): McpServerInstance {
     revision: BigInt(row.revision),
     createTime: timestampFromDate(row.createdAt),
     updateTime: timestampFromDate(row.updatedAt),
+    ...(row.upstream ? { upstream: upstreamFromStored(row.upstream) } : {}),
+  });
+}
+
+/** The proto message of a stored upstream state. */
+export function upstreamFromStored(stored: StoredUpstream): UpstreamHealth {
+  return create(UpstreamHealthSchema, {
+    circuit: UpstreamCircuit[stored.circuit] ?? UpstreamCircuit.UNSPECIFIED,
+    consecutiveFailures: stored.consecutiveFailures,
+    lastErrorCode: stored.lastErrorCode,
+    updateTime: timestampFromDate(new Date(stored.updateTime)),
+    ...(stored.openTime ? { openTime: timestampFromDate(new Date(stored.openTime)) } : {}),
   });
 }
 

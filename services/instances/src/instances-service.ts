@@ -13,6 +13,7 @@ import { rewrapSecrets } from "./secrets/rewrap.js";
 import { createSecretStore } from "./secrets/secret-store.js";
 import { createServerLookup } from "./server-lookup.js";
 import { createStatusConsumer } from "./status/status-consumer.js";
+import { createUpstreamConsumer } from "./status/upstream-consumer.js";
 import { createWatchHub } from "./watch-hub.js";
 
 /** A running instances service. */
@@ -46,6 +47,9 @@ export async function startInstances(config: InstancesConfig, logger?: Logger): 
     const consumer = createStatusConsumer({ nc, orm, hub, logger: log });
     await consumer.start();
     closer.add("status consumer", () => consumer.stop());
+    const upstreams = createUpstreamConsumer({ nc, orm, logger: log });
+    await upstreams.start();
+    closer.add("upstream consumer", () => upstreams.stop());
     const deps = {
       orm,
       kickOutbox: () => relay.kick(),

@@ -4,6 +4,8 @@ import {
   ListInstancesResponseSchema,
   type McpServerInstance,
   McpServerInstanceSchema,
+  UpstreamCircuit,
+  type UpstreamHealth,
 } from "@berth/sdk";
 import { isSecretRef } from "@berth/spec";
 import { create } from "@bufbuild/protobuf";
@@ -51,10 +53,22 @@ export function printInstance(ctx: Context, instance: McpServerInstance | undefi
       ["url", typeof spec.endpoint === "string" ? spec.endpoint : ""],
       ["env", env.join(" ")],
       ["endpoint", endpointUrl(ctx, instance)],
+      ["upstream", upstreamText(instance.upstream)],
       ["created", formatTime(instance.createTime)],
       ["updated", formatTime(instance.updateTime)],
     ]),
   );
+}
+
+/** The gateway's circuit breaker on the upstream, e.g. "OPEN since … (5 failures, last ECONNREFUSED)". */
+export function upstreamText(upstream: UpstreamHealth | undefined): string {
+  if (!upstream) return "";
+  const circuit = enumName(UpstreamCircuit, upstream.circuit);
+  const since = upstream.openTime ? ` since ${formatTime(upstream.openTime)}` : "";
+  const failures = upstream.consecutiveFailures
+    ? ` (${upstream.consecutiveFailures} failures in a row, last ${upstream.lastErrorCode})`
+    : "";
+  return `${circuit}${since}${failures}`;
 }
 
 /** Instances as a table (or the list response as JSON). */

@@ -16,6 +16,7 @@ const SUBJECTS: Record<StreamName, string> = {
   BERTH_REGISTRY: "berth.registry.>",
   BERTH_INSTANCES: "berth.instances.>",
   BERTH_RUNTIME: "berth.runtime.>",
+  BERTH_GATEWAY: "berth.gateway.>",
   BERTH_DLQ: "berth.dlq.>",
 };
 

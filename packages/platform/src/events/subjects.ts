@@ -3,12 +3,13 @@ export const STREAMS = {
   registry: "BERTH_REGISTRY",
   instances: "BERTH_INSTANCES",
   runtime: "BERTH_RUNTIME",
+  gateway: "BERTH_GATEWAY",
 } as const;
 
 /** The stream of events a consumer refused: subjects `berth.dlq.<service>.<consumer>`. */
 export const DEAD_LETTER_STREAM = "BERTH_DLQ";
 
-/** A stream name (BERTH_REGISTRY, BERTH_INSTANCES, BERTH_RUNTIME, BERTH_DLQ). */
+/** A stream name (BERTH_REGISTRY, BERTH_INSTANCES, BERTH_RUNTIME, BERTH_GATEWAY, BERTH_DLQ). */
 export type StreamName = (typeof STREAMS)[keyof typeof STREAMS] | typeof DEAD_LETTER_STREAM;
 
 /** The producers' streams. */
@@ -32,6 +33,8 @@ export const EVENT_ROUTES: Readonly<Record<string, EventRoute>> = {
   "berth.events.v1.McpServerInstanceStopped": route("instances", "instance.stopped"),
   // The runtime observes and reports status, so the event is the runtime's (instances consumes it).
   "berth.events.v1.McpServerInstanceStatusChanged": route("runtime", "instance.status_changed"),
+  // The gateway sees calls to upstreams fail; instances records it on the instance.
+  "berth.events.v1.McpUpstreamCircuitChanged": route("gateway", "upstream.circuit_changed"),
 };
 
 function route(service: keyof typeof STREAMS, event: string): EventRoute {

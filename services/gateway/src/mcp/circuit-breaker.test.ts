@@ -109,3 +109,14 @@ describe("circuit breakers", () => {
     expect(breakers.snapshot("open").state).toBe("OPEN");
   });
 });
+
+describe("circuit breaker reset", () => {
+  it("closes a re-pointed upstream's circuit and reports it", () => {
+    const { breakers, changes } = setup();
+    for (let i = 0; i < 3; i++) breakers.failed("a", "ECONNREFUSED");
+    breakers.reset("a");
+    breakers.reset("b"); // never seen: nothing to report
+    expect(breakers.snapshot("a").state).toBe("CLOSED");
+    expect(changes.map(([key, state]) => `${key} ${state}`)).toEqual(["a OPEN", "a CLOSED"]);
+  });
+});

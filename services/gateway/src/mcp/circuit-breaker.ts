@@ -43,8 +43,8 @@ export interface CircuitBreakers {
   succeeded(key: string): void;
   failed(key: string, code: string): void;
   snapshot(key: string): CircuitSnapshot;
-  /** Forgets an upstream (its instance was deleted or re-pointed). */
-  forget(key: string): void;
+  /** Starts an upstream afresh (its instance was re-pointed): CLOSED, reported if it was not. */
+  reset(key: string): void;
 }
 
 interface Circuit {
@@ -165,8 +165,10 @@ export function createCircuitBreakers(options: CircuitBreakerOptions): CircuitBr
       const c = circuits.get(key);
       return c ? snapshotOf(c) : snapshotOf(fresh());
     },
-    forget(key) {
+    reset(key) {
+      const c = circuits.get(key);
       circuits.delete(key);
+      if (c && c.state !== "CLOSED") options.onChange?.(key, snapshotOf(fresh()));
     },
   };
 }

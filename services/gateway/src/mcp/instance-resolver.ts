@@ -97,6 +97,7 @@ export function createInstanceResolver(
       url: answer.url,
       headers: { ...answer.headers },
       generation: answer.generation,
+      driver: answer.driver,
     };
   };
 

@@ -10,6 +10,8 @@ export interface McpEndpoint {
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly generation: bigint;
+  /** The runtime's driver of the workload: "url" for remote upstreams, "docker" for containers. */
+  readonly driver?: string;
 }
 
 /** Finds instances and their endpoints, with a short cache dropped when an instance changes. */

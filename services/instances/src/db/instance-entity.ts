@@ -1,6 +1,15 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { defineEntity, type InferEntity } from "@mikro-orm/core";
 
+/** The stored form of UpstreamHealth (times as ISO strings). */
+export interface StoredUpstream {
+  circuit: "CLOSED" | "OPEN" | "HALF_OPEN";
+  consecutiveFailures: number;
+  openTime?: string;
+  lastErrorCode: string;
+  updateTime: string;
+}
+
 /** An instance row in the instances schema; json_spec holds secret references only. */
 export const InstanceEntity = defineEntity({
   name: "InstanceRow",
@@ -20,6 +29,8 @@ export const InstanceEntity = defineEntity({
     statusGeneration: p.bigint("number").default(0),
     statusSequence: p.bigint("number").default(0),
     endpoint: p.string(),
+    /** The gateway's circuit breaker on the upstream (McpUpstreamCircuitChanged), if reported. */
+    upstream: p.json<StoredUpstream>().columnType("jsonb").nullable(),
     generation: p.bigint("number"),
     revision: p.bigint("number"),
     createdAt: p.datetime().columnType("timestamptz"),

@@ -41,8 +41,16 @@ class CreateInstances extends Migration {
   }
 }
 
+/** What the gateway last saw of calls to the instance's upstream (its circuit breaker). */
+class AddUpstream extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`alter table "instances"."instances" add column "upstream" jsonb null`);
+  }
+}
+
 /** The instances service's migrations, oldest first; names never change once released. */
 export const instancesMigrations = [
   { name: "0001-create-instances", class: CreateInstances },
   requestIdsMigration,
+  { name: "0003-instance-upstream", class: AddUpstream },
 ];

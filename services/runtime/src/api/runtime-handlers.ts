@@ -82,6 +82,7 @@ export function createRuntimeHandlers(
         headers: active.headers,
         generation: BigInt(active.generation),
         state: workloadState(row.state) || WorkloadState.STARTING,
+        driver: row.driver,
       };
     },
 
