@@ -6,9 +6,14 @@ import { findFreePort, waitForPort } from "@berth/testkit";
 
 const ROOT = join(import.meta.dirname, "../../../..");
 
-/** A real MCP server: @modelcontextprotocol/server-everything over Streamable HTTP on loopback. */
-export async function startEverythingServer(): Promise<{ url: string; stop(): Promise<void> }> {
-  const port = await findFreePort();
+/**
+ * A real MCP server: @modelcontextprotocol/server-everything over Streamable HTTP on loopback
+ * (on the given port, e.g. to start it again where it was, or a free one).
+ */
+export async function startEverythingServer(
+  port?: number,
+): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  port ??= await findFreePort();
   const child: ChildProcess = spawn(
     join(ROOT, "node_modules/.bin/mcp-server-everything"),
     ["streamableHttp"],
@@ -21,6 +26,7 @@ export async function startEverythingServer(): Promise<{ url: string; stop(): Pr
   if (!(await waitForPort(port, 20_000))) throw new Error("mcp-server-everything did not listen");
   return {
     url: `http://127.0.0.1:${port}/mcp`,
+    port,
     async stop() {
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
