@@ -1,0 +1,238 @@
+import { listDeadLetters } from "@berth/platform";
+import { connectAs } from "@berth/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEverythingServer } from "../../services/gateway/test/support/mcp-upstream.js";
+import {
+  ensureImages,
+  leftovers,
+  newRunId,
+  removeLeftovers,
+} from "../../services/runtime/test/support/runtime-harness.js";
+import { createLoad, type Ledger, newLedger } from "./support/load.js";
+import { type ProcessMesh, type ServiceName, startProcessMesh } from "./support/process-mesh.js";
+
+const CONVERGE_LIMIT_MS = 10_000;
+const OUTAGE_MS = 6_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Row {
+  fault: string;
+  /** From the end of the fault (service restarted, engine started) to /readyz answering 200. */
+  "back after (ms)": number;
+  /** From then until every instance's observed status is its desired one. */
+  "converged after (ms)": number;
+  instances: number;
+}
+
+// Issue 21's fault-injection suite: the real mesh as four processes on a Postgres and a NATS of
+// its own, under a mixed load (creates, updates and deletes with request ids; MCP calls to a url
+// instance and a stdio container instance), through kill -9 of each service, NATS and Postgres
+// outages and a poison event. Every loop is bounded in count and time.
+describe("fault injection under load", () => {
+  const runId = newRunId();
+  const ledger: Ledger = newLedger();
+  const table: Row[] = [];
+  let mesh: ProcessMesh;
+  let upstream: Awaited<ReturnType<typeof startEverythingServer>>;
+  let load: ReturnType<typeof createLoad>;
+  const fixed: string[] = [];
+
+  beforeAll(async () => {
+    await ensureImages();
+    upstream = await startEverythingServer();
+    mesh = await startProcessMesh(runId);
+    load = createLoad(mesh.gatewayUrl, mesh.adminKey, ledger);
+    // Two instances the MCP load calls: a url one and a stdio container of the starter catalog.
+    const url = await load.call("POST", "/v1/instances", {
+      instance: {
+        name: "faults-remote",
+        jsonSpec: {
+          type: "url",
+          endpoint: upstream.url,
+          health_check: { interval: 1, timeout: 1 },
+        },
+      },
+    });
+    const stdio = await load.call("POST", "/v1/instances", {
+      instance: {
+        name: "faults-stdio",
+        serverId: "io.github.modelcontextprotocol/everything",
+        jsonSpec: { health_check: { interval: 2, timeout: 2 } },
+      },
+    });
+    expect([url.status, stdio.status]).toEqual([200, 200]);
+    fixed.push(url.json.id ?? "", stdio.json.id ?? "");
+    await converged(120_000);
+  }, 300_000);
+  afterAll(async () => {
+    await mesh?.stop();
+    await upstream?.stop();
+    await removeLeftovers(runId);
+  }, 120_000);
+
+  /** Lists every instance (bounded pages). */
+  async function instances(): Promise<Array<Record<string, string>>> {
+    const all: Array<Record<string, string>> = [];
+    let token = "";
+    for (let page = 0; page < 20; page++) {
+      const answer = await load.call(
+        "GET",
+        `/v1/instances?pageSize=100${token ? `&pageToken=${token}` : ""}`,
+      );
+      all.push(...(answer.json.instances ?? []));
+      token = answer.json.nextPageToken ?? "";
+      if (!token) break;
+    }
+    return all;
+  }
+
+  /** Waits until every instance's observed status is its desired one; the ms it took. */
+  async function converged(limitMs: number): Promise<number> {
+    const began = Date.now();
+    let last = "";
+    while (Date.now() - began < limitMs) {
+      const all = await instances();
+      const off = all.filter(
+        (i) =>
+          !(
+            (i.desiredState === "DESIRED_STATE_RUNNING" &&
+              i.status === "INSTANCE_STATUS_RUNNING") ||
+            (i.desiredState === "DESIRED_STATE_STOPPED" && i.status === "INSTANCE_STATUS_STOPPED")
+          ),
+      );
+      const ghosts = all.filter((i) => ledger.deleted.has(i.id!));
+      if (off.length === 0 && ghosts.length === 0) return Date.now() - began;
+      last = [...off, ...ghosts].map((i) => `${i.name} ${i.status}`).join(", ");
+      await sleep(200);
+    }
+    throw new Error(`not converged after ${limitMs} ms: ${last}`);
+  }
+
+  /** One fault under load: inject, restore, wait for readiness, then time the convergence. */
+  async function underLoad(
+    fault: string,
+    inject: () => Promise<void>,
+    restore: () => Promise<void>,
+  ): Promise<void> {
+    const running = load.run({ urlEndpoint: upstream.url, mcpInstances: fixed, maxOps: 60 });
+    await sleep(1_500);
+    await inject();
+    await restore();
+    const back = await mesh.waitReady(90_000);
+    const readyAt = Date.now();
+    await running.stop();
+    await converged(60_000);
+    table.push({
+      fault,
+      "back after (ms)": back,
+      "converged after (ms)": Date.now() - readyAt,
+      instances: (await instances()).length,
+    });
+    expect(mesh.unexpectedExits()).toEqual([]);
+  }
+
+  const killAndRestart = (name: ServiceName) => async () => {
+    await underLoad(
+      `kill -9 ${name}`,
+      () => mesh.kill(name),
+      async () => {
+        await sleep(500);
+        await mesh.start(name);
+      },
+    );
+  };
+
+  for (const name of ["registry", "instances", "runtime", "gateway"] as const) {
+    it(`survives kill -9 of the ${name} service`, killAndRestart(name), 150_000);
+  }
+
+  it("survives NATS down for 6 s", async () => {
+    await underLoad(
+      "NATS down 6 s",
+      () => mesh.stopNats(),
+      async () => {
+        await sleep(OUTAGE_MS);
+        await mesh.startNats();
+      },
+    );
+  }, 150_000);
+
+  it("survives Postgres down for 6 s", async () => {
+    await underLoad(
+      "Postgres down 6 s",
+      () => mesh.stopPostgres(),
+      async () => {
+        await sleep(OUTAGE_MS);
+        await mesh.startPostgres();
+      },
+    );
+  }, 150_000);
+
+  it("dead-letters a poison event and creates nothing from it", async () => {
+    const before = (await instances()).length;
+    const nc = await connectAs(mesh.natsAdminUrl);
+    try {
+      await underLoad(
+        "poison event",
+        async () => {
+          // Not an envelope at all, on the subject the runtime consumes.
+          await nc.publish("berth.instances.instance.created", new TextEncoder().encode("{oops"));
+          await nc.flush();
+        },
+        async () => undefined,
+      );
+      const letters = (await listDeadLetters(nc, { pageSize: 100, service: "runtime" }))
+        .deadLetters;
+      expect(letters.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await nc.close();
+    }
+    expect((await instances()).length).toBeGreaterThanOrEqual(before);
+  }, 150_000);
+
+  it("lost nothing acknowledged, applied nothing twice, left no orphan, answered only 2xx, 4xx for mistakes, or 503", async () => {
+    const all = await instances();
+    const byId = new Map(all.map((i) => [i.id!, i]));
+    // Every acknowledged create exists unless an acknowledged delete removed it, and once.
+    for (const [id, name] of ledger.created) {
+      if (ledger.deleted.has(id)) expect(byId.has(id), `${name} deleted`).toBe(false);
+      else expect(byId.get(id)?.name, `${name} kept`).toBe(name);
+    }
+    const names = all.map((i) => i.name);
+    expect(new Set(names).size).toBe(names.length);
+    // Every acknowledged update is there, applied once: the revision grew by one per update.
+    for (const [id, { count, description }] of ledger.updates) {
+      if (ledger.deleted.has(id)) continue;
+      const instance = byId.get(id)!;
+      expect(instance.description).toBe(description);
+      expect(Number(instance.revision)).toBe(1 + count);
+    }
+    // One container per running container instance, none for anything else.
+    const containers = (await leftovers(runId)).containers;
+    const owners = containers.map((c) => c.Labels["berth.instance"]);
+    expect(owners.filter((id) => !byId.has(id!))).toEqual([]);
+    expect(new Set(owners).size).toBe(owners.length);
+    expect(owners).toContain(fixed[1]);
+
+    const statuses = Object.fromEntries(ledger.statuses);
+    console.info("fault injection: convergence after each fault");
+    console.table(table);
+    console.info(
+      `answers by status ${JSON.stringify(statuses)}; ${ledger.unreachable} attempts found no gateway or no session; ` +
+        `${ledger.created.size} creates, ${[...ledger.updates.values()].reduce((n, u) => n + u.count, 0)} updates, ` +
+        `${ledger.deleted.size} deletes acknowledged; ${ledger.mcpCalls} MCP calls answered; ${ledger.mistakes} mistakes refused`,
+    );
+    expect(ledger.inconsistencies).toEqual([]);
+    expect(ledger.abandoned).toEqual([]);
+    const allowed = (status: number) => status < 300 || status === 400 || status === 503;
+    expect(
+      Object.keys(statuses)
+        .map(Number)
+        .filter((s) => !allowed(s)),
+    ).toEqual([]);
+    expect(ledger.mcpCalls).toBeGreaterThan(0);
+    expect(ledger.mistakes).toBeGreaterThan(0);
+    for (const row of table)
+      expect(row["converged after (ms)"], row.fault).toBeLessThanOrEqual(CONVERGE_LIMIT_MS);
+  }, 120_000);
+});
