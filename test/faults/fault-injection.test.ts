@@ -14,6 +14,10 @@ import { type ProcessMesh, type ServiceName, startProcessMesh } from "./support/
 const CONVERGE_LIMIT_MS = 10_000;
 const OUTAGE_MS = 6_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const began = Date.now();
+// Progress as it happens: a slow phase on a busy machine shows where the time went.
+const note = (text: string) =>
+  console.info(`[faults +${((Date.now() - began) / 1_000).toFixed(1)} s] ${text}`);
 
 interface Row {
   fault: string;
@@ -41,6 +45,7 @@ describe("fault injection under load", () => {
     await ensureImages();
     upstream = await startEverythingServer();
     mesh = await startProcessMesh(runId);
+    note("mesh ready");
     load = createLoad(mesh.gatewayUrl, mesh.adminKey, ledger);
     // Two instances the MCP load calls: a url one and a stdio container of the starter catalog.
     const url = await load.call("POST", "/v1/instances", {
@@ -62,7 +67,7 @@ describe("fault injection under load", () => {
     });
     expect([url.status, stdio.status]).toEqual([200, 200]);
     fixed.push(url.json.id ?? "", stdio.json.id ?? "");
-    await converged(120_000);
+    note(`fixed instances converged in ${await converged(120_000)} ms`);
   }, 300_000);
   afterAll(async () => {
     await mesh?.stop();
@@ -116,12 +121,17 @@ describe("fault injection under load", () => {
   ): Promise<void> {
     const running = load.run({ urlEndpoint: upstream.url, mcpInstances: fixed, maxOps: 60 });
     await sleep(1_500);
+    note(`${fault}: injecting`);
     await inject();
     await restore();
-    const back = await mesh.waitReady(90_000);
+    note(`${fault}: restored`);
+    const back = await mesh.waitReady(120_000);
     const readyAt = Date.now();
+    note(`${fault}: ready after ${back} ms`);
     await running.stop();
+    note(`${fault}: load stopped`);
     await converged(60_000);
+    note(`${fault}: converged ${Date.now() - readyAt} ms after ready`);
     table.push({
       fault,
       "back after (ms)": back,
