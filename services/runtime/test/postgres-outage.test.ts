@@ -148,7 +148,6 @@ describe("a Postgres outage and an over-long value do not crash the runtime", ()
     const { stdout, stderr } = runtime.output();
     expect(`${stdout}${stderr}`).not.toMatch(/unhandled promise rejection|uncaught exception/);
     console.info(`converged ${converged} ms after Postgres came back`);
-    (await import("node:fs")).writeFileSync(`/tmp/faults-runtime-out-${Date.now()}.log`, `UP ${up} DOWN ${down} DURING ${during.id}\n${stdout}\n${stderr}`);
     expect(await runtime.stop()).toEqual({ code: 0, signal: null });
   }, 240_000);
 });
