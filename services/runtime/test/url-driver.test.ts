@@ -71,7 +71,11 @@ describe("url driver: remote MCP servers are watched, not run", () => {
     const { tools } = await client.listInstanceTools({ instanceId: instance.id });
     expect(tools.map((t) => t.name)).toEqual(["shout"]);
     const endpoint = await client.resolveEndpoint({ instanceId: instance.id });
-    expect(endpoint).toMatchObject({ url: server.url, headers: { "x-api-key": "k-123" } });
+    expect(endpoint).toMatchObject({
+      url: server.url,
+      headers: { "x-api-key": "k-123" },
+      driver: "url",
+    });
     const mcp = await connectMcp(endpoint.url, endpoint.headers);
     const result = await mcp.callTool({ name: "shout", arguments: { text: "quiet" } });
     expect(result.content).toEqual([{ type: "text", text: "QUIET" }]);
