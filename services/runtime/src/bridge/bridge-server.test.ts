@@ -7,7 +7,7 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type BridgeServer, createBridgeServer } from "./bridge-server.js";
+import { type BridgeServer, createBridgeServer, prefersJson } from "./bridge-server.js";
 
 const INSTANCE = "inst-1";
 const SECRET = "a-secret-that-outlives-the-process";
@@ -163,8 +163,31 @@ describe("stdio bridge (lean Streamable HTTP over one shared server process)", (
     const answered = await post({ ...bridge.headers(), "mcp-session-id": sessionId }, ping);
     expect(answered.headers.get("content-type")).toBe("application/json");
     expect(await answered.json()).toEqual({ jsonrpc: "2.0", id: 1, result: {} });
+    const streamed = await post(
+      {
+        ...bridge.headers(),
+        "mcp-session-id": sessionId,
+        accept: "text/event-stream, application/json",
+      },
+      { ...ping, id: 2 },
+    );
+    expect(streamed.headers.get("content-type")).toBe("text/event-stream");
+    expect(await streamed.text()).toBe(
+      `event: message\ndata: ${JSON.stringify({ jsonrpc: "2.0", id: 2, result: {} })}\n\n`,
+    );
     await transport.terminateSession();
     const gone = await post({ ...bridge.headers(), "mcp-session-id": sessionId }, ping);
     expect(gone.status).toBe(404);
+  });
+});
+
+describe("prefersJson", () => {
+  it("reads the client's preference from Accept: q first, then the order written", () => {
+    expect(prefersJson("application/json, text/event-stream")).toBe(true);
+    expect(prefersJson("text/event-stream, application/json")).toBe(false);
+    expect(prefersJson("text/event-stream;q=0.5, application/json")).toBe(true);
+    expect(prefersJson("application/json;q=0.1, text/event-stream")).toBe(false);
+    expect(prefersJson("application/json")).toBe(true);
+    expect(prefersJson("text/event-stream")).toBe(false);
   });
 });

@@ -65,6 +65,25 @@ const PROTOCOL_VERSIONS = new Set([
 // caller never sends on a socket the bridge is closing.
 const KEEP_ALIVE_MS = 65_000;
 
+/**
+ * Whether an Accept header prefers application/json to text/event-stream: a higher q, or the same
+ * q and listed first (the order clients write when they have a preference).
+ */
+export function prefersJson(accept: string): boolean {
+  let json: { q: number; at: number } | undefined;
+  let sse: { q: number; at: number } | undefined;
+  accept.split(",").forEach((part, at) => {
+    const [type, ...params] = part.split(";").map((p) => p.trim().toLowerCase());
+    const qParam = params.find((p) => p.startsWith("q="));
+    const q = qParam ? Number(qParam.slice(2)) : 1;
+    if (type === "application/json") json ??= { q, at };
+    else if (type === "text/event-stream") sse ??= { q, at };
+  });
+  if (!json) return false;
+  if (!sse) return true;
+  return json.q > sse.q || (json.q === sse.q && json.at < sse.at);
+}
+
 /** An error the bridge answers as a JSON-RPC error with this status. */
 class BridgeError extends Error {
   constructor(
@@ -241,7 +260,7 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
       if (sessionId !== undefined) session = sessionOf(instanceId, entry, sessionId, method);
       else if (initializing) session = openSession(entry, newSessionId(instanceId));
       else throw new BridgeError(400, "Bad Request: Mcp-Session-Id header is required");
-      return session.post(res, messages, batch);
+      return session.post(res, messages, batch, prefersJson(accept));
     }
     if (method === "GET" || method === "DELETE") {
       if (sessionId === undefined) {

@@ -11,8 +11,11 @@ export interface HttpSession {
   readonly id: string;
   /** When the client last sent anything (the idle sweep closes forgotten sessions). */
   lastSeen: number;
-  /** Serves a POST of these messages (already parsed; `batch` when the body was an array). */
-  post(res: ServerResponse, messages: RpcMessage[], batch: boolean): void;
+  /**
+   * Serves a POST of these messages (already parsed; `batch` when the body was an array).
+   * `json`: the client prefers application/json to an event stream (its Accept header).
+   */
+  post(res: ServerResponse, messages: RpcMessage[], batch: boolean, json: boolean): void;
   /** Opens the session's standalone event stream (GET). */
   listen(res: ServerResponse): void;
   /** Ends the session: its streams end, its requests upstream are cancelled. */
@@ -37,10 +40,11 @@ const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-
 
 /**
  * Creates a session. A POST with requests holds its response until every request of it is
- * answered; a lone request answered with nothing before it gets `application/json` (no event
- * stream to set up or parse on the common path), and any message related to the request before
- * its answer (progress, logging, sampling, elicitation) turns the response into an event stream,
- * as the transport allows. Messages related to no open request go to the GET stream.
+ * answered. When the client prefers JSON (most do: `Accept: application/json, text/event-stream`),
+ * a lone request answered with nothing before it gets `application/json` (no event stream to set
+ * up or parse on the common path), and any message related to the request before its answer
+ * (progress, logging, sampling, elicitation) turns the response into an event stream, as the
+ * transport allows; otherwise the answer is an event stream from the start. Messages related to no open request go to the GET stream.
  */
 export function createHttpSession(
   id: string,
@@ -99,7 +103,7 @@ export function createHttpSession(
   const session: HttpSession = {
     id,
     lastSeen: Date.now(),
-    post(res, messages, batch) {
+    post(res, messages, batch, json) {
       session.lastSeen = Date.now();
       const requests = messages.filter(isRequest);
       if (requests.length === 0) {
@@ -109,10 +113,11 @@ export function createHttpSession(
           res,
           open: new Set(requests.map((m) => idKey(m.id as RpcId))),
           sse: false,
-          single: !batch && requests.length === 1,
+          single: json && !batch && requests.length === 1,
         };
-        if (batch) {
-          // A batch is answered as an event stream from the start: one event per answer.
+        if (!stream.single) {
+          // An event stream from the start: a batch (one event per answer), or a client that
+          // prefers one.
           stream.sse = true;
           res.writeHead(200, { ...SSE_HEADERS, "mcp-session-id": id });
           res.flushHeaders();
