@@ -105,6 +105,9 @@ export async function mcpPathLeg(
         berth: true,
       }),
     ];
+    // BENCH_MCP_TARGETS=floor-stdio,berth-stdio,… measures only the rows named (by key).
+    const only = process.env.BENCH_MCP_TARGETS?.split(",").map((k) => k.trim());
+    if (only) targets.splice(0, targets.length, ...targets.filter((t) => only.includes(t.key)));
     const results = targets.map((t) => ({
       key: t.key,
       label: t.label,

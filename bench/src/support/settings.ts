@@ -83,5 +83,9 @@ export function benchSettings(env: NodeJS.ProcessEnv = process.env): {
   quick: boolean;
 } {
   const quick = env.BENCH_QUICK === "1";
-  return { settings: quick ? QUICK : FULL, quick };
+  const settings = structuredClone(quick ? QUICK : FULL);
+  // BENCH_MCP_REPEATS=N: fewer (or more) repeats of the MCP leg, e.g. while working on it.
+  const repeats = Number(env.BENCH_MCP_REPEATS);
+  if (Number.isInteger(repeats) && repeats >= 1 && repeats <= 10) settings.mcp.repeats = repeats;
+  return { settings, quick };
 }

@@ -131,4 +131,5 @@ export {
   startTracing,
   type Tracing,
   type TracingOptions,
+  tracingExports,
 } from "./tracing/index.js";

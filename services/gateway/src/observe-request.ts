@@ -5,6 +5,7 @@ import {
   currentCorrelationId,
   extractTraceContext,
   type Logger,
+  tracingExports,
   withCorrelationId,
 } from "@berth/platform";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
@@ -26,35 +27,43 @@ function correlationIdOf(req: AnyRequest): string | undefined {
 /**
  * Wraps every request at the edge: a correlation id (echoed in the response), a SERVER span
  * continuing the caller's W3C trace context, and one access log line when the response ends.
+ * When no exporter takes spans, no span is made (the caller's trace context still flows on
+ * upstream), and the access line, whose fields are fixed and hold no secret, skips redaction:
+ * every MCP call crosses this, so it does only what someone reads.
  */
 export function observeRequests(
   logger: Logger,
   handle: (req: AnyRequest, res: AnyResponse) => void,
 ): (req: AnyRequest, res: AnyResponse) => void {
+  const access = logger.child({}, { redact: [] });
   return (req, res) => {
     withCorrelationId(correlationIdOf(req), () => {
-      const carrier: Record<string, string> = {};
-      for (const key of ["traceparent", "tracestate"]) {
-        const value = req.headers[key];
-        if (typeof value === "string") carrier[key] = value;
-      }
       const path = (req.url ?? "/").split("?")[0] ?? "/";
-      const parent = extractTraceContext(carrier);
-      const span = tracer.startSpan(
-        `${req.method} ${path}`,
-        {
-          kind: SpanKind.SERVER,
-          attributes: { "http.request.method": req.method ?? "", "url.path": path },
-        },
-        parent,
-      );
       const started = performance.now();
       res.setHeader(CORRELATION_HEADER, currentCorrelationId() ?? "");
+      const traceparent = req.headers.traceparent;
+      const tracestate = req.headers.tracestate;
+      const carrier: Record<string, string> = {};
+      if (typeof traceparent === "string") carrier.traceparent = traceparent;
+      if (typeof tracestate === "string") carrier.tracestate = tracestate;
+      const parent = traceparent === undefined ? context.active() : extractTraceContext(carrier);
+      const span = tracingExports()
+        ? tracer.startSpan(
+            `${req.method} ${path}`,
+            {
+              kind: SpanKind.SERVER,
+              attributes: { "http.request.method": req.method ?? "", "url.path": path },
+            },
+            parent,
+          )
+        : undefined;
       res.once("close", () => {
-        span.setAttribute("http.response.status_code", res.statusCode);
-        if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-        span.end();
-        logger.info(
+        if (span) {
+          span.setAttribute("http.response.status_code", res.statusCode);
+          if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
+        }
+        access.info(
           {
             method: req.method,
             path,
@@ -64,7 +73,9 @@ export function observeRequests(
           "request",
         );
       });
-      context.with(trace.setSpan(parent, span), () => handle(req, res));
+      const scope = span ? trace.setSpan(parent, span) : parent;
+      if (scope === context.active()) handle(req, res);
+      else context.with(scope, () => handle(req, res));
     });
   };
 }

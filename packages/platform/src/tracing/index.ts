@@ -1,2 +1,7 @@
 export { extractTraceContext, type HeaderCarrier, injectTraceHeaders } from "./propagation.js";
-export { startTracing, type Tracing, type TracingOptions } from "./start-tracing.js";
+export {
+  startTracing,
+  type Tracing,
+  type TracingOptions,
+  tracingExports,
+} from "./start-tracing.js";

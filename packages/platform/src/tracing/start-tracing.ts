@@ -28,6 +28,15 @@ export interface Tracing {
 }
 
 let started: Tracing | undefined;
+let exporting = false;
+
+/**
+ * Whether spans go anywhere (an exporter was given). Hot paths skip making spans when they do
+ * not: a span nobody exports costs its allocation and context switching on every call.
+ */
+export function tracingExports(): boolean {
+  return exporting;
+}
 
 /**
  * Starts OpenTelemetry: W3C trace context propagation, an AsyncLocalStorage context manager and
@@ -48,6 +57,7 @@ export function startTracing(options: TracingOptions): Tracing {
     spanProcessors,
   });
   provider.register();
+  exporting = spanProcessors.length > 0;
   const unregister = registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
@@ -57,6 +67,7 @@ export function startTracing(options: TracingOptions): Tracing {
   started = {
     async shutdown() {
       unregister();
+      exporting = false;
       await provider.shutdown();
       trace.disable();
       started = undefined;

@@ -7,6 +7,7 @@ import {
   injectTraceHeaders,
   type Logger,
 } from "@berth/platform";
+import { context, trace } from "@opentelemetry/api";
 import type { HttpRequest, HttpResponse } from "../http/types.js";
 import { type McpEndpoint, McpProxyError } from "./types.js";
 import { type ForwardPhase, upstreamRetryDelayMs } from "./upstream-retry.js";
@@ -30,6 +31,15 @@ const CONNECT_TIMEOUT_MS = 5_000;
 const IDLE_MS = 4_000;
 
 export type { ForwardPhase } from "./upstream-retry.js";
+
+/** An endpoint URL, parsed once. */
+interface Target {
+  parsed: URL;
+  https: boolean;
+  hostname: string;
+  port: string;
+  path: string;
+}
 
 /** Why an upstream exchange failed, for the log line of a 502: never a body or a header value. */
 export interface UpstreamFailureCause {
@@ -75,8 +85,11 @@ export interface Forwarder {
  * Streams MCP exchanges to instance endpoints. Each instance has its own pool (no request of one
  * instance ever shares a socket with another's), idle sockets close before the upstream's own
  * keep-alive timeout, and a request that failed on a reused socket before the upstream read it is
- * sent again on a fresh socket, as is one whose connection could not be made (upstream-retry.ts): the request body (one JSON-RPC message, bounded by
- * maxBodyBytes) is held for that; the answer streams through unbuffered.
+ * sent again on a fresh socket, as is one whose connection could not be made (upstream-retry.ts).
+ * Nothing waits on a whole body: the request streams upstream as it arrives (its chunks, one
+ * JSON-RPC message bounded by maxBodyBytes, are kept until the answer starts, for those retries)
+ * and the answer streams back. Per call there is no URL parsing, no span and no trace header
+ * unless a trace is under way.
  */
 export function createForwarder(options: ForwarderOptions): Forwarder {
   const { logger, maxBodyBytes } = options;
@@ -109,19 +122,44 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     return agent;
   };
 
+  // Parsed once per endpoint URL, not per call.
+  const targets = new Map<string, Target>();
+  const targetOf = (url: string): Target => {
+    let target = targets.get(url);
+    if (!target) {
+      const parsed = new URL(url);
+      const https = parsed.protocol === "https:";
+      target = {
+        parsed,
+        https,
+        hostname: parsed.hostname.replace(/^\[|\]$/g, ""),
+        port: parsed.port || (https ? "443" : "80"),
+        path: `${parsed.pathname}${parsed.search}`,
+      };
+      if (targets.size >= maxPools) targets.clear();
+      targets.set(url, target);
+    }
+    return target;
+  };
+
   return {
     forward(req, res, endpoint, events) {
-      const target = new URL(endpoint.url);
+      const target = targetOf(endpoint.url);
       const headers: Record<string, string> = {};
       for (const name of REQUEST_HEADERS) {
         const value = req.headers[name];
         if (typeof value === "string") headers[name] = value;
       }
-      Object.assign(headers, injectTraceHeaders(), endpoint.headers);
+      // The trace context only when there is one to continue.
+      if (trace.getSpanContext(context.active())) Object.assign(headers, injectTraceHeaders());
+      Object.assign(headers, endpoint.headers);
       const correlationId = currentCorrelationId();
       if (correlationId) headers[CORRELATION_HEADER] = correlationId;
-      const agent = agentFor(endpoint, target);
-      const client = target.protocol === "https:" ? https : http;
+      const agent = agentFor(endpoint, target.parsed);
+      const client = target.https ? https : http;
+      const hasBody = !(req.method === "GET" || req.method === "DELETE" || req.method === "HEAD");
+      const length = req.headers["content-length"];
+      if (hasBody && typeof length === "string") headers["content-length"] = length;
 
       let answered = false;
       let current: http.ClientRequest | undefined;
@@ -136,12 +174,21 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         if (!res.writableFinished) current?.destroy();
       });
 
-      const send = (body: Buffer | undefined, attempt: number) => {
-        const requestHeaders =
-          body === undefined ? headers : { ...headers, "content-length": String(body.length) };
-        const upstream = client.request(target, {
+      // The body streams upstream as it arrives; its chunks (one JSON-RPC message, bounded by
+      // maxBodyBytes) are kept until the answer starts, to send it again after a reused socket
+      // was closed under it.
+      const chunks: Buffer[] = [];
+      let received = 0;
+      let ended = !hasBody;
+
+      const send = (attempt: number) => {
+        const upstream = client.request({
+          protocol: target.parsed.protocol,
+          hostname: target.hostname,
+          port: target.port,
+          path: target.path,
           method: req.method,
-          headers: requestHeaders,
+          headers,
           agent,
         });
         current = upstream;
@@ -170,13 +217,14 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
             { instance_id: endpoint.instanceId, ...cause, retryIn },
             "MCP upstream retry",
           );
-          if (retryIn === 0) return send(body, attempt + 1);
+          if (retryIn === 0) return send(attempt + 1);
           setTimeout(() => {
-            if (!answered && !res.destroyed) send(body, attempt + 1);
+            if (!answered && !res.destroyed) send(attempt + 1);
           }, retryIn);
         });
         upstream.on("response", (answer) => {
           answered = true;
+          chunks.length = 0;
           phase = "response";
           res.statusCode = answer.statusCode ?? 502;
           for (const [name, value] of Object.entries(answer.headers)) {
@@ -184,24 +232,38 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
           }
           const sessionId = answer.headers["mcp-session-id"];
           events.onResponse(res.statusCode, typeof sessionId === "string" ? sessionId : undefined);
-          // An event stream's headers must reach the client before its first event.
-          (res as { flushHeaders?: () => void }).flushHeaders?.();
+          // An event stream's headers must reach the client before its first event; any other
+          // answer goes out with its body in one write.
+          if (answer.headers["content-type"]?.startsWith("text/event-stream")) {
+            (res as { flushHeaders?: () => void }).flushHeaders?.();
+          }
           answer.pipe(res as NodeJS.WritableStream);
           answer.on("error", () => res.destroy());
         });
-        upstream.end(body);
+        for (const chunk of chunks) upstream.write(chunk);
+        if (ended) upstream.end();
       };
 
-      if (req.method === "GET" || req.method === "DELETE" || req.method === "HEAD") {
+      if (!hasBody) {
         req.resume();
-        return send(undefined, 1);
+        return send(1);
       }
-      readBody(req, maxBodyBytes).then(
-        (body) => {
-          if (!answered && !res.destroyed) send(body, 1);
-        },
-        (error: McpProxyError) => fail(error),
-      );
+      req.on("data", (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > maxBodyBytes) {
+          req.removeAllListeners("data");
+          req.pause();
+          return fail(tooLarge(maxBodyBytes));
+        }
+        if (!answered) chunks.push(chunk);
+        current?.write(chunk);
+      });
+      req.once("end", () => {
+        ended = true;
+        current?.end();
+      });
+      req.once("error", () => fail(new McpProxyError(400, "the request body was cut short")));
+      send(1);
     },
 
     async close() {
@@ -209,26 +271,6 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       pools.clear();
     },
   };
-}
-
-/** The request body, at most `limit` bytes (413 beyond, found without reading the rest). */
-function readBody(req: HttpRequest, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const onData = (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > limit) {
-        req.off("data", onData);
-        req.pause();
-        return reject(tooLarge(limit));
-      }
-      chunks.push(chunk);
-    };
-    req.on("data", onData);
-    req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.once("error", () => reject(new McpProxyError(400, "the request body was cut short")));
-  });
 }
 
 function unreachable(): McpProxyError {

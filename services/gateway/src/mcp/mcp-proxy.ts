@@ -85,14 +85,16 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
     const session = typeof sessionId === "string" ? sessionId : undefined;
     // Resolved every time (cached), so that a stopped instance answers "not running" at once.
     const current = await resolver.endpoint(instance);
-    const endpoint = (session ? pins.get(instance.id, session) : undefined) ?? current;
+    const pinned = session ? pins.get(instance.id, session) : undefined;
+    const endpoint = pinned ?? current;
     // A request without a session may open one (initialize): refused beyond the caps.
     if (!session && req.method === "POST") checkSessionCaps(principal.keyId, instance);
     options.forwarder.forward(req, res, endpoint, {
       onResponse(status, answeredSession) {
         const ended = (req.method === "DELETE" && status < 300) || status === 404;
         if (session && ended) pins.delete(instance.id, session);
-        else if (answeredSession && status < 300)
+        // A session pinned already (every call after initialize) was refreshed by pins.get.
+        else if (answeredSession && status < 300 && !(pinned && answeredSession === session))
           pins.set(answeredSession, endpoint, principal.keyId);
       },
       onFailure(error, cause) {

@@ -2,12 +2,11 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypt
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "@berth/platform";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { StdioChannel } from "../drivers/types.js";
+import { createHttpSession, type HttpSession } from "./http-session.js";
 import type { RpcMessage } from "./json-rpc.js";
 import { readLines, writeLine } from "./line-channel.js";
-import { createStdioMux, type MuxSession, type StdioMux } from "./stdio-mux.js";
+import { createStdioMux, type StdioMux } from "./stdio-mux.js";
 
 /** Options of createBridgeServer. */
 export interface BridgeServerOptions {
@@ -44,23 +43,63 @@ export interface BridgeServer {
   close(): Promise<void>;
 }
 
-interface ClientSession {
-  transport: StreamableHTTPServerTransport;
-  mux: MuxSession;
-  lastSeen: number;
-}
-
 interface Served {
   mux: StdioMux;
-  sessions: Map<string, ClientSession>;
+  sessions: Map<string, HttpSession>;
+  /** Ids of sessions their clients ended (DELETE): never restored by their signature. */
+  deleted: Set<string>;
 }
 
+// How many ended session ids an instance remembers (oldest forgotten first).
+const MAX_DELETED = 10_000;
+
 const PATH = /^\/instances\/([A-Za-z0-9_.-]{1,255})\/mcp$/;
+const PROTOCOL_VERSIONS = new Set([
+  "2025-11-25",
+  "2025-06-18",
+  "2025-03-26",
+  "2024-11-05",
+  "2024-10-07",
+]);
+// Longer than any caller's idle timeout (the gateway closes idle sockets after 4 s), so that a
+// caller never sends on a socket the bridge is closing.
+const KEEP_ALIVE_MS = 65_000;
 
 /**
- * Creates the bridge. Each client gets its own MCP session (the SDK's Streamable HTTP server
- * transport) over the instance's one shared server process; callers present a bearer token
- * generated per runtime process, handed out with the endpoint by ResolveEndpoint.
+ * Whether an Accept header prefers application/json to text/event-stream: a higher q, or the same
+ * q and listed first (the order clients write when they have a preference).
+ */
+export function prefersJson(accept: string): boolean {
+  let json: { q: number; at: number } | undefined;
+  let sse: { q: number; at: number } | undefined;
+  accept.split(",").forEach((part, at) => {
+    const [type, ...params] = part.split(";").map((p) => p.trim().toLowerCase());
+    const qParam = params.find((p) => p.startsWith("q="));
+    const q = qParam ? Number(qParam.slice(2)) : 1;
+    if (type === "application/json") json ??= { q, at };
+    else if (type === "text/event-stream") sse ??= { q, at };
+  });
+  if (!json) return false;
+  if (!sse) return true;
+  return json.q > sse.q || (json.q === sse.q && json.at < sse.at);
+}
+
+/** An error the bridge answers as a JSON-RPC error with this status. */
+class BridgeError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code = -32000,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Creates the bridge. Each client gets its own MCP Streamable HTTP session (http-session.ts) over
+ * the instance's one shared server process (stdio-mux.ts); messages are relayed with only their
+ * ids, methods and progress tokens looked at, never schema-validated. Callers present a bearer
+ * token derived from the runtime's secret, handed out with the endpoint by ResolveEndpoint.
  */
 export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
   const log = options.logger.child({ component: "bridge" });
@@ -72,32 +111,61 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
   const served = new Map<string, Served>();
   const idleMs = options.sessionIdleMs ?? 600_000;
   const maxSessions = options.maxSessionsPerInstance ?? 500;
+  const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
   let port = 0;
 
-  const reply = (res: ServerResponse, status: number, message: string) => {
+  const reply = (res: ServerResponse, status: number, message: string, code = -32000) => {
     res.writeHead(status, { "content-type": "application/json" });
-    res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message } }));
+    res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }));
   };
 
   const authorized = (req: IncomingMessage) => {
-    const given = Buffer.from(req.headers.authorization ?? "");
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    const given = req.headers.authorization;
+    if (given?.length !== expected.length) return false;
+    return timingSafeEqual(Buffer.from(given), expected);
   };
 
-  async function readBody(req: IncomingMessage): Promise<unknown> {
-    const limit = options.maxBodyBytes ?? 4 * 1024 * 1024;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) throw Object.assign(new Error("request body too large"), { status: 413 });
-      chunks.push(chunk);
-    }
-    try {
-      return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-    } catch {
-      throw Object.assign(new Error("request body is not JSON"), { status: 400 });
-    }
+  /** The body's JSON-RPC messages (one or a batch). */
+  function readMessages(req: IncomingMessage): Promise<{ messages: RpcMessage[]; batch: boolean }> {
+    return new Promise((resolve, reject) => {
+      if (Number(req.headers["content-length"] ?? 0) > maxBody) {
+        return reject(new BridgeError(413, "request body too large"));
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBody) {
+          req.destroy();
+          return reject(new BridgeError(413, "request body too large"));
+        }
+        chunks.push(chunk);
+      });
+      req.once("error", reject);
+      req.once("end", () => {
+        let body: unknown;
+        try {
+          const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString();
+          body = JSON.parse(text);
+        } catch {
+          return reject(new BridgeError(400, "Parse error: the body is not JSON", -32700));
+        }
+        const batch = Array.isArray(body);
+        const messages = (batch ? body : [body]) as RpcMessage[];
+        const valid =
+          messages.length > 0 &&
+          messages.every(
+            (m) =>
+              m !== null &&
+              typeof m === "object" &&
+              m.jsonrpc === "2.0" &&
+              (m.method === undefined ? m.id !== undefined : typeof m.method === "string"),
+          );
+        if (!valid)
+          return reject(new BridgeError(400, "Parse error: Invalid JSON-RPC message", -32700));
+        resolve({ messages, batch });
+      });
+    });
   }
 
   /** A session id the bridge can verify without memory: `<uuid>.<signature over instance and uuid>`. */
@@ -118,107 +186,119 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
     return given.length === expectedSig.length && timingSafeEqual(given, expectedSig);
   };
 
-  /** The client side of a session over the shared server: its messages go through the mux. */
-  function wire(entry: Served, transport: StreamableHTTPServerTransport): ClientSession {
-    const mux = entry.mux.openSession((message, relatedRequestId) => {
-      transport
-        .send(message as JSONRPCMessage, relatedRequestId === undefined ? {} : { relatedRequestId })
-        .catch(() => undefined); // the client's stream is gone; it will ask again or cancel
-    });
-    transport.onmessage = (message) => mux.receive(message as RpcMessage);
-    transport.onclose = () => {
-      mux.close();
-      if (transport.sessionId) entry.sessions.delete(transport.sessionId);
-    };
-    return { transport, mux, lastSeen: Date.now() };
-  }
-
-  /**
-   * A session another bridge process opened (before a runtime restart), signed by this bridge's
-   * key: served again without a new initialize, since the server process and its state are the
-   * same. The SDK transport has no public way to start as initialized, so its two fields are set;
-   * undefined (Session not found) if a newer SDK moved them.
-   */
-  async function restoreSession(
-    entry: Served,
-    sessionId: string,
-  ): Promise<ClientSession | undefined> {
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => sessionId });
-    const inner = (transport as unknown as { _webStandardTransport?: Record<string, unknown> })
-      ._webStandardTransport;
-    if (inner?._initialized !== false) return undefined;
-    inner._initialized = true;
-    inner.sessionId = sessionId;
-    const session = wire(entry, transport);
+  /** A new session on the instance's shared server, or a 503 beyond the cap. */
+  function openSession(entry: Served, sessionId: string): HttpSession {
+    if (entry.sessions.size >= maxSessions) {
+      throw new BridgeError(503, `too many sessions on this instance (limit ${maxSessions})`);
+    }
+    const session = createHttpSession(
+      sessionId,
+      (sink) => entry.mux.openSession(sink),
+      (ended) => {
+        if (entry.sessions.get(ended.id) === ended) entry.sessions.delete(ended.id);
+      },
+    );
     entry.sessions.set(sessionId, session);
-    await transport.start();
     return session;
   }
 
-  async function openSession(
-    instanceId: string,
-    entry: Served,
-    req: IncomingMessage,
-    res: ServerResponse,
-    body: unknown,
-  ) {
-    if (entry.sessions.size >= maxSessions) {
-      return reply(res, 503, `too many sessions on this instance (limit ${maxSessions})`);
+  /**
+   * The session a request names. One another bridge process opened (before a runtime restart)
+   * and signed with this bridge's key is served again without a new initialize: the server
+   * process and its state are the same.
+   */
+  function sessionOf(instanceId: string, entry: Served, sessionId: string, method: string) {
+    const session = entry.sessions.get(sessionId);
+    if (session) return session;
+    if (method !== "DELETE" && !entry.deleted.has(sessionId) && signedBy(instanceId, sessionId)) {
+      return openSession(entry, sessionId);
     }
-    let session: ClientSession | undefined;
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => newSessionId(instanceId),
-      onsessioninitialized: (id) => {
-        if (session) entry.sessions.set(id, session);
-      },
-    });
-    session = wire(entry, transport);
-    await transport.start();
-    await transport.handleRequest(req, res, body);
+    throw new BridgeError(404, "Session not found", -32001);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const match = PATH.exec(new URL(req.url ?? "/", "http://bridge").pathname);
+    const url = req.url ?? "/";
+    const query = url.indexOf("?");
+    const match = PATH.exec(query === -1 ? url : url.slice(0, query));
     if (!match) return reply(res, 404, "not found");
     if (!authorized(req)) return reply(res, 401, "missing or wrong bridge credentials");
     const instanceId = match[1]!;
     const entry = served.get(instanceId);
     if (!entry)
       return reply(res, 503, `instance ${instanceId} is not being served by this runtime`);
-    const sessionId = req.headers["mcp-session-id"];
-    const body = req.method === "POST" ? await readBody(req) : undefined;
-    if (typeof sessionId === "string") {
-      let session = entry.sessions.get(sessionId);
-      if (!session && signedBy(instanceId, sessionId) && req.method !== "DELETE") {
-        if (entry.sessions.size >= maxSessions) {
-          return reply(res, 503, `too many sessions on this instance (limit ${maxSessions})`);
-        }
-        session = await restoreSession(entry, sessionId);
+    const method = req.method ?? "GET";
+    const header = req.headers["mcp-session-id"];
+    const sessionId = typeof header === "string" ? header : undefined;
+    const accept = req.headers.accept ?? "";
+    const version = req.headers["mcp-protocol-version"];
+    if (typeof version === "string" && !PROTOCOL_VERSIONS.has(version)) {
+      throw new BridgeError(
+        400,
+        `Bad Request: Unsupported protocol version: ${version} (supported versions: ${[...PROTOCOL_VERSIONS].join(", ")})`,
+      );
+    }
+    if (method === "POST") {
+      if (!accept.includes("application/json") || !accept.includes("text/event-stream")) {
+        throw new BridgeError(
+          406,
+          "Not Acceptable: Client must accept both application/json and text/event-stream",
+        );
       }
-      if (!session) return reply(res, 404, "Session not found");
-      session.lastSeen = Date.now();
-      return session.transport.handleRequest(req, res, body);
+      if (!(req.headers["content-type"] ?? "").includes("application/json")) {
+        throw new BridgeError(415, "Unsupported Media Type: Content-Type must be application/json");
+      }
+      const { messages, batch } = await readMessages(req);
+      const initializing = messages.some((m) => m.method === "initialize");
+      if (initializing && messages.length > 1) {
+        throw new BridgeError(
+          400,
+          "Invalid Request: Only one initialization request is allowed",
+          -32600,
+        );
+      }
+      let session: HttpSession;
+      if (sessionId !== undefined) session = sessionOf(instanceId, entry, sessionId, method);
+      else if (initializing) session = openSession(entry, newSessionId(instanceId));
+      else throw new BridgeError(400, "Bad Request: Mcp-Session-Id header is required");
+      return session.post(res, messages, batch, prefersJson(accept));
     }
-    const messages = Array.isArray(body) ? body : [body];
-    if (req.method === "POST" && messages.some((m) => (m as RpcMessage)?.method === "initialize")) {
-      return openSession(instanceId, entry, req, res, body);
+    if (method === "GET" || method === "DELETE") {
+      if (sessionId === undefined) {
+        throw new BridgeError(400, "Bad Request: Mcp-Session-Id header is required");
+      }
+      if (method === "GET" && !accept.includes("text/event-stream")) {
+        throw new BridgeError(406, "Not Acceptable: Client must accept text/event-stream");
+      }
+      const session = sessionOf(instanceId, entry, sessionId, method);
+      req.resume();
+      if (method === "GET") return session.listen(res);
+      session.close();
+      entry.deleted.add(sessionId);
+      if (entry.deleted.size > MAX_DELETED) {
+        entry.deleted.delete(entry.deleted.values().next().value!);
+      }
+      res.writeHead(200).end();
+      return;
     }
-    return reply(res, 400, "Bad Request: Mcp-Session-Id header is required");
+    res.setHeader("allow", "GET, POST, DELETE");
+    throw new BridgeError(405, "Method not allowed.");
   }
 
   /** Fails what is open on a served instance and closes its client sessions. */
   function end(entry: Served, reason: string): void {
     entry.mux.close(reason);
-    for (const session of entry.sessions.values()) void session.transport.close();
+    for (const session of [...entry.sessions.values()]) session.close();
     entry.sessions.clear();
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: Error & { status?: number }) => {
-      if (!res.headersSent)
-        reply(res, error.status ?? 500, error.status ? error.message : "bridge error");
-      else res.destroy();
-      if (!error.status) log.warn({ err: error }, "bridge request failed");
+  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS, noDelay: true }, (req, res) => {
+    handle(req, res).catch((error: Error) => {
+      const known = error instanceof BridgeError;
+      if (!res.headersSent) {
+        if (known) reply(res, error.status, error.message, error.code);
+        else reply(res, 500, "bridge error");
+      } else res.destroy();
+      if (!known) log.warn({ err: error }, "bridge request failed");
     });
   });
 
@@ -227,7 +307,7 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
       const now = Date.now();
       for (const entry of served.values()) {
         for (const session of entry.sessions.values()) {
-          if (now - session.lastSeen > idleMs) void session.transport.close();
+          if (now - session.lastSeen > idleMs) session.close();
         }
       }
     },
@@ -254,6 +334,7 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
       if (previous) end(previous, "replaced by a new server process");
       const entry: Served = {
         sessions: new Map(),
+        deleted: new Set(),
         mux: createStdioMux({ send: (message) => writeLine(channel, message) }),
       };
       served.set(instanceId, entry);
