@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm run bench: the machine set-up npm test uses (engines, Docker, npm dependencies), the pinned
-# peers in bench/node_modules, the offline MCP images, then the bench itself (bench/src/main.ts).
+# peers in bench/node_modules, the offline MCP images, the compiled services, then the bench
+# itself (bench/src/main.ts).
 # BENCH_QUICK=1 makes a smoke run of a minute or two whose figures mean nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +16,8 @@ if [ ! -f bench/node_modules/.package-lock.json ] ||
 fi
 
 bash deploy/images/build-mcp-images.sh >/dev/null
+
+# The services run compiled, as npm start runs them (a no-op when dist/ is up to date).
+node --import tsx scripts/build.ts
 
 exec node --import tsx bench/src/main.ts

@@ -12,6 +12,7 @@ import {
   startPostgres,
   waitForPort,
 } from "@berth/testkit/engines";
+import { buildServices, compiledMain, isBuilt } from "./start/build.js";
 import { loadOrCreateCredentials } from "./start/credentials.js";
 import { waitForHealthy } from "./start/health.js";
 import { createLeftovers } from "./start/leftovers.js";
@@ -104,6 +105,11 @@ async function main(): Promise<void> {
     }
   }
   if (busy.length > 0) return shutdown(1, busy.join("\n"));
+  // Services run compiled (node dist/…/main.js); tsc -b recompiles only what changed.
+  const names = present.map((s) => s.name);
+  if (!(await isBuilt(ROOT, names))) say("Compiling the services (tsc -b, into services/*/dist)…");
+  await buildServices(ROOT);
+  if (stopping) return;
 
   let databaseUrl = process.env.DATABASE_URL;
   if (databaseUrl) say(`${label("Postgres")}DATABASE_URL from the environment`);
@@ -137,13 +143,13 @@ async function main(): Promise<void> {
 
   for (const spec of specs) {
     if (stopping) return;
-    const main = join(ROOT, "services", spec.name, "src", "main.ts");
     if (!present.includes(spec)) {
-      say(`${label(spec.name)}skipped: ${shown(main)} does not exist yet`);
+      const source = join(ROOT, "services", spec.name, "src", "main.ts");
+      say(`${label(spec.name)}skipped: ${shown(source)} does not exist yet`);
       continue;
     }
     const logFile = join(LOGS, `${spec.name}.log`);
-    const service = spawnService(spec.name, main, {
+    const service = spawnService(spec.name, compiledMain(ROOT, spec.name), {
       cwd: ROOT,
       env: serviceEnv(spec, { databaseUrl, natsUrl }, credentials, specs),
       logFile,

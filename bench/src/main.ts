@@ -17,6 +17,7 @@ import { type LegOutcome, runLeg } from "./report/leg-outcome.js";
 import { collectVersions, describeMachine } from "./report/machine.js";
 import { type BenchRun, resultsMarkdown } from "./report/results.js";
 import { scaleLeg } from "./scale/scale-leg.js";
+import { startupLeg } from "./startup/startup-leg.js";
 import type { BenchContext } from "./support/context.js";
 import { removeRunObjects } from "./support/docker-cleanup.js";
 import { stopAll } from "./support/processes.js";
@@ -57,9 +58,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 const skipped = <T>(why: string): LegOutcome<T> => ({ ok: false, error: why });
-// BENCH_LEGS=mcp,ready,events,control,scale (default: all) runs only the legs named; such a
+// BENCH_LEGS=startup,mcp,ready,events,control,scale (default: all) runs only the legs named; such a
 // partial run writes its RESULTS.md beside its raw figures and leaves bench/RESULTS.md alone.
-const LEGS = ["mcp", "ready", "events", "control", "scale"] as const;
+const LEGS = ["startup", "mcp", "ready", "events", "control", "scale"] as const;
 const wanted = new Set((process.env.BENCH_LEGS ?? LEGS.join(",")).split(",").map((l) => l.trim()));
 const partial = LEGS.some((leg) => !wanted.has(leg));
 const leg = <T>(name: (typeof LEGS)[number], title: string, fn: () => Promise<T>) =>
@@ -84,6 +85,8 @@ async function main(): Promise<number> {
   });
   const api = berthApi(mesh);
   const natsUrl = engines.natsUrl;
+  // First, while the mesh manages nothing: a second copy of each service starts beside it.
+  const startup = await leg("startup", "6. start-up and idle memory", () => startupLeg(ctx, mesh));
   const mcp = await leg("mcp", "1. MCP tool-call path", () => mcpPathLeg(ctx, mesh, api));
   const ready = await leg("ready", "3. time to ready", () =>
     timeToReadyLeg(ctx, mesh, api, natsUrl),
@@ -110,12 +113,13 @@ async function main(): Promise<number> {
     ready,
     events,
     scale,
+    startup,
   };
   await writeFile(join(outDir, "results.json"), JSON.stringify(run, null, 2));
   const results = partial ? join(outDir, "RESULTS.md") : join(root, "bench", "RESULTS.md");
   await writeFile(results, resultsMarkdown(run));
   say(`wrote ${results} (raw figures: ${join(outDir, "results.json")})`);
-  const ran = { mcp, control, ready, events, scale };
+  const ran = { startup, mcp, control, ready, events, scale };
   return Object.entries(ran).every(([name, outcome]) => outcome.ok || !wanted.has(name)) ? 0 : 1;
 }
 

@@ -19,6 +19,8 @@ export interface BenchMesh {
   authority: MeshAuthority;
   /** host:port of a service's gRPC API. */
   address(name: Exclude<ServiceName, "gateway">): string;
+  /** The environment a service of this mesh runs with (its identity, engines, peers). */
+  envOf(name: ServiceName): Record<string, string>;
   /** Starts one more gateway over the same services and keys (a diagnostic variant). */
   extraGateway(name: string, nodeArgs: string[]): Promise<ServiceProcess>;
   stop(): Promise<void>;
@@ -102,6 +104,7 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
       if (!service) throw new Error(`${name} is not part of this mesh`);
       return `127.0.0.1:${service.port}`;
     },
+    envOf,
     async extraGateway(name, nodeArgs) {
       const gateway = await startServiceProcess("gateway", envOf("gateway"), {
         cwd: options.root,

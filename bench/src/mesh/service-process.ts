@@ -1,4 +1,5 @@
 import { fileURLToPath } from "node:url";
+import { COMPILED_CONDITION } from "../../../scripts/start/build.js";
 import { spawnTracked, type Tracked } from "../support/processes.js";
 import type { ChildMessage, ChildRequest } from "./protocol.js";
 
@@ -19,8 +20,10 @@ const START_TIMEOUT_MS = 60_000;
 const CHILD = fileURLToPath(new URL("service-child.ts", import.meta.url));
 
 /**
- * Starts services/<name> through the bench's service-child entry (node --import tsx, as npm start
- * runs services), its output appended to logFile; resolves once it listens.
+ * Starts services/<name> through the bench's service-child entry, its output appended to logFile;
+ * resolves once it listens. The service runs compiled, as npm start runs it: the child's
+ * `@berth/*` imports resolve to dist/ (bench/run.sh builds first); only the small child entry
+ * itself goes through tsx.
  */
 export async function startServiceProcess(
   name: string,
@@ -30,7 +33,15 @@ export async function startServiceProcess(
   const tracked: Tracked = spawnTracked(
     name,
     process.execPath,
-    ["--expose-gc", "--import", "tsx", ...(options.nodeArgs ?? []), CHILD, name],
+    [
+      "--expose-gc",
+      COMPILED_CONDITION,
+      "--import",
+      "tsx",
+      ...(options.nodeArgs ?? []),
+      CHILD,
+      name,
+    ],
     {
       cwd: options.cwd,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...env },

@@ -3,6 +3,7 @@ import type { EventPathResult } from "../events/event-path-leg.js";
 import type { McpPathResult } from "../mcp/mcp-path-leg.js";
 import type { TimeToReadyResult } from "../ready/time-to-ready-leg.js";
 import type { ScaleResult } from "../scale/scale-leg.js";
+import type { StartupResult } from "../startup/startup-leg.js";
 import type { BenchSettings } from "../support/settings.js";
 import { controlSection } from "./control-section.js";
 import { eventSection } from "./event-section.js";
@@ -13,6 +14,7 @@ import { mcpSection } from "./mcp-section.js";
 import { readySection } from "./ready-section.js";
 import { scaleSection } from "./scale-section.js";
 import type { Section } from "./section.js";
+import { startupSection } from "./startup-section.js";
 
 /** Everything one run measured. */
 export interface BenchRun {
@@ -29,6 +31,7 @@ export interface BenchRun {
   ready: LegOutcome<TimeToReadyResult>;
   events: LegOutcome<EventPathResult>;
   scale: LegOutcome<ScaleResult>;
+  startup: LegOutcome<StartupResult>;
 }
 
 function section<T>(title: string, outcome: LegOutcome<T>, render: (value: T) => Section): Section {
@@ -48,6 +51,7 @@ export function resultsMarkdown(run: BenchRun): string {
     section("3. Time to ready", run.ready, readySection),
     section("4. Event path", run.events, (v) => eventSection(v, settings.events.warmup)),
     section("5. Scale", run.scale, scaleSection),
+    section("6. Start-up and idle memory", run.startup, startupSection),
   ];
   const findings = sections.flatMap((s) => s.findings);
   return [
@@ -70,7 +74,7 @@ export function resultsMarkdown(run: BenchRun): string {
     "",
     `Load average (1, 5, 15 min): ${run.load.before.map((l) => num(l, 2)).join(", ")} when the run began, ${run.load.after.map((l) => num(l, 2)).join(", ")} when it ended.${(run.load.before[0] ?? 0) > machine.cores / 2 ? " **The machine was already busy when the run began: figures are noisier than on an idle machine.**" : ""}`,
     "",
-    "Everything (the mesh, its engines, the peers and the load generators) shares these cores, as on a developer's machine; each Berth service is its own process, started as `npm start` starts it (`node --import tsx`), LOG_LEVEL info.",
+    "Everything (the mesh, its engines, the peers and the load generators) shares these cores, as on a developer's machine; each Berth service is its own process, compiled, as `npm start` runs it (`node --conditions=berth-dist`, JavaScript from `dist/`), LOG_LEVEL info.",
     "",
     "## Versions",
     "",

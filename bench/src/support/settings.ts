@@ -26,6 +26,8 @@ export interface BenchSettings {
     profiled: number;
   };
   scale: { instances: number; servers: number; passes: number };
+  /** Each service started alone, compiled and through tsx; memory read after settleMs idle. */
+  startup: { repeats: number; settleMs: number };
 }
 
 const FULL: BenchSettings = {
@@ -50,6 +52,7 @@ const FULL: BenchSettings = {
     profiled: 200,
   },
   scale: { instances: 1000, servers: 4, passes: 5 },
+  startup: { repeats: 3, settleMs: 3_000 },
 };
 
 // A smoke run of the whole bench in a minute or two: figures too few to mean anything.
@@ -75,6 +78,7 @@ const QUICK: BenchSettings = {
     profiled: 50,
   },
   scale: { instances: 100, servers: 2, passes: 2 },
+  startup: { repeats: 1, settleMs: 1_000 },
 };
 
 /** The settings: full unless BENCH_QUICK=1 (a smoke run, marked as such in the results). */

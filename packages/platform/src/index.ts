@@ -14,7 +14,12 @@ export {
   type RequestContext,
   withCorrelationId,
 } from "./context/request-context.js";
-export { type CreateDatabaseOptions, createDatabase } from "./db/index.js";
+export {
+  type CreateDatabaseOptions,
+  createDatabase,
+  createPreparedReads,
+  type PreparedReads,
+} from "./db/index.js";
 export {
   dependencyUnavailable,
   isDatabaseUnavailable,

@@ -1,11 +1,17 @@
-import { createIdempotentWrites, failpoint, type Logger } from "@berth/platform";
+import {
+  createIdempotentWrites,
+  createPreparedReads,
+  failpoint,
+  type Logger,
+} from "@berth/platform";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
+import { ServerEntity } from "./db/server-entity.js";
 import { deleteServer } from "./delete-server.js";
 import { exportServerJson } from "./export-server.js";
-import { findServerRow } from "./find-server.js";
+import { readServerRow } from "./find-server.js";
 import { importServerJson, requireDocument } from "./import-server.js";
 import { listServers } from "./list-servers.js";
 import { rowFieldsFromServer, serverFromRow } from "./server-mapper.js";
@@ -31,6 +37,7 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceImpl<typeof R
   // Writes with a request id answer a retry with the first call's response (AIP-155).
   const writes = createIdempotentWrites({ orm, logger });
   const { method } = RegistryService;
+  const reads = createPreparedReads(orm, ServerEntity);
 
   return {
     async createServer(request) {
@@ -53,7 +60,7 @@ export function createRegistryHandlers(deps: RegistryDeps): ServiceImpl<typeof R
     },
 
     async getServer(request) {
-      return { server: serverFromRow(await findServerRow(orm.em.fork(), request.id, "id")) };
+      return { server: serverFromRow(await readServerRow(reads, request.id, "id")) };
     },
 
     async listServers(request) {

@@ -7,5 +7,6 @@ export {
 } from "./database-url.js";
 export { ormLoggerFactory, PinoOrmLogger } from "./orm-logger.js";
 export { inboxMigration, outboxMigration } from "./platform-migrations.js";
+export { createPreparedReads, type PreparedReads } from "./prepared-reads.js";
 export { quoteIdent } from "./quote-ident.js";
 export { type LockSchemaOptions, lockSchema, type SchemaLock } from "./schema-lock.js";

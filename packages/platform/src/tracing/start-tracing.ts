@@ -4,6 +4,7 @@ import { registerInstrumentations } from "@opentelemetry/instrumentation";
 import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
+  AlwaysOffSampler,
   BatchSpanProcessor,
   NodeTracerProvider,
   SimpleSpanProcessor,
@@ -39,10 +40,11 @@ export function tracingExports(): boolean {
 }
 
 /**
- * Starts OpenTelemetry: W3C trace context propagation, an AsyncLocalStorage context manager and
- * SQL spans from the pg driver. Call it before the service's modules are imported, so the pg
- * driver is patched when MikroORM first loads it. Without an exporter, spans still get ids
- * (for logs and propagation) but go nowhere.
+ * Starts OpenTelemetry: W3C trace context propagation, an AsyncLocalStorage context manager and,
+ * when spans go somewhere, SQL spans from the pg driver. Call it before the service's modules are
+ * imported, so the pg driver is patched when MikroORM first loads it. Without an exporter tracing
+ * costs (almost) nothing: spans are never recorded (AlwaysOffSampler: a span is only its ids, so a
+ * caller's trace id still reaches logs and the next service) and pg is not instrumented.
  */
 export function startTracing(options: TracingOptions): Tracing {
   if (started) return started;
@@ -52,18 +54,21 @@ export function startTracing(options: TracingOptions): Tracing {
     const url = `${options.otlpEndpoint.replace(/\/$/, "")}/v1/traces`;
     spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
   }
+  exporting = spanProcessors.length > 0;
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName }),
     spanProcessors,
+    ...(exporting ? {} : { sampler: new AlwaysOffSampler() }),
   });
   provider.register();
-  exporting = spanProcessors.length > 0;
-  const unregister = registerInstrumentations({
-    tracerProvider: provider,
-    instrumentations: [
-      new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
-    ],
-  });
+  const unregister = exporting
+    ? registerInstrumentations({
+        tracerProvider: provider,
+        instrumentations: [
+          new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
+        ],
+      })
+    : () => undefined;
   started = {
     async shutdown() {
       unregister();

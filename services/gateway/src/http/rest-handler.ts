@@ -17,6 +17,9 @@ import type { HttpRequest, HttpResponse, RestHandler, RestHandlerOptions, Route 
 
 // Framing and hop-by-hop headers of the outer request: they describe this HTTP exchange, not the call.
 const DROPPED_HEADERS = new Set([...HOP_BY_HOP_HEADERS, "content-type", "accept-encoding"]);
+// The reason a finished call's signal fires with: one shared value, since an abort without a
+// reason builds a DOMException (and its stack trace) on every call.
+const CALL_OVER = new ConnectError("the call is over", Code.Canceled);
 
 /**
  * Serves the google.api.http routes of the services by calling the same implementation objects
@@ -97,7 +100,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     } catch (error) {
       writeRestError(res, error, logger, registry);
     } finally {
-      context.abort(); // Like Connect: the call's signal fires once the call is over.
+      context.abort(CALL_OVER); // Like Connect: the call's signal fires once the call is over.
     }
   }
 }

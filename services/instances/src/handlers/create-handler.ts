@@ -52,9 +52,8 @@ export async function createInstance(
 
   const now = new Date();
   try {
+    // A taken name is the unique constraint's to report (caught below): no count round trip.
     const instance = await commitWrite(deps, async (em) => {
-      if (await em.count(InstanceEntity, { name: input.name }))
-        throw alreadyExists("instance", input.name);
       const row = em.create(InstanceEntity, {
         id,
         name: input.name,

@@ -1,5 +1,6 @@
 import {
   ConnectError,
+  createPreparedReads,
   decodePageToken,
   encodePageToken,
   fieldViolationsOf,
@@ -7,6 +8,7 @@ import {
   invalidArgument,
   notFound,
   type PageCursor,
+  type PreparedReads,
 } from "@berth/platform";
 import {
   DesiredState,
@@ -16,7 +18,8 @@ import {
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { createProblems } from "@berth/spec";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { InstanceEntity } from "../db/instance-entity.js";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { InstanceEntity, type InstanceRow } from "../db/instance-entity.js";
 import { desiredStateName, instanceFromRow, statusName } from "../instance-mapper.js";
 import { UUID } from "../validation/instance-fields.js";
 import { type InstancesDeps, keyWhere } from "./deps.js";
@@ -24,11 +27,28 @@ import { type InstancesDeps, keyWhere } from "./deps.js";
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 500;
 
+// One set of prepared reads per database (a process has one; tests may start several services).
+const preparedReads = new WeakMap<MikroORM, PreparedReads<InstanceRow>>();
+function readsOf(orm: MikroORM): PreparedReads<InstanceRow> {
+  let reads = preparedReads.get(orm);
+  if (!reads) {
+    reads = createPreparedReads(orm, InstanceEntity);
+    preparedReads.set(orm, reads);
+  }
+  return reads;
+}
+
 /** GetInstance by id or name. */
 export async function getInstance(deps: InstancesDeps, idOrName: string) {
-  const row = idOrName
-    ? await deps.orm.em.fork().findOne(InstanceEntity, keyWhere(idOrName))
-    : null;
+  const reads = readsOf(deps.orm);
+  const column = "id" in keyWhere(idOrName) ? "id" : "name";
+  const [row] = idOrName
+    ? await reads.query(
+        `instances.by_${column}`,
+        `select ${reads.columns} from instances where ${column} = $1`,
+        [idOrName],
+      )
+    : [];
   if (!row) throw notFound("instance", idOrName);
   return instanceFromRow(row);
 }
@@ -57,21 +77,29 @@ export async function listInstances(
   if (problems.list.length > 0) throw invalidArgument(problems.list);
 
   const size = Math.min(request.pageSize || DEFAULT_PAGE, MAX_PAGE);
-  const where: Record<string, unknown> = {};
-  if (request.serverId) where.serverId = request.serverId;
-  if (request.status !== InstanceStatus.UNSPECIFIED) where.status = statusName(request.status);
+  // A page is one prepared statement per combination of filters (at most 16 texts), in keyset
+  // order: (created_at, id) after the token's position.
+  const conditions: string[] = [];
+  const values: unknown[] = [];
+  const filter = (condition: (at: string) => string, value: unknown) => {
+    values.push(value);
+    conditions.push(condition(`$${values.length}`));
+  };
+  if (request.serverId) filter((at) => `server_id = ${at}`, request.serverId);
+  if (request.status !== InstanceStatus.UNSPECIFIED)
+    filter((at) => `status = ${at}`, statusName(request.status));
   if (request.desiredState !== DesiredState.UNSPECIFIED)
-    where.desiredState = desiredStateName(request.desiredState);
+    filter((at) => `desired_state = ${at}`, desiredStateName(request.desiredState));
   if (position) {
-    where.$or = [
-      { createdAt: { $gt: position.createdAt } },
-      { createdAt: position.createdAt, id: { $gt: position.id } },
-    ];
+    values.push(position.createdAt, position.id);
+    conditions.push(`(created_at, id) > ($${values.length - 1}, $${values.length})`);
   }
-  const rows = await deps.orm.em.fork().find(InstanceEntity, where, {
-    orderBy: { createdAt: "asc", id: "asc" },
-    limit: size + 1,
-  });
+  values.push(size + 1);
+  const reads = readsOf(deps.orm);
+  const where = conditions.length > 0 ? ` where ${conditions.join(" and ")}` : "";
+  const text = `select ${reads.columns} from instances${where} order by created_at, id limit $${values.length}`;
+  const shape = conditions.map((c) => c.split(" ")[0]).join(",");
+  const rows = await reads.query(`instances.list(${shape})`, text, values);
   const page = rows.slice(0, size);
   const last = page[page.length - 1];
   return {
