@@ -132,3 +132,4 @@ export {
   type Tracing,
   type TracingOptions,
 } from "./tracing/index.js";
+export { dialGuarded, GUARD_HEADER, guardPreamble, splitGuard } from "./mcp/port-guard.js";
