@@ -45,8 +45,11 @@ function readCredential() {
       return;
     }
     const credential = buffered.slice(0, end).trim();
+    // stdin closes after this line (StdinOnce): nothing more is read from it.
     process.stdin.removeAllListeners("data");
-    process.stdin.pause();
+    process.stdin.removeAllListeners("end");
+    process.stdin.on("error", () => undefined);
+    process.stdin.destroy();
     if (credential.length < 32) fail("the credential line is too short");
     listen(Buffer.from(`${PREFIX}${credential}\r\n`));
   });

@@ -108,6 +108,7 @@ export {
   type Logger,
   REDACT_PATHS,
 } from "./logging/logger.js";
+export { dialGuarded, GUARD_HEADER, guardPreamble, splitGuard } from "./mcp/port-guard.js";
 export {
   decodePageToken,
   encodePageToken,
@@ -132,4 +133,3 @@ export {
   type Tracing,
   type TracingOptions,
 } from "./tracing/index.js";
-export { dialGuarded, GUARD_HEADER, guardPreamble, splitGuard } from "./mcp/port-guard.js";

@@ -63,6 +63,33 @@ function dispatcherFor(guard: string | undefined, lookup: LookupFunction | undef
   return new Agent(lookup ? { connect: { lookup } } : {});
 }
 
+/** A fetch for an endpoint the runtime hands out, and the HTTP headers to send with it. */
+export interface EndpointFetch {
+  /** The endpoint's headers without the guard credential (that opens each connection). */
+  headers: Record<string, string>;
+  fetch: (input: string | URL, init?: RequestInit) => Promise<Response>;
+  /** Closes the connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * How to talk to an endpoint the runtime hands out (what RuntimeService.ResolveEndpoint
+ * answers): through an HTTP container's port guard, or with the guarded lookup for url names.
+ */
+export function endpointFetch(
+  endpointHeaders: Record<string, string>,
+  lookup?: LookupFunction,
+): EndpointFetch {
+  const { headers, guard } = splitGuard(endpointHeaders);
+  const dispatcher: Dispatcher = dispatcherFor(guard, lookup);
+  return {
+    headers,
+    fetch: ((input: string | URL, init?: RequestInit) =>
+      undiciFetch(input, { ...(init as object), dispatcher })) as never,
+    close: () => dispatcher.destroy().catch(() => undefined),
+  };
+}
+
 /** Options of probeMcp. */
 export interface ProbeOptions {
   /** Resolves url-instance host names (createGuardedLookup); address literals skip it. */
@@ -81,12 +108,10 @@ export async function probeMcp(
 ): Promise<ProbeResult> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
-  const { headers, guard } = splitGuard(endpointHeaders);
-  const dispatcher: Dispatcher = dispatcherFor(guard, probeOptions.lookup);
+  const connection = endpointFetch(endpointHeaders, probeOptions.lookup);
   const transport = new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers, signal: abort.signal },
-    fetch: ((input: string | URL, init?: RequestInit) =>
-      undiciFetch(input, { ...(init as object), dispatcher })) as never,
+    requestInit: { headers: connection.headers, signal: abort.signal },
+    fetch: connection.fetch,
   });
   const client = new Client({ name: "berth-health-probe", version: "0.1.0" });
   const options = { timeout: timeoutMs, signal: abort.signal };
@@ -115,6 +140,6 @@ export async function probeMcp(
     clearTimeout(timer);
     await transport.terminateSession().catch(() => undefined);
     await client.close().catch(() => undefined);
-    await dispatcher.destroy().catch(() => undefined);
+    await connection.close();
   }
 }
