@@ -92,8 +92,12 @@ export function createDockerDriver(
 
   /**
    * One of an instance's networks, (re)made with the wanted `internal` flag:
-   * - the server's network (networkName): `internal` (no route to the host or the internet:
-   *   Docker gives it no gateway) unless the catalog entry asks for egress, then a plain bridge;
+   * - the server's network (networkName): unless the catalog entry asks for egress (then a plain
+   *   bridge), `internal` (Docker drops its traffic to other networks) and with no IPv4 address
+   *   on the host's side of the bridge (`inhibit_ipv4`): Docker 20.10 still gives containers of
+   *   an internal network a default route to the bridge's address, through which every address
+   *   of the host answered (tested). Without that address nothing on the host is reachable, and
+   *   the host has no route to the server's address either;
    * - the edge network (edgeNetworkName), on which only the guard sits and publishes its port
    *   (Docker publishes no port of an internal network): no masquerading, so no route out.
    * Neither lets containers of other networks in.
@@ -111,7 +115,8 @@ export function createDockerDriver(
         if (dockerStatus(error) === 404) return undefined;
         throw error;
       });
-    if (existing && Boolean(existing.Internal) === internal) return name;
+    const inhibited = existing?.Options?.["com.docker.network.bridge.inhibit_ipv4"] === "true";
+    if (existing && Boolean(existing.Internal) === internal && inhibited === internal) return name;
     if (existing) await ignoreGone(() => docker.getNetwork(name).remove());
     try {
       await docker.createNetwork({
@@ -123,6 +128,7 @@ export function createDockerDriver(
         Options: {
           "com.docker.network.bridge.enable_ip_masquerade": String(masquerade),
           "com.docker.network.bridge.enable_icc": "true",
+          ...(internal ? { "com.docker.network.bridge.inhibit_ipv4": "true" } : {}),
         },
       });
     } catch (error) {
