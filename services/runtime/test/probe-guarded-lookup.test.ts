@@ -1,5 +1,5 @@
-import { createServer, type Server } from "node:net";
 import type { AddressInfo } from "node:net";
+import { createServer, type Server } from "node:net";
 import { createGuardedLookup } from "@berth/spec";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeMcp } from "../src/health/mcp-probe.js";
