@@ -4,13 +4,16 @@
 #   berth/mcp-everything:http     the same over Streamable HTTP on port 3001, path /mcp (PORT)
 #   berth/mcp-conformance:stdio   Berth's conformance fixture (test/fixtures/conformance-server)
 #   berth/mcp-conformance:http    the same over Streamable HTTP on port 3000, path /mcp (PORT)
+#   berth/mcp-guard:1             the runtime's port guard in front of every HTTP-transport server
+#                                 (deploy/images/guard/berth-guard.cjs; see SECURITY.md)
 # FROM scratch with this host's node binary, the libraries ldd lists, and the server's npm
 # dependency closure copied from the repository's node_modules (the fixture is compiled with the
 # repository's tsc first). Idempotent: an image whose berth.content-hash label matches its build
-# context is left alone. Arguments name the sets to build (everything, conformance); none: all.
+# context is left alone. Arguments name the sets to build (everything, conformance, guard); none:
+# all.
 set -euo pipefail
 
-SETS="${*:-everything conformance}"
+SETS="${*:-everything conformance guard}"
 wants() { [[ " $SETS " == *" $1 "* ]]; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -158,14 +161,25 @@ build_conformance() {
   build "$CONTEXT" "$HASH" mcp-conformance berth/mcp-conformance:http Dockerfile.http
 }
 
+build_guard() {
+  # The port guard: node and one script, nothing else (no npm dependencies).
+  CONTEXT="$WORK/guard"
+  base_rootfs "$CONTEXT/rootfs"
+  cp "$ROOT/deploy/images/guard/berth-guard.cjs" "$CONTEXT/rootfs/app/berth-guard.cjs"
+  dockerfile /app/berth-guard.cjs "" 8080 "ENV GUARD_PORT=8080" | sed '/^CMD/d' >"$CONTEXT/Dockerfile"
+  HASH="$(content_hash "$CONTEXT")"
+  build "$CONTEXT" "$HASH" mcp-guard berth/mcp-guard:1 Dockerfile
+}
+
 for set in $SETS; do
   case "$set" in
-    everything | conformance) ;;
+    everything | conformance | guard) ;;
     *)
-      echo "build-mcp-images: unknown image set $set (everything, conformance)" >&2
+      echo "build-mcp-images: unknown image set $set (everything, conformance, guard)" >&2
       exit 2
       ;;
   esac
 done
 if wants everything; then build_everything; fi
 if wants conformance; then build_conformance; fi
+if wants guard; then build_guard; fi

@@ -113,6 +113,7 @@ export {
   type Logger,
   REDACT_PATHS,
 } from "./logging/logger.js";
+export { dialGuarded, GUARD_HEADER, guardPreamble, splitGuard } from "./mcp/port-guard.js";
 export {
   decodePageToken,
   encodePageToken,

@@ -7,7 +7,7 @@
  *   "path": "/mcp", "command": ["…"], "args": ["…"], "user": "1000:1000",
  *   "environment": { "NAME": "value" | "secret_ref:<instance_id>:<NAME>" },
  *   "resources": { "memory_limit": "256m", "cpu_limit": "0.5", "pids_limit": 256 },
- *   "health_check": { "interval": 30, "timeout": 10 } }
+ *   "health_check": { "interval": 30, "timeout": 10 }, "network_egress": false }
  * { "type": "url", "endpoint": "https://…", "transport": "streamable_http",
  *   "headers": { "x-name": "value" }, "authentication": { "type": "bearer" | "none", "token": "…" },
  *   "health_check": { "interval": 30, "timeout": 10 } }
@@ -22,6 +22,8 @@
  *   interval starts, so the instances service no longer refuses it. Both are whole seconds 1–3600.
  * - Transport is `stdio` or `streamable_http`; `http`, `streamable-http` and the catalog's
  *   `TRANSPORT_*` spellings are read as aliases (the instances service stores the canonical name).
+ * - `network_egress` (an http server's route to the host and the internet) is the catalog entry's
+ *   to grant: the instances service sets it from the entry, whatever a request says.
  * - Numbers are JSON numbers (`port`, `pids_limit`, health seconds); quantities may be text.
  * Every field has a length limit (see limits.ts) so nothing accepted can overflow a column.
  */
@@ -75,6 +77,11 @@ export interface DockerSpec {
   resources: ResourceSpec;
   /** Overrides the user the container runs as (default: the image's non-root user, else 65534). */
   user?: string;
+  /**
+   * An http server's network reaches the host and the internet (json_spec `network_egress`,
+   * copied from the catalog entry by the instances service); false: an internal network.
+   */
+  networkEgress: boolean;
   health: HealthSpec;
 }
 
@@ -137,6 +144,7 @@ export const DOCKER_FIELDS = [
   "environment",
   "resources",
   "health_check",
+  "network_egress",
 ] as const;
 export const URL_FIELDS = [
   "type",
@@ -298,6 +306,8 @@ export function checkDockerSpec(
     checkEnvironment(spec.environment, `${at}.environment`, problems, options);
   checkResources(spec.resources, `${at}.resources`, problems);
   checkHealth(spec.health_check, `${at}.health_check`, problems);
+  if (spec.network_egress !== undefined && typeof spec.network_egress !== "boolean")
+    problems.add(`${at}.network_egress`, "must be true or false");
 }
 
 /** The endpoint as a URL, or the problem with it (shape and limits; the host policy apart). */
@@ -440,6 +450,7 @@ function toRuntimeSpec(spec: JsonRecord): RuntimeSpec {
       pidsLimit: (r.pids_limit as number | undefined) ?? SPEC_DEFAULTS.pidsLimit,
     },
     user: spec.user as string | undefined,
+    networkEgress: spec.network_egress === true,
     health: health(spec.health_check),
   };
 }

@@ -123,4 +123,47 @@ describe("MCP proxy to an instance run by the real runtime", () => {
 
     await rest("DELETE", `/v1/instances/${id}`);
   }, 180_000);
+  it("reaches an HTTP-transport container through its port guard; egress is the catalog's to grant", async () => {
+    const server = await rest("POST", "/v1/servers", {
+      name: "everything-http-guarded",
+      image: "berth/mcp-everything:http",
+      transport: "TRANSPORT_STREAMABLE_HTTP",
+      port: 3001,
+      path: "/mcp",
+    });
+    expect(server).toMatchObject({ name: "everything-http-guarded" });
+    expect(server.networkEgress ?? false).toBe(false);
+    // An instance cannot ask for egress its catalog entry does not grant.
+    const refused = await rest("POST", "/v1/instances", {
+      instance: {
+        name: "guarded-egress",
+        serverId: "everything-http-guarded",
+        jsonSpec: { network_egress: true },
+      },
+    });
+    expect(JSON.stringify(refused)).toContain("json_spec.network_egress");
+
+    const created = await rest("POST", "/v1/instances", {
+      instance: {
+        name: "guarded-http",
+        serverId: "everything-http-guarded",
+        jsonSpec: { health_check: { interval: 2, timeout: 5 } },
+      },
+    });
+    const id = created.id as string;
+    expect((created.jsonSpec as Record<string, unknown>).network_egress).toBeUndefined();
+    await waitFor(
+      "RUNNING",
+      async () =>
+        (await rest("GET", `/v1/instances/${id}`)).status === "INSTANCE_STATUS_RUNNING"
+          ? true
+          : undefined,
+      90_000,
+    );
+    const mcp = await connect("guarded-http");
+    const echoed = await mcp.callTool({ name: "echo", arguments: { message: "past the guard" } });
+    expect(echoed.content).toEqual([{ type: "text", text: "Echo: past the guard" }]);
+    await mcp.close();
+    await rest("DELETE", `/v1/instances/${id}`);
+  }, 180_000);
 });

@@ -36,6 +36,7 @@ export function serverFromRow(row: ServerRow): McpServer {
     websiteUrl: row.websiteUrl,
     repository: row.repository ? fromJson(RepositorySchema, row.repository) : undefined,
     imported: row.serverJson != null,
+    networkEgress: row.networkEgress,
   });
 }
 
@@ -67,6 +68,7 @@ export function rowFieldsFromServer(server: McpServer) {
     envSchema: server.envSchema.map((e) => toJson(EnvVarSchemaSchema, e)),
     remotes: server.remotes.map((r) => toJson(RemoteSchema, r)),
     websiteUrl: server.websiteUrl,
+    networkEgress: server.networkEgress,
     repository:
       Object.keys(repository as object).length > 0 ? (repository as Record<string, string>) : null,
   };

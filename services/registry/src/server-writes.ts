@@ -26,6 +26,7 @@ const PROTO_NAMES: Record<keyof ServerFields, string> = {
   remotes: "remotes",
   websiteUrl: "website_url",
   repository: "repository",
+  networkEgress: "network_egress",
 };
 
 /** Inserts an entry and records McpServerCreated, inside the caller's transaction. */

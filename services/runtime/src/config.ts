@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { addressVar, baseEnv, portVar } from "@berth/platform";
+import { addressVar, baseEnv, flagVar, portVar } from "@berth/platform";
 import { z } from "zod";
 
 const LOOPBACK = ["127.0.0.1", "::1", "localhost"] as const;
@@ -27,6 +27,14 @@ export const runtimeEnv = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,63}$/, "must be 1-63 letters, digits, '.', '_' or '-'")
     .optional(),
+  /**
+   * The instances service's endpoint policy, applied again when the health probe dials a url
+   * instance by name (createGuardedLookup): a name that resolves inside is refused at connect time.
+   */
+  BERTH_ALLOW_LOOPBACK_ENDPOINTS: flagVar(true),
+  BERTH_ALLOW_PRIVATE_ENDPOINTS: flagVar(false),
+  /** The port guard's image (deploy/images/build-mcp-images.sh builds it). */
+  BERTH_GUARD_IMAGE: z.string().min(1).default("berth/mcp-guard:1"),
   /** Extra labels on every container and network, as k=v,k2=v2 (tests tag their runs). */
   BERTH_RUNTIME_LABELS: z
     .string()

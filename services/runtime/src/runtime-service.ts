@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { bind, type Logger, openServiceBackbone, serveGrpc } from "@berth/platform";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
+import { createGuardedLookup } from "@berth/spec";
 import { createRuntimeHandlers } from "./api/runtime-handlers.js";
 import { createBridgeServer } from "./bridge/bridge-server.js";
 import { extraLabels, type RuntimeConfig, runtimeScope } from "./config.js";
@@ -54,7 +55,19 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
       // Not fatal: url instances still work, and docker ones start once the engine answers.
       log.warn({ err: error }, "the Docker engine does not answer; docker workloads wait for it");
     });
-    const dockerDriver = createDockerDriver(docker, { scope, extra: extraLabels(config) });
+    const dockerDriver = createDockerDriver(
+      docker,
+      { scope, extra: extraLabels(config) },
+      {
+        guardImage: config.BERTH_GUARD_IMAGE,
+        // Derived from the runtime's mesh key like the bridge's: guards of running containers keep
+        // their credential across runtime restarts; a new mesh key rotates every credential.
+        guardSecret: createHash("sha256")
+          .update("berth-port-guard\0")
+          .update(backbone.identity.key)
+          .digest("hex"),
+      },
+    );
     closer.add("docker driver", () => dockerDriver.close());
     const drivers: Drivers = { docker: dockerDriver, url: createUrlDriver() };
 
@@ -85,6 +98,10 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
         stableMs: 5 * 60_000,
       },
       logger: log,
+      lookup: createGuardedLookup({
+        allowLoopback: config.BERTH_ALLOW_LOOPBACK_ENDPOINTS,
+        allowPrivate: config.BERTH_ALLOW_PRIVATE_ENDPOINTS,
+      }),
     });
     closer.add("supervisors", () => supervisors.closeAll());
     const reconciler = createReconciler({ store, drivers, supervisors, logger: log });

@@ -1,6 +1,9 @@
-import { Code, connectNats, listDeadLetters } from "@berth/platform";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
+import { Code, connectNats, GUARD_HEADER, listDeadLetters } from "@berth/platform";
 import {
   McpServerInstanceCreatedSchema,
+  McpServerInstanceDeletedSchema,
   McpServerInstanceStartedSchema,
   McpServerInstanceStoppedSchema,
   McpServerInstanceUpdatedSchema,
@@ -28,7 +31,50 @@ import {
   waitFor,
 } from "./support/runtime-harness.js";
 
-describe("docker driver: a Streamable HTTP MCP server on a loopback port", () => {
+/**
+ * Dials PROBE_PORT on each of PROBE_HOSTS and on its own network's first address (a gateway's
+ * place), prints `REACH <host> <ok|error code>` for each and `REACH done`, then idles.
+ */
+const REACH_SCRIPT = `
+const net = require("node:net"), os = require("node:os");
+const port = Number(process.env.PROBE_PORT);
+const targets = (process.env.PROBE_HOSTS || "").split(",").filter(Boolean);
+for (const list of Object.values(os.networkInterfaces()))
+  for (const a of list || []) {
+    if (a.family !== "IPv4" || a.internal) continue;
+    const bits = Number(a.cidr.split("/")[1]);
+    const ip = a.address.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+    const first = ip - (ip % 2 ** (32 - bits)) + 1;
+    targets.push([24, 16, 8, 0].map((s) => Math.floor(first / 2 ** s) % 256).join("."));
+  }
+let left = targets.length;
+if (left === 0) console.log("REACH done");
+for (const host of targets) {
+  const socket = net.connect({ host, port, timeout: 3000 });
+  const done = (result) => {
+    socket.destroy();
+    console.log("REACH " + host + " " + result);
+    if (--left === 0) console.log("REACH done");
+  };
+  socket.once("connect", () => done("ok"));
+  socket.once("timeout", () => done("timeout"));
+  socket.once("error", (e) => done(e.code || "error"));
+}
+setInterval(() => {}, 1 << 30);
+`;
+
+const INITIALIZE = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: {
+    protocolVersion: "2025-06-18",
+    capabilities: {},
+    clientInfo: { name: "stranger", version: "1" },
+  },
+};
+
+describe("docker driver: a Streamable HTTP MCP server behind its port guard", () => {
   const runId = newRunId();
   let engines: Awaited<ReturnType<typeof useEngines>>;
   let runtime: Runtime;
@@ -44,6 +90,13 @@ describe("docker driver: a Streamable HTTP MCP server on a loopback port", () =>
   };
   const instance = instanceSnapshot({ spec });
 
+  const serverAndGuard = async (instanceId: string) => {
+    const all = await containersOf(instanceId);
+    const server = all.find((c) => c.Labels["berth.role"] === undefined);
+    const guard = all.find((c) => c.Labels["berth.role"] === "guard");
+    expect(all).toHaveLength(2);
+    return { server: server!, guard: guard! };
+  };
   const stateOf = async (instanceId: string) =>
     (await client.getWorkload({ instanceId })).workload?.state;
   const reaches = (instanceId: string, state: WorkloadState, generation = 1n) =>
@@ -66,7 +119,7 @@ describe("docker driver: a Streamable HTTP MCP server on a loopback port", () =>
     await engines?.cleanup();
   });
 
-  it("becomes RUNNING and answers tools/list and tools/call on its published port", async () => {
+  it("becomes RUNNING and answers tools/list and tools/call through its port guard only", async () => {
     await publisher.publish(
       McpServerInstanceCreatedSchema,
       create(McpServerInstanceCreatedSchema, { instance }),
@@ -74,13 +127,18 @@ describe("docker driver: a Streamable HTTP MCP server on a loopback port", () =>
       instance.id,
     );
     await reaches(instance.id, WorkloadState.RUNNING);
-    const [summary] = await containersOf(instance.id);
-    const info = await docker.getContainer(summary!.Id).inspect();
-    const binding = info.NetworkSettings.Ports["3001/tcp"]?.[0];
+    const { server: summary, guard: guardSummary } = await serverAndGuard(instance.id);
+    const info = await docker.getContainer(summary.Id).inspect();
+    // The server publishes nothing and sits on its instance's internal network only.
+    expect(info.HostConfig.PortBindings ?? {}).toEqual({});
+    expect(Object.keys(info.NetworkSettings.Networks)).toEqual([`berth-${instance.id}`]);
+    const network = await docker.getNetwork(`berth-${instance.id}`).inspect();
+    expect(network.Internal).toBe(true);
+    // The guard publishes the one port, on loopback, and has no credential in its config.
+    const guardInfo = await docker.getContainer(guardSummary.Id).inspect();
+    const binding = guardInfo.NetworkSettings.Ports["8080/tcp"]?.[0];
     expect(binding?.HostIp).toBe("127.0.0.1");
-    expect(info.HostConfig.PortBindings).toEqual({
-      "3001/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }],
-    });
+    expect(guardInfo.HostConfig.CapDrop).toEqual(["ALL"]);
     expect(info.HostConfig.CapDrop).toEqual(["ALL"]);
     expect(info.HostConfig.ReadonlyRootfs).toBe(true);
     // Defaults when json_spec has no resources.
@@ -92,8 +150,38 @@ describe("docker driver: a Streamable HTTP MCP server on a loopback port", () =>
 
     const endpoint = await client.resolveEndpoint({ instanceId: instance.id });
     expect(endpoint.url).toBe(`http://127.0.0.1:${binding?.HostPort}/mcp`);
-    expect(endpoint.headers).toEqual({});
-    const mcp = await connectMcp(endpoint.url);
+    const credential = endpoint.headers[GUARD_HEADER];
+    expect(credential).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(guardInfo)).not.toContain(credential);
+    expect(JSON.stringify(info)).not.toContain(credential);
+
+    // Any local process without the credential: 401, and no MCP answer.
+    const stranger = await fetch(endpoint.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify(INITIALIZE),
+    });
+    expect(stranger.status).toBe(401);
+    expect(await stranger.text()).not.toContain("jsonrpc");
+    // The credential as an ordinary bearer header does not open the port either.
+    const asHeader = await fetch(endpoint.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        authorization: `Bearer ${credential}`,
+        [GUARD_HEADER]: credential!,
+      },
+      body: JSON.stringify(INITIALIZE),
+    });
+    expect(asHeader.status).toBe(401);
+    // A wrong credential on the guard's own handshake: refused the same way.
+    await expect(connectMcp(endpoint.url, { [GUARD_HEADER]: "f".repeat(64) })).rejects.toThrow();
+
+    const mcp = await connectMcp(endpoint.url, endpoint.headers);
     try {
       expect((await mcp.listTools()).tools.map((t) => t.name)).toContain("get-sum");
       const sum = await mcp.callTool({ name: "get-sum", arguments: { a: 2, b: 3 } });
@@ -120,9 +208,9 @@ describe("docker driver: a Streamable HTTP MCP server on a loopback port", () =>
     );
     await reaches(instance.id, WorkloadState.RUNNING, 2n);
     const now = await containersOf(instance.id);
-    expect(now).toHaveLength(1);
-    expect(now[0]!.Id).not.toBe(old!.Id);
-    expect(now[0]!.Labels["berth.generation"]).toBe("2");
+    expect(now).toHaveLength(2); // the server and its guard
+    expect(now.map((c) => c.Id)).not.toContain(old!.Id);
+    expect(now.map((c) => c.Labels["berth.generation"])).toEqual(["2", "2"]);
   });
 
   it("keeps nothing running when stopped, and starts again on start", async () => {
@@ -170,7 +258,87 @@ describe("docker driver: a Streamable HTTP MCP server on a loopback port", () =>
       instance.id,
     );
     await reaches(instance.id, WorkloadState.RUNNING, 3n);
-    expect(await containersOf(instance.id)).toHaveLength(1);
+    expect(await containersOf(instance.id)).toHaveLength(2);
+  });
+
+  /**
+   * Runs REACH_SCRIPT as an http instance's server (the everything image's node) and returns what
+   * it saw, and whether the host listener the test opened on every interface was dialled.
+   */
+  const reachFromServer = async (networkEgress: boolean, hosts: string[]) => {
+    let dialled = 0;
+    const listener = createServer((socket) => {
+      dialled += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => listener.listen(0, "0.0.0.0", resolve));
+    const port = (listener.address() as AddressInfo).port;
+    const probe = instanceSnapshot({
+      spec: {
+        type: "docker",
+        image: IMAGES.http,
+        transport: "streamable-http",
+        port: 3001,
+        command: ["/usr/local/bin/node", "-e", REACH_SCRIPT],
+        environment: { PROBE_PORT: String(port), PROBE_HOSTS: hosts.join(",") },
+        network_egress: networkEgress,
+        health_check: { interval: 30, timeout: 5 },
+      },
+    });
+    try {
+      await publisher.publish(
+        McpServerInstanceCreatedSchema,
+        create(McpServerInstanceCreatedSchema, { instance: probe }),
+        1,
+        probe.id,
+      );
+      const lines = await waitFor(
+        "the reach script's report",
+        async () => {
+          const server = (await containersOf(probe.id)).find((c) => !c.Labels["berth.role"]);
+          if (!server) return undefined;
+          const log = await docker
+            .getContainer(server.Id)
+            .logs({ stdout: true, stderr: true, follow: false });
+          const text = log.toString("utf8");
+          if (!text.includes("REACH done")) return undefined;
+          return [...text.matchAll(/REACH (\S+) (\S+)/g)]
+            .filter((m) => m[1] !== "done")
+            .map((m) => ({ host: m[1]!, result: m[2]! }));
+        },
+        30_000,
+      );
+      return { lines, dialled };
+    } finally {
+      await new Promise((resolve) => listener.close(resolve));
+      await publisher.publish(
+        McpServerInstanceDeletedSchema,
+        create(McpServerInstanceDeletedSchema, { instanceId: probe.id, generation: 1n }),
+        2,
+        probe.id,
+      );
+    }
+  };
+
+  it("gives an http server no route to the host or the internet", async () => {
+    const bridge = await docker.getNetwork("bridge").inspect();
+    const hostBridge = bridge.IPAM?.Config?.[0]?.Gateway ?? "172.17.0.1";
+    const { lines, dialled } = await reachFromServer(false, [
+      hostBridge,
+      "host.docker.internal",
+      "1.1.1.1",
+    ]);
+    // The script also tries its own network's first address (where a gateway would be).
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    for (const line of lines) expect(line.result, line.host).not.toBe("ok");
+    expect(dialled).toBe(0);
+  });
+
+  it("lets an http server reach the host when its catalog entry asks for egress", async () => {
+    // Only its own network's gateway (the host): nothing is sent beyond this machine.
+    const { lines, dialled } = await reachFromServer(true, []);
+    expect(lines.map((line) => line.result)).toContain("ok");
+    expect(dialled).toBeGreaterThan(0);
   });
 
   it("fails with a message naming a missing image, and does not retry it", async () => {

@@ -1,11 +1,13 @@
 import * as http from "node:http";
 import * as https from "node:https";
-import type { LookupFunction } from "node:net";
+import type { LookupFunction, NetConnectOpts } from "node:net";
 import {
   CORRELATION_HEADER,
   currentCorrelationId,
+  dialGuarded,
   injectTraceHeaders,
   type Logger,
+  splitGuard,
 } from "@berth/platform";
 import { context, trace } from "@opentelemetry/api";
 import type { HttpRequest, HttpResponse } from "../http/types.js";
@@ -96,8 +98,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const maxPools = options.maxPools ?? 1_000;
   const pools = new Map<string, http.Agent>();
 
-  const agentFor = (endpoint: McpEndpoint, target: URL): http.Agent => {
-    const key = `${endpoint.instanceId} ${target.origin}`;
+  const agentFor = (endpoint: McpEndpoint, target: URL, guard?: string): http.Agent => {
+    const key = `${endpoint.instanceId} ${target.origin} ${guard ?? ""}`;
     let agent = pools.get(key);
     if (agent) {
       pools.delete(key); // Re-inserted below: the Map's order is least recently used first.
@@ -112,6 +114,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         scheduling: "lifo",
         ...(options.lookup ? { lookup: options.lookup } : {}),
       });
+      // An HTTP container's port guard: each connection opens with the instance's credential
+      // (never an HTTP header, so it cannot reach the MCP server).
+      if (guard !== undefined) {
+        agent.createConnection = (opts: NetConnectOpts) => dialGuarded(guard, opts);
+      }
       if (pools.size >= maxPools) {
         const oldest = pools.keys().next().value!;
         pools.get(oldest)?.destroy();
@@ -152,10 +159,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       }
       // The trace context only when there is one to continue.
       if (trace.getSpanContext(context.active())) Object.assign(headers, injectTraceHeaders());
-      Object.assign(headers, endpoint.headers);
+      const { headers: endpointHeaders, guard } = splitGuard(endpoint.headers);
+      Object.assign(headers, endpointHeaders);
       const correlationId = currentCorrelationId();
       if (correlationId) headers[CORRELATION_HEADER] = correlationId;
-      const agent = agentFor(endpoint, target.parsed);
+      const agent = agentFor(endpoint, target.parsed, guard);
       const client = target.https ? https : http;
       const hasBody = !(req.method === "GET" || req.method === "DELETE" || req.method === "HEAD");
       const length = req.headers["content-length"];

@@ -106,6 +106,31 @@ function checkDockerPolicy(
     );
 }
 
+/**
+ * An http server's route to the host and the internet is the catalog entry's to grant (writing
+ * the catalog needs an admin or write key): the spec carries the entry's `network_egress`, and a
+ * request may only repeat it, never ask for more.
+ */
+function checkEgress(
+  raw: JsonObject,
+  spec: JsonObject,
+  at: string,
+  server: McpServer | undefined,
+  problems: Problems,
+) {
+  const granted = server?.networkEgress === true;
+  if (raw.network_egress !== undefined && raw.network_egress !== granted) {
+    problems.add(
+      `${at}.network_egress`,
+      granted
+        ? "must be true (the catalog entry grants egress) or left out"
+        : "must be false or left out: egress is granted by the catalog entry (network_egress)",
+    );
+  }
+  if (granted) spec.network_egress = true;
+  else delete spec.network_egress;
+}
+
 /** Header values that are references must name a sealed value of this instance. */
 function checkHeaderRefs(spec: JsonObject, at: string, ctx: SecretContext, problems: Problems) {
   if (!isObject(spec.headers)) return;
@@ -133,6 +158,7 @@ export function buildSpec(input: BuildSpecInput, problems: Problems): BuiltSpec 
     if (transport) spec.transport = transport;
     checkDockerSpec(spec, at, problems, { environment: false });
     checkDockerPolicy(spec, at, server, policy, problems);
+    checkEgress(raw, spec, at, server, problems);
     if (server) {
       const catalog = { serverName: server.name, variables: server.envSchema };
       const env = buildEnvironment(

@@ -60,9 +60,19 @@ class ImportsAndUsage extends Migration {
   }
 }
 
+/** Catalog entries may grant an http server's container egress (off by default). */
+class NetworkEgress extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(
+      `alter table "registry"."servers" add column "network_egress" boolean not null default false`,
+    );
+  }
+}
+
 /** The registry's migrations, oldest first; names never change once released. */
 export const registryMigrations = [
   { name: "0001-create-servers", class: CreateServers },
   { name: "0002-imports-and-usage", class: ImportsAndUsage },
   requestIdsMigration,
+  { name: "0004-network-egress", class: NetworkEgress },
 ];

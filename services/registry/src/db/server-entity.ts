@@ -22,6 +22,8 @@ export const ServerEntity = defineEntity({
     envSchema: p.json<unknown[]>().columnType("jsonb"),
     remotes: p.json<unknown[]>().columnType("jsonb"),
     websiteUrl: p.string().default(""),
+    /** An http server's container may reach the host and the internet (json_spec.network_egress). */
+    networkEgress: p.boolean().default(false),
     repository: p.json<Record<string, string>>().columnType("jsonb").nullable(),
     /** The imported server.json as given (json, not jsonb: key order survives for export). */
     serverJson: p.json<Record<string, unknown>>().columnType("json").nullable(),

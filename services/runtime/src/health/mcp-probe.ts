@@ -1,5 +1,9 @@
+import type { LookupFunction } from "node:net";
+import { dialGuarded, splitGuard } from "@berth/platform";
+import { isForbiddenAddressError } from "@berth/spec";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { Agent, type Dispatcher, fetch as undiciFetch } from "undici";
 
 /** One tool as the server described it. */
 export interface ProbedTool {
@@ -20,11 +24,76 @@ function describe(error: unknown, url: string): string {
     const parsed = new URL(url);
     return `${parsed.origin}${parsed.pathname}`;
   })();
-  const cause = (error as { cause?: { code?: string } }).cause;
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  // The guarded lookup's refusal names the host and the address class, never a header.
+  if (isForbiddenAddressError(cause)) return `refused to connect: ${cause.message}`;
   if (cause?.code === "ECONNREFUSED") return `connection refused at ${where}`;
   if (cause?.code) return `${cause.code} at ${where}`;
   const message = error instanceof Error ? error.message : String(error);
   return `${message.split("\n")[0]?.slice(0, 300)} (${where})`;
+}
+
+/**
+ * The probe's connections: through an HTTP container's port guard (its credential opens each
+ * connection and is never an HTTP header), or for url instances with the guarded lookup, so a
+ * name that resolves to a forbidden address is refused when it is dialled.
+ */
+function dispatcherFor(guard: string | undefined, lookup: LookupFunction | undefined): Agent {
+  if (guard !== undefined) {
+    return new Agent({
+      connect: (options, callback) => {
+        const socket = dialGuarded(guard, {
+          host: options.hostname,
+          port: Number(options.port) || 80,
+          noDelay: true,
+        });
+        let settled = false;
+        const settle = (error: Error | null) => {
+          if (settled) return;
+          settled = true;
+          socket.off("error", settle);
+          if (error) callback(error, null);
+          else callback(null, socket);
+        };
+        socket.once("connect", () => settle(null));
+        socket.once("error", settle);
+      },
+    });
+  }
+  return new Agent(lookup ? { connect: { lookup } } : {});
+}
+
+/** A fetch for an endpoint the runtime hands out, and the HTTP headers to send with it. */
+export interface EndpointFetch {
+  /** The endpoint's headers without the guard credential (that opens each connection). */
+  headers: Record<string, string>;
+  fetch: (input: string | URL, init?: RequestInit) => Promise<Response>;
+  /** Closes the connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * How to talk to an endpoint the runtime hands out (what RuntimeService.ResolveEndpoint
+ * answers): through an HTTP container's port guard, or with the guarded lookup for url names.
+ */
+export function endpointFetch(
+  endpointHeaders: Record<string, string>,
+  lookup?: LookupFunction,
+): EndpointFetch {
+  const { headers, guard } = splitGuard(endpointHeaders);
+  const dispatcher: Dispatcher = dispatcherFor(guard, lookup);
+  return {
+    headers,
+    fetch: ((input: string | URL, init?: RequestInit) =>
+      undiciFetch(input, { ...(init as object), dispatcher })) as never,
+    close: () => dispatcher.destroy().catch(() => undefined),
+  };
+}
+
+/** Options of probeMcp. */
+export interface ProbeOptions {
+  /** Resolves url-instance host names (createGuardedLookup); address literals skip it. */
+  lookup?: LookupFunction;
 }
 
 /**
@@ -33,13 +102,16 @@ function describe(error: unknown, url: string): string {
  */
 export async function probeMcp(
   url: string,
-  headers: Record<string, string>,
+  endpointHeaders: Record<string, string>,
   timeoutMs: number,
+  probeOptions: ProbeOptions = {},
 ): Promise<ProbeResult> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
+  const connection = endpointFetch(endpointHeaders, probeOptions.lookup);
   const transport = new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers, signal: abort.signal },
+    requestInit: { headers: connection.headers, signal: abort.signal },
+    fetch: connection.fetch,
   });
   const client = new Client({ name: "berth-health-probe", version: "0.1.0" });
   const options = { timeout: timeoutMs, signal: abort.signal };
@@ -68,5 +140,6 @@ export async function probeMcp(
     clearTimeout(timer);
     await transport.terminateSession().catch(() => undefined);
     await client.close().catch(() => undefined);
+    await connection.close();
   }
 }

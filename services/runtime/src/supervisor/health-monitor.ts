@@ -1,3 +1,4 @@
+import type { LookupFunction } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@berth/platform";
 import { type ProbedTool, probeMcp } from "../health/mcp-probe.js";
@@ -13,6 +14,8 @@ export const RESTART_AFTER = 6;
 export interface HealthMonitorOptions {
   url: string;
   headers: Record<string, string>;
+  /** Resolves url-instance host names (createGuardedLookup). */
+  lookup?: LookupFunction;
   health: HealthSpec;
   signal: AbortSignal;
   restartable: boolean;
@@ -39,7 +42,9 @@ export async function monitorHealth(options: HealthMonitorOptions): Promise<void
   let healthy = false;
   let lastTools = "";
   while (!signal.aborted) {
-    const result = await probeMcp(options.url, options.headers, health.timeoutMs);
+    const result = await probeMcp(options.url, options.headers, health.timeoutMs, {
+      ...(options.lookup ? { lookup: options.lookup } : {}),
+    });
     if (signal.aborted) return;
     if (result.ok) {
       failures = 0;

@@ -1,3 +1,4 @@
+import type { LookupFunction } from "node:net";
 import type { Logger } from "@berth/platform";
 import type { BridgeAttachment, BridgeServer } from "../bridge/bridge-server.js";
 import type { WorkloadRow } from "../db/workload-entity.js";
@@ -30,6 +31,8 @@ export interface SupervisorDeps {
   secrets: SecretResolver;
   restart: RestartPolicy;
   logger: Logger;
+  /** Resolves url-instance host names for the health probe (createGuardedLookup). */
+  lookup?: LookupFunction;
 }
 
 /** Where an instance's MCP traffic goes now. */
@@ -278,6 +281,7 @@ export function createInstanceSupervisor(
     void monitorHealth({
       url: current.url,
       headers: current.headers,
+      lookup: deps.lookup,
       health: spec.health,
       signal: current.monitor.signal,
       restartable: handle.restartable,

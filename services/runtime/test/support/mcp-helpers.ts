@@ -3,19 +3,22 @@ import type { McpServerInstanceStatusChanged } from "@berth/proto/gen/berth/even
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { readEvents } from "../../../../test/support/events.js";
+import { endpointFetch } from "../../src/health/mcp-probe.js";
 
 /** An MCP SDK client connected (initialized) to a Streamable HTTP endpoint. */
 export async function connectMcp(
   url: string,
   headers: Record<string, string> = {},
 ): Promise<Client> {
+  // As the gateway does: an HTTP container's guard credential opens each connection.
+  const connection = endpointFetch(headers);
   const client = new Client({ name: "berth-runtime-test", version: "1.0.0" });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }),
-    {
-      timeout: 15_000,
-    },
-  );
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: { headers: connection.headers },
+    fetch: connection.fetch,
+  });
+  transport.onclose = () => void connection.close();
+  await client.connect(transport, { timeout: 15_000 });
   return client;
 }
 

@@ -36,13 +36,19 @@ export function secretsLine(env: Record<string, string>): string {
   return `${JSON.stringify({ env })}\n`;
 }
 
+/** The name an HTTP server answers to on its instance's network (its guard dials it). */
+export const SERVER_ALIAS = "mcp";
+
+/** The port the port guard listens on inside its container (published on 127.0.0.1). */
+export const GUARD_PORT = 8080;
+
 /** Inputs of containerOptions besides the request. */
 export interface ContainerContext {
   name: string;
   labels: Record<string, string>;
   network: string;
   user: string;
-  /** The container port of an http server (undefined for stdio). */
+  /** The container port of an http server (undefined for stdio): reached only by its guard. */
   port?: number;
   /** The secret launcher on the host and the server's argv through it (see launchedArgv). */
   launcher?: { hostPath: string; entrypoint: string[]; cmd: string[] };
@@ -64,8 +70,9 @@ function asList(value: string | string[] | null | undefined): string[] {
 /**
  * The create options of a hardened container: limits, all capabilities dropped,
  * no-new-privileges, read-only root with a tmpfs /tmp, pids limit, no network for stdio servers
- * and an own network without a route out for http ones, the http port published on 127.0.0.1
- * only, stdin kept open for stdio servers, secrets only through the image's launcher.
+ * and the instance's own network for http ones (internal unless the catalog entry asks for
+ * egress), where the server answers as SERVER_ALIAS; nothing is published (its port guard is),
+ * stdin kept open for stdio servers, secrets only through the image's launcher.
  */
 export function containerOptions(
   request: WorkloadRequest<DockerSpec>,
@@ -99,6 +106,13 @@ export function containerOptions(
     AttachStdout: stdio,
     AttachStderr: stdio,
     ...(portKey ? { ExposedPorts: { [portKey]: {} } } : {}),
+    ...(stdio
+      ? {}
+      : {
+          NetworkingConfig: {
+            EndpointsConfig: { [context.network]: { Aliases: [SERVER_ALIAS] } },
+          },
+        }),
     HostConfig: {
       Memory: spec.resources.memoryBytes,
       MemorySwap: spec.resources.memoryBytes,
@@ -121,10 +135,55 @@ export function containerOptions(
             ],
           }
         : {}),
-      ...(portKey ? { PortBindings: { [portKey]: [{ HostIp: "127.0.0.1", HostPort: "" }] } } : {}),
       // The runtime restarts crashed containers itself, with backoff, and reports it.
       RestartPolicy: { Name: "no" },
       LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+    },
+  };
+}
+
+/** Inputs of guardOptions. */
+export interface GuardContext {
+  name: string;
+  labels: Record<string, string>;
+  image: string;
+  /** The edge network the guard publishes from (it joins the server's network after create). */
+  network: string;
+  /** The server's container port, dialled as SERVER_ALIAS. */
+  upstreamPort: number;
+}
+
+/**
+ * The create options of an HTTP server's port guard (deploy/images/guard): the only published
+ * port of the instance, on 127.0.0.1. Hardened like a server; its credential arrives on stdin
+ * (StdinOnce), so it is in no environment, argv or `docker inspect`.
+ */
+export function guardOptions(context: GuardContext): Docker.ContainerCreateOptions {
+  const portKey = `${GUARD_PORT}/tcp`;
+  return {
+    name: context.name,
+    Image: context.image,
+    Env: [`GUARD_PORT=${GUARD_PORT}`, `UPSTREAM=${SERVER_ALIAS}:${context.upstreamPort}`],
+    Labels: context.labels,
+    User: NOBODY,
+    Tty: false,
+    OpenStdin: true,
+    StdinOnce: true,
+    AttachStdin: true,
+    AttachStdout: false,
+    AttachStderr: false,
+    ExposedPorts: { [portKey]: {} },
+    HostConfig: {
+      Memory: 64 * 1024 * 1024,
+      MemorySwap: 64 * 1024 * 1024,
+      PidsLimit: 32,
+      ReadonlyRootfs: true,
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      NetworkMode: context.network,
+      PortBindings: { [portKey]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
+      RestartPolicy: { Name: "no" },
+      LogConfig: { Type: "json-file", Config: { "max-size": "1m", "max-file": "1" } },
     },
   };
 }

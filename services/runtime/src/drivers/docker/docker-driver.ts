@@ -1,6 +1,7 @@
+import { createHmac } from "node:crypto";
 import { PassThrough, type Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { failpoint } from "@berth/platform";
+import { failpoint, GUARD_HEADER } from "@berth/platform";
 import type Docker from "dockerode";
 import type { DockerSpec } from "../../spec/types.js";
 import {
@@ -12,11 +13,20 @@ import {
   type WorkloadHandle,
   type WorkloadRequest,
 } from "../types.js";
-import { containerOptions, containerUser, launchedArgv, secretsLine } from "./container-options.js";
+import {
+  containerOptions,
+  containerUser,
+  GUARD_PORT,
+  guardOptions,
+  launchedArgv,
+  secretsLine,
+} from "./container-options.js";
 import { dockerStatus, engineCall, ignoreGone } from "./docker-client.js";
 import { logLines } from "./docker-logs.js";
 import {
   containerName,
+  edgeNetworkName,
+  guardName,
   LABELS,
   type LabelContext,
   networkName,
@@ -33,9 +43,33 @@ export interface DockerDriver extends WorkloadDriver<DockerSpec> {
   close(): void;
 }
 
-/** Creates the Docker driver over a dockerode client, owning objects labelled with the scope. */
-export function createDockerDriver(docker: Docker, labels: LabelContext): DockerDriver {
+/** Options of createDockerDriver. */
+export interface DockerDriverOptions {
+  /** The port guard's image (berth/mcp-guard:1). */
+  guardImage: string;
+  /**
+   * The key the per-instance guard credentials are derived from (HMAC over instance and
+   * generation): stable across runtime restarts, so adopted guards keep working.
+   */
+  guardSecret: string;
+}
+
+/**
+ * Creates the Docker driver over a dockerode client, owning objects labelled with the scope. An
+ * HTTP server runs on its instance's internal network with no published port; a port guard
+ * container publishes 127.0.0.1:<port> and lets through only connections that open with the
+ * instance's credential (handed out in the handle's headers under GUARD_HEADER).
+ */
+export function createDockerDriver(
+  docker: Docker,
+  labels: LabelContext,
+  driverOptions: DockerDriverOptions,
+): DockerDriver {
   const shutdown = new AbortController();
+  const credentialOf = (instanceId: string, generation: number) =>
+    createHmac("sha256", driverOptions.guardSecret)
+      .update(`berth-guard\0${instanceId}\0${generation}`)
+      .digest("hex");
 
   const observed = (info: Docker.ContainerInfo): ObservedWorkload => ({
     instanceId: info.Labels[LABELS.instance] ?? "",
@@ -43,33 +77,62 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
     containerId: info.Id,
     running: info.State === "running",
   });
-  const listContainers = async (instanceId?: string) =>
+  /** Every container of the scope (or instance): servers and their guards. */
+  const allContainers = async (instanceId?: string) =>
     (await docker.listContainers({ all: true, filters: scopeFilters(labels, instanceId) })).map(
-      observed,
+      (info) => ({ ...observed(info), guard: info.Labels[LABELS.role] === "guard" }),
     );
+  /** The workloads: servers' containers, not their guards. */
+  const listContainers = async (instanceId?: string): Promise<ObservedWorkload[]> =>
+    (await allContainers(instanceId))
+      .filter((c) => !c.guard)
+      .map(({ guard: _, ...workload }) => workload);
   const removeContainer = (id: string) =>
     ignoreGone(() => docker.getContainer(id).remove({ force: true, v: true }));
 
   /**
-   * The instance's own bridge network for an http server. Docker 20.10 publishes no port of an
-   * `internal` network, so the network is a bridge without masquerading (no route out to the
-   * internet) and without inter-container traffic; the published loopback port stays usable.
+   * One of an instance's networks, (re)made with the wanted `internal` flag:
+   * - the server's network (networkName): unless the catalog entry asks for egress (then a plain
+   *   bridge), `internal` (Docker drops its traffic to other networks) and with no IPv4 address
+   *   on the host's side of the bridge (`inhibit_ipv4`): Docker 20.10 still gives containers of
+   *   an internal network a default route to the bridge's address, through which every address
+   *   of the host answered (tested). Without that address nothing on the host is reachable, and
+   *   the host has no route to the server's address either;
+   * - the edge network (edgeNetworkName), on which only the guard sits and publishes its port
+   *   (Docker publishes no port of an internal network): no masquerading, so no route out.
+   * Neither lets containers of other networks in.
    */
-  async function ensureNetwork(instanceId: string): Promise<string> {
-    const name = networkName(instanceId);
+  async function ensureNetwork(
+    instanceId: string,
+    name: string,
+    internal: boolean,
+    masquerade: boolean,
+  ): Promise<string> {
+    const existing = await docker
+      .getNetwork(name)
+      .inspect()
+      .catch((error: unknown) => {
+        if (dockerStatus(error) === 404) return undefined;
+        throw error;
+      });
+    const inhibited = existing?.Options?.["com.docker.network.bridge.inhibit_ipv4"] === "true";
+    if (existing && Boolean(existing.Internal) === internal && inhibited === internal) return name;
+    if (existing) await ignoreGone(() => docker.getNetwork(name).remove());
     try {
       await docker.createNetwork({
         Name: name,
         Driver: "bridge",
         CheckDuplicate: true,
+        Internal: internal,
         Labels: workloadLabels(labels, instanceId),
         Options: {
-          "com.docker.network.bridge.enable_ip_masquerade": "false",
-          "com.docker.network.bridge.enable_icc": "false",
+          "com.docker.network.bridge.enable_ip_masquerade": String(masquerade),
+          "com.docker.network.bridge.enable_icc": "true",
+          ...(internal ? { "com.docker.network.bridge.inhibit_ipv4": "true" } : {}),
         },
       });
     } catch (error) {
-      if (dockerStatus(error) !== 409) throw error; // 409: it exists already, which is fine
+      if (dockerStatus(error) !== 409) throw error; // 409: made meanwhile, which is fine
     }
     return name;
   }
@@ -163,9 +226,16 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
       if (!info.Config.OpenStdin || info.Config.StdinOnce) return undefined;
       return handle(request, container, info.Id, "", true, await attach(container));
     }
-    const endpoint = endpointOf(info, request.spec);
+    // An http server is reached through its guard of the same generation.
+    const guardInfo = await docker
+      .getContainer(guardName(request.instanceId, request.generation))
+      .inspect()
+      .catch(() => undefined);
+    if (!guardInfo?.State.Running) return undefined;
+    const endpoint = endpointOf(guardInfo, request.spec.path);
     if (!endpoint) return undefined;
-    return handle(request, container, info.Id, endpoint, true);
+    const guard = docker.getContainer(guardInfo.Id);
+    return handle(request, container, info.Id, endpoint, true, undefined, guard);
   }
 
   function handle(
@@ -175,19 +245,64 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
     endpoint: string,
     adopted: boolean,
     stdio?: StdioChannel,
+    guard?: Docker.Container,
   ): WorkloadHandle {
+    const exited = guard
+      ? Promise.race([exitOf(container), exitOf(guard).then((why) => `port guard: ${why}`)])
+      : exitOf(container);
     return {
       instanceId: request.instanceId,
       generation: request.generation,
       driver: "docker",
       endpoint,
-      headers: {},
+      headers: guard
+        ? { [GUARD_HEADER]: credentialOf(request.instanceId, request.generation) }
+        : {},
       containerId,
       stdio,
       adopted,
-      exited: exitOf(container),
+      exited,
       restartable: true,
     };
+  }
+
+  /**
+   * Starts the port guard of an http server: on the edge network (its published port) and the
+   * server's network (where it dials the server by alias); the credential goes in on stdin.
+   */
+  async function startGuard(
+    request: WorkloadRequest<DockerSpec>,
+    serverNetwork: string,
+    port: number,
+  ): Promise<Docker.Container> {
+    const { instanceId, generation } = request;
+    const edge = await ensureNetwork(instanceId, edgeNetworkName(instanceId), false, false);
+    const options = guardOptions({
+      name: guardName(instanceId, generation),
+      labels: { ...workloadLabels(labels, instanceId, generation), [LABELS.role]: "guard" },
+      image: driverOptions.guardImage,
+      network: edge,
+      upstreamPort: port,
+    });
+    await imageConfig(driverOptions.guardImage);
+    let guard: Docker.Container;
+    try {
+      guard = await docker.createContainer(options);
+    } catch (error) {
+      if (dockerStatus(error) !== 409) throw error;
+      await removeContainer(options.name!);
+      guard = await docker.createContainer(options);
+    }
+    try {
+      await docker.getNetwork(serverNetwork).connect({ Container: guard.id });
+      const send = await stdinOnly(guard);
+      await guard.start();
+      await send(`${credentialOf(instanceId, generation)}\n`);
+      return guard;
+    } catch (error) {
+      await removeContainer(guard.id).catch(() => undefined);
+      throw error;
+    }
   }
 
   async function create(request: WorkloadRequest<DockerSpec>): Promise<WorkloadHandle> {
@@ -212,10 +327,19 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
       );
     }
     const launcher = argv ? { hostPath: LAUNCHER_PATH, ...argv } : undefined;
+    const network =
+      spec.transport === "stdio"
+        ? "none"
+        : await ensureNetwork(
+            instanceId,
+            networkName(instanceId),
+            !spec.networkEgress,
+            spec.networkEgress,
+          );
     const options = containerOptions(request, {
       name: containerName(instanceId, generation),
       labels: workloadLabels(labels, instanceId, generation),
-      network: spec.transport === "stdio" ? "none" : await ensureNetwork(instanceId),
+      network,
       user: containerUser(spec.user),
       port,
       ...(launcher ? { launcher } : {}),
@@ -242,19 +366,21 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
         else await sendSecrets!(line);
       }
       failpoint("runtime.after-container-start");
-      const info = await container.inspect();
-      const endpoint = stdio ? "" : endpointOf(info, spec);
-      if (endpoint === undefined) throw new Error("the published port is missing after start");
-      return handle(request, container, info.Id, endpoint, false, stdio);
+      if (stdio) return handle(request, container, container.id, "", false, stdio);
+      const guard = await startGuard(request, network, port!);
+      const endpoint = endpointOf(await guard.inspect(), spec.path);
+      if (endpoint === undefined) throw new Error("the guard's published port is missing");
+      return handle(request, container, container.id, endpoint, false, undefined, guard);
     } catch (error) {
       await removeContainer(container.id).catch(() => undefined);
+      await removeContainer(guardName(instanceId, generation)).catch(() => undefined);
       throw error;
     }
   }
 
   async function collectGarbage(keep: ReadonlySet<string>): Promise<number> {
     let removed = 0;
-    for (const container of await listContainers()) {
+    for (const container of await allContainers()) {
       if (keep.has(container.instanceId)) continue;
       await removeContainer(container.containerId);
       removed += 1;
@@ -279,15 +405,18 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
           const adopted = await adopt(request, current[0]!);
           if (adopted) return adopted;
         }
-        for (const container of existing) await removeContainer(container.containerId);
+        for (const container of await allContainers(request.instanceId)) {
+          await removeContainer(container.containerId);
+        }
         return create(request);
       }),
     remove: (instanceId) =>
       engineCall(async () => {
-        for (const container of await listContainers(instanceId)) {
+        for (const container of await allContainers(instanceId)) {
           await removeContainer(container.containerId);
         }
         await ignoreGone(() => docker.getNetwork(networkName(instanceId)).remove());
+        await ignoreGone(() => docker.getNetwork(edgeNetworkName(instanceId)).remove());
       }),
     inspect: (instanceId) => engineCall(() => listContainers(instanceId)),
     list: () => engineCall(() => listContainers()),
@@ -307,10 +436,10 @@ export function createDockerDriver(docker: Docker, labels: LabelContext): Docker
   };
 }
 
-/** The loopback URL of a container's published port, or undefined when it is not published. */
-function endpointOf(info: Docker.ContainerInspectInfo, spec: DockerSpec): string | undefined {
-  const ports = info.NetworkSettings?.Ports ?? {};
-  const key = spec.port ? `${spec.port}/tcp` : Object.keys(ports)[0];
-  const binding = key ? ports[key]?.find((b) => b.HostIp === "127.0.0.1") : undefined;
-  return binding?.HostPort ? `http://127.0.0.1:${binding.HostPort}${spec.path}` : undefined;
+/** The loopback URL of a guard's published port, or undefined when it is not published. */
+function endpointOf(info: Docker.ContainerInspectInfo, path: string): string | undefined {
+  const binding = info.NetworkSettings?.Ports?.[`${GUARD_PORT}/tcp`]?.find(
+    (b) => b.HostIp === "127.0.0.1",
+  );
+  return binding?.HostPort ? `http://127.0.0.1:${binding.HostPort}${path}` : undefined;
 }

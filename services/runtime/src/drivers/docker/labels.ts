@@ -4,6 +4,8 @@ export const LABELS = {
   instance: "berth.instance",
   generation: "berth.generation",
   scope: "berth.scope",
+  /** "guard" on an HTTP server's port guard; absent on the server's own container. */
+  role: "berth.role",
 } as const;
 
 /** Identity of what one runtime creates on a Docker engine. */
@@ -41,7 +43,17 @@ export function containerName(instanceId: string, generation: number): string {
   return `berth-${instanceId}-g${generation}`;
 }
 
-/** The name of an instance's own network. */
+/** The name of an instance's own network (internal for HTTP servers without egress). */
 export function networkName(instanceId: string): string {
   return `berth-${instanceId}`;
+}
+
+/** The network on which an HTTP server's port guard publishes its port. */
+export function edgeNetworkName(instanceId: string): string {
+  return `berth-${instanceId}-edge`;
+}
+
+/** The port guard's container of an instance's generation. */
+export function guardName(instanceId: string, generation: number): string {
+  return `${containerName(instanceId, generation)}-guard`;
 }
