@@ -421,9 +421,11 @@ export async function createVirtualSession(
     new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
 
   server.setRequestHandler(ListToolsRequestSchema, () =>
-    observed("tools/list", undefined, async () => ({
-      tools: [...(await tools()).values()].map((t) => t.tool),
-    })),
+    observed("tools/list", undefined, async () => {
+      // Always asked of the members: a member that stopped or came back shows at once.
+      toolCatalog = undefined;
+      return { tools: [...(await tools()).values()].map((t) => t.tool) };
+    }),
   );
 
   server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
