@@ -28,6 +28,7 @@ describe("MCP conformance through Berth", () => {
   let berth: ConformanceMesh;
   let direct: ConformanceRun;
   const through = new Map<BerthPath, Promise<ConformanceRun>>();
+  let virtual: Promise<ConformanceRun>;
 
   beforeAll(async () => {
     fixture = await startFixture();
@@ -44,9 +45,11 @@ describe("MCP conformance through Berth", () => {
       run.catch(() => undefined); // awaited (and reported) by the path's own test
       through.set(path, run);
     }
+    virtual = runConformance(berth.virtualUrl, { authorization: berth.authorization });
+    virtual.catch(() => undefined); // awaited (and reported) by its own test
   }, 240_000);
   afterAll(async () => {
-    await Promise.allSettled(through.values());
+    await Promise.allSettled([...through.values(), virtual]);
     await berth?.stop();
     await fixture?.stop();
     await removeLeftovers(runId);
@@ -71,4 +74,15 @@ describe("MCP conformance through Berth", () => {
       expect(run.passed).toBe(direct.passed);
     }, 200_000);
   }
+
+  it("every scenario that passes directly passes through /mcp/v/{name}, a virtual server of the fixture alone", async () => {
+    const run = await virtual;
+    const regressed = regressions(direct, run);
+    expect(
+      regressed,
+      `virtual: ${run.passed}/${run.total} checks passed (directly ${direct.passed}/${direct.total})\n` +
+        scenarioLines(run).join("\n"),
+    ).toEqual([]);
+    expect(run.passed).toBe(direct.passed);
+  }, 200_000);
 });
