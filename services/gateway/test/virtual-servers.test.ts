@@ -9,6 +9,7 @@ import {
   ToolListChangedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBerth } from "../../../packages/cli/test/support/run-berth.js";
 import {
   ensureImages,
   newRunId,
@@ -16,6 +17,16 @@ import {
   waitFor,
 } from "../../runtime/test/support/runtime-harness.js";
 import { createKey, type KeyedMesh, startKeyedMesh } from "./support/gateway-mesh.js";
+
+/** The fields of REST answers this test reads. */
+interface Answer {
+  id: string;
+  name: string;
+  status: string;
+  error: { status: string };
+  virtualServers: Array<{ name: string }>;
+  [field: string]: unknown;
+}
 
 // A virtual server over two real instances run by the real runtime: the reference "everything"
 // server in a stdio container and in an HTTP container, reached with the official MCP SDK client
@@ -29,7 +40,7 @@ describe("virtual servers over a stdio and an HTTP container", () => {
 
   const json = async (method: string, path: string, body?: unknown, key?: string) => {
     const response = await mesh.rest(method, path, body, key);
-    return { status: response.status, body: (await response.json()) as Record<string, any> };
+    return { status: response.status, body: (await response.json()) as Answer };
   };
   const status = async (id: string) => (await json("GET", `/v1/instances/${id}`)).body.status;
   const until = (id: string, wanted: string) =>
@@ -222,6 +233,68 @@ describe("virtual servers over a stdio and an HTTP container", () => {
     });
     expect(JSON.stringify(elicited.content)).toContain("declined");
   }, 120_000);
+
+  it("concurrent clients each get only their own progress and answers", async () => {
+    const [one, two] = await Promise.all([connect(mesh.adminKey), connect(mesh.adminKey)]);
+    const seen: Record<string, number[]> = { one: [], two: [] };
+    const run = (client: Client, who: string, steps: number) =>
+      client.callTool(
+        { name: "s_trigger-long-running-operation", arguments: { duration: 1, steps } },
+        undefined,
+        { onprogress: (p) => seen[who]!.push(p.total ?? -1), timeout: 30_000 },
+      );
+    const [a, b] = await Promise.all([run(one, "one", 2), run(two, "two", 4)]);
+    expect(seen).toEqual({ one: [2, 2], two: [4, 4, 4, 4] });
+    expect(JSON.stringify(a.content)).toContain("Steps: 2");
+    expect(JSON.stringify(b.content)).toContain("Steps: 4");
+  }, 60_000);
+
+  it("the CLI creates, shows, updates, lists and deletes virtual servers and grants keys", async () => {
+    const berth = async (args: string[], input?: string) => {
+      const run = await runBerth(args, {
+        url: mesh.gateway.url,
+        apiKey: mesh.adminKey,
+        timeoutMs: 60_000,
+        ...(input === undefined ? {} : { input }),
+      });
+      expect(run.code, `${args.join(" ")}: ${run.stderr}`).toBe(0);
+      return run.stdout;
+    };
+    const file = JSON.stringify({ name: "cli-vs", members: [{ instance: "ev-http", prefix: "" }] });
+    expect(await berth(["virtual-servers", "create", "--file", "-"], file)).toContain("cli-vs");
+    const shown = JSON.parse(await berth(["virtual-servers", "get", "cli-vs", "-o", "json"]));
+    expect(shown.members[0]).toMatchObject({ instance: ids["ev-http"], instanceName: "ev-http" });
+    const updated = JSON.parse(
+      await berth(
+        ["virtual-servers", "update", "cli-vs", "--file", "-", "--revision", "1", "-o", "json"],
+        JSON.stringify({ description: "via the CLI" }),
+      ),
+    );
+    expect(updated).toMatchObject({ description: "via the CLI", revision: "2" });
+    expect(await berth(["virtual-servers", "list"])).toContain("cli-vs");
+    const key = JSON.parse(
+      await berth([
+        "api-keys",
+        "create",
+        "--name",
+        "agent",
+        "--scope",
+        "mcp",
+        "--virtual-server",
+        "cli-vs=echo,get-*",
+        "-o",
+        "json",
+      ]),
+    );
+    expect(key.apiKey.virtualServers).toEqual([
+      { virtualServer: shown.id, tools: ["echo", "get-*"] },
+    ]);
+    expect(await names(await connect(key.key, "cli-vs"))).toEqual(
+      expect.arrayContaining(["echo", "get-sum"]),
+    );
+    await berth(["virtual-servers", "delete", "cli-vs"]);
+    expect((await json("GET", "/v1/virtualServers/cli-vs")).status).toBe(404);
+  }, 240_000);
 
   it("hides a denied tool and refuses it exactly like an unknown one", async () => {
     const client = await connect(mesh.adminKey);
