@@ -158,15 +158,17 @@ export function createVirtualServersHandlers(
 
     async deleteVirtualServer(request) {
       requireRef(request.id);
+      let deletedId: string | undefined;
       const { response, replayed } = await writes.run({
         method: method.deleteVirtualServer,
         request,
         execute: async (orm) => {
-          const row = await storeOn(orm).delete(request.id, request.revision);
-          deps.onChanged(row.id);
+          deletedId = (await storeOn(orm).delete(request.id, request.revision)).id;
           return {};
         },
       });
+      // After the commit: the sessions look the virtual server up again and find it gone.
+      if (deletedId) deps.onChanged(deletedId);
       if (!replayed) deps.logger.info({ virtual_server: request.id }, "virtual server deleted");
       return response;
     },

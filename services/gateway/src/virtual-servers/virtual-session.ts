@@ -125,6 +125,7 @@ export async function createVirtualSession(
   let resourceOwners: Map<string, number> | undefined;
   let templateOwners: Array<{ member: number; template: UriTemplate; source: string }> = [];
   let closed = false;
+  let ready = false;
   let server: Server;
 
   const forgetCatalogs = () => {
@@ -192,11 +193,11 @@ export async function createVirtualSession(
               requestOptions,
             )) as Record<string, unknown>;
           },
-          availability(_instanceId, up) {
-            // A member coming or going changes what the lists hold.
+          availability() {
+            // A member coming or going changes what the lists hold: clients are told (once the
+            // session serves; the first connections happen before initialize is answered).
             forgetCatalogs();
-            if (!up || toolCatalog !== undefined)
-              sendQuietly({ method: "notifications/tools/list_changed" });
+            if (ready) sendQuietly({ method: "notifications/tools/list_changed" });
           },
         },
       });
@@ -599,6 +600,7 @@ export async function createVirtualSession(
     );
   }
 
+  ready = true;
   return {
     server,
     virtualServerId: vsId,
