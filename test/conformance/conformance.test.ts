@@ -19,7 +19,8 @@ import { type FixtureProcess, startFixture } from "./support/fixture-process.js"
 
 // The official MCP conformance suite (@modelcontextprotocol/conformance 0.1.11, active server
 // scenarios) against the conformance fixture reached directly, then through the gateway's
-// /mcp/{instance} on every path an instance can take. Every scenario that passes directly must
+// /mcp/{instance} on every path an instance can take, and through /mcp/v/{name} of a virtual
+// server whose only member is the fixture. Every scenario that passes directly must
 // pass through Berth, on every run: a flaky scenario is a failure.
 describe("MCP conformance through Berth", () => {
   const runId = `cf-${randomBytes(4).toString("hex")}`;
@@ -28,6 +29,7 @@ describe("MCP conformance through Berth", () => {
   let berth: ConformanceMesh;
   let direct: ConformanceRun;
   const through = new Map<BerthPath, Promise<ConformanceRun>>();
+  let virtual: Promise<ConformanceRun>;
 
   beforeAll(async () => {
     fixture = await startFixture();
@@ -44,9 +46,14 @@ describe("MCP conformance through Berth", () => {
       run.catch(() => undefined); // awaited (and reported) by the path's own test
       through.set(path, run);
     }
+    // The virtual server's run follows the three (four at once overload a two-core machine).
+    virtual = Promise.allSettled(through.values()).then(() =>
+      runConformance(berth.virtualUrl, { authorization: berth.authorization }),
+    );
+    virtual.catch(() => undefined); // awaited (and reported) by its own test
   }, 240_000);
   afterAll(async () => {
-    await Promise.allSettled(through.values());
+    await Promise.allSettled([...through.values(), virtual]);
     await berth?.stop();
     await fixture?.stop();
     await removeLeftovers(runId);
@@ -71,4 +78,15 @@ describe("MCP conformance through Berth", () => {
       expect(run.passed).toBe(direct.passed);
     }, 200_000);
   }
+
+  it("every scenario that passes directly passes through /mcp/v/{name}, a virtual server of the fixture alone", async () => {
+    const run = await virtual;
+    const regressed = regressions(direct, run);
+    expect(
+      regressed,
+      `virtual: ${run.passed}/${run.total} checks passed (directly ${direct.passed}/${direct.total})\n` +
+        scenarioLines(run).join("\n"),
+    ).toEqual([]);
+    expect(run.passed).toBe(direct.passed);
+  }, 200_000);
 });

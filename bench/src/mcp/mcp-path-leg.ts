@@ -65,6 +65,13 @@ export async function mcpPathLeg(
     created.push(httpId);
     await api.waitForStatus(stdioId, "INSTANCE_STATUS_RUNNING", 90_000);
     await api.waitForStatus(httpId, "INSTANCE_STATUS_RUNNING", 90_000);
+    // A virtual server whose only member is the stdio instance, without a prefix: the same echo
+    // calls, through /mcp/v/{name} (an SDK Server and a member Client per session).
+    const vs = await api.rest("POST", "/v1/virtualServers", {
+      name: "bench-vs",
+      members: [{ instance: "bench-stdio", prefix: "" }],
+    });
+    if (vs.status !== 200) throw new Error(`POST /v1/virtualServers: ${vs.status}`);
     // The diagnostic variant: a second gateway whose sockets have TCP_NODELAY (see the preload).
     const noDelay = await mesh.extraGateway("gateway-nodelay", ["--import", NO_DELAY_PRELOAD]);
     stops.push(() => noDelay.stop());
@@ -81,6 +88,12 @@ export async function mcpPathLeg(
     const targets: McpTarget[] = [
       floor!,
       gatewayStdio,
+      httpTarget(
+        "berth-virtual",
+        "(b) Berth gateway /mcp/v/{name} → stdio container (a virtual server of one member)",
+        `${mesh.gatewayUrl}/mcp/v/bench-vs`,
+        { headers: auth, berth: true },
+      ),
       ...bridges,
       httpTarget(
         "floor-http",

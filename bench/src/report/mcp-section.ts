@@ -69,6 +69,7 @@ export function mcpSection(
     "",
     concurrent,
     "",
+    ...virtualCost(medians),
     "### Findings",
     "",
     `Targets (issue 13): through the gateway to an stdio container, sequential calls/s ≥ ${STDIO_VS_PEER}× the best peer and p50 ≤ the stdio floor + ${STDIO_P50_OVER_FLOOR_MS} ms, and with ${settings.sessions} sessions ≥ ${STDIO_VS_PEER}× the best peer; to an http container, ≥ ${HTTP_VS_FLOOR}× the container's own calls/s and p50 ≤ its own + ${HTTP_P50_OVER_FLOOR_MS} ms.`,
@@ -84,6 +85,19 @@ export function mcpSection(
     profiles,
   ].join("\n");
   return { markdown, findings };
+}
+
+/** The cost of a virtual server: its row against the plain /mcp/{instance} row to the same stdio instance. */
+function virtualCost(medians: Map<string, Medians>): string[] {
+  const vs = medians.get("berth-virtual");
+  const plain = medians.get("berth-stdio");
+  if (!vs || !plain) return [];
+  return [
+    "### A virtual server against the plain instance path",
+    "",
+    `Through /mcp/v/{name} (one member, the same stdio instance) against /mcp/{instance}: sequential ${num(vs.seqRate, 0)} vs ${num(plain.seqRate, 0)} calls/s (${ratio(vs.seqRate / plain.seqRate)}), p50 ${num(vs.seqP50, 2)} vs ${num(plain.seqP50, 2)} ms (+${num(vs.seqP50 - plain.seqP50, 2)} ms); with concurrent sessions ${num(vs.conRate, 0)} vs ${num(plain.conRate, 0)} calls/s (${ratio(vs.conRate / plain.conRate)}).`,
+    "",
+  ];
 }
 
 function name(t: TargetResult): string {

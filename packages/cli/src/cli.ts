@@ -5,6 +5,7 @@ import { apiKeysCommands } from "./commands/api-keys.js";
 import { deadLettersCommands } from "./commands/dead-letters.js";
 import { instancesCommands } from "./commands/instances.js";
 import { serversCommands } from "./commands/servers.js";
+import { virtualServersCommands } from "./commands/virtual-servers.js";
 import { describeFailure } from "./errors.js";
 import { commandHelp, type GroupInfo, overviewHelp } from "./help.js";
 import { retryOptions } from "./retries.js";
@@ -16,6 +17,10 @@ export const DEFAULT_URL = "http://127.0.0.1:8080";
 const GROUPS: Record<string, GroupInfo> = {
   servers: { summary: "Catalog (registry)", commands: serversCommands },
   instances: { summary: "Instances", commands: instancesCommands },
+  "virtual-servers": {
+    summary: "Virtual servers: several instances as one MCP endpoint",
+    commands: virtualServersCommands,
+  },
   "api-keys": { summary: "API keys (admin)", commands: apiKeysCommands },
   "dead-letters": { summary: "Refused events (admin)", commands: deadLettersCommands },
 };

@@ -1,5 +1,6 @@
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
+import { VirtualServersService } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
@@ -40,6 +41,8 @@ export interface BerthClient {
   instances: Client<typeof InstancesService>;
   runtime: Client<typeof RuntimeService>;
   apiKeys: Client<typeof ApiKeysService>;
+  /** Virtual servers: several instances as one MCP endpoint, /mcp/v/{name}. */
+  virtualServers: Client<typeof VirtualServersService>;
   /** Events consumers refused (admin). */
   deadLetters: Client<typeof DeadLettersService>;
   transport: Transport;
@@ -69,6 +72,10 @@ export function createBerthClient(options: BerthClientOptions): BerthClient {
     instances: withBerthErrors(InstancesService, createClient(InstancesService, transport)),
     runtime: withBerthErrors(RuntimeService, createClient(RuntimeService, transport)),
     apiKeys: withBerthErrors(ApiKeysService, createClient(ApiKeysService, transport)),
+    virtualServers: withBerthErrors(
+      VirtualServersService,
+      createClient(VirtualServersService, transport),
+    ),
     deadLetters: withBerthErrors(DeadLettersService, createClient(DeadLettersService, transport)),
     transport,
   };

@@ -9,6 +9,7 @@ import {
 } from "@berth/platform";
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
+import { VirtualServersService } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
@@ -19,7 +20,7 @@ import { ApiKeyEntity } from "./api-keys/api-key-entity.js";
 import { createApiKeyStore } from "./api-keys/api-key-store.js";
 import { createApiKeysHandlers } from "./api-keys/api-keys-handlers.js";
 import { ensureBootstrapKey, type PrintLine, printToStdout } from "./api-keys/bootstrap-key.js";
-import { instanceIdOf } from "./api-keys/instance-binding.js";
+import { instanceIdOf, instanceNamed } from "./api-keys/instance-binding.js";
 import { gatewayMigrations } from "./api-keys/migrations.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { clientContextValues } from "./auth/client-address.js";
@@ -45,6 +46,11 @@ import { createOriginGuard, isLoopbackAddress } from "./mcp/origin-guard.js";
 import { createSessionPins } from "./mcp/session-pins.js";
 import { observeRequests } from "./observe-request.js";
 import { createOpenApiRoutes, loadOpenApi } from "./openapi/openapi-routes.js";
+import { createVirtualMcp, type VirtualMcp } from "./virtual-servers/virtual-mcp.js";
+import { VirtualServerEntity } from "./virtual-servers/virtual-server-entity.js";
+import { createVirtualServerStore } from "./virtual-servers/virtual-server-store.js";
+import { createVirtualServersHandlers } from "./virtual-servers/virtual-servers-handlers.js";
+import type { VirtualCallEvent } from "./virtual-servers/virtual-session.js";
 
 /** A running gateway. */
 export interface Gateway {
@@ -59,6 +65,8 @@ export interface Gateway {
 export interface GatewayOptions {
   /** Where the bootstrap key line goes (standard output by default). */
   print?: PrintLine;
+  /** Every MCP call through a virtual server (the audit trail and metrics hook in here). */
+  onVirtualCall?: (event: VirtualCallEvent) => void;
 }
 
 /**
@@ -81,13 +89,16 @@ export async function startGateway(
     const orm = await createDatabase({
       url: config.DATABASE_URL,
       schema: "gateway",
-      entities: [ApiKeyEntity],
+      entities: [ApiKeyEntity, VirtualServerEntity],
       migrations: gatewayMigrations,
       logger: log,
       poolMax: 5,
     });
     closer.add("database", () => orm.close());
     const store = createApiKeyStore(orm);
+    // Created with the MCP proxy below; virtual server changes reach its sessions through it.
+    let virtualMcp: VirtualMcp | undefined;
+    const virtualServerStore = createVirtualServerStore(orm);
     await ensureBootstrapKey(
       store,
       config.BERTH_BOOTSTRAP_API_KEY,
@@ -142,6 +153,16 @@ export async function startGateway(
           store,
           onRevoked: (id) => authenticator.forget(id),
           resolveInstance: (ref) => instanceIdOf(instancesClient, ref),
+          resolveVirtualServer: async (ref) => (await virtualServerStore.find(ref))?.id,
+          logger: log,
+        }),
+      },
+      {
+        service: VirtualServersService as DescService,
+        impl: createVirtualServersHandlers({
+          store: virtualServerStore,
+          resolveInstance: (ref) => instanceNamed(instancesClient, ref),
+          onChanged: (id) => virtualMcp?.changed(id),
           logger: log,
         }),
       },
@@ -171,19 +192,25 @@ export async function startGateway(
     closer.add("endpoint cache events", () => invalidations.stop());
     const circuits = createCircuitReporter(nc, log);
     closer.add("circuit reports", async () => circuits.stop());
+    const pins = createSessionPins();
+    const lookup = createGuardedLookup({
+      allowLoopback: config.BERTH_ALLOW_LOOPBACK_ENDPOINTS,
+      allowPrivate: config.BERTH_ALLOW_PRIVATE_ENDPOINTS,
+    });
+    const guard = createOriginGuard({
+      allowedOrigins: [
+        ...parseOrigins(config.MCP_ALLOWED_ORIGINS),
+        ...parseOrigins(config.CORS_ORIGINS).filter((origin) => origin !== "*"),
+      ],
+      allowedHosts: parseOrigins(config.MCP_ALLOWED_HOSTS),
+      loopbackOnly: isLoopbackAddress(config.HTTP_HOST),
+    });
     const mcp = createMcpProxy({
       resolver,
       gatekeeper,
-      pins: createSessionPins(),
+      pins,
       forwarder: withCircuitBreaker(
-        createForwarder({
-          logger: log,
-          maxBodyBytes: config.MAX_BODY_BYTES,
-          lookup: createGuardedLookup({
-            allowLoopback: config.BERTH_ALLOW_LOOPBACK_ENDPOINTS,
-            allowPrivate: config.BERTH_ALLOW_PRIVATE_ENDPOINTS,
-          }),
-        }),
+        createForwarder({ logger: log, maxBodyBytes: config.MAX_BODY_BYTES, lookup }),
         createCircuitBreakers({
           failureThreshold: config.MCP_BREAKER_FAILURES,
           openMs: config.MCP_BREAKER_OPEN_MS,
@@ -192,17 +219,23 @@ export async function startGateway(
         }),
         log,
       ),
-      guard: createOriginGuard({
-        allowedOrigins: [
-          ...parseOrigins(config.MCP_ALLOWED_ORIGINS),
-          ...parseOrigins(config.CORS_ORIGINS).filter((origin) => origin !== "*"),
-        ],
-        allowedHosts: parseOrigins(config.MCP_ALLOWED_HOSTS),
-        loopbackOnly: isLoopbackAddress(config.HTTP_HOST),
-      }),
+      guard,
       maxSessionsPerKey: config.MCP_SESSIONS_PER_KEY,
       maxSessionsPerInstance: config.MCP_SESSIONS_PER_INSTANCE,
       maxBodyBytes: config.MAX_BODY_BYTES,
+      logger: log,
+    });
+    virtualMcp = createVirtualMcp({
+      store: virtualServerStore,
+      resolver,
+      gatekeeper,
+      guard,
+      instanceSessionsOfKey: (keyId) => pins.countForKey(keyId),
+      maxSessionsPerKey: config.MCP_SESSIONS_PER_KEY,
+      maxSessionsPerVirtualServer: config.MCP_SESSIONS_PER_INSTANCE,
+      maxBodyBytes: config.MAX_BODY_BYTES,
+      lookup,
+      ...(options.onVirtualCall ? { onCall: options.onVirtualCall } : {}),
       logger: log,
     });
     const rpc = createRpcHandler({
@@ -228,6 +261,7 @@ export async function startGateway(
       routes: [
         { name: "health", methods: ["GET"], paths: ["/healthz", "/readyz"], handle: health },
         { name: "docs", methods: ["GET"], paths: ["/openapi.json", "/docs"], handle: docs },
+        { name: "mcp-virtual", prefixes: ["/mcp/v/"], handle: virtualMcp.handle },
         { name: "mcp", paths: ["/mcp"], prefixes: ["/mcp/"], handle: mcp.handle },
         { name: "rest", prefixes: ["/v1/"], handle: rest },
         // Connect, gRPC-Web and gRPC: POST /<package.Service>/<Method> of a registered service.
@@ -252,6 +286,7 @@ export async function startGateway(
     const port = await server.listen(config.HTTP_PORT, config.HTTP_HOST);
     closer.add("http server", () => server.close());
     closer.add("mcp streams", () => mcp.close());
+    closer.add("virtual mcp sessions", () => virtualMcp?.close());
     const url = `http://${config.HTTP_HOST}:${port}`;
     log.info({ url }, "gateway listening");
     return { port, url, stop: () => closer.closeAll() };

@@ -17,6 +17,11 @@ export interface ConformanceMesh {
   authorization: string;
   /** The gateway URL of a path's instance. */
   urlOf(path: BerthPath): string;
+  /**
+   * /mcp/v/conformance-virtual: a virtual server whose only member is the first path's instance,
+   * with no prefix (the suite calls the fixture's tools by their own names).
+   */
+  virtualUrl: string;
   stop(): Promise<void>;
 }
 
@@ -112,10 +117,15 @@ export async function startConformanceMesh(
         RUNNING_MS,
       );
     }
+    await rest("POST", "/v1/virtualServers", {
+      name: "conformance-virtual",
+      members: [{ instance: ids[0], prefix: "" }],
+    });
     return {
       mesh,
       authorization,
       urlOf: (path) => `${gateway}/mcp/conformance-${path}`,
+      virtualUrl: `${gateway}/mcp/v/conformance-virtual`,
       stop,
     };
   } catch (error) {

@@ -33,6 +33,24 @@ export function parseScopes(list: unknown): ApiKeyScope[] {
   });
 }
 
+/** --virtual-server NAME or NAME=tool,pattern*: the virtual servers (and tools) a key may use. */
+export function parseGrants(list: unknown): Array<{ virtualServer: string; tools: string[] }> {
+  return ((list as string[] | undefined) ?? []).map((item) => {
+    const at = item.indexOf("=");
+    const virtualServer = (at === -1 ? item : item.slice(0, at)).trim();
+    if (virtualServer === "") throw new UsageError("--virtual-server needs a name or id");
+    const tools =
+      at === -1
+        ? []
+        : item
+            .slice(at + 1)
+            .split(",")
+            .map((t) => t.trim())
+            .filter(Boolean);
+    return { virtualServer, tools };
+  });
+}
+
 const scopeNames = (key: ApiKey) =>
   key.scopes.map((s) => enumName(ApiKeyScope, s).toLowerCase()).join(",");
 
@@ -48,6 +66,14 @@ function printKey(ctx: Context, key: ApiKey | undefined, secret?: string): void 
       ["name", key.displayName],
       ["scopes", scopeNames(key)],
       ["instances", key.instances.join(", ")],
+      [
+        "virtual servers",
+        key.virtualServers
+          .map((g) =>
+            g.tools.length > 0 ? `${g.virtualServer}=${g.tools.join(",")}` : g.virtualServer,
+          )
+          .join(" "),
+      ],
       ["state", enumName(ApiKeyState, key.state)],
       ["created", formatTime(key.createTime)],
       ["revoked", formatTime(key.revokeTime)],
@@ -59,12 +85,14 @@ function printKey(ctx: Context, key: ApiKey | undefined, secret?: string): void 
 /** `berth api-keys …`: the keys callers present to the gateway (needs an admin key). */
 export const apiKeysCommands: CommandGroup = {
   create: {
-    usage: "--name NAME --scope admin|write|read|mcp... [--instance <id|name>]...",
+    usage:
+      "--name NAME --scope admin|write|read|mcp... [--instance <id|name>]... [--virtual-server <id|name>[=TOOL,PATTERN*]]...",
     summary: "Create an API key; the key itself is printed once, never again",
     options: {
       name: { type: "string" },
       scope: { type: "string", multiple: true },
       instance: { type: "string", multiple: true },
+      "virtual-server": { type: "string", multiple: true },
     },
     positionals: { min: 0, max: 0 },
     async run(ctx, { values }) {
@@ -74,6 +102,7 @@ export const apiKeysCommands: CommandGroup = {
           displayName: String(values.name),
           scopes: parseScopes(values.scope),
           instances: (values.instance as string[] | undefined) ?? [],
+          virtualServers: parseGrants(values["virtual-server"]),
         },
       });
       if (ctx.output === "json") {

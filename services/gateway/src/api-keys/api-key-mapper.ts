@@ -3,6 +3,7 @@ import {
   ApiKeySchema,
   ApiKeyScope,
   ApiKeyState,
+  VirtualServerGrantSchema,
 } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -34,6 +35,7 @@ export function apiKeyFromRow(row: ApiKeyRow, now = new Date()): ApiKey {
     displayName: row.displayName,
     scopes: row.scopes.map((s) => SCOPE_OF[s as Scope] ?? ApiKeyScope.UNSPECIFIED),
     instances: row.instances,
+    virtualServers: (row.virtualServers ?? []).map((g) => create(VirtualServerGrantSchema, g)),
     rateLimitPerSecond: row.rateLimitPerSecond,
     rateLimitBurst: row.rateLimitBurst,
     state,
@@ -49,6 +51,10 @@ export function newApiKeyFrom(key: ApiKey, createdBy: string): NewApiKey {
     displayName: key.displayName.trim(),
     scopes: [...new Set(key.scopes.map((s) => scopeName(s)!))],
     instances: [...new Set(key.instances)],
+    virtualServers: key.virtualServers.map((g) => ({
+      virtualServer: g.virtualServer,
+      tools: [...new Set(g.tools)],
+    })),
     rateLimitPerSecond: key.rateLimitPerSecond,
     rateLimitBurst: key.rateLimitBurst,
     expireTime: key.expireTime ? timestampDate(key.expireTime) : null,

@@ -1,6 +1,6 @@
 import { decodePageToken, encodePageToken, filterDigest } from "@berth/platform";
 import type { MikroORM } from "@mikro-orm/postgresql";
-import { ApiKeyEntity, type ApiKeyRow } from "./api-key-entity.js";
+import { ApiKeyEntity, type ApiKeyRow, type VirtualServerGrantSpec } from "./api-key-entity.js";
 import { API_KEY_ID_PATTERN, generateApiKey, hashSecret, parseApiKey } from "./key-format.js";
 
 const KEY_ID = API_KEY_ID_PATTERN;
@@ -11,6 +11,7 @@ export interface NewApiKey {
   displayName: string;
   scopes: string[];
   instances: string[];
+  virtualServers: VirtualServerGrantSpec[];
   rateLimitPerSecond: number;
   rateLimitBurst: number;
   expireTime: Date | null;
@@ -112,6 +113,7 @@ export function createApiKeyStore(orm: MikroORM): ApiKeyStore {
           displayName: "bootstrap admin",
           scopes: ["admin"],
           instances: [],
+          virtualServers: [],
           rateLimitPerSecond: 0,
           rateLimitBurst: 0,
           expireTime: null,

@@ -1,5 +1,5 @@
 import { createIdempotentWrites, invalidArgument, type Logger, notFound } from "@berth/platform";
-import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import { type ApiKey, ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { credentialOf, fromHeaders } from "../auth/credential.js";
 import { apiKeyFromRow, newApiKeyFrom } from "./api-key-mapper.js";
@@ -14,6 +14,8 @@ export interface ApiKeysDeps {
   onRevoked(id: string): void;
   /** The id of the instance an id or a name names now; undefined when there is none. */
   resolveInstance(ref: string): Promise<string | undefined>;
+  /** The id of the virtual server an id or a name names now; undefined when there is none. */
+  resolveVirtualServer(ref: string): Promise<string | undefined>;
   logger: Logger;
 }
 
@@ -39,6 +41,27 @@ async function bindInstances(refs: readonly string[], deps: ApiKeysDeps): Promis
   return [...new Set(ids as string[])];
 }
 
+/** Virtual server grants as ids, resolved once like instance allow-lists; unknown ones refused. */
+async function bindVirtualServers(key: ApiKey, deps: ApiKeysDeps): Promise<void> {
+  const ids = await Promise.all(
+    key.virtualServers.map((g) => deps.resolveVirtualServer(g.virtualServer)),
+  );
+  const violations = key.virtualServers.flatMap((g, i) =>
+    ids[i] === undefined
+      ? [
+          {
+            field: `api_key.virtual_servers[${i}].virtual_server`,
+            description: `no virtual server ${JSON.stringify(g.virtualServer)}`,
+          },
+        ]
+      : [],
+  );
+  if (violations.length > 0) throw invalidArgument(violations);
+  key.virtualServers.forEach((g, i) => {
+    g.virtualServer = ids[i]!;
+  });
+}
+
 /** The ApiKeysService implementation, served in-process by the gateway (admin scope only). */
 export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof ApiKeysService> {
   // With a request id a write runs on a store inside the transaction that records the id.
@@ -51,6 +74,7 @@ export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof Api
     async createApiKey(request, context) {
       validateNewApiKey(request.apiKey);
       request.apiKey.instances = await bindInstances(request.apiKey.instances, deps);
+      await bindVirtualServers(request.apiKey, deps);
       const caller = parseApiKey(credentialOf(fromHeaders(context.requestHeader)) ?? "");
       const { response, replayed } = await writes.run({
         method: method.createApiKey,

@@ -19,3 +19,17 @@ export async function instanceIdOf(
     throw fromUpstream(error, "instances", false);
   }
 }
+
+/** The id and name of the instance an id or a name names; undefined when there is none. */
+export async function instanceNamed(
+  instances: Client<typeof InstancesService>,
+  ref: string,
+): Promise<{ id: string; name: string } | undefined> {
+  try {
+    const { instance } = await instances.getInstance({ id: ref });
+    return instance?.id ? { id: instance.id, name: instance.name } : undefined;
+  } catch (error) {
+    if (error instanceof ConnectError && error.code === Code.NotFound) return undefined;
+    throw fromUpstream(error, "instances", false);
+  }
+}

@@ -24,8 +24,31 @@ class CreateApiKeys extends Migration {
   }
 }
 
+/** Virtual servers, and the virtual servers (and tools in them) an API key is limited to. */
+class CreateVirtualServers extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      create table "gateway"."virtual_servers" (
+        "id" uuid primary key,
+        "name" varchar(63) not null unique,
+        "description" text not null default '',
+        "members" jsonb not null,
+        "revision" integer not null default 1,
+        "create_time" timestamptz not null,
+        "update_time" timestamptz not null
+      )`);
+    this.addSql(
+      `create index "virtual_servers_create_time_id_idx" on "gateway"."virtual_servers" ("create_time" desc, "id" desc)`,
+    );
+    this.addSql(
+      `alter table "gateway"."api_keys" add column "virtual_servers" jsonb not null default '[]'`,
+    );
+  }
+}
+
 /** The gateway's migrations, oldest first; names never change once released. */
 export const gatewayMigrations = [
   { name: "0001-create-api-keys", class: CreateApiKeys },
   requestIdsMigration,
+  { name: "0003-create-virtual-servers", class: CreateVirtualServers },
 ];

@@ -67,6 +67,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       keyId: row.id,
       scopes: row.scopes as Scope[],
       instances: row.instances,
+      virtualServers: row.virtualServers ?? [],
       rateLimitPerSecond: row.rateLimitPerSecond,
       rateLimitBurst: row.rateLimitBurst,
       expireTime: row.expireTime ?? null,

@@ -6,6 +6,8 @@ export interface Principal {
   readonly scopes: readonly Scope[];
   /** Instance ids or names the mcp scope is limited to; empty means all. */
   readonly instances: readonly string[];
+  /** Virtual servers (ids) the mcp scope is limited to on /mcp/v/, with tool patterns in each. */
+  readonly virtualServers: readonly { virtualServer: string; tools: readonly string[] }[];
   /** Per-key rate limit; 0 takes the gateway default. */
   readonly rateLimitPerSecond: number;
   readonly rateLimitBurst: number;

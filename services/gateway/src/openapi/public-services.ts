@@ -1,5 +1,6 @@
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
+import { VirtualServersService } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
@@ -10,6 +11,7 @@ export const PUBLIC_SERVICES: readonly DescService[] = [
   RegistryService,
   InstancesService,
   RuntimeService,
+  VirtualServersService,
   ApiKeysService,
   DeadLettersService,
 ];

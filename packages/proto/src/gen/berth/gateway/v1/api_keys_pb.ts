@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file berth/gateway/v1/api_keys.proto.
  */
 export const file_berth_gateway_v1_api_keys: GenFile = /*@__PURE__*/
-  fileDesc("Ch9iZXJ0aC9nYXRld2F5L3YxL2FwaV9rZXlzLnByb3RvEhBiZXJ0aC5nYXRld2F5LnYxIoQDCgZBcGlLZXkSDwoCaWQYASABKAlCA+BBAxIZCgxkaXNwbGF5X25hbWUYAiABKAlCA+BBAhIyCgZzY29wZXMYAyADKA4yHS5iZXJ0aC5nYXRld2F5LnYxLkFwaUtleVNjb3BlQgPgQQISEQoJaW5zdGFuY2VzGAQgAygJEh0KFXJhdGVfbGltaXRfcGVyX3NlY29uZBgFIAEoARIYChByYXRlX2xpbWl0X2J1cnN0GAYgASgFEi8KC2V4cGlyZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCgVzdGF0ZRgIIAEoDjIdLmJlcnRoLmdhdGV3YXkudjEuQXBpS2V5U3RhdGVCA+BBAxI0CgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxI0CgtyZXZva2VfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAyJeChNDcmVhdGVBcGlLZXlSZXF1ZXN0Ei4KB2FwaV9rZXkYASABKAsyGC5iZXJ0aC5nYXRld2F5LnYxLkFwaUtleUID4EECEhcKCnJlcXVlc3RfaWQYAiABKAlCA+BBASJOChRDcmVhdGVBcGlLZXlSZXNwb25zZRIpCgdhcGlfa2V5GAEgASgLMhguYmVydGguZ2F0ZXdheS52MS5BcGlLZXkSCwoDa2V5GAIgASgJIiMKEEdldEFwaUtleVJlcXVlc3QSDwoCaWQYASABKAlCA+BBAiI+ChFHZXRBcGlLZXlSZXNwb25zZRIpCgdhcGlfa2V5GAEgASgLMhguYmVydGguZ2F0ZXdheS52MS5BcGlLZXkiOwoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIloKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoIYXBpX2tleXMYASADKAsyGC5iZXJ0aC5nYXRld2F5LnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPwoTUmV2b2tlQXBpS2V5UmVxdWVzdBIPCgJpZBgBIAEoCUID4EECEhcKCnJlcXVlc3RfaWQYAiABKAlCA+BBASJBChRSZXZva2VBcGlLZXlSZXNwb25zZRIpCgdhcGlfa2V5GAEgASgLMhguYmVydGguZ2F0ZXdheS52MS5BcGlLZXkqjQEKC0FwaUtleVNjb3BlEh0KGUFQSV9LRVlfU0NPUEVfVU5TUEVDSUZJRUQQABIXChNBUElfS0VZX1NDT1BFX0FETUlOEAESFwoTQVBJX0tFWV9TQ09QRV9XUklURRACEhYKEkFQSV9LRVlfU0NPUEVfUkVBRBADEhUKEUFQSV9LRVlfU0NPUEVfTUNQEAQqfAoLQXBpS2V5U3RhdGUSHQoZQVBJX0tFWV9TVEFURV9VTlNQRUNJRklFRBAAEhgKFEFQSV9LRVlfU1RBVEVfQUNUSVZFEAESGQoVQVBJX0tFWV9TVEFURV9SRVZPS0VEEAISGQoVQVBJX0tFWV9TVEFURV9FWFBJUkVEEAMypwQKDkFwaUtleXNTZXJ2aWNlEnsKDENyZWF0ZUFwaUtleRIlLmJlcnRoLmdhdGV3YXkudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBomLmJlcnRoLmdhdGV3YXkudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2UiHILT5JMCFjoHYXBpX2tleSILL3YxL2FwaUtleXMSegoJR2V0QXBpS2V5EiIuYmVydGguZ2F0ZXdheS52MS5HZXRBcGlLZXlSZXF1ZXN0GiMuYmVydGguZ2F0ZXdheS52MS5HZXRBcGlLZXlSZXNwb25zZSIkkAIBgtPkkwIbYgdhcGlfa2V5EhAvdjEvYXBpS2V5cy97aWR9EnIKC0xpc3RBcGlLZXlzEiQuYmVydGguZ2F0ZXdheS52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJS5iZXJ0aC5nYXRld2F5LnYxLkxpc3RBcGlLZXlzUmVzcG9uc2UiFpACAYLT5JMCDRILL3YxL2FwaUtleXMSpwEKDFJldm9rZUFwaUtleRIlLmJlcnRoLmdhdGV3YXkudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBomLmJlcnRoLmdhdGV3YXkudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2UiSILT5JMCQjoBKlobYgdhcGlfa2V5KhAvdjEvYXBpS2V5cy97aWR9YgdhcGlfa2V5IhcvdjEvYXBpS2V5cy97aWR9OnJldm9rZWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp]);
+  fileDesc("Ch9iZXJ0aC9nYXRld2F5L3YxL2FwaV9rZXlzLnByb3RvEhBiZXJ0aC5nYXRld2F5LnYxIsMDCgZBcGlLZXkSDwoCaWQYASABKAlCA+BBAxIZCgxkaXNwbGF5X25hbWUYAiABKAlCA+BBAhIyCgZzY29wZXMYAyADKA4yHS5iZXJ0aC5nYXRld2F5LnYxLkFwaUtleVNjb3BlQgPgQQISEQoJaW5zdGFuY2VzGAQgAygJEh0KFXJhdGVfbGltaXRfcGVyX3NlY29uZBgFIAEoARIYChByYXRlX2xpbWl0X2J1cnN0GAYgASgFEi8KC2V4cGlyZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCgVzdGF0ZRgIIAEoDjIdLmJlcnRoLmdhdGV3YXkudjEuQXBpS2V5U3RhdGVCA+BBAxI0CgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxI0CgtyZXZva2VfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxI9Cg92aXJ0dWFsX3NlcnZlcnMYCyADKAsyJC5iZXJ0aC5nYXRld2F5LnYxLlZpcnR1YWxTZXJ2ZXJHcmFudCJAChJWaXJ0dWFsU2VydmVyR3JhbnQSGwoOdmlydHVhbF9zZXJ2ZXIYASABKAlCA+BBAhINCgV0b29scxgCIAMoCSJeChNDcmVhdGVBcGlLZXlSZXF1ZXN0Ei4KB2FwaV9rZXkYASABKAsyGC5iZXJ0aC5nYXRld2F5LnYxLkFwaUtleUID4EECEhcKCnJlcXVlc3RfaWQYAiABKAlCA+BBASJOChRDcmVhdGVBcGlLZXlSZXNwb25zZRIpCgdhcGlfa2V5GAEgASgLMhguYmVydGguZ2F0ZXdheS52MS5BcGlLZXkSCwoDa2V5GAIgASgJIiMKEEdldEFwaUtleVJlcXVlc3QSDwoCaWQYASABKAlCA+BBAiI+ChFHZXRBcGlLZXlSZXNwb25zZRIpCgdhcGlfa2V5GAEgASgLMhguYmVydGguZ2F0ZXdheS52MS5BcGlLZXkiOwoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIloKE0xpc3RBcGlLZXlzUmVzcG9uc2USKgoIYXBpX2tleXMYASADKAsyGC5iZXJ0aC5nYXRld2F5LnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPwoTUmV2b2tlQXBpS2V5UmVxdWVzdBIPCgJpZBgBIAEoCUID4EECEhcKCnJlcXVlc3RfaWQYAiABKAlCA+BBASJBChRSZXZva2VBcGlLZXlSZXNwb25zZRIpCgdhcGlfa2V5GAEgASgLMhguYmVydGguZ2F0ZXdheS52MS5BcGlLZXkqjQEKC0FwaUtleVNjb3BlEh0KGUFQSV9LRVlfU0NPUEVfVU5TUEVDSUZJRUQQABIXChNBUElfS0VZX1NDT1BFX0FETUlOEAESFwoTQVBJX0tFWV9TQ09QRV9XUklURRACEhYKEkFQSV9LRVlfU0NPUEVfUkVBRBADEhUKEUFQSV9LRVlfU0NPUEVfTUNQEAQqfAoLQXBpS2V5U3RhdGUSHQoZQVBJX0tFWV9TVEFURV9VTlNQRUNJRklFRBAAEhgKFEFQSV9LRVlfU1RBVEVfQUNUSVZFEAESGQoVQVBJX0tFWV9TVEFURV9SRVZPS0VEEAISGQoVQVBJX0tFWV9TVEFURV9FWFBJUkVEEAMypwQKDkFwaUtleXNTZXJ2aWNlEnsKDENyZWF0ZUFwaUtleRIlLmJlcnRoLmdhdGV3YXkudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBomLmJlcnRoLmdhdGV3YXkudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2UiHILT5JMCFjoHYXBpX2tleSILL3YxL2FwaUtleXMSegoJR2V0QXBpS2V5EiIuYmVydGguZ2F0ZXdheS52MS5HZXRBcGlLZXlSZXF1ZXN0GiMuYmVydGguZ2F0ZXdheS52MS5HZXRBcGlLZXlSZXNwb25zZSIkkAIBgtPkkwIbYgdhcGlfa2V5EhAvdjEvYXBpS2V5cy97aWR9EnIKC0xpc3RBcGlLZXlzEiQuYmVydGguZ2F0ZXdheS52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJS5iZXJ0aC5nYXRld2F5LnYxLkxpc3RBcGlLZXlzUmVzcG9uc2UiFpACAYLT5JMCDRILL3YxL2FwaUtleXMSpwEKDFJldm9rZUFwaUtleRIlLmJlcnRoLmdhdGV3YXkudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBomLmJlcnRoLmdhdGV3YXkudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2UiSILT5JMCQjoBKlobYgdhcGlfa2V5KhAvdjEvYXBpS2V5cy97aWR9YgdhcGlfa2V5IhcvdjEvYXBpS2V5cy97aWR9OnJldm9rZWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * ApiKey is a credential for the gateway: what it may do, and on which instances.
@@ -85,6 +85,15 @@ export type ApiKey = Message<"berth.gateway.v1.ApiKey"> & {
    * @generated from field: google.protobuf.Timestamp revoke_time = 10;
    */
   revokeTime?: Timestamp | undefined;
+
+  /**
+   * Limits the mcp scope on /mcp/v/{virtual server} to these virtual servers, and within each to
+   * some tools. Empty: every virtual server when instances is empty, none otherwise (a key limited
+   * to instances never reaches others through a virtual server).
+   *
+   * @generated from field: repeated berth.gateway.v1.VirtualServerGrant virtual_servers = 11;
+   */
+  virtualServers: VirtualServerGrant[];
 };
 
 /**
@@ -93,6 +102,34 @@ export type ApiKey = Message<"berth.gateway.v1.ApiKey"> & {
  */
 export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
   messageDesc(file_berth_gateway_v1_api_keys, 0);
+
+/**
+ * VirtualServerGrant lets a key use one virtual server, or some of its tools.
+ *
+ * @generated from message berth.gateway.v1.VirtualServerGrant
+ */
+export type VirtualServerGrant = Message<"berth.gateway.v1.VirtualServerGrant"> & {
+  /**
+   * The virtual server's id or name on input; always its id on output (bound at write time).
+   *
+   * @generated from field: string virtual_server = 1;
+   */
+  virtualServer: string;
+
+  /**
+   * Tool names or glob patterns (* and ?) as clients see them; empty allows every tool.
+   *
+   * @generated from field: repeated string tools = 2;
+   */
+  tools: string[];
+};
+
+/**
+ * Describes the message berth.gateway.v1.VirtualServerGrant.
+ * Use `create(VirtualServerGrantSchema)` to create a new message.
+ */
+export const VirtualServerGrantSchema: GenMessage<VirtualServerGrant> = /*@__PURE__*/
+  messageDesc(file_berth_gateway_v1_api_keys, 1);
 
 /**
  * Request for CreateApiKey.
@@ -121,7 +158,7 @@ export type CreateApiKeyRequest = Message<"berth.gateway.v1.CreateApiKeyRequest"
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_berth_gateway_v1_api_keys, 1);
+  messageDesc(file_berth_gateway_v1_api_keys, 2);
 
 /**
  * Response of CreateApiKey.
@@ -147,7 +184,7 @@ export type CreateApiKeyResponse = Message<"berth.gateway.v1.CreateApiKeyRespons
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_berth_gateway_v1_api_keys, 2);
+  messageDesc(file_berth_gateway_v1_api_keys, 3);
 
 /**
  * Request for GetApiKey.
@@ -166,7 +203,7 @@ export type GetApiKeyRequest = Message<"berth.gateway.v1.GetApiKeyRequest"> & {
  * Use `create(GetApiKeyRequestSchema)` to create a new message.
  */
 export const GetApiKeyRequestSchema: GenMessage<GetApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_berth_gateway_v1_api_keys, 3);
+  messageDesc(file_berth_gateway_v1_api_keys, 4);
 
 /**
  * Response of GetApiKey.
@@ -185,7 +222,7 @@ export type GetApiKeyResponse = Message<"berth.gateway.v1.GetApiKeyResponse"> & 
  * Use `create(GetApiKeyResponseSchema)` to create a new message.
  */
 export const GetApiKeyResponseSchema: GenMessage<GetApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_berth_gateway_v1_api_keys, 4);
+  messageDesc(file_berth_gateway_v1_api_keys, 5);
 
 /**
  * Request for ListApiKeys.
@@ -209,7 +246,7 @@ export type ListApiKeysRequest = Message<"berth.gateway.v1.ListApiKeysRequest"> 
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_berth_gateway_v1_api_keys, 5);
+  messageDesc(file_berth_gateway_v1_api_keys, 6);
 
 /**
  * Response of ListApiKeys.
@@ -233,7 +270,7 @@ export type ListApiKeysResponse = Message<"berth.gateway.v1.ListApiKeysResponse"
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_berth_gateway_v1_api_keys, 6);
+  messageDesc(file_berth_gateway_v1_api_keys, 7);
 
 /**
  * Request for RevokeApiKey.
@@ -261,7 +298,7 @@ export type RevokeApiKeyRequest = Message<"berth.gateway.v1.RevokeApiKeyRequest"
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_berth_gateway_v1_api_keys, 7);
+  messageDesc(file_berth_gateway_v1_api_keys, 8);
 
 /**
  * Response of RevokeApiKey.
@@ -280,7 +317,7 @@ export type RevokeApiKeyResponse = Message<"berth.gateway.v1.RevokeApiKeyRespons
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_berth_gateway_v1_api_keys, 8);
+  messageDesc(file_berth_gateway_v1_api_keys, 9);
 
 /**
  * ApiKeyScope is one permission of a key.

@@ -1,0 +1,176 @@
+import {
+  createIdempotentWrites,
+  type FieldViolation,
+  invalidArgument,
+  type Logger,
+  notFound,
+} from "@berth/platform";
+import {
+  type VirtualServer,
+  VirtualServersService,
+} from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { MemberSpec } from "./member-policy.js";
+import { memberSpecOf, virtualServerFromRow } from "./virtual-server-mapper.js";
+import {
+  createVirtualServerStore,
+  type VirtualServerChange,
+  type VirtualServerStore,
+} from "./virtual-server-store.js";
+import {
+  checkNamespaces,
+  checkVirtualServerFields,
+  collect,
+  VIRTUAL_SERVER_NAME,
+} from "./virtual-server-validation.js";
+
+/** What the virtual server handlers need. */
+export interface VirtualServersDeps {
+  store: VirtualServerStore;
+  /** The id and name of the instance an id or a name names now; undefined when there is none. */
+  resolveInstance(ref: string): Promise<{ id: string; name: string } | undefined>;
+  /** Called after a change or deletion, so that open MCP sessions follow it. */
+  onChanged(id: string): void;
+  logger: Logger;
+}
+
+const MUTABLE = ["description", "members"] as const;
+const REF = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$|^[0-9a-f-]{36}$/i;
+
+function requireRef(id: string): void {
+  if (id === "") throw invalidArgument([{ field: "id", description: "is required" }]);
+  if (!REF.test(id) && !VIRTUAL_SERVER_NAME.test(id)) throw notFound("virtual server", id);
+}
+
+/**
+ * The members as stored: each instance bound by id now (names resolved once, so a member never
+ * follows a name to another instance), then the namespace rule checked. INVALID_ARGUMENT names
+ * every bad field; nothing is written.
+ */
+async function bindMembers(vs: VirtualServer, deps: VirtualServersDeps): Promise<MemberSpec[]> {
+  const found = await Promise.all(vs.members.map((m) => deps.resolveInstance(m.instance)));
+  const violations: FieldViolation[] = vs.members.flatMap((m, i) =>
+    found[i]
+      ? []
+      : [
+          {
+            field: `virtual_server.members[${i}].instance`,
+            description: `no instance ${JSON.stringify(m.instance)}`,
+          },
+        ],
+  );
+  if (violations.length > 0) throw invalidArgument(violations);
+  const members = vs.members.map((m, i) => memberSpecOf(m, found[i]!));
+  const clashes = collect((add) => checkNamespaces(members, "virtual_server", add));
+  if (clashes.length > 0) throw invalidArgument(clashes);
+  return members;
+}
+
+/** The VirtualServersService implementation, served in-process by the gateway. */
+export function createVirtualServersHandlers(
+  deps: VirtualServersDeps,
+): ServiceImpl<typeof VirtualServersService> {
+  const writes = createIdempotentWrites({ orm: deps.store.orm, logger: deps.logger });
+  const storeOn = (orm: typeof deps.store.orm) =>
+    orm === deps.store.orm ? deps.store : createVirtualServerStore(orm);
+  const { method } = VirtualServersService;
+
+  return {
+    async createVirtualServer(request) {
+      const vs = request.virtualServer;
+      if (!vs) throw invalidArgument([{ field: "virtual_server", description: "is required" }]);
+      const all = new Set(["name", "description", "members"]);
+      const violations = collect((add) => checkVirtualServerFields(vs, "virtual_server", all, add));
+      if (violations.length > 0) throw invalidArgument(violations);
+      const members = await bindMembers(vs, deps);
+      const { response, replayed } = await writes.run({
+        method: method.createVirtualServer,
+        request,
+        execute: async (orm) => {
+          const row = await storeOn(orm).create({
+            name: vs.name,
+            description: vs.description,
+            members,
+          });
+          return { virtualServer: virtualServerFromRow(row) };
+        },
+      });
+      if (!replayed)
+        deps.logger.info(
+          { virtual_server_id: response.virtualServer?.id },
+          "virtual server created",
+        );
+      return response;
+    },
+
+    async getVirtualServer(request) {
+      requireRef(request.id);
+      const row = await deps.store.find(request.id);
+      if (!row) throw notFound("virtual server", request.id);
+      return { virtualServer: virtualServerFromRow(row) };
+    },
+
+    async listVirtualServers(request) {
+      if (request.pageSize < 0)
+        throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
+      const page = await deps.store.list(Math.min(request.pageSize || 50, 500), request.pageToken);
+      return {
+        virtualServers: page.rows.map(virtualServerFromRow),
+        nextPageToken: page.nextPageToken,
+      };
+    },
+
+    async updateVirtualServer(request) {
+      const vs = request.virtualServer;
+      if (!vs?.id)
+        throw invalidArgument([{ field: "virtual_server.id", description: "is required" }]);
+      requireRef(vs.id);
+      const given = request.updateMask?.paths ?? [];
+      const violations = given
+        .filter((path) => !MUTABLE.includes(path as never))
+        .map((path) => ({
+          field: "update_mask",
+          description: `${path} cannot be updated (allowed: ${MUTABLE.join(", ")})`,
+        }));
+      const paths = new Set<string>(given);
+      if (given.length === 0) {
+        if (vs.description !== "") paths.add("description");
+        if (vs.members.length > 0) paths.add("members");
+      }
+      violations.push(
+        ...collect((add) => checkVirtualServerFields(vs, "virtual_server", paths, add)),
+      );
+      if (violations.length > 0) throw invalidArgument(violations);
+      const change: VirtualServerChange = {};
+      if (paths.has("description")) change.description = vs.description;
+      if (paths.has("members")) change.members = await bindMembers(vs, deps);
+      const { response } = await writes.run({
+        method: method.updateVirtualServer,
+        request,
+        execute: async (orm) => {
+          const row = await storeOn(orm).update(vs.id, vs.revision, change);
+          return { virtualServer: virtualServerFromRow(row) };
+        },
+      });
+      deps.onChanged(response.virtualServer!.id);
+      return response;
+    },
+
+    async deleteVirtualServer(request) {
+      requireRef(request.id);
+      let deletedId: string | undefined;
+      const { response, replayed } = await writes.run({
+        method: method.deleteVirtualServer,
+        request,
+        execute: async (orm) => {
+          deletedId = (await storeOn(orm).delete(request.id, request.revision)).id;
+          return {};
+        },
+      });
+      // After the commit: the sessions look the virtual server up again and find it gone.
+      if (deletedId) deps.onChanged(deletedId);
+      if (!replayed) deps.logger.info({ virtual_server: request.id }, "virtual server deleted");
+      return response;
+    },
+  };
+}
