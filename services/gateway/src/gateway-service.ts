@@ -1,3 +1,4 @@
+import { loadConsoleBundle } from "@berth/console";
 import {
   connectNats,
   createCloser,
@@ -27,6 +28,7 @@ import { createAuthInterceptor, createGatekeeper } from "./auth/gatekeeper.js";
 import { createRateLimiter } from "./auth/rate-limiter.js";
 import { createStreamLimiter } from "./auth/stream-limiter.js";
 import type { GatewayConfig } from "./config.js";
+import { createConsoleRoutes } from "./console/console-routes.js";
 import { createCors, parseOrigins } from "./cors.js";
 import { createDeadLettersHandlers } from "./dead-letters/dead-letters-handlers.js";
 import { edgeErrors } from "./edge-headers.js";
@@ -157,6 +159,8 @@ export async function startGateway(
       identity,
     );
     const docs = createOpenApiRoutes(loadOpenApi());
+    // The web console, built by `npm start`/`npm test` (bootstrap); 503 until it is built.
+    const ui = createConsoleRoutes(loadConsoleBundle());
     const resolver = createInstanceResolver({
       instances: instancesClient,
       runtime: createServiceClient(RuntimeService, config.RUNTIME_ADDR, { identity }),
@@ -214,6 +218,13 @@ export async function startGateway(
       routes: [
         { name: "health", methods: ["GET"], paths: ["/healthz", "/readyz"], handle: health },
         { name: "docs", methods: ["GET"], paths: ["/openapi.json", "/docs"], handle: docs },
+        {
+          name: "console",
+          methods: ["GET", "HEAD"],
+          paths: ["/ui"],
+          prefixes: ["/ui/"],
+          handle: ui,
+        },
         { name: "mcp", paths: ["/mcp"], prefixes: ["/mcp/"], handle: mcp.handle },
         { name: "rest", prefixes: ["/v1/"], handle: rest },
         // Connect, gRPC-Web and gRPC: POST /<package.Service>/<Method> of a registered service.
