@@ -177,19 +177,6 @@ describe("the web console in a browser", () => {
     await shoot("instance-detail");
   }, 90_000);
 
-  it("stops and deletes the instance with progress shown live", async () => {
-    await page.getByRole("button", { name: "Stop", exact: true }).click();
-    await page.locator('[data-status="STOPPED"]').waitFor({ timeout: 60_000 });
-    await page.getByRole("button", { name: "Delete", exact: true }).click();
-    await page.getByRole("button", { name: "Delete instance" }).click();
-    await page.getByRole("heading", { name: "Instances" }).waitFor();
-    await expect
-      .poll(() => page.locator(`tr[data-instance="${INSTANCE}"]`).count(), { timeout: 60_000 })
-      .toBe(0);
-    const gone = await rest(`/v1/instances/${INSTANCE}`, mesh.apiKey);
-    expect([404, 200]).toContain(gone.status);
-  }, 120_000);
-
   it("creates a key (shown once) with scopes and an instance limit, then revokes it", async () => {
     await page.getByRole("link", { name: "API keys" }).click();
     await page.getByLabel("Name (required)").fill("console-ci");
@@ -209,6 +196,21 @@ describe("the web console in a browser", () => {
     await row.getByText("REVOKED").waitFor();
     expect((await rest("/v1/instances", key)).status).toBe(401);
   });
+
+  it("stops and deletes the instance with progress shown live", async () => {
+    await page.getByRole("link", { name: "Instances" }).click();
+    await page.getByRole("link", { name: INSTANCE }).click();
+    await page.getByRole("button", { name: "Stop", exact: true }).click();
+    await page.locator('[data-status="STOPPED"]').waitFor({ timeout: 60_000 });
+    await page.getByRole("button", { name: "Delete", exact: true }).click();
+    await page.getByRole("button", { name: "Delete instance" }).click();
+    await page.getByRole("heading", { name: "Instances" }).waitFor();
+    await expect
+      .poll(() => page.locator(`tr[data-instance="${INSTANCE}"]`).count(), { timeout: 60_000 })
+      .toBe(0);
+    const gone = await rest(`/v1/instances/${INSTANCE}`, mesh.apiKey);
+    expect([404, 200]).toContain(gone.status);
+  }, 120_000);
 
   it("lists dead letters, and no page broke the Content-Security-Policy", async () => {
     await page.getByRole("link", { name: "Dead letters" }).click();

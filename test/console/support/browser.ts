@@ -58,14 +58,14 @@ export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
         id: string;
         impact: string | null;
         help: string;
-        nodes: Array<{ target: unknown[] }>;
+        nodes: Array<{ target: unknown[]; html: string; failureSummary?: string }>;
       }>;
     };
     return result.violations.map((v) => ({
       id: v.id,
       impact: v.impact,
       help: v.help,
-      targets: v.nodes.map((n) => n.target.join(" ")),
+      targets: v.nodes.map((n) => `${n.target.join(" ")}: ${n.html} (${n.failureSummary ?? ""})`),
     }));
   });
   return violations.filter((v) => v.impact === "serious" || v.impact === "critical");

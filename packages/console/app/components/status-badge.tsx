@@ -17,6 +17,7 @@ export function statusName(status: InstanceStatus): string {
 export function StatusBadge({ status }: { status: InstanceStatus }) {
   return (
     <Badge
+      highContrast
       color={COLORS[status] ?? "blue"}
       variant="soft"
       size="2"

@@ -31,10 +31,14 @@ const scopeName = (scope: ApiKeyScope) => (ApiKeyScope[scope] ?? "").toLowerCase
 export function ApiKeysPage() {
   const { client } = useSession();
   const [keys, setKeys] = useState<ApiKey[]>();
+  const [names, setNames] = useState<ReadonlyMap<string, string>>(new Map());
   const [error, setError] = useState<unknown>();
   const load = useCallback(async () => {
     try {
       setKeys((await client.apiKeys.listApiKeys({ pageSize: 100 })).apiKeys);
+      // Keys hold instance ids: shown by name where the instance still exists.
+      const { instances } = await client.instances.listInstances({ pageSize: 100 });
+      setNames(new Map(instances.map((i) => [i.id, i.name])));
     } catch (err) {
       setError(err);
     }
@@ -77,7 +81,9 @@ export function ApiKeysPage() {
                 <Table.Row key={key.id} data-key={key.displayName}>
                   <Table.RowHeaderCell>{key.displayName}</Table.RowHeaderCell>
                   <Table.Cell>{key.scopes.map(scopeName).join(", ")}</Table.Cell>
-                  <Table.Cell>{key.instances.join(", ") || "all"}</Table.Cell>
+                  <Table.Cell>
+                    {key.instances.map((id) => names.get(id) ?? id).join(", ") || "all"}
+                  </Table.Cell>
                   <Table.Cell>
                     <Badge highContrast color={key.state === ApiKeyState.ACTIVE ? "green" : "gray"}>
                       {ApiKeyState[key.state]}
