@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stamp=packages/console/dist/.built
-if [ -f "$stamp" ] && [ -z "$(find packages/console/app packages/console/src packages/console/index.html \
+if [ -f "$stamp" ] && [ -z "$(find packages/console/app packages/console/src packages/console/index.html packages/console/docs.html \
   packages/console/vite.config.ts packages/console/package.json packages/sdk/src packages/proto/src \
   package-lock.json -newer "$stamp" -print -quit)" ]; then
   exit 0

@@ -41,7 +41,7 @@ export default defineConfig({
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 4096,
     rollupOptions: {
-      input: { index: "index.html" },
+      input: { index: "index.html", docs: "docs.html" },
     },
   },
 });

@@ -212,7 +212,21 @@ describe("the web console in a browser", () => {
     expect([404, 200]).toContain(gone.status);
   }, 120_000);
 
+  it("renders the API reference at /docs with Swagger UI, offline and under the CSP", async () => {
+    const offsite: string[] = [];
+    page.on("request", (request) => {
+      if (!request.url().startsWith(mesh.gateway.url) && !request.url().startsWith("data:"))
+        offsite.push(request.url());
+    });
+    await page.goto(`${mesh.gateway.url}/docs`);
+    await page.getByRole("heading", { name: /Berth/ }).first().waitFor();
+    await page.getByText("/v1/instances/{id}:watch").first().waitFor();
+    expect(offsite).toEqual([]);
+    await shoot("docs");
+  });
+
   it("lists dead letters, and no page broke the Content-Security-Policy", async () => {
+    await page.goto(`${mesh.gateway.url}/ui`);
     await page.getByRole("link", { name: "Dead letters" }).click();
     await page.getByRole("heading", { name: "Dead letters" }).waitFor();
     await page

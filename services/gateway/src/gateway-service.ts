@@ -158,8 +158,8 @@ export async function startGateway(
       ],
       identity,
     );
-    const docs = createOpenApiRoutes(loadOpenApi());
-    // The web console, built by `npm start`/`npm test` (bootstrap); 503 until it is built.
+    const openapi = createOpenApiRoutes(loadOpenApi());
+    // The web console and /docs, built by `npm start`/`npm test` (bootstrap); 503 until built.
     const ui = createConsoleRoutes(loadConsoleBundle());
     const resolver = createInstanceResolver({
       instances: instancesClient,
@@ -217,11 +217,12 @@ export async function startGateway(
       edge: createCors(parseOrigins(config.CORS_ORIGINS)),
       routes: [
         { name: "health", methods: ["GET"], paths: ["/healthz", "/readyz"], handle: health },
-        { name: "docs", methods: ["GET"], paths: ["/openapi.json", "/docs"], handle: docs },
+        { name: "openapi", methods: ["GET"], paths: ["/openapi.json"], handle: openapi },
+        // The web console and the API reference page (/docs), one Vite build.
         {
           name: "console",
           methods: ["GET", "HEAD"],
-          paths: ["/ui"],
+          paths: ["/ui", "/docs"],
           prefixes: ["/ui/"],
           handle: ui,
         },
