@@ -50,6 +50,8 @@ if [ -z "${DATABASE_URL:-}" ] && ! have_postgres; then missing+=(postgresql); fi
 docker_missing=false
 if ! have docker || ! have dockerd; then docker_missing=true; fi
 if [ "$docker_missing" = true ] && { [ "$mode" = test ] || is_root; }; then missing+=(docker.io); fi
+# The console's browser tests drive the distribution's Chromium (a missing browser fails them).
+if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if is_root && have apt-get; then
@@ -90,7 +92,10 @@ if have docker && ! docker info >/dev/null 2>&1; then
   fi
 fi
 
-# 4. The offline MCP images the starter catalog and the tests run (skipped when unchanged).
+# 4. The web console the gateway serves at /ui (built when missing or stale).
+bash scripts/build-console.sh
+
+# 5. The offline MCP images the starter catalog and the tests run (skipped when unchanged).
 if docker info >/dev/null 2>&1; then
   if ! out=$(bash deploy/images/build-mcp-images.sh 2>&1); then
     echo "$out" | tail -n 20 >&2

@@ -1,3 +1,4 @@
+import { loadConsoleBundle } from "@berth/console";
 import {
   connectNats,
   createCloser,
@@ -28,6 +29,7 @@ import { createAuthInterceptor, createGatekeeper } from "./auth/gatekeeper.js";
 import { createRateLimiter } from "./auth/rate-limiter.js";
 import { createStreamLimiter } from "./auth/stream-limiter.js";
 import type { GatewayConfig } from "./config.js";
+import { createConsoleRoutes } from "./console/console-routes.js";
 import { createCors, parseOrigins } from "./cors.js";
 import { createDeadLettersHandlers } from "./dead-letters/dead-letters-handlers.js";
 import { edgeErrors } from "./edge-headers.js";
@@ -180,7 +182,9 @@ export async function startGateway(
       ],
       identity,
     );
-    const docs = createOpenApiRoutes(loadOpenApi());
+    const openapi = createOpenApiRoutes(loadOpenApi());
+    // The web console and /docs, built by `npm start`/`npm test` (bootstrap); 503 until built.
+    const ui = createConsoleRoutes(loadConsoleBundle());
     const resolver = createInstanceResolver({
       instances: instancesClient,
       runtime: createServiceClient(RuntimeService, config.RUNTIME_ADDR, { identity }),
@@ -260,7 +264,15 @@ export async function startGateway(
       edge: createCors(parseOrigins(config.CORS_ORIGINS)),
       routes: [
         { name: "health", methods: ["GET"], paths: ["/healthz", "/readyz"], handle: health },
-        { name: "docs", methods: ["GET"], paths: ["/openapi.json", "/docs"], handle: docs },
+        { name: "openapi", methods: ["GET"], paths: ["/openapi.json"], handle: openapi },
+        // The web console and the API reference page (/docs), one Vite build.
+        {
+          name: "console",
+          methods: ["GET", "HEAD"],
+          paths: ["/ui", "/docs"],
+          prefixes: ["/ui/"],
+          handle: ui,
+        },
         { name: "mcp-virtual", prefixes: ["/mcp/v/"], handle: virtualMcp.handle },
         { name: "mcp", paths: ["/mcp"], prefixes: ["/mcp/"], handle: mcp.handle },
         { name: "rest", prefixes: ["/v1/"], handle: rest },

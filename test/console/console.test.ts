@@ -1,0 +1,240 @@
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { copyFileSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { useEngines } from "@berth/testkit";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ensureImages,
+  newRunId,
+  removeLeftovers,
+} from "../../services/runtime/test/support/runtime-harness.js";
+import { startMesh, type TestMesh } from "../support/mesh.js";
+import { ARTIFACTS, launchChromium, seriousViolations } from "./support/browser.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const SERVER = "io.github.acme/console-everything";
+const INSTANCE = "console-ev";
+
+// The team's day through the web console, in the distribution's Chromium against a real mesh
+// (registry, instances, runtime with Docker, gateway): sign in, import, create with a secret,
+// watch it run, call a tool through the MCP proxy, read logs, stop, delete, manage keys. Each
+// page is screenshotted and checked with axe-core.
+describe("the web console in a browser", () => {
+  const runId = newRunId();
+  const secret = `sk-console-${randomBytes(8).toString("hex")}`;
+  let engines: Awaited<ReturnType<typeof useEngines>>;
+  let mesh: TestMesh;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const cspViolations: string[] = [];
+
+  const shoot = (name: string) =>
+    page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const expectAccessible = async () => {
+    expect(await seriousViolations(page)).toEqual([]);
+  };
+  const rest = (path: string, apiKey: string) =>
+    fetch(`${mesh.gateway.url}${path}`, { headers: { authorization: `Bearer ${apiKey}` } });
+
+  beforeAll(async () => {
+    // The bundle the gateway serves: built here too when missing or stale (as npm test does).
+    execFileSync("bash", [join(ROOT, "scripts/build-console.sh")], { stdio: "inherit" });
+    browser = await launchChromium();
+    await ensureImages();
+    engines = await useEngines();
+    mesh = await startMesh(engines, {
+      services: ["registry", "instances", "runtime"],
+      env: { BERTH_RUNTIME_LABELS: `berth.test=${runId}`, RECONCILE_INTERVAL_MS: "2000" },
+    });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    page.on("console", (message) => {
+      if (message.text().includes("Content Security Policy")) cspViolations.push(message.text());
+    });
+  }, 240_000);
+  afterAll(async () => {
+    await browser?.close();
+    await mesh?.stop();
+    await removeLeftovers(runId);
+    await engines?.cleanup();
+  }, 120_000);
+
+  it("serves the console with its content type, caching and a strict CSP", async () => {
+    const page = await fetch(`${mesh.gateway.url}/ui`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(page.headers.get("cache-control")).toBe("no-cache");
+    const csp = page.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(csp).not.toContain("unsafe-eval");
+    const html = await page.text();
+    const script = /src="(\/ui\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${mesh.gateway.url}${script}`);
+    expect(asset.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(asset.headers.get("cache-control")).toContain("immutable");
+    expect((await fetch(`${mesh.gateway.url}/ui/assets/missing.js`)).status).toBe(404);
+  });
+
+  it("signs in with an API key (a wrong one is refused at the field)", async () => {
+    await page.goto(`${mesh.gateway.url}/ui`);
+    await page.getByLabel("API key").fill("berth_wrong_key");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect
+      .poll(() => page.locator("#api-key-error").textContent())
+      .toContain("UNAUTHENTICATED");
+    await expectAccessible();
+    await shoot("sign-in");
+    await page.getByLabel("API key").fill(mesh.apiKey);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Instances" }).waitFor();
+    expect(await page.evaluate('sessionStorage.getItem("berth.apiKey")')).toBe(mesh.apiKey);
+  });
+
+  it("imports a catalog entry from a server.json file and shows its env_schema", async () => {
+    await page.getByRole("link", { name: "Catalog" }).click();
+    const serverJson = JSON.parse(
+      readFileSync(join(ROOT, "packages/cli/examples/team-everything.json"), "utf8"),
+    );
+    serverJson.name = SERVER;
+    await page.getByLabel("From a file").setInputFiles({
+      name: "server.json",
+      mimeType: "application/json",
+      buffer: Buffer.from(JSON.stringify(serverJson)),
+    });
+    await expect.poll(() => page.locator("#import-json").inputValue()).toContain(SERVER);
+    await page.getByRole("button", { name: "Import" }).click();
+    await page
+      .getByRole("status")
+      .filter({ hasText: `Imported ${SERVER}` })
+      .waitFor();
+    const variables = page.getByRole("table", { name: `Variables of ${SERVER}` });
+    await variables.getByRole("row", { name: /UPSTREAM_API_KEY/ }).waitFor();
+    expect(await variables.getByRole("row", { name: /UPSTREAM_API_KEY/ }).textContent()).toMatch(
+      /required.*secret/,
+    );
+    await expectAccessible();
+    await shoot("catalog");
+  });
+
+  it("creates an instance from the generated form: a missing secret is reported at its field", async () => {
+    await page.getByRole("link", { name: "Instances" }).click();
+    await page.getByRole("button", { name: "New instance" }).click();
+    await page.getByRole("combobox", { name: "Catalog entry" }).click();
+    await page.getByRole("option", { name: SERVER }).click();
+    await page.getByLabel("Name (required)").fill(INSTANCE);
+    const secretInput = page.locator("#env-UPSTREAM_API_KEY");
+    expect(await secretInput.getAttribute("type")).toBe("password");
+    expect(await page.locator("#env-GREETING").inputValue()).toBe("hello"); // default filled
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    const fieldError = page.locator("#env-UPSTREAM_API_KEY-error");
+    await fieldError.waitFor();
+    expect(await fieldError.textContent()).toContain("is required");
+    expect(await secretInput.getAttribute("aria-invalid")).toBe("true");
+    await expectAccessible();
+    await shoot("create-form-error");
+
+    await secretInput.fill(secret);
+    await page.evaluate("window.notReloaded = true");
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    const row = page.locator(`tr[data-instance="${INSTANCE}"]`);
+    // RUNNING arrives over the watch stream: the page is never reloaded.
+    await row.locator('[data-status="RUNNING"]').waitFor({ timeout: 90_000 });
+    expect(await page.evaluate("window.notReloaded")).toBe(true);
+    expect(await page.content()).not.toContain(secret);
+    await expectAccessible();
+    await shoot("instances");
+    copyFileSync(join(ARTIFACTS, "instances.png"), join(ROOT, "docs/console-instances.png"));
+    // Narrow screens: the same page at a phone's width still fits without a horizontal scroll.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+    await shoot("instances-narrow");
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }, 120_000);
+
+  it("lists the instance's tools, calls one from the try panel and follows its logs", async () => {
+    await page.getByRole("link", { name: INSTANCE }).click();
+    await page.getByRole("heading", { name: INSTANCE }).waitFor();
+    await page.getByRole("table", { name: "Tools" }).getByText("echo", { exact: true }).waitFor();
+    const tool = page.getByRole("combobox", { name: "Tool" });
+    await expect.poll(() => tool.isEnabled()).toBe(true);
+    await tool.click();
+    await page.getByRole("option", { name: "echo", exact: true }).click();
+    await page.getByLabel(/^message/).fill("hello from the console");
+    await page.getByRole("button", { name: "Call tool" }).click();
+    await expect
+      .poll(() => page.getByTestId("tool-result").textContent())
+      .toBe("Echo: hello from the console");
+    const logs = page.getByRole("log", { name: "Log lines" });
+    await expect.poll(() => logs.textContent(), { timeout: 30_000 }).not.toBe("(no lines yet)");
+    await expectAccessible();
+    await shoot("instance-detail");
+  }, 90_000);
+
+  it("creates a key (shown once) with scopes and an instance limit, then revokes it", async () => {
+    await page.getByRole("link", { name: "API keys" }).click();
+    await page.getByLabel("Name (required)").fill("console-ci");
+    await page.getByRole("checkbox", { name: /^mcp/ }).click();
+    await page.getByLabel("Instances", { exact: true }).fill(INSTANCE);
+    await page.getByRole("button", { name: "Create key" }).click();
+    const key = (await page.getByTestId("new-key").textContent()) ?? "";
+    expect(key).toMatch(/^berth_/);
+    expect((await rest("/v1/instances", key)).status).toBe(200);
+    const row = page.locator('tr[data-key="console-ci"]');
+    expect(await row.textContent()).toContain("read, mcp");
+    expect(await row.textContent()).toContain(INSTANCE);
+    await expectAccessible();
+    await shoot("api-keys");
+    await row.getByRole("button", { name: "Revoke console-ci" }).click();
+    await page.getByRole("button", { name: "Revoke key" }).click();
+    await row.getByText("REVOKED").waitFor();
+    expect((await rest("/v1/instances", key)).status).toBe(401);
+  });
+
+  it("stops and deletes the instance with progress shown live", async () => {
+    await page.getByRole("link", { name: "Instances" }).click();
+    await page.getByRole("link", { name: INSTANCE }).click();
+    await page.getByRole("button", { name: "Stop", exact: true }).click();
+    await page.locator('[data-status="STOPPED"]').waitFor({ timeout: 60_000 });
+    await page.getByRole("button", { name: "Delete", exact: true }).click();
+    await page.getByRole("button", { name: "Delete instance" }).click();
+    await page.getByRole("heading", { name: "Instances" }).waitFor();
+    await expect
+      .poll(() => page.locator(`tr[data-instance="${INSTANCE}"]`).count(), { timeout: 60_000 })
+      .toBe(0);
+    const gone = await rest(`/v1/instances/${INSTANCE}`, mesh.apiKey);
+    expect([404, 200]).toContain(gone.status);
+  }, 120_000);
+
+  it("renders the API reference at /docs with Swagger UI, offline and under the CSP", async () => {
+    const offsite: string[] = [];
+    page.on("request", (request) => {
+      if (!request.url().startsWith(mesh.gateway.url) && !request.url().startsWith("data:"))
+        offsite.push(request.url());
+    });
+    await page.goto(`${mesh.gateway.url}/docs`);
+    await page.getByRole("heading", { name: /Berth/ }).first().waitFor();
+    await page.getByText("/v1/instances/{id}:watch").first().waitFor();
+    expect(offsite).toEqual([]);
+    await shoot("docs");
+  });
+
+  it("lists dead letters, and no page broke the Content-Security-Policy", async () => {
+    await page.goto(`${mesh.gateway.url}/ui`);
+    await page.getByRole("link", { name: "Dead letters" }).click();
+    await page.getByRole("heading", { name: "Dead letters" }).waitFor();
+    await page
+      .getByText(/No dead letters|Replay/)
+      .first()
+      .waitFor();
+    await expectAccessible();
+    await shoot("dead-letters");
+    expect(cspViolations).toEqual([]);
+  });
+});
