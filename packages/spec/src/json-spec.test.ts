@@ -55,9 +55,18 @@ describe("readJsonSpec", () => {
         environment: {},
         resources: { memoryBytes: 512 * 1024 ** 2, nanoCpus: 1e9, pidsLimit: 256 },
         user: undefined,
+        networkEgress: false,
         health: { intervalMs: 30_000, timeoutMs: 10_000 },
       },
     });
+  });
+
+  it("reads network_egress as a flag and names it when it is not one", () => {
+    const read = readJsonSpec({ type: "docker", image: "x:1", network_egress: true });
+    expect(read.ok && read.spec.type === "docker" && read.spec.networkEgress).toBe(true);
+    expect(fieldsOf({ type: "docker", image: "x:1", network_egress: "yes" })).toEqual([
+      "json_spec.network_egress",
+    ]);
   });
 
   it("reads limits, transport spellings, environment scalars and health", () => {

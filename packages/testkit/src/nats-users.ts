@@ -3,6 +3,8 @@ export interface NatsUser {
   user: string;
   password: string;
   publish: readonly string[];
+  /** Subjects it may not publish on even where `publish` allows them (deny wins). */
+  publishDeny?: readonly string[];
   subscribe: readonly string[];
   /** May answer requests it received (reply subjects), and nothing else on inboxes. */
   allowResponses?: boolean;
@@ -20,6 +22,45 @@ const JETSTREAM_CLIENT = {
   publish: ["$JS.API.>", "$JS.ACK.>", "$JS.FC.>"],
   subscribe: ["_INBOX.>", "berth.>"],
 };
+
+/**
+ * The durable consumers each service owns (`durableName(service, name)` of its
+ * createEventConsumer calls). No other credential may pull from, ack for, re-create or delete them.
+ */
+export const BERTH_DURABLES: Readonly<Record<BerthNatsService, readonly string[]>> = {
+  registry: ["registry-instance-usage"],
+  instances: ["instances-status"],
+  runtime: ["runtime-instances"],
+  gateway: [],
+};
+
+/** The event streams; their messages are deleted by nobody (dead letters are, after replay). */
+const EVENT_STREAMS = ["BERTH_REGISTRY", "BERTH_INSTANCES", "BERTH_RUNTIME"];
+
+/**
+ * What a service may not do through the JetStream API although `$JS.API.>` is allowed: delete or
+ * purge any stream, delete an event from an event stream, and touch another service's durable
+ * consumer (pull its messages, ack them, create, update, inspect or delete it). Creating and
+ * updating streams stays open to every service: each one ensures every stream at start with the
+ * one canonical configuration (`ensureStreams`), so it need not wait for the producer to start.
+ */
+function jetStreamDeny(service: BerthNatsService): string[] {
+  const others = BERTH_NATS_SERVICES.filter((s) => s !== service).flatMap((s) => BERTH_DURABLES[s]);
+  return [
+    "$JS.API.STREAM.DELETE.>",
+    "$JS.API.STREAM.PURGE.>",
+    ...EVENT_STREAMS.map((stream) => `$JS.API.STREAM.MSG.DELETE.${stream}`),
+    ...others.flatMap((durable) => [
+      `$JS.API.CONSUMER.MSG.NEXT.*.${durable}`,
+      `$JS.API.CONSUMER.DELETE.*.${durable}`,
+      `$JS.API.CONSUMER.CREATE.*.${durable}`,
+      `$JS.API.CONSUMER.CREATE.*.${durable}.>`,
+      `$JS.API.CONSUMER.DURABLE.CREATE.*.${durable}`,
+      `$JS.API.CONSUMER.INFO.*.${durable}`,
+      `$JS.ACK.*.${durable}.>`,
+    ]),
+  ];
+}
 
 /**
  * Berth's NATS users: each service publishes its own events only (`berth.<service>.>`), so a
@@ -41,6 +82,7 @@ export function berthNatsUsers(
       `berth.dlq.${service}.>`,
       ...(service === "gateway" ? ["berth.replay.>"] : []),
     ],
+    publishDeny: jetStreamDeny(service),
     subscribe: JETSTREAM_CLIENT.subscribe,
     allowResponses: true,
   }));
@@ -59,7 +101,7 @@ export function natsServerConfig(options: {
 }): string {
   const users = options.users.map(
     (u) =>
-      `    { user: ${quoted(u.user)}, password: ${quoted(u.password)}, permissions: { publish: { allow: ${JSON.stringify(u.publish)} }, subscribe: { allow: ${JSON.stringify(u.subscribe)} }${u.allowResponses ? ", allow_responses: true" : ""} } }`,
+      `    { user: ${quoted(u.user)}, password: ${quoted(u.password)}, permissions: { publish: { allow: ${JSON.stringify(u.publish)}${u.publishDeny?.length ? `, deny: ${JSON.stringify(u.publishDeny)}` : ""} }, subscribe: { allow: ${JSON.stringify(u.subscribe)} }${u.allowResponses ? ", allow_responses: true" : ""} } }`,
   );
   return [
     "# Written by Berth on every start; one user per service, see SECURITY.md.",

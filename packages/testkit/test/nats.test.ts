@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -105,6 +105,66 @@ describe("startNats", () => {
     ).rejects.toThrow();
     sub.unsubscribe();
     for (const nc of [adminNc, runtime, gateway, instances]) await nc.close();
+  });
+
+  it("keeps one service off another's streams and durable consumers (JetStream API)", async () => {
+    const server = await startNats({ storeDir: join(root, "jetstream-api"), users });
+    running.push(server);
+    // As the services do at start: each ensures the streams and its own durable consumer.
+    const runtime = await as(server.url, "runtime", passwords.runtime);
+    const instances = await as(server.url, "instances", passwords.instances);
+    const registry = await as(server.url, "registry", passwords.registry);
+    const runtimeJsm = await jetstreamManager(runtime);
+    await runtimeJsm.streams.add({ name: "BERTH_INSTANCES", subjects: ["berth.instances.>"] });
+    await runtimeJsm.streams.add({ name: "BERTH_RUNTIME", subjects: ["berth.runtime.>"] });
+    const durable = (name: string) => ({ durable_name: name, ack_policy: AckPolicy.Explicit });
+    await runtimeJsm.consumers.add("BERTH_INSTANCES", durable("runtime-instances"));
+    const instancesJsm = await jetstreamManager(instances);
+    await instancesJsm.consumers.add("BERTH_RUNTIME", durable("instances-status"));
+    await (await jetstreamManager(registry)).consumers.add(
+      "BERTH_INSTANCES",
+      durable("registry-instance-usage"),
+    );
+    await jetstream(instances).publish("berth.instances.instance.created", "genuine");
+
+    // The runtime's credential: neither delete nor purge the instances stream, nor read, delete
+    // or re-create the instances service's or the registry's consumers.
+    const quick = { timeout: 1_000 };
+    await expect(runtimeJsm.streams.delete("BERTH_INSTANCES")).rejects.toThrow();
+    await expect(runtimeJsm.streams.purge("BERTH_INSTANCES")).rejects.toThrow();
+    await expect(runtimeJsm.streams.deleteMessage("BERTH_INSTANCES", 1)).rejects.toThrow();
+    await expect(
+      runtimeJsm.consumers.delete("BERTH_RUNTIME", "instances-status"),
+    ).rejects.toThrow();
+    await expect(
+      runtimeJsm.consumers.delete("BERTH_INSTANCES", "registry-instance-usage"),
+    ).rejects.toThrow();
+    await expect(
+      runtime.request(
+        "$JS.API.CONSUMER.MSG.NEXT.BERTH_INSTANCES.registry-instance-usage",
+        "",
+        quick,
+      ),
+    ).rejects.toThrow();
+    await expect(
+      runtimeJsm.consumers.add("BERTH_RUNTIME", durable("instances-status")),
+    ).rejects.toThrow();
+
+    // Nothing was lost: the stream, its message and both consumers are intact.
+    const adminJsm = await jetstreamManager(await as(server.url, admin.user, admin.password));
+    expect((await adminJsm.streams.info("BERTH_INSTANCES")).state.messages).toBe(1);
+    expect((await adminJsm.consumers.info("BERTH_RUNTIME", "instances-status")).name).toBe(
+      "instances-status",
+    );
+    const usage = await adminJsm.consumers.info("BERTH_INSTANCES", "registry-instance-usage");
+    expect(usage.num_pending).toBe(1);
+
+    // Its own consumer still works: it reads the event and acknowledges it.
+    const own = await jetstream(runtime).consumers.get("BERTH_INSTANCES", "runtime-instances");
+    const message = await own.next({ expires: 2_000 });
+    expect(message?.string()).toBe("genuine");
+    await message?.ackAck();
+    for (const nc of [runtime, instances, registry]) await nc.close();
   });
 
   it("stops: the port no longer accepts clients", async () => {

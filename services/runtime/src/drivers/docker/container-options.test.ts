@@ -4,9 +4,12 @@ import type { DockerSpec } from "../../spec/types.js";
 import {
   containerOptions,
   containerUser,
+  GUARD_PORT,
+  guardOptions,
   LAUNCHER_TARGET,
   launchedArgv,
   NOBODY,
+  SERVER_ALIAS,
   secretsLine,
 } from "./container-options.js";
 
@@ -14,7 +17,7 @@ const spec = (json: Record<string, unknown>) =>
   (parseSpec({ type: "docker", image: "img:1", ...json }) as { spec: DockerSpec }).spec;
 
 describe("containerOptions", () => {
-  it("hardens an http container and publishes its port on loopback only", () => {
+  it("hardens an http container, publishes nothing and names it on its network", () => {
     const options = containerOptions(
       {
         instanceId: "i",
@@ -41,11 +44,36 @@ describe("containerOptions", () => {
         ReadonlyRootfs: true,
         PidsLimit: 256,
         NetworkMode: "berth-i",
-        PortBindings: { "3001/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] },
         RestartPolicy: { Name: "no" },
       },
+      NetworkingConfig: { EndpointsConfig: { "berth-i": { Aliases: [SERVER_ALIAS] } } },
     });
+    expect(options.HostConfig?.PortBindings).toBeUndefined();
     expect(options.Entrypoint).toBeUndefined();
+  });
+
+  it("publishes the port guard on loopback only, hardened, with no credential in its config", () => {
+    const options = guardOptions({
+      name: "berth-i-g2-guard",
+      labels: { "berth.role": "guard" },
+      image: "berth/mcp-guard:1",
+      network: "berth-i-edge",
+      upstreamPort: 3001,
+    });
+    expect(options).toMatchObject({
+      Image: "berth/mcp-guard:1",
+      User: NOBODY,
+      Env: [`GUARD_PORT=${GUARD_PORT}`, `UPSTREAM=${SERVER_ALIAS}:3001`],
+      OpenStdin: true,
+      StdinOnce: true,
+      HostConfig: {
+        CapDrop: ["ALL"],
+        SecurityOpt: ["no-new-privileges"],
+        ReadonlyRootfs: true,
+        NetworkMode: "berth-i-edge",
+        PortBindings: { [`${GUARD_PORT}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
+      },
+    });
   });
 
   it("keeps stdin open for an stdio server and publishes nothing", () => {
