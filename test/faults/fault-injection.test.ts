@@ -54,7 +54,7 @@ describe("fault injection under load", () => {
         jsonSpec: {
           type: "url",
           endpoint: upstream.url,
-          health_check: { interval: 1, timeout: 1 },
+          health_check: { interval: 2, timeout: 5 },
         },
       },
     });
@@ -62,7 +62,7 @@ describe("fault injection under load", () => {
       instance: {
         name: "faults-stdio",
         serverId: "io.github.modelcontextprotocol/everything",
-        jsonSpec: { health_check: { interval: 2, timeout: 2 } },
+        jsonSpec: { health_check: { interval: 2, timeout: 5 } },
       },
     });
     expect([url.status, stdio.status]).toEqual([200, 200]);
