@@ -107,7 +107,7 @@ export function createLoad(gatewayUrl: string, apiKey: string, ledger: Ledger): 
     const body = {
       instance: {
         name,
-        jsonSpec: { type: "url", endpoint: urlEndpoint, health_check: { interval: 1, timeout: 1 } },
+        jsonSpec: { type: "url", endpoint: urlEndpoint, health_check: { interval: 2, timeout: 5 } },
       },
       requestId,
     };

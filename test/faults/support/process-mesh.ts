@@ -167,7 +167,7 @@ export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
     // The registry seeds the catalog and the others create their schemas; one at a time is
     // gentler on a small machine than all four compiling at once.
     for (const name of SERVICES) await start(name);
-    await waitReady(180_000);
+    await waitReady(480_000);
   } catch (error) {
     await mesh.stop();
     throw error;
