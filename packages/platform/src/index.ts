@@ -9,9 +9,13 @@ export {
   urlVar,
 } from "./config/index.js";
 export {
+  ACTOR_HEADER,
+  actorOf,
   CORRELATION_HEADER,
+  currentActor,
   currentCorrelationId,
   type RequestContext,
+  withActor,
   withCorrelationId,
 } from "./context/request-context.js";
 export { type CreateDatabaseOptions, createDatabase } from "./db/index.js";

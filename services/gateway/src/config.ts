@@ -63,6 +63,10 @@ export const gatewayEnv = z.object({
    */
   BERTH_ALLOW_LOOPBACK_ENDPOINTS: flagVar(true),
   BERTH_ALLOW_PRIVATE_ENDPOINTS: flagVar(false),
+  /** Audit records older than this many days are deleted (0: kept forever). */
+  BERTH_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).default(90),
+  /** How often old audit records are looked for. */
+  BERTH_AUDIT_RETENTION_INTERVAL_MS: z.coerce.number().int().positive().default(3_600_000),
 });
 
 /** The gateway's configuration. */

@@ -21,6 +21,7 @@ import { createApiKeysHandlers } from "./api-keys/api-keys-handlers.js";
 import { ensureBootstrapKey, type PrintLine, printToStdout } from "./api-keys/bootstrap-key.js";
 import { instanceIdOf } from "./api-keys/instance-binding.js";
 import { gatewayMigrations } from "./api-keys/migrations.js";
+import { startAuditTrail } from "./audit/index.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { clientContextValues } from "./auth/client-address.js";
 import { createAuthInterceptor, createGatekeeper } from "./auth/gatekeeper.js";
@@ -82,6 +83,8 @@ export async function startGateway(
       migrations: gatewayMigrations,
       logger: log,
       poolMax: 5,
+      // The audit trail's change consumer applies each event once.
+      withInbox: true,
     });
     closer.add("database", () => orm.close());
     const store = createApiKeyStore(orm);
@@ -96,6 +99,14 @@ export async function startGateway(
       pass: config.NATS_PASSWORD,
     });
     closer.add("nats", () => nc.drain());
+    const audit = await startAuditTrail({
+      orm,
+      nc,
+      logger: log,
+      retentionDays: config.BERTH_AUDIT_RETENTION_DAYS,
+      retentionIntervalMs: config.BERTH_AUDIT_RETENTION_INTERVAL_MS,
+    });
+    closer.add("audit trail", () => audit.stop());
 
     const authenticator = createAuthenticator({
       load: store.get,
@@ -146,6 +157,7 @@ export async function startGateway(
         service: DeadLettersService as DescService,
         impl: createDeadLettersHandlers({ nc, logger: log }),
       },
+      audit.service,
     ];
 
     const health = createHealthRoutes(
@@ -190,6 +202,7 @@ export async function startGateway(
       maxSessionsPerInstance: config.MCP_SESSIONS_PER_INSTANCE,
       maxBodyBytes: config.MAX_BODY_BYTES,
       logger: log,
+      onCall: audit.recordMcpCall,
     });
     const rpc = createRpcHandler({
       routes: (router: ConnectRouter) => {

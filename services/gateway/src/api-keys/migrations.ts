@@ -1,5 +1,6 @@
 import { requestIdsMigration } from "@berth/platform";
 import { Migration } from "@mikro-orm/migrations";
+import { auditMigration } from "../audit/audit-migration.js";
 
 /** The API keys table. */
 class CreateApiKeys extends Migration {
@@ -28,4 +29,5 @@ class CreateApiKeys extends Migration {
 export const gatewayMigrations = [
   { name: "0001-create-api-keys", class: CreateApiKeys },
   requestIdsMigration,
+  auditMigration,
 ];

@@ -1,4 +1,5 @@
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import { AuditService } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 import { http } from "@berth/proto/gen/google/api/annotations_pb";
 import { type DescMethod, getOption, hasOption } from "@bufbuild/protobuf";
@@ -18,7 +19,12 @@ const IMPLIED: Record<Scope, readonly Scope[]> = {
   mcp: ["mcp"],
 };
 
-const ADMIN_SERVICES = [ApiKeysService.typeName, DeadLettersService.typeName];
+// The audit trail names every key and instance: only admins read it.
+const ADMIN_SERVICES = [
+  ApiKeysService.typeName,
+  DeadLettersService.typeName,
+  AuditService.typeName,
+];
 
 /** Whether a key holding `granted` may do what needs `needed`. */
 export function allows(granted: Iterable<Scope>, needed: Scope): boolean {
@@ -27,8 +33,8 @@ export function allows(granted: Iterable<Scope>, needed: Scope): boolean {
 }
 
 /**
- * The scope an RPC needs, derived from its descriptor: API key management and dead letters
- * (events may name any instance) need admin; a method
+ * The scope an RPC needs, derived from its descriptor: API key management, dead letters
+ * (events may name any instance) and the audit trail need admin; a method
  * without side effects (idempotency_level NO_SIDE_EFFECTS, or bound to HTTP GET) needs read;
  * anything else needs write.
  */
