@@ -1,0 +1,285 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
+import { canonicalJson, createLogger, loadConfig } from "@berth/platform";
+import { useEngines } from "@berth/testkit";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/mesh.js";
+import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
+import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
+import { startEverythingServer } from "./support/mcp-upstream.js";
+
+type Json = Record<string, unknown>;
+type AuditRecord = {
+  id: string;
+  kind: string;
+  actorKeyId?: string;
+  actorKeyName?: string;
+  mcpCall?: Json & { method?: string; tool?: string; outcome?: string; errorCode?: string };
+  change?: Json & { resourceType?: string; action?: string; resourceName?: string };
+};
+
+const digest = (value: unknown) => createHash("sha256").update(canonicalJson(value)).digest("hex");
+
+// The whole chain with real parts: official MCP SDK client → a gateway whose log is captured →
+// a url instance run by the real runtime → @modelcontextprotocol/server-everything; changes made
+// through the API reach the audit trail as the registry's and instances service's events.
+describe("audit trail", () => {
+  const runId = newRunId();
+  const secretA = `arg-alice-${randomBytes(8).toString("hex")}`;
+  const secretB = `arg-bob-${randomBytes(8).toString("hex")}`;
+  const logLines: string[] = [];
+  let engines: Awaited<ReturnType<typeof useEngines>>;
+  let mesh: TestMesh;
+  let gateway: Gateway;
+  let everything: Awaited<ReturnType<typeof startEverythingServer>>;
+  let db: pg.Client;
+
+  const rest = async (method: string, path: string, key: string, body?: unknown) => {
+    const response = await fetch(`${gateway.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, body: (await response.json()) as Json };
+  };
+  const records = async (query: string, key = mesh.apiKey): Promise<AuditRecord[]> => {
+    const { status, body } = await rest("GET", `/v1/auditRecords?${query}`, key);
+    expect(status, JSON.stringify(body)).toBe(200);
+    return (body.auditRecords ?? []) as AuditRecord[];
+  };
+  const createKey = async (displayName: string, scopes: string[]) => {
+    const { status, body } = await rest("POST", "/v1/apiKeys", mesh.apiKey, {
+      displayName,
+      scopes,
+    });
+    expect(status).toBe(200);
+    return { id: (body.apiKey as Json).id as string, key: body.key as string };
+  };
+  const connect = async (key: string) => {
+    const client = new Client({ name: "audit-test", version: "1.0.0" });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/audited`), {
+        requestInit: { headers: { authorization: `Bearer ${key}` } },
+      }),
+    );
+    return client;
+  };
+
+  beforeAll(async () => {
+    engines = await useEngines();
+    everything = await startEverythingServer();
+    mesh = await startMesh(engines, {
+      services: ["registry", "instances", "runtime"],
+      env: { BERTH_RUNTIME_LABELS: `berth.test=${runId}`, RECONCILE_INTERVAL_MS: "2000" },
+    });
+    // A second gateway on the same schema, its log in memory (at debug: every line it writes).
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        logLines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+        done();
+      },
+    });
+    gateway = await startGateway(
+      loadConfig(gatewayEnv, {
+        ...mesh.env,
+        ...serviceMeshEnv("gateway", engines),
+        BERTH_AUDIT_RETENTION_DAYS: "1",
+        BERTH_AUDIT_RETENTION_INTERVAL_MS: "500",
+      }),
+      createLogger({ service: "gateway", level: "debug", destination }),
+    );
+    db = new pg.Client({ connectionString: engines.databaseUrl });
+    await db.connect();
+  }, 120_000);
+  afterAll(async () => {
+    await db?.end();
+    await gateway?.stop();
+    await mesh?.stop();
+    await everything?.stop();
+    await removeLeftovers(runId);
+    await engines?.cleanup();
+  });
+
+  it("records every MCP call with its key, method, tool and outcome, and never an argument value", async () => {
+    const alice = await createKey("alice", ["API_KEY_SCOPE_MCP", "API_KEY_SCOPE_WRITE"]);
+    const bob = await createKey("bob", ["API_KEY_SCOPE_MCP"]);
+    const created = await rest("POST", "/v1/instances", alice.key, {
+      instance: { name: "audited", jsonSpec: { type: "url", endpoint: everything.url } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const instanceId = created.body.id as string;
+    await waitFor(
+      "instance RUNNING",
+      async () =>
+        (await rest("GET", `/v1/instances/${instanceId}`, alice.key)).body.status ===
+        "INSTANCE_STATUS_RUNNING"
+          ? true
+          : undefined,
+      60_000,
+    );
+
+    const a = await connect(alice.key);
+    const echoed = await a.callTool({ name: "echo", arguments: { message: secretA } });
+    expect(echoed.content).toEqual([{ type: "text", text: `Echo: ${secretA}` }]);
+    const missing = await a.callTool({ name: "no-such-tool", arguments: { x: secretA } }).then(
+      (result) => ({ result }),
+      (error: Error) => ({ error }),
+    );
+    await a.close();
+    const b = await connect(bob.key);
+    await b.callTool({ name: "echo", arguments: { message: secretB } });
+    await b.close();
+
+    // Written in batches: they appear within moments.
+    const calls = await waitFor(
+      "three tools/call records",
+      async () => {
+        const found = await records(
+          `instance=audited&kind=AUDIT_RECORD_KIND_MCP_CALL&pageSize=100`,
+        );
+        return found.filter((r) => r.mcpCall?.method === "tools/call").length >= 3
+          ? found
+          : undefined;
+      },
+      10_000,
+    );
+    const toolCalls = calls.filter((r) => r.mcpCall?.method === "tools/call");
+    const aliceEcho = toolCalls.find(
+      (r) => r.actorKeyId === alice.id && r.mcpCall?.tool === "echo",
+    );
+    expect(aliceEcho).toMatchObject({
+      actorKeyName: "alice",
+      kind: "AUDIT_RECORD_KIND_MCP_CALL",
+      mcpCall: {
+        instanceId,
+        instanceName: "audited",
+        outcome: "MCP_CALL_OUTCOME_OK",
+        argumentsDigest: digest({ message: secretA }),
+      },
+    });
+    const bobEcho = toolCalls.find((r) => r.actorKeyId === bob.id);
+    expect(bobEcho).toMatchObject({
+      actorKeyName: "bob",
+      mcpCall: {
+        tool: "echo",
+        outcome: "MCP_CALL_OUTCOME_OK",
+        argumentsDigest: digest({ message: secretB }),
+      },
+    });
+    // An unknown tool: the server's answer (a JSON-RPC error, or a result flagged isError).
+    const failed = toolCalls.find((r) => r.mcpCall?.tool === "no-such-tool");
+    if ("error" in missing) {
+      expect(failed?.mcpCall).toMatchObject({ outcome: "MCP_CALL_OUTCOME_ERROR" });
+      expect(failed?.mcpCall?.errorCode).toMatch(/^-32\d{3}$/);
+    } else {
+      expect(missing.result.isError).toBe(true);
+      expect(failed?.mcpCall).toMatchObject({ outcome: "MCP_CALL_OUTCOME_TOOL_ERROR" });
+    }
+    expect(failed?.actorKeyId).toBe(alice.id);
+    // The session's other messages are there too, by the same keys.
+    const methods = calls.filter((r) => r.actorKeyId === alice.id).map((r) => r.mcpCall?.method);
+    expect(methods).toEqual(expect.arrayContaining(["initialize", "notifications/initialized"]));
+
+    // Filters: one key's calls only, one tool, one outcome; paging one record at a time.
+    const bobs = await records(`actorKeyId=${bob.id}&kind=AUDIT_RECORD_KIND_MCP_CALL`);
+    expect(bobs.length).toBeGreaterThan(0);
+    expect(bobs.every((r) => r.actorKeyId === bob.id)).toBe(true);
+    const echoes = await records(`tool=echo&outcome=MCP_CALL_OUTCOME_OK`);
+    expect(echoes.map((r) => r.actorKeyId).sort()).toEqual([alice.id, bob.id].sort());
+    const first = await rest("GET", `/v1/auditRecords?tool=echo&pageSize=1`, mesh.apiKey);
+    const token = first.body.nextPageToken as string;
+    expect(token).toBeTruthy();
+    const second = await rest(
+      "GET",
+      `/v1/auditRecords?tool=echo&pageSize=1&pageToken=${token}`,
+      mesh.apiKey,
+    );
+    expect((second.body.auditRecords as AuditRecord[])[0]?.id).not.toBe(
+      (first.body.auditRecords as AuditRecord[])[0]?.id,
+    );
+    // A token is bound to its filters.
+    const mixed = await rest("GET", `/v1/auditRecords?tool=other&pageToken=${token}`, mesh.apiKey);
+    expect(mixed.status).toBe(400);
+
+    // Only admins read the trail; a bad filter names its field.
+    expect((await rest("GET", "/v1/auditRecords", bob.key)).status).toBe(403);
+    const bad = await rest("GET", "/v1/auditRecords?pageSize=-1", mesh.apiKey);
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain("page_size");
+
+    // No argument value in the trail, in the gateway's database, or in any line it logged.
+    const everythingStored = await records("pageSize=500");
+    const dump = await db.query(`select * from gateway.audit_records`);
+    for (const secret of [secretA, secretB]) {
+      expect(JSON.stringify(everythingStored)).not.toContain(secret);
+      expect(JSON.stringify(dump.rows)).not.toContain(secret);
+      expect(logLines.join("\n")).not.toContain(secret);
+    }
+    expect(logLines.length).toBeGreaterThan(0);
+
+    // Changes, with the key behind each: the instance created, updated and deleted by alice.
+    const updated = await rest("PATCH", `/v1/instances/${instanceId}`, alice.key, {
+      instance: { description: "audited instance" },
+      updateMask: "description",
+    });
+    expect(updated.status, JSON.stringify(updated.body)).toBe(200);
+    expect((await rest("DELETE", `/v1/instances/${instanceId}`, alice.key)).status).toBe(200);
+    const changes = await waitFor(
+      "created, updated and deleted",
+      async () => {
+        const found = await records(
+          `kind=AUDIT_RECORD_KIND_CHANGE&resourceType=McpServerInstance&instance=${instanceId}`,
+        );
+        const actions = found.map((r) => r.change?.action);
+        return ["created", "updated", "deleted"].every((a) => actions.includes(a))
+          ? found
+          : undefined;
+      },
+      15_000,
+    );
+    for (const record of changes) {
+      expect(record.actorKeyId).toBe(alice.id);
+      expect(record.change?.resourceName).toBe("audited");
+    }
+    const update = changes.find((r) => r.change?.action === "updated");
+    expect(update?.change).toMatchObject({
+      revisionBefore: "1",
+      revisionAfter: "2",
+      source: "instances",
+    });
+    expect(update?.change?.changedFields).toContain("description");
+    // The keys' creation, by the admin key.
+    const adminId = mesh.apiKey.split("_")[1];
+    const keys = await records(`resourceType=ApiKey&actorKeyId=${adminId}`);
+    expect(keys.map((r) => r.change?.resourceName)).toEqual(
+      expect.arrayContaining(["alice", "bob"]),
+    );
+    expect(keys.every((r) => r.change?.action === "created")).toBe(true);
+  }, 180_000);
+
+  it("deletes records older than the retention period", async () => {
+    const old = randomUUID();
+    const recent = randomUUID();
+    await db.query(
+      `insert into gateway.audit_records (id, kind, time, method) values
+        ($1, 'mcp_call', now() - interval '2 days', 'tools/list'),
+        ($2, 'mcp_call', now() - interval '2 hours', 'tools/list')`,
+      [old, recent],
+    );
+    await waitFor(
+      "the old record deleted",
+      async () => {
+        const { rows } = await db.query(`select id from gateway.audit_records where id = $1`, [
+          old,
+        ]);
+        return rows.length === 0 ? true : undefined;
+      },
+      10_000,
+    );
+    const { rows } = await db.query(`select id from gateway.audit_records where id = $1`, [recent]);
+    expect(rows).toHaveLength(1);
+  });
+});
