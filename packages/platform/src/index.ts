@@ -1,3 +1,5 @@
+// The metric types services register on their ServiceMetrics registry (one library, one owner).
+export { Counter, Gauge, Histogram } from "prom-client";
 export {
   addressVar,
   baseEnv,
@@ -5,6 +7,7 @@ export {
   flagVar,
   loadConfig,
   meshEnv,
+  metricsEnv,
   portVar,
   urlVar,
 } from "./config/index.js";
@@ -112,6 +115,13 @@ export {
   type Logger,
   REDACT_PATHS,
 } from "./logging/logger.js";
+export {
+  createServiceMetrics,
+  type MetricsServer,
+  type ServiceMetrics,
+  type ServiceMetricsOptions,
+  startMetricsServer,
+} from "./metrics/index.js";
 export {
   decodePageToken,
   encodePageToken,

@@ -6,6 +6,7 @@ import {
   createServiceClient,
   type Logger,
   loadMeshIdentity,
+  startMetricsServer,
 } from "@berth/platform";
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
@@ -21,7 +22,7 @@ import { createApiKeysHandlers } from "./api-keys/api-keys-handlers.js";
 import { ensureBootstrapKey, type PrintLine, printToStdout } from "./api-keys/bootstrap-key.js";
 import { instanceIdOf } from "./api-keys/instance-binding.js";
 import { gatewayMigrations } from "./api-keys/migrations.js";
-import { startAuditTrail } from "./audit/index.js";
+import { type McpCallFacts, startAuditTrail } from "./audit/index.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { clientContextValues } from "./auth/client-address.js";
 import { createAuthInterceptor, createGatekeeper } from "./auth/gatekeeper.js";
@@ -41,6 +42,7 @@ import { createInstanceResolver } from "./mcp/instance-resolver.js";
 import { createMcpProxy } from "./mcp/mcp-proxy.js";
 import { createOriginGuard, isLoopbackAddress } from "./mcp/origin-guard.js";
 import { createSessionPins } from "./mcp/session-pins.js";
+import { createGatewayMetrics } from "./metrics/gateway-metrics.js";
 import { observeRequests } from "./observe-request.js";
 import { createOpenApiRoutes, loadOpenApi } from "./openapi/openapi-routes.js";
 
@@ -99,14 +101,6 @@ export async function startGateway(
       pass: config.NATS_PASSWORD,
     });
     closer.add("nats", () => nc.drain());
-    const audit = await startAuditTrail({
-      orm,
-      nc,
-      logger: log,
-      retentionDays: config.BERTH_AUDIT_RETENTION_DAYS,
-      retentionIntervalMs: config.BERTH_AUDIT_RETENTION_INTERVAL_MS,
-    });
-    closer.add("audit trail", () => audit.stop());
 
     const authenticator = createAuthenticator({
       load: store.get,
@@ -122,6 +116,37 @@ export async function startGateway(
         burst: config.AUTH_FAILURE_BURST,
       },
     );
+    const pins = createSessionPins();
+    const audit = await startAuditTrail({
+      orm,
+      nc,
+      logger: log,
+      retentionDays: config.BERTH_AUDIT_RETENTION_DAYS,
+      retentionIntervalMs: config.BERTH_AUDIT_RETENTION_INTERVAL_MS,
+      onDropped: (count) => gatewayMetrics.auditDropped(count),
+    });
+    closer.add("audit trail", () => audit.stop());
+    const gatewayMetrics = createGatewayMetrics({
+      nc,
+      gatekeeper,
+      logger: log,
+      sessions: () => pins.openByInstance(),
+      auditBuffered: () => audit.recorder.buffered(),
+    });
+    if (config.METRICS_PORT !== undefined) {
+      const metricsServer = await startMetricsServer({
+        metrics: gatewayMetrics.metrics,
+        port: config.METRICS_PORT,
+        host: config.METRICS_HOST,
+        logger: log,
+      });
+      closer.add("metrics server", () => metricsServer.close());
+    }
+    // What every MCP path reports of each call: the metrics and the audit trail.
+    const onMcpCall = (call: McpCallFacts) => {
+      gatewayMetrics.observeMcpCall(call);
+      audit.recordMcpCall(call);
+    };
     const instancesClient = createServiceClient(InstancesService, config.INSTANCES_ADDR, {
       identity,
     });
@@ -181,7 +206,7 @@ export async function startGateway(
     const mcp = createMcpProxy({
       resolver,
       gatekeeper,
-      pins: createSessionPins(),
+      pins,
       forwarder: createForwarder({
         logger: log,
         maxBodyBytes: config.MAX_BODY_BYTES,
@@ -202,7 +227,7 @@ export async function startGateway(
       maxSessionsPerInstance: config.MCP_SESSIONS_PER_INSTANCE,
       maxBodyBytes: config.MAX_BODY_BYTES,
       logger: log,
-      onCall: audit.recordMcpCall,
+      onCall: onMcpCall,
     });
     const rpc = createRpcHandler({
       routes: (router: ConnectRouter) => {
@@ -227,6 +252,7 @@ export async function startGateway(
       routes: [
         { name: "health", methods: ["GET"], paths: ["/healthz", "/readyz"], handle: health },
         { name: "docs", methods: ["GET"], paths: ["/openapi.json", "/docs"], handle: docs },
+        { name: "metrics", methods: ["GET"], paths: ["/metrics"], handle: gatewayMetrics.route },
         { name: "mcp", paths: ["/mcp"], prefixes: ["/mcp/"], handle: mcp.handle },
         { name: "rest", prefixes: ["/v1/"], handle: rest },
         // Connect, gRPC-Web and gRPC: POST /<package.Service>/<Method> of a registered service.

@@ -21,6 +21,18 @@ type AuditRecord = {
   change?: Json & { resourceType?: string; action?: string; resourceName?: string };
 };
 
+/** The value of the series `name` whose labels include `labels`, summed; 0 when there is none. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of text.split("\n")) {
+    const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const has = Object.entries(labels).every(([k, v]) => match[2]?.includes(`${k}="${v}"`));
+    if (has) total += Number(match[3]);
+  }
+  return total;
+}
+
 const digest = (value: unknown) => createHash("sha256").update(canonicalJson(value)).digest("hex");
 
 // The whole chain with real parts: official MCP SDK client → a gateway whose log is captured →
@@ -58,6 +70,12 @@ describe("audit trail", () => {
     expect(status).toBe(200);
     return { id: (body.apiKey as Json).id as string, key: body.key as string };
   };
+  const scrape = async (key?: string) => {
+    const response = await fetch(`${gateway.url}/metrics`, {
+      headers: key ? { authorization: `Bearer ${key}` } : {},
+    });
+    return { status: response.status, text: await response.text() };
+  };
   const connect = async (key: string) => {
     const client = new Client({ name: "audit-test", version: "1.0.0" });
     await client.connect(
@@ -73,7 +91,11 @@ describe("audit trail", () => {
     everything = await startEverythingServer();
     mesh = await startMesh(engines, {
       services: ["registry", "instances", "runtime"],
-      env: { BERTH_RUNTIME_LABELS: `berth.test=${runId}`, RECONCILE_INTERVAL_MS: "2000" },
+      env: {
+        BERTH_RUNTIME_LABELS: `berth.test=${runId}`,
+        RECONCILE_INTERVAL_MS: "2000",
+        METRICS_PORT: "0",
+      },
     });
     // A second gateway on the same schema, its log in memory (at debug: every line it writes).
     const destination = new Writable({
@@ -121,6 +143,11 @@ describe("audit trail", () => {
       60_000,
     );
 
+    const scraper = await createKey("prometheus", ["API_KEY_SCOPE_METRICS"]);
+    const echoLabels = { instance: "audited", method: "tools/call", tool: "echo", outcome: "ok" };
+    const before = await scrape(scraper.key);
+    expect(before.status).toBe(200);
+
     const a = await connect(alice.key);
     const echoed = await a.callTool({ name: "echo", arguments: { message: secretA } });
     expect(echoed.content).toEqual([{ type: "text", text: `Echo: ${secretA}` }]);
@@ -132,6 +159,33 @@ describe("audit trail", () => {
     const b = await connect(bob.key);
     await b.callTool({ name: "echo", arguments: { message: secretB } });
     await b.close();
+
+    // /metrics moved with the calls: two echo calls, one failed call, two sessions opened.
+    const after = await scrape(scraper.key);
+    expect(
+      sample(after.text, "berth_mcp_calls_total", echoLabels) -
+        sample(before.text, "berth_mcp_calls_total", echoLabels),
+    ).toBe(2);
+    const failedLabels = { instance: "audited", tool: "no-such-tool" };
+    expect(sample(after.text, "berth_mcp_calls_total", failedLabels)).toBe(1);
+    expect(
+      sample(after.text, "berth_mcp_call_duration_seconds_count", {
+        instance: "audited",
+        method: "tools/call",
+      }),
+    ).toBe(3);
+    expect(
+      sample(after.text, "berth_mcp_calls_total", { method: "initialize", outcome: "ok" }) -
+        sample(before.text, "berth_mcp_calls_total", { method: "initialize", outcome: "ok" }),
+    ).toBe(2);
+    expect(after.text).toContain("process_cpu_seconds_total");
+    expect(after.text).toContain(
+      'berth_event_consumer_pending{stream="BERTH_INSTANCES",consumer="gateway-audit"',
+    );
+    // The scraper's key reads metrics and nothing else; without a key, or with an mcp key, no metrics.
+    expect((await rest("GET", "/v1/auditRecords", scraper.key)).status).toBe(403);
+    expect((await scrape()).status).toBe(401);
+    expect((await scrape(bob.key)).status).toBe(403);
 
     // Written in batches: they appear within moments.
     const calls = await waitFor(
@@ -259,6 +313,41 @@ describe("audit trail", () => {
     );
     expect(keys.every((r) => r.change?.action === "created")).toBe(true);
   }, 180_000);
+
+  it("serves /metrics on every internal service: runtime workloads and reconcile passes, consumer lag", async () => {
+    const text = async (port: number | undefined) => {
+      expect(port).toBeGreaterThan(0);
+      const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toContain("text/plain");
+      return response.text();
+    };
+    type WithMetrics = { metricsPort?: number };
+    const created = await rest("POST", "/v1/instances", mesh.apiKey, {
+      instance: { name: "measured", jsonSpec: { type: "url", endpoint: everything.url } },
+    });
+    expect(created.status).toBe(200);
+    const runtimePort = (mesh.services.runtime as WithMetrics).metricsPort;
+    const runtime = await waitFor(
+      "a RUNNING workload counted",
+      async () => {
+        const found = await text(runtimePort);
+        return sample(found, "berth_runtime_workloads", { state: "RUNNING" }) >= 1
+          ? found
+          : undefined;
+      },
+      30_000,
+    );
+    expect(sample(runtime, "berth_runtime_reconcile_duration_seconds_count")).toBeGreaterThan(0);
+    expect(runtime).toContain('consumer="runtime-instances"');
+    const registry = await text((mesh.services.registry as WithMetrics).metricsPort);
+    expect(registry).toContain(
+      'berth_event_consumer_pending{stream="BERTH_INSTANCES",consumer="registry-',
+    );
+    expect(registry).toContain("nodejs_eventloop_lag_seconds");
+    const instances = await text((mesh.services.instances as WithMetrics).metricsPort);
+    expect(instances).toContain('stream="BERTH_RUNTIME",consumer="instances-');
+  });
 
   it("deletes records older than the retention period", async () => {
     const old = randomUUID();

@@ -6,17 +6,19 @@ import { type DescMethod, getOption, hasOption } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 
 /** A permission of an API key. */
-export type Scope = "admin" | "write" | "read" | "mcp";
+export type Scope = "admin" | "write" | "read" | "mcp" | "metrics";
 
 /** Every scope, in the order they are shown. */
-export const SCOPES: readonly Scope[] = ["admin", "write", "read", "mcp"];
+export const SCOPES: readonly Scope[] = ["admin", "write", "read", "mcp", "metrics"];
 
-// admin is everything; write includes read; mcp (the MCP proxy) stands apart from the API scopes.
+// admin is everything; write includes read; mcp (the MCP proxy) and metrics (GET /metrics, for
+// scrapers) stand apart from the API scopes.
 const IMPLIED: Record<Scope, readonly Scope[]> = {
-  admin: ["admin", "write", "read", "mcp"],
+  admin: ["admin", "write", "read", "mcp", "metrics"],
   write: ["write", "read"],
   read: ["read"],
   mcp: ["mcp"],
+  metrics: ["metrics"],
 };
 
 // The audit trail names every key and instance: only admins read it.
