@@ -1,4 +1,5 @@
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import { AuditService } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
@@ -42,6 +43,8 @@ export interface BerthClient {
   apiKeys: Client<typeof ApiKeysService>;
   /** Events consumers refused (admin). */
   deadLetters: Client<typeof DeadLettersService>;
+  /** Who called what through the gateway, and who changed what (admin). */
+  audit: Client<typeof AuditService>;
   transport: Transport;
 }
 
@@ -70,6 +73,7 @@ export function createBerthClient(options: BerthClientOptions): BerthClient {
     runtime: withBerthErrors(RuntimeService, createClient(RuntimeService, transport)),
     apiKeys: withBerthErrors(ApiKeysService, createClient(ApiKeysService, transport)),
     deadLetters: withBerthErrors(DeadLettersService, createClient(DeadLettersService, transport)),
+    audit: withBerthErrors(AuditService, createClient(AuditService, transport)),
     transport,
   };
 }

@@ -1,11 +1,13 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { canonicalJson, createLogger, loadConfig } from "@berth/platform";
+import { AuditRecordKind, createBerthClient, McpCallOutcome } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBerth } from "../../../packages/cli/test/support/run-berth.js";
 import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/mesh.js";
 import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
@@ -236,6 +238,53 @@ describe("audit trail", () => {
     // The session's other messages are there too, by the same keys.
     const methods = calls.filter((r) => r.actorKeyId === alice.id).map((r) => r.mcpCall?.method);
     expect(methods).toEqual(expect.arrayContaining(["initialize", "notifications/initialized"]));
+
+    // The SDK reads the same trail (Connect), and the CLI prints it.
+    const sdk = createBerthClient({ baseUrl: gateway.url, apiKey: mesh.apiKey });
+    const viaSdk = await sdk.audit.listAuditRecords({
+      instance: "audited",
+      kind: AuditRecordKind.MCP_CALL,
+      outcome: McpCallOutcome.OK,
+      tool: "echo",
+    });
+    expect(
+      viaSdk.auditRecords.map((r) => [r.actorKeyName, r.mcpCall?.argumentsDigest]).sort(),
+    ).toEqual([
+      ["alice", digest({ message: secretA })],
+      ["bob", digest({ message: secretB })],
+    ]);
+    const printed = await runBerth(
+      [
+        "audit",
+        "list",
+        "--instance",
+        "audited",
+        "--kind",
+        "call",
+        "--since",
+        "10m",
+        "--tool",
+        "echo",
+      ],
+      { url: gateway.url, apiKey: mesh.apiKey, timeoutMs: 60_000 },
+    );
+    expect(printed.code, printed.stderr).toBe(0);
+    expect(printed.stdout.split("\n")[0]).toMatch(
+      /^TIME\s+KEY\s+KIND\s+INSTANCE\s+WHAT\s+OUTCOME\s+MS$/,
+    );
+    expect(printed.stdout).toMatch(
+      new RegExp(`alice \\(${alice.id}\\)\\s+call\\s+audited\\s+tools/call echo\\s+ok`),
+    );
+    expect(printed.stdout).toMatch(/bob \([0-9a-f]{16}\)\s+call\s+audited\s+tools\/call echo\s+ok/);
+    const wrong = await runBerth(["audit", "list", "--outcome", "fine"], {
+      url: gateway.url,
+      apiKey: mesh.apiKey,
+      timeoutMs: 60_000,
+    });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain(
+      "--outcome must be one of ok, error, tool-error, refused, failed",
+    );
 
     // Filters: one key's calls only, one tool, one outcome; paging one record at a time.
     const bobs = await records(`actorKeyId=${bob.id}&kind=AUDIT_RECORD_KIND_MCP_CALL`);
