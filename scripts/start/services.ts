@@ -27,6 +27,16 @@ export function servicesFromEnv(): ServiceSpec[] {
   }));
 }
 
+/**
+ * The loopback /metrics ports of the internal services (BERTH_<NAME>_METRICS_PORT overrides); the
+ * gateway serves GET /metrics on its own port, to keys with the metrics scope.
+ */
+export const METRICS_PORTS: Readonly<Partial<Record<ServiceSpec["name"], number>>> = {
+  registry: 9461,
+  instances: 9462,
+  runtime: 9463,
+};
+
 /** The gateway's address, where clients go. */
 export function gatewayUrl(services: readonly ServiceSpec[]): string {
   return `http://127.0.0.1:${services.find((s) => s.name === "gateway")?.port}`;
@@ -52,6 +62,7 @@ export function serviceEnv(
   // A port inherited from the shell would make two services fight over it.
   delete env.GRPC_PORT;
   delete env.HTTP_PORT;
+  delete env.METRICS_PORT;
   // Credentials are handed out per service; one inherited from the shell must not leak across.
   for (const name of ["BERTH_MESH_CA", "BERTH_MESH_CERT", "BERTH_MESH_KEY", "NATS_USER"])
     delete env[name];
@@ -76,6 +87,16 @@ export function serviceEnv(
     INSTANCES_ADDR: address("instances"),
     RUNTIME_ADDR: address("runtime"),
     [service.portVariable]: String(service.port),
+    ...(METRICS_PORTS[service.name] === undefined
+      ? {}
+      : {
+          METRICS_PORT: String(
+            portFromEnv(
+              `BERTH_${service.name.toUpperCase()}_METRICS_PORT`,
+              METRICS_PORTS[service.name]!,
+            ),
+          ),
+        }),
   };
 }
 

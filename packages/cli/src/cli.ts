@@ -2,6 +2,7 @@ import { createBerthClient } from "@berth/sdk";
 import { toJson } from "@bufbuild/protobuf";
 import { parseCommandArgs, splitCommand, UsageError } from "./args.js";
 import { apiKeysCommands } from "./commands/api-keys.js";
+import { auditCommands } from "./commands/audit.js";
 import { deadLettersCommands } from "./commands/dead-letters.js";
 import { instancesCommands } from "./commands/instances.js";
 import { serversCommands } from "./commands/servers.js";
@@ -23,6 +24,7 @@ const GROUPS: Record<string, GroupInfo> = {
   },
   "api-keys": { summary: "API keys (admin)", commands: apiKeysCommands },
   "dead-letters": { summary: "Refused events (admin)", commands: deadLettersCommands },
+  audit: { summary: "Who called what, who changed what (admin)", commands: auditCommands },
 };
 
 function wantsHelp(args: string[]): boolean {

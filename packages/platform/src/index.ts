@@ -1,3 +1,5 @@
+// The metric types services register on their ServiceMetrics registry (one library, one owner).
+export { Counter, Gauge, Histogram } from "prom-client";
 export {
   addressVar,
   baseEnv,
@@ -5,13 +7,18 @@ export {
   flagVar,
   loadConfig,
   meshEnv,
+  metricsEnv,
   portVar,
   urlVar,
 } from "./config/index.js";
 export {
+  ACTOR_HEADER,
+  actorOf,
   CORRELATION_HEADER,
+  currentActor,
   currentCorrelationId,
   type RequestContext,
+  withActor,
   withCorrelationId,
 } from "./context/request-context.js";
 export {
@@ -114,6 +121,13 @@ export {
   REDACT_PATHS,
 } from "./logging/logger.js";
 export { dialGuarded, GUARD_HEADER, guardPreamble, splitGuard } from "./mcp/port-guard.js";
+export {
+  createServiceMetrics,
+  type MetricsServer,
+  type ServiceMetrics,
+  type ServiceMetricsOptions,
+  startMetricsServer,
+} from "./metrics/index.js";
 export {
   decodePageToken,
   encodePageToken,

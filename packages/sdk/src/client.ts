@@ -1,4 +1,5 @@
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import { AuditService } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 import { VirtualServersService } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
@@ -45,6 +46,8 @@ export interface BerthClient {
   virtualServers: Client<typeof VirtualServersService>;
   /** Events consumers refused (admin). */
   deadLetters: Client<typeof DeadLettersService>;
+  /** Who called what through the gateway, and who changed what (admin). */
+  audit: Client<typeof AuditService>;
   transport: Transport;
 }
 
@@ -77,6 +80,7 @@ export function createBerthClient(options: BerthClientOptions): BerthClient {
       createClient(VirtualServersService, transport),
     ),
     deadLetters: withBerthErrors(DeadLettersService, createClient(DeadLettersService, transport)),
+    audit: withBerthErrors(AuditService, createClient(AuditService, transport)),
     transport,
   };
 }

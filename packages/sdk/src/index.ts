@@ -1,4 +1,5 @@
 export * from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+export * from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 export * from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 export * from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 export * from "@berth/proto/gen/berth/instances/v1/instances_pb";

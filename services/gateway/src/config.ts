@@ -1,4 +1,4 @@
-import { addressVar, baseEnv, flagVar, meshEnv, portVar } from "@berth/platform";
+import { addressVar, baseEnv, flagVar, meshEnv, metricsEnv, portVar } from "@berth/platform";
 import { z } from "zod";
 import { API_KEY_PATTERN } from "./api-keys/key-format.js";
 
@@ -11,6 +11,8 @@ export const gatewayEnv = z.object({
   LOG_LEVEL: baseEnv.LOG_LEVEL,
   DATABASE_URL: baseEnv.DATABASE_URL,
   NATS_URL: baseEnv.NATS_URL,
+  /** A second, key-less /metrics listener (loopback by default); GET /metrics on HTTP_PORT needs a key. */
+  ...metricsEnv,
   HTTP_PORT: portVar(8080),
   HTTP_HOST: z.string().default("127.0.0.1"),
   REGISTRY_ADDR: addressVar("127.0.0.1:50051"),
@@ -68,6 +70,10 @@ export const gatewayEnv = z.object({
    */
   BERTH_ALLOW_LOOPBACK_ENDPOINTS: flagVar(true),
   BERTH_ALLOW_PRIVATE_ENDPOINTS: flagVar(false),
+  /** Audit records older than this many days are deleted (0: kept forever). */
+  BERTH_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).default(90),
+  /** How often old audit records are looked for. */
+  BERTH_AUDIT_RETENTION_INTERVAL_MS: z.coerce.number().int().positive().default(3_600_000),
 });
 
 /** The gateway's configuration. */

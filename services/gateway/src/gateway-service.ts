@@ -7,6 +7,7 @@ import {
   createServiceClient,
   type Logger,
   loadMeshIdentity,
+  startMetricsServer,
 } from "@berth/platform";
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
@@ -23,6 +24,7 @@ import { createApiKeysHandlers } from "./api-keys/api-keys-handlers.js";
 import { ensureBootstrapKey, type PrintLine, printToStdout } from "./api-keys/bootstrap-key.js";
 import { instanceIdOf, instanceNamed } from "./api-keys/instance-binding.js";
 import { gatewayMigrations } from "./api-keys/migrations.js";
+import { argumentsDigest, type McpCallFacts, startAuditTrail } from "./audit/index.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { clientContextValues } from "./auth/client-address.js";
 import { createAuthInterceptor, createGatekeeper } from "./auth/gatekeeper.js";
@@ -46,6 +48,7 @@ import { createInstanceResolver } from "./mcp/instance-resolver.js";
 import { createMcpProxy } from "./mcp/mcp-proxy.js";
 import { createOriginGuard, isLoopbackAddress } from "./mcp/origin-guard.js";
 import { createSessionPins } from "./mcp/session-pins.js";
+import { createGatewayMetrics } from "./metrics/gateway-metrics.js";
 import { observeRequests } from "./observe-request.js";
 import { createOpenApiRoutes, loadOpenApi } from "./openapi/openapi-routes.js";
 import { createVirtualMcp, type VirtualMcp } from "./virtual-servers/virtual-mcp.js";
@@ -95,6 +98,8 @@ export async function startGateway(
       migrations: gatewayMigrations,
       logger: log,
       poolMax: 5,
+      // The audit trail's change consumer applies each event once.
+      withInbox: true,
     });
     closer.add("database", () => orm.close());
     const store = createApiKeyStore(orm);
@@ -127,6 +132,37 @@ export async function startGateway(
         burst: config.AUTH_FAILURE_BURST,
       },
     );
+    const pins = createSessionPins();
+    const audit = await startAuditTrail({
+      orm,
+      nc,
+      logger: log,
+      retentionDays: config.BERTH_AUDIT_RETENTION_DAYS,
+      retentionIntervalMs: config.BERTH_AUDIT_RETENTION_INTERVAL_MS,
+      onDropped: (count) => gatewayMetrics.auditDropped(count),
+    });
+    closer.add("audit trail", () => audit.stop());
+    const gatewayMetrics = createGatewayMetrics({
+      nc,
+      gatekeeper,
+      logger: log,
+      sessions: () => pins.openByInstance(),
+      auditBuffered: () => audit.recorder.buffered(),
+    });
+    if (config.METRICS_PORT !== undefined) {
+      const metricsServer = await startMetricsServer({
+        metrics: gatewayMetrics.metrics,
+        port: config.METRICS_PORT,
+        host: config.METRICS_HOST,
+        logger: log,
+      });
+      closer.add("metrics server", () => metricsServer.close());
+    }
+    // What every MCP path reports of each call: the metrics and the audit trail.
+    const onMcpCall = (call: McpCallFacts) => {
+      gatewayMetrics.observeMcpCall(call);
+      audit.recordMcpCall(call);
+    };
     const instancesClient = createServiceClient(InstancesService, config.INSTANCES_ADDR, {
       identity,
     });
@@ -172,6 +208,7 @@ export async function startGateway(
         service: DeadLettersService as DescService,
         impl: createDeadLettersHandlers({ nc, logger: log }),
       },
+      audit.service,
     ];
 
     const health = createHealthRoutes(
@@ -196,7 +233,6 @@ export async function startGateway(
     closer.add("endpoint cache events", () => invalidations.stop());
     const circuits = createCircuitReporter(nc, log);
     closer.add("circuit reports", async () => circuits.stop());
-    const pins = createSessionPins();
     const lookup = createGuardedLookup({
       allowLoopback: config.BERTH_ALLOW_LOOPBACK_ENDPOINTS,
       allowPrivate: config.BERTH_ALLOW_PRIVATE_ENDPOINTS,
@@ -228,6 +264,7 @@ export async function startGateway(
       maxSessionsPerInstance: config.MCP_SESSIONS_PER_INSTANCE,
       maxBodyBytes: config.MAX_BODY_BYTES,
       logger: log,
+      onCall: onMcpCall,
     });
     virtualMcp = createVirtualMcp({
       store: virtualServerStore,
@@ -239,7 +276,21 @@ export async function startGateway(
       maxSessionsPerVirtualServer: config.MCP_SESSIONS_PER_INSTANCE,
       maxBodyBytes: config.MAX_BODY_BYTES,
       lookup,
-      ...(options.onVirtualCall ? { onCall: options.onVirtualCall } : {}),
+      onCall: (call) => {
+        onMcpCall({
+          keyId: call.keyId,
+          instanceId: call.instanceId,
+          virtualServer: call.virtualServerId,
+          method: call.method,
+          tool: call.tool,
+          argumentsDigest:
+            call.arguments === undefined ? undefined : argumentsDigest(call.arguments),
+          durationMs: call.durationMs,
+          outcome: call.outcome === "unavailable" ? "failed" : call.outcome,
+          errorCode: call.errorCode === undefined ? undefined : String(call.errorCode),
+        });
+        options.onVirtualCall?.(call);
+      },
       logger: log,
     });
     const rpc = createRpcHandler({
@@ -274,6 +325,7 @@ export async function startGateway(
           handle: ui,
         },
         { name: "mcp-virtual", prefixes: ["/mcp/v/"], handle: virtualMcp.handle },
+        { name: "metrics", methods: ["GET"], paths: ["/metrics"], handle: gatewayMetrics.route },
         { name: "mcp", paths: ["/mcp"], prefixes: ["/mcp/"], handle: mcp.handle },
         { name: "rest", prefixes: ["/v1/"], handle: rest },
         // Connect, gRPC-Web and gRPC: POST /<package.Service>/<Method> of a registered service.

@@ -20,6 +20,8 @@ import { createWatchHub } from "./watch-hub.js";
 export interface Instances {
   /** The bound gRPC port. */
   port: number;
+  /** The port of its /metrics listener, when METRICS_PORT is set. */
+  metricsPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -77,7 +79,7 @@ export async function startInstances(config: InstancesConfig, logger?: Logger): 
       ),
     ];
     const port = await serveGrpc(backbone, services, config.GRPC_PORT, 2_000);
-    return { port, stop: () => closer.closeAll() };
+    return { port, metricsPort: backbone.metricsPort, stop: () => closer.closeAll() };
   } catch (error) {
     await closer.closeAll();
     throw error;

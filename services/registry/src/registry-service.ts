@@ -12,6 +12,8 @@ import { createUsageConsumer } from "./usage-consumer.js";
 export interface Registry {
   /** The bound gRPC port. */
   port: number;
+  /** The port of its /metrics listener, when METRICS_PORT is set. */
+  metricsPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -40,7 +42,7 @@ export async function startRegistry(config: RegistryConfig, logger?: Logger): Pr
     }
     const handlers = createRegistryHandlers({ orm, kickOutbox: () => relay.kick(), logger: log });
     const port = await serveGrpc(backbone, [bind(RegistryService, handlers)], config.GRPC_PORT);
-    return { port, stop: () => closer.closeAll() };
+    return { port, metricsPort: backbone.metricsPort, stop: () => closer.closeAll() };
   } catch (error) {
     await closer.closeAll();
     throw error;

@@ -12,6 +12,7 @@ import { createDockerDriver } from "./drivers/docker/docker-driver.js";
 import type { Drivers } from "./drivers/types.js";
 import { createUrlDriver } from "./drivers/url-driver.js";
 import { applyDesiredChange, createInstanceEventConsumer } from "./events/instance-events.js";
+import { registerRuntimeMetrics } from "./runtime-metrics.js";
 import { createDesiredStateSource, syncDesiredState } from "./supervisor/desired-state-sync.js";
 import { createReconciler } from "./supervisor/reconciler.js";
 import { createSecretResolver } from "./supervisor/secret-resolver.js";
@@ -22,6 +23,8 @@ import { createWorkloadStore } from "./supervisor/workload-store.js";
 export interface Runtime {
   /** The bound gRPC port. */
   port: number;
+  /** The port of its /metrics listener, when METRICS_PORT is set. */
+  metricsPort: number | undefined;
   /** The stdio bridge's port on BRIDGE_HOST. */
   bridgePort: number;
   /** The label value that marks this runtime's containers and networks. */
@@ -104,7 +107,14 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
       }),
     });
     closer.add("supervisors", () => supervisors.closeAll());
-    const reconciler = createReconciler({ store, drivers, supervisors, logger: log });
+    const runtimeMetrics = registerRuntimeMetrics(backbone.metrics, orm);
+    const reconciler = createReconciler({
+      store,
+      drivers,
+      supervisors,
+      logger: log,
+      onPass: runtimeMetrics.reconciled,
+    });
     await reconciler.reconcileOnce();
     reconciler.start(config.RECONCILE_INTERVAL_MS);
     closer.add("reconciler", () => reconciler.stop());
@@ -137,6 +147,7 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
     log.info({ bridge_port: bridgePort, scope }, "runtime bridge and scope");
     return {
       port,
+      metricsPort: backbone.metricsPort,
       bridgePort,
       scope,
       reconcile: () => reconciler.reconcileOnce(),

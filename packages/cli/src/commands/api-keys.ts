@@ -18,16 +18,18 @@ const SCOPES: Record<string, ApiKeyScope> = {
   write: ApiKeyScope.WRITE,
   read: ApiKeyScope.READ,
   mcp: ApiKeyScope.MCP,
+  metrics: ApiKeyScope.METRICS,
 };
 
-/** Scope words (admin, write, read, mcp) as enum values. */
+/** Scope words (admin, write, read, mcp, metrics) as enum values. */
 export function parseScopes(list: unknown): ApiKeyScope[] {
   const words = ((list as string[] | undefined) ?? []).flatMap((w) => w.split(","));
-  if (words.length === 0) throw new UsageError("--scope is required (admin, write, read or mcp)");
+  if (words.length === 0)
+    throw new UsageError("--scope is required (admin, write, read, mcp or metrics)");
   return words.map((word) => {
     const scope = SCOPES[word.trim().toLowerCase()];
     if (scope === undefined) {
-      throw new UsageError(`--scope must be admin, write, read or mcp (not "${word}")`);
+      throw new UsageError(`--scope must be admin, write, read, mcp or metrics (not "${word}")`);
     }
     return scope;
   });

@@ -5,6 +5,7 @@ export {
   flagVar,
   loadConfig,
   meshEnv,
+  metricsEnv,
   portVar,
   urlVar,
 } from "./load-config.js";

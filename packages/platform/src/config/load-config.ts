@@ -77,8 +77,23 @@ export const meshEnv = {
   NATS_PASSWORD: z.string().min(1, "is required"),
 };
 
+/**
+ * Where a service serves `GET /metrics` (Prometheus text format): a listener of its own, off
+ * unless METRICS_PORT is set (0: a free port), on loopback unless METRICS_HOST says otherwise.
+ */
+export const metricsEnv = {
+  METRICS_PORT: z.coerce
+    .number()
+    .int("must be an integer")
+    .min(0)
+    .max(65535, "must be a port (0-65535)")
+    .optional(),
+  METRICS_HOST: z.string().default("127.0.0.1"),
+};
+
 /** The variables every service reads. */
 export const baseEnv = {
+  ...metricsEnv,
   ...meshEnv,
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   DATABASE_URL: urlVar(["postgres:", "postgresql:"]),

@@ -13,7 +13,7 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import { anyPack, anyUnpack, timestampNow } from "@bufbuild/protobuf/wkt";
-import { currentCorrelationId } from "../context/request-context.js";
+import { currentActor, currentCorrelationId } from "../context/request-context.js";
 
 /** The envelope schema version this build writes and reads. */
 export const ENVELOPE_SCHEMA_VERSION = 1;
@@ -39,6 +39,8 @@ export interface CreateEnvelopeOptions<Desc extends DescMessage> {
   source: string;
   /** Defaults to the current request's correlation id. */
   correlationId?: string;
+  /** The API key id behind the change; defaults to the current request's actor. */
+  actor?: string;
 }
 
 /** Wraps a payload in a new envelope: uuid event id, occurred_at now, schema version 1. */
@@ -55,6 +57,7 @@ export function createEnvelope<Desc extends DescMessage>(
     occurredAt: timestampNow(),
     correlationId: options.correlationId ?? currentCorrelationId() ?? "",
     source: options.source,
+    actor: options.actor ?? currentActor() ?? "",
     payload: anyPack(options.schema, options.payload),
   });
 }

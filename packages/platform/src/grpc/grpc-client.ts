@@ -2,13 +2,18 @@ import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { CORRELATION_HEADER, currentCorrelationId } from "../context/request-context.js";
+import {
+  ACTOR_HEADER,
+  CORRELATION_HEADER,
+  currentActor,
+  currentCorrelationId,
+} from "../context/request-context.js";
 import { injectTraceHeaders } from "../tracing/propagation.js";
 import type { MeshIdentity } from "./mesh-identity.js";
 
 const tracer = trace.getTracer("berth-grpc");
 
-/** Carries the trace context and correlation id of the current request to the callee. */
+/** Carries the trace context, correlation id and actor of the current request to the callee. */
 const propagate: Interceptor = (next) => async (request) => {
   const name = `${request.service.typeName}/${request.method.name}`;
   return tracer.startActiveSpan(
@@ -19,6 +24,8 @@ const propagate: Interceptor = (next) => async (request) => {
         request.header.set(key, value);
       const correlationId = currentCorrelationId();
       if (correlationId) request.header.set(CORRELATION_HEADER, correlationId);
+      const actor = currentActor();
+      if (actor) request.header.set(ACTOR_HEADER, actor);
       try {
         return await next(request);
       } catch (error) {

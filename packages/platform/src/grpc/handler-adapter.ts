@@ -9,7 +9,13 @@ import {
   type UntypedHandleCall,
 } from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { CORRELATION_HEADER, withCorrelationId } from "../context/request-context.js";
+import {
+  ACTOR_HEADER,
+  actorOf,
+  CORRELATION_HEADER,
+  withActor,
+  withCorrelationId,
+} from "../context/request-context.js";
 import { statusDetailsBin, toConnectError } from "../errors/status.js";
 import type { Logger } from "../logging/logger.js";
 import { extractTraceContext } from "../tracing/propagation.js";
@@ -45,38 +51,41 @@ async function observe<T>(
   const carrier = Object.fromEntries(ctx.requestHeader.entries());
   const parent = extractTraceContext(carrier);
   const name = `${service.typeName}/${method.name}`;
+  const actor = actorOf(ctx.requestHeader.get(ACTOR_HEADER));
   return withCorrelationId(ctx.requestHeader.get(CORRELATION_HEADER) ?? undefined, () =>
-    tracer.startActiveSpan(
-      name,
-      { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc" } },
-      parent,
-      async (span) => {
-        const started = performance.now();
-        try {
-          const result = await run();
-          logger.debug(
-            { rpc: name, code: "OK", duration_ms: Math.round(performance.now() - started) },
-            "rpc",
-          );
-          return result;
-        } catch (error) {
-          const mapped = toConnectError(error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: mapped.rawMessage });
-          const level = mapped.code === 13 || mapped.code === 2 ? "error" : "info";
-          logger[level](
-            {
-              rpc: name,
-              code: mapped.code,
-              duration_ms: Math.round(performance.now() - started),
-              err: level === "error" ? error : undefined,
-            },
-            mapped.rawMessage,
-          );
-          throw mapped;
-        } finally {
-          span.end();
-        }
-      },
+    withActor(actor, () =>
+      tracer.startActiveSpan(
+        name,
+        { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc" } },
+        parent,
+        async (span) => {
+          const started = performance.now();
+          try {
+            const result = await run();
+            logger.debug(
+              { rpc: name, code: "OK", duration_ms: Math.round(performance.now() - started) },
+              "rpc",
+            );
+            return result;
+          } catch (error) {
+            const mapped = toConnectError(error);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: mapped.rawMessage });
+            const level = mapped.code === 13 || mapped.code === 2 ? "error" : "info";
+            logger[level](
+              {
+                rpc: name,
+                code: mapped.code,
+                duration_ms: Math.round(performance.now() - started),
+                err: level === "error" ? error : undefined,
+              },
+              mapped.rawMessage,
+            );
+            throw mapped;
+          } finally {
+            span.end();
+          }
+        },
+      ),
     ),
   );
 }

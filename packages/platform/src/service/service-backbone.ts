@@ -13,6 +13,8 @@ import {
   type MeshIdentityConfig,
 } from "../grpc/mesh-identity.js";
 import { createLogger, type Logger } from "../logging/logger.js";
+import { startMetricsServer } from "../metrics/metrics-server.js";
+import { createServiceMetrics, type ServiceMetrics } from "../metrics/service-metrics.js";
 import { type Closer, createCloser } from "./closer.js";
 
 /** What every stateful Berth service stands on, opened in order and closed in reverse. */
@@ -26,6 +28,10 @@ export interface ServiceBackbone {
   relay: OutboxRelay;
   /** Everything opened so far; add to it, and closeAll() stops the service. */
   closer: Closer;
+  /** The service's metrics registry (process defaults and its consumers' lag are in already). */
+  metrics: ServiceMetrics;
+  /** The port of its /metrics listener, when METRICS_PORT is set. */
+  metricsPort: number | undefined;
 }
 
 /** Options of openServiceBackbone. */
@@ -38,6 +44,8 @@ export interface ServiceBackboneOptions {
     NATS_USER: string;
     NATS_PASSWORD: string;
     LOG_LEVEL: string;
+    METRICS_PORT?: number | undefined;
+    METRICS_HOST?: string | undefined;
   };
   logger?: Logger | undefined;
   /** The Postgres schema the service owns, with its entities and migrations. */
@@ -50,8 +58,8 @@ export interface ServiceBackboneOptions {
 }
 
 /**
- * Opens a service's schema (migrated), its NATS connection with the streams in place, and its
- * outbox relay. A failure closes whatever was already opened before it is rethrown.
+ * Opens a service's schema (migrated), its NATS connection with the streams in place, its
+ * outbox relay, and its metrics (served on METRICS_PORT when set). A failure closes whatever was already opened before it is rethrown.
  */
 export async function openServiceBackbone(
   options: ServiceBackboneOptions,
@@ -84,7 +92,19 @@ export async function openServiceBackbone(
     const relay = createOutboxRelay({ orm, nc, logger: log });
     relay.start();
     closer.add("outbox relay", () => relay.stop());
-    return { log, orm, nc, identity, relay, closer };
+    const metrics = createServiceMetrics({ service: options.service, nc });
+    let metricsPort: number | undefined;
+    if (options.config.METRICS_PORT !== undefined) {
+      const server = await startMetricsServer({
+        metrics,
+        port: options.config.METRICS_PORT,
+        host: options.config.METRICS_HOST ?? "127.0.0.1",
+        logger: log,
+      });
+      closer.add("metrics server", () => server.close());
+      metricsPort = server.port;
+    }
+    return { log, orm, nc, identity, relay, closer, metrics, metricsPort };
   } catch (error) {
     await closer.closeAll();
     throw error;

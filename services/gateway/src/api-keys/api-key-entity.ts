@@ -14,7 +14,7 @@ export const ApiKeyEntity = defineEntity({
     id: p.string().primary(),
     displayName: p.string(),
     secretHash: p.string(),
-    /** Scope names: admin, write, read, mcp. */
+    /** Scope names: admin, write, read, mcp, metrics. */
     scopes: p.json<string[]>().columnType("jsonb"),
     /** Instance ids or names the mcp scope is limited to; empty means all. */
     instances: p.json<string[]>().columnType("jsonb"),

@@ -16,6 +16,7 @@ const SCOPE_OF: Record<Scope, ApiKeyScope> = {
   write: ApiKeyScope.WRITE,
   read: ApiKeyScope.READ,
   mcp: ApiKeyScope.MCP,
+  metrics: ApiKeyScope.METRICS,
 };
 
 /** The scope name of a proto scope (undefined for UNSPECIFIED or unknown numbers). */

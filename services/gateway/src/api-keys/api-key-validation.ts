@@ -16,9 +16,10 @@ export function validateNewApiKey(key: ApiKey | undefined, now = new Date()): as
   if (name === "") add("api_key.display_name", "is required");
   else if (name.length > 255) add("api_key.display_name", "must be at most 255 characters");
   if (key.scopes.length === 0)
-    add("api_key.scopes", "needs at least one of admin, write, read, mcp");
+    add("api_key.scopes", "needs at least one of admin, write, read, mcp, metrics");
   key.scopes.forEach((scope, i) => {
-    if (!scopeName(scope)) add(`api_key.scopes[${i}]`, "must be admin, write, read or mcp");
+    if (!scopeName(scope))
+      add(`api_key.scopes[${i}]`, "must be admin, write, read, mcp or metrics");
   });
   if (key.instances.length > 100) add("api_key.instances", "must list at most 100 instances");
   key.instances.forEach((ref, i) => {

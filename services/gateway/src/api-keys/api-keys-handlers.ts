@@ -1,6 +1,15 @@
-import { createIdempotentWrites, invalidArgument, type Logger, notFound } from "@berth/platform";
+import {
+  createIdempotentWrites,
+  currentActor,
+  currentCorrelationId,
+  invalidArgument,
+  type Logger,
+  notFound,
+} from "@berth/platform";
 import { type ApiKey, ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { type ChangeFacts, changeRow } from "../audit/audit-record.js";
+import { createAuditStore } from "../audit/audit-store.js";
 import { credentialOf, fromHeaders } from "../auth/credential.js";
 import { apiKeyFromRow, newApiKeyFrom } from "./api-key-mapper.js";
 import { type ApiKeyStore, createApiKeyStore } from "./api-key-store.js";
@@ -62,6 +71,28 @@ async function bindVirtualServers(key: ApiKey, deps: ApiKeysDeps): Promise<void>
   });
 }
 
+/** Records a key's change in the audit trail, on the write's own database (its transaction). */
+function auditKeyChange(
+  orm: ApiKeysDeps["store"]["orm"],
+  key: { id: string; displayName: string },
+  action: "created" | "revoked",
+): Promise<void> {
+  const facts: ChangeFacts = {
+    time: new Date(),
+    actorKeyId: currentActor() ?? "",
+    correlationId: currentCorrelationId() ?? "",
+    resourceType: "ApiKey",
+    resourceId: key.id,
+    resourceName: key.displayName,
+    action,
+    // Keys have no revision of their own: created is 1, revoked is 2.
+    revisionBefore: action === "created" ? 0n : 1n,
+    revisionAfter: action === "created" ? 1n : 2n,
+    source: "gateway",
+  };
+  return createAuditStore(orm).insert([changeRow(facts)]);
+}
+
 /** The ApiKeysService implementation, served in-process by the gateway (admin scope only). */
 export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof ApiKeysService> {
   // With a request id a write runs on a store inside the transaction that records the id.
@@ -82,6 +113,7 @@ export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof Api
         execute: async (orm) => {
           const input = newApiKeyFrom(request.apiKey!, caller?.id ?? "");
           const { row, key } = await storeOn(orm).create(input);
+          await auditKeyChange(orm, row, "created");
           return { apiKey: apiKeyFromRow(row), key };
         },
         // The secret is never stored: a replay names the key it created but cannot show it again.
@@ -122,8 +154,11 @@ export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof Api
         method: method.revokeApiKey,
         request,
         execute: async (orm) => {
-          const row = await storeOn(orm).revoke(request.id);
+          const store = storeOn(orm);
+          const before = await store.get(request.id);
+          const row = await store.revoke(request.id);
           if (!row) throw notFound("api key", request.id);
+          if (before && !before.revokeTime) await auditKeyChange(orm, row, "revoked");
           return { apiKey: apiKeyFromRow(row) };
         },
       });

@@ -1,5 +1,6 @@
 import { requestIdsMigration } from "@berth/platform";
 import { Migration } from "@mikro-orm/migrations";
+import { auditMigration } from "../audit/audit-migration.js";
 
 /** The API keys table. */
 class CreateApiKeys extends Migration {
@@ -50,5 +51,6 @@ class CreateVirtualServers extends Migration {
 export const gatewayMigrations = [
   { name: "0001-create-api-keys", class: CreateApiKeys },
   requestIdsMigration,
+  auditMigration,
   { name: "0003-create-virtual-servers", class: CreateVirtualServers },
 ];

@@ -1,4 +1,4 @@
-import { Code, ConnectError } from "@berth/platform";
+import { Code, ConnectError, withActor } from "@berth/platform";
 import type { Interceptor } from "@connectrpc/connect";
 import { CLIENT_ADDRESS } from "./client-address.js";
 import { credentialOf, fromHeaders } from "./credential.js";
@@ -62,8 +62,9 @@ export function createGatekeeper(
 }
 
 /**
- * Runs the gatekeeper before every RPC (Connect, gRPC-Web, gRPC and REST alike), and counts each
- * key's open server streams (:watch, logs) against its cap.
+ * Runs the gatekeeper before every RPC (Connect, gRPC-Web, gRPC and REST alike), counts each
+ * key's open server streams (:watch, logs) against its cap, and runs the call as its key (the
+ * actor of the audit trail).
  */
 export function createAuthInterceptor(
   gatekeeper: Gatekeeper,
@@ -79,6 +80,7 @@ export function createAuthInterceptor(
     if (streams && request.method.methodKind === "server_streaming") {
       streams.open(principal.keyId, request.signal);
     }
-    return next(request);
+    // The key travels with every call this request makes, into the events of what it changes.
+    return withActor(principal.keyId, () => next(request));
   };
 }

@@ -1,24 +1,32 @@
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import { AuditService } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 import { http } from "@berth/proto/gen/google/api/annotations_pb";
 import { type DescMethod, getOption, hasOption } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 
 /** A permission of an API key. */
-export type Scope = "admin" | "write" | "read" | "mcp";
+export type Scope = "admin" | "write" | "read" | "mcp" | "metrics";
 
 /** Every scope, in the order they are shown. */
-export const SCOPES: readonly Scope[] = ["admin", "write", "read", "mcp"];
+export const SCOPES: readonly Scope[] = ["admin", "write", "read", "mcp", "metrics"];
 
-// admin is everything; write includes read; mcp (the MCP proxy) stands apart from the API scopes.
+// admin is everything; write includes read; mcp (the MCP proxy) and metrics (GET /metrics, for
+// scrapers) stand apart from the API scopes.
 const IMPLIED: Record<Scope, readonly Scope[]> = {
-  admin: ["admin", "write", "read", "mcp"],
+  admin: ["admin", "write", "read", "mcp", "metrics"],
   write: ["write", "read"],
   read: ["read"],
   mcp: ["mcp"],
+  metrics: ["metrics"],
 };
 
-const ADMIN_SERVICES = [ApiKeysService.typeName, DeadLettersService.typeName];
+// The audit trail names every key and instance: only admins read it.
+const ADMIN_SERVICES = [
+  ApiKeysService.typeName,
+  DeadLettersService.typeName,
+  AuditService.typeName,
+];
 
 /** Whether a key holding `granted` may do what needs `needed`. */
 export function allows(granted: Iterable<Scope>, needed: Scope): boolean {
@@ -27,8 +35,8 @@ export function allows(granted: Iterable<Scope>, needed: Scope): boolean {
 }
 
 /**
- * The scope an RPC needs, derived from its descriptor: API key management and dead letters
- * (events may name any instance) need admin; a method
+ * The scope an RPC needs, derived from its descriptor: API key management, dead letters
+ * (events may name any instance) and the audit trail need admin; a method
  * without side effects (idempotency_level NO_SIDE_EFFECTS, or bound to HTTP GET) needs read;
  * anything else needs write.
  */

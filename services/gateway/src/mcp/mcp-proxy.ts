@@ -1,4 +1,9 @@
 import type { Logger } from "@berth/platform";
+import {
+  type McpCallSink,
+  type McpExchangeTap,
+  tapMcpExchange,
+} from "../audit/mcp-exchange-tap.js";
 import { clientAddressOf } from "../auth/client-address.js";
 import { fromNodeHeaders } from "../auth/credential.js";
 import type { Gatekeeper, Principal } from "../auth/types.js";
@@ -21,6 +26,8 @@ export interface McpProxyOptions {
   maxSessionsPerInstance: number;
   maxBodyBytes: number;
   logger: Logger;
+  /** Told of every JSON-RPC call once answered (audit trail, metrics); never argument values. */
+  onCall?: McpCallSink;
 }
 
 /** The MCP proxy: a request handler, and a way to end its open streams on shutdown. */
@@ -46,8 +53,10 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     open.add(res);
     res.once("close", () => open.delete(res));
-    serve(req, res, path).catch((error) => {
+    const tap = options.onCall && tapMcpExchange(req, res, options.onCall, options.maxBodyBytes);
+    serve(req, res, path, tap).catch((error) => {
       const failure = toProxyError(error);
+      tap?.failed(failure.status);
       if (failure.status >= 500 && !(error instanceof McpProxyError))
         logger.error({ err: error }, "MCP proxy failed");
       answerError(req, res, failure);
@@ -60,7 +69,12 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
   };
   return { handle, close };
 
-  async function serve(req: HttpRequest, res: HttpResponse, path: string): Promise<void> {
+  async function serve(
+    req: HttpRequest,
+    res: HttpResponse,
+    path: string,
+    tap: McpExchangeTap | undefined,
+  ): Promise<void> {
     const refused = options.guard(req.headers);
     if (refused) throw refused;
     const ref = instanceRef(path);
@@ -80,7 +94,9 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
       "mcp",
       clientAddressOf(req),
     );
+    tap?.attribute(principal.keyId);
     const instance = await identifyFor(principal, ref);
+    tap?.attribute(principal.keyId, instance);
     const sessionId = req.headers["mcp-session-id"];
     const session = typeof sessionId === "string" ? sessionId : undefined;
     // Resolved every time (cached), so that a stopped instance answers "not running" at once.
@@ -89,6 +105,7 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
     const endpoint = pinned ?? current;
     // A request without a session may open one (initialize): refused beyond the caps.
     if (!session && req.method === "POST") checkSessionCaps(principal.keyId, instance);
+    tap?.forwarding();
     options.forwarder.forward(req, res, endpoint, {
       onResponse(status, answeredSession) {
         const ended = (req.method === "DELETE" && status < 300) || status === 404;
@@ -99,6 +116,7 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
       },
       onFailure(error, cause) {
         resolver.invalidate(instance.id);
+        tap?.failed(error.status);
         if (session) pins.delete(instance.id, session);
         // The cause (code, phase, reused socket), never a body or a header value.
         logger.warn(

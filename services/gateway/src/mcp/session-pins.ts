@@ -12,6 +12,8 @@ export interface SessionPins {
   countForKey(keyId: string): number;
   /** Live sessions on the instance. */
   countForInstance(instanceId: string): number;
+  /** Live sessions per instance id (the sessions-open metric). */
+  openByInstance(): ReadonlyMap<string, number>;
 }
 
 interface Pin {
@@ -83,6 +85,10 @@ export function createSessionPins(
     countForInstance(instanceId) {
       sweep();
       return perInstance.get(instanceId) ?? 0;
+    },
+    openByInstance() {
+      sweep();
+      return perInstance;
     },
   };
 }

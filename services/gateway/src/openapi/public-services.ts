@@ -1,4 +1,5 @@
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
+import { AuditService } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 import { VirtualServersService } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
@@ -14,6 +15,7 @@ export const PUBLIC_SERVICES: readonly DescService[] = [
   VirtualServersService,
   ApiKeysService,
   DeadLettersService,
+  AuditService,
 ];
 
 /** The title, version and introduction of the OpenAPI document. */

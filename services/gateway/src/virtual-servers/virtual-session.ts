@@ -60,6 +60,8 @@ export interface VirtualCallEvent {
   tool?: string;
   /** The member that served it (absent for lists and refusals). */
   instanceId?: string;
+  /** The arguments the client sent to tools/call: for a digest, never to be stored or logged. */
+  arguments?: unknown;
   keyId: string;
   durationMs: number;
   outcome: "ok" | "error" | "refused" | "unavailable";
@@ -377,6 +379,7 @@ export async function createVirtualSession(
     method: string,
     name: string | undefined,
     work: (done: (instanceId: string) => void) => Promise<T>,
+    args?: unknown,
   ): Promise<T> => {
     const started = performance.now();
     let instanceId: string | undefined;
@@ -388,6 +391,7 @@ export async function createVirtualSession(
           method,
           ...(name !== undefined ? { tool: name } : {}),
           ...(instanceId !== undefined ? { instanceId } : {}),
+          ...(args !== undefined ? { arguments: args } : {}),
           keyId: options.keyId,
           durationMs: performance.now() - started,
           outcome,
@@ -431,52 +435,57 @@ export async function createVirtualSession(
 
   server.setRequestHandler(CallToolRequestSchema, (request, extra) => {
     const name = request.params.name;
-    return observed("tools/call", name, async (done) => {
-      // The cached catalog first; a name it lacks may be new (or its member back): look again.
-      let entry = (await tools()).get(name);
-      if (!entry) {
-        toolCatalog = undefined;
-        entry = (await tools()).get(name);
-      }
-      // A tool the caller may not see is refused exactly like one that does not exist.
-      if (!entry) throw unknownTool(name);
-      const member = members[entry.member]!;
-      done(member.instanceId);
-      const progressToken = extra._meta?.progressToken;
-      const { _meta, ...params } = request.params;
-      const { progressToken: _, ...meta } = _meta ?? {};
-      return onMember(member, extra.requestId, (client) =>
-        client.request(
-          {
-            method: "tools/call",
-            params: {
-              ...params,
-              name: entry.original,
-              arguments: callArguments(request.params.arguments, entry.pinned),
-              ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}),
+    return observed(
+      "tools/call",
+      name,
+      async (done) => {
+        // The cached catalog first; a name it lacks may be new (or its member back): look again.
+        let entry = (await tools()).get(name);
+        if (!entry) {
+          toolCatalog = undefined;
+          entry = (await tools()).get(name);
+        }
+        // A tool the caller may not see is refused exactly like one that does not exist.
+        if (!entry) throw unknownTool(name);
+        const member = members[entry.member]!;
+        done(member.instanceId);
+        const progressToken = extra._meta?.progressToken;
+        const { _meta, ...params } = request.params;
+        const { progressToken: _, ...meta } = _meta ?? {};
+        return onMember(member, extra.requestId, (client) =>
+          client.request(
+            {
+              method: "tools/call",
+              params: {
+                ...params,
+                name: entry.original,
+                arguments: callArguments(request.params.arguments, entry.pinned),
+                ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}),
+              },
             },
-          },
-          CallToolResultSchema,
-          {
-            signal: extra.signal,
-            timeout: timeouts.callMs,
-            resetTimeoutOnProgress: true,
-            maxTotalTimeout: timeouts.maxCallMs,
-            ...(progressToken !== undefined
-              ? {
-                  onprogress: (progress) =>
-                    void extra
-                      .sendNotification({
-                        method: "notifications/progress",
-                        params: { ...progress, progressToken },
-                      })
-                      .catch(() => undefined),
-                }
-              : {}),
-          },
-        ),
-      );
-    });
+            CallToolResultSchema,
+            {
+              signal: extra.signal,
+              timeout: timeouts.callMs,
+              resetTimeoutOnProgress: true,
+              maxTotalTimeout: timeouts.maxCallMs,
+              ...(progressToken !== undefined
+                ? {
+                    onprogress: (progress) =>
+                      void extra
+                        .sendNotification({
+                          method: "notifications/progress",
+                          params: { ...progress, progressToken },
+                        })
+                        .catch(() => undefined),
+                  }
+                : {}),
+            },
+          ),
+        );
+      },
+      request.params.arguments,
+    );
   });
 
   if (capabilities.prompts) {

@@ -17,6 +17,8 @@ export function createReconciler(deps: {
   drivers: Drivers;
   supervisors: Supervisors;
   logger: Logger;
+  /** Told how long each pass took, in seconds (the reconcile duration metric). */
+  onPass?: (seconds: number) => void;
 }): Reconciler {
   const log = deps.logger.child({ component: "reconciler" });
   let timer: NodeJS.Timeout | undefined;
@@ -41,8 +43,10 @@ export function createReconciler(deps: {
   }
 
   const reconcileOnce = () => {
+    const started = performance.now();
     running ??= pass().finally(() => {
       running = undefined;
+      deps.onPass?.((performance.now() - started) / 1000);
     });
     return running;
   };
