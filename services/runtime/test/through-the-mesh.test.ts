@@ -2,12 +2,13 @@ import { randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { createLogger, loadConfig } from "@berth/platform";
+import { createLogger, GUARD_HEADER, loadConfig } from "@berth/platform";
 import { findFreePort, useEngines } from "@berth/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/mesh.js";
 import { type Runtime, runtimeEnv, startRuntime } from "../src/index.js";
+import { startLocalMcpServer } from "./support/local-mcp-server.js";
 import { connectMcp, statusEvents } from "./support/mcp-helpers.js";
 import {
   containersOf,
@@ -182,28 +183,53 @@ describe("instances created through the API become real workloads", () => {
     expect(http.status).toBe(200);
     const httpId = http.body.id as string;
     await becomes(httpId, "INSTANCE_STATUS_RUNNING");
-    const { url } = await runtimeClient(runtime.port).resolveEndpoint({ instanceId: httpId });
-
-    const remote = await call("POST", "/v1/instances", {
-      instance: {
-        name: "ev-remote",
-        jsonSpec: {
-          type: "url",
-          endpoint: url,
-          authentication: { type: "bearer" },
-          health_check: { interval: 2, timeout: 2 },
-        },
+    // The HTTP container is reached only through its port guard: its endpoint carries the guard
+    // credential (taken out of the headers and sent as the connection's first line), and the
+    // published port answers nothing MCP to a caller without it.
+    const guarded = await runtimeClient(runtime.port).resolveEndpoint({ instanceId: httpId });
+    expect(Object.keys(guarded.headers)).toContain(GUARD_HEADER);
+    const bare = await fetch(guarded.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
       },
-      secrets: { AUTH_TOKEN: tokenValue },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    }).catch(() => undefined);
+    expect(bare === undefined || bare.status === 401).toBe(true);
+
+    // A url instance whose upstream demands the bearer token sealed in the instance's secrets.
+    const upstream = await startLocalMcpServer({
+      name: "authorization",
+      value: `Bearer ${tokenValue}`,
     });
-    expect(remote.status).toBe(200);
-    const remoteId = remote.body.id as string;
-    await becomes(remoteId, "INSTANCE_STATUS_RUNNING");
-    const endpoint = await runtimeClient(runtime.port).resolveEndpoint({ instanceId: remoteId });
-    expect(endpoint).toMatchObject({ url, headers: { authorization: `Bearer ${tokenValue}` } });
-    const mcp = await connectMcp(endpoint.url, endpoint.headers);
-    expect((await mcp.listTools()).tools.map((t) => t.name)).toContain("get-sum");
-    await mcp.close();
+    try {
+      const remote = await call("POST", "/v1/instances", {
+        instance: {
+          name: "ev-remote",
+          jsonSpec: {
+            type: "url",
+            endpoint: upstream.url,
+            authentication: { type: "bearer" },
+            health_check: { interval: 2, timeout: 2 },
+          },
+        },
+        secrets: { AUTH_TOKEN: tokenValue },
+      });
+      expect(remote.status).toBe(200);
+      const remoteId = remote.body.id as string;
+      await becomes(remoteId, "INSTANCE_STATUS_RUNNING");
+      const endpoint = await runtimeClient(runtime.port).resolveEndpoint({ instanceId: remoteId });
+      expect(endpoint).toMatchObject({
+        url: upstream.url,
+        headers: { authorization: `Bearer ${tokenValue}` },
+      });
+      const mcp = await connectMcp(endpoint.url, endpoint.headers);
+      expect((await mcp.listTools()).tools.map((t) => t.name)).toContain("shout");
+      await mcp.close();
+    } finally {
+      await upstream.close();
+    }
     expect(logLines.join("\n")).not.toContain(tokenValue);
 
     const dead = await call("POST", "/v1/instances", {

@@ -23,7 +23,7 @@ describe("event subjects", () => {
   it("names subjects berth.<service>.<aggregate>.<event>, inside the stream of that service", () => {
     for (const type of eventTypes) {
       const { subject, stream } = routeFor(type);
-      expect(subject).toMatch(/^berth\.(registry|instances|runtime)\.[a-z_]+\.[a-z_]+$/);
+      expect(subject).toMatch(/^berth\.(registry|instances|runtime|gateway)\.[a-z_]+\.[a-z_]+$/);
       const filters = streamConfig(stream).subjects ?? [];
       expect(filters.some((filter) => subjectMatches(filter, subject))).toBe(true);
     }
