@@ -208,10 +208,15 @@ describe("a team's day: npm start, the CLI, the SDK and the MCP proxy", () => {
 
     // Rows that still name the instance must be tombstones: the runtime's REMOVED workload,
     // the registry's deleted usage record, relayed outbox events, and the agent key's allow-list
-    // (it holds instance ids, which are never reused: the key opens nothing now).
+    // (it holds instance ids, which are never reused: the key opens nothing now), and the audit
+    // trail, which keeps who did what to the instance by design (until its retention).
     const rows = await rowsMentioning(mesh.databaseUrl, instanceId);
+    const audit = rows.filter(({ table }) => table === "gateway.audit_records").map((r) => r.row);
+    expect(audit.some((row) => row.kind === "change" && row.action === "created")).toBe(true);
+    expect(audit.some((row) => row.kind !== "change" && row.tool === "echo")).toBe(true);
     const alive = rows.filter(
       ({ table, row }) =>
+        table !== "gateway.audit_records" &&
         !(table === "runtime.workloads" && row.state === "REMOVED") &&
         !(table === "registry.server_usage" && row.deleted === true) &&
         !(table.endsWith(".outbox") && row.sent_at !== null) &&
