@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import {
   aborted,
   alreadyExists,
+  canonicalJson,
   decodePageToken,
   encodePageToken,
   filterDigest,
@@ -143,7 +144,8 @@ export function createVirtualServerStore(orm: MikroORM): VirtualServerStore {
         }
         if (
           change.members !== undefined &&
-          JSON.stringify(change.members) !== JSON.stringify(row.members)
+          // Canonical: jsonb gives keys back in its own order.
+          canonicalJson(change.members) !== canonicalJson(row.members)
         ) {
           row.members = change.members;
           changed.push("members");
