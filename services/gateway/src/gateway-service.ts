@@ -140,6 +140,7 @@ export async function startGateway(
       retentionDays: config.BERTH_AUDIT_RETENTION_DAYS,
       retentionIntervalMs: config.BERTH_AUDIT_RETENTION_INTERVAL_MS,
       onDropped: (count) => gatewayMetrics.auditDropped(count),
+      virtualServerName: async (id) => (await virtualServerStore.find(id))?.name,
     });
     closer.add("audit trail", () => audit.stop());
     const gatewayMetrics = createGatewayMetrics({
@@ -280,7 +281,9 @@ export async function startGateway(
         onMcpCall({
           keyId: call.keyId,
           instanceId: call.instanceId,
-          virtualServer: call.virtualServerId,
+          instanceName: call.instanceName,
+          // The name, as for instances and in the audit filter; fixed for the server's lifetime.
+          virtualServer: call.virtualServerName,
           method: call.method,
           tool: call.tool,
           argumentsDigest:

@@ -16,6 +16,7 @@ import {
   removeLeftovers,
   waitFor,
 } from "../../runtime/test/support/runtime-harness.js";
+import { parseApiKey } from "../src/api-keys/key-format.js";
 import { createKey, type KeyedMesh, startKeyedMesh } from "./support/gateway-mesh.js";
 
 /** The fields of REST answers this test reads. */
@@ -37,6 +38,9 @@ describe("virtual servers over a stdio and an HTTP container", () => {
   let mesh: KeyedMesh;
   const ids: Record<string, string> = {};
   const clients: Client[] = [];
+  // An argument value that must never reach the audit trail.
+  const secret = `vs-secret-${runId}`;
+  let stdioOnlyKeyId = "";
 
   const json = async (method: string, path: string, body?: unknown, key?: string) => {
     const response = await mesh.rest(method, path, body, key);
@@ -206,8 +210,8 @@ describe("virtual servers over a stdio and an HTTP container", () => {
     expect(Object.keys(byName.get("s_get-sum")!.inputSchema.properties ?? {})).toEqual(["a"]);
 
     expect(
-      (await client.callTool({ name: "shout", arguments: { message: "hi" } })).content,
-    ).toEqual([{ type: "text", text: "Echo: hi" }]);
+      (await client.callTool({ name: "shout", arguments: { message: secret } })).content,
+    ).toEqual([{ type: "text", text: `Echo: ${secret}` }]);
     expect(
       (await client.callTool({ name: "h.echo", arguments: { message: "there" } })).content,
     ).toEqual([{ type: "text", text: "Echo: there" }]);
@@ -322,6 +326,7 @@ describe("virtual servers over a stdio and an HTTP container", () => {
       scopes: ["API_KEY_SCOPE_MCP"],
       virtualServers: [{ virtualServer: vs.id, tools: ["h.echo", "shout"] }],
     });
+    stdioOnlyKeyId = stdioOnly.id;
     const a = await names(await connect(stdioOnly.key));
     const b = await names(await connect(httpEcho.key));
     expect(a.length).toBeGreaterThan(3);
@@ -379,5 +384,65 @@ describe("virtual servers over a stdio and an HTTP container", () => {
       10_000,
     );
     expect((await json("GET", "/v1/virtualServers/team")).status).toBe(404);
+  }, 30_000);
+
+  it("every call and change of these tests is in the audit trail, with its key and outcome", async () => {
+    type Call = {
+      actorKeyId?: string;
+      mcpCall?: { tool?: string; method?: string; outcome?: string; instanceName?: string };
+      change?: { action?: string; resourceName?: string };
+    };
+    const adminId = parseApiKey(mesh.adminKey)!.id;
+    const list = async (query: string) => {
+      const answer = await json("GET", `/v1/auditRecords?pageSize=500&${query}`);
+      expect(answer.status).toBe(200);
+      return (answer.body.auditRecords ?? []) as Call[];
+    };
+    const calls = await waitFor(
+      "the calls written",
+      async () => {
+        const found = await list("virtualServer=team&kind=AUDIT_RECORD_KIND_MCP_CALL");
+        return found.some((r) => r.mcpCall?.tool === "h.echo" && r.mcpCall.outcome?.endsWith("OK"))
+          ? found
+          : undefined;
+      },
+      10_000,
+    );
+    const count = (keyId: string, tool: string, outcome: string, instanceName?: string) =>
+      calls.filter(
+        (r) =>
+          r.actorKeyId === keyId &&
+          r.mcpCall?.method === "tools/call" &&
+          r.mcpCall.tool === tool &&
+          r.mcpCall.outcome === `MCP_CALL_OUTCOME_${outcome}` &&
+          (instanceName === undefined || r.mcpCall.instanceName === instanceName),
+      ).length;
+    for (const [tool, member] of [
+      ["shout", "ev-stdio"],
+      ["s_get-sum", "ev-stdio"],
+      ["s_trigger-elicitation-request", "ev-stdio"],
+      ["h.trigger-sampling-request", "ev-http"],
+    ] as const) {
+      expect(count(adminId, tool, "OK", member), tool).toBe(1);
+    }
+    // One call with progress, then two concurrent ones; h.echo before and after the restart.
+    expect(count(adminId, "s_trigger-long-running-operation", "OK", "ev-stdio")).toBe(3);
+    expect(count(adminId, "h.echo", "OK", "ev-http")).toBe(2);
+    // Refused by the gateway: the denied tool, an unknown one, one outside a key's grant.
+    expect(count(adminId, "s_get-env", "REFUSED")).toBe(1);
+    expect(count(adminId, "s_no-such-tool", "REFUSED")).toBe(1);
+    expect(count(stdioOnlyKeyId, "h.echo", "REFUSED")).toBe(1);
+    expect(JSON.stringify(await list(""))).not.toContain(secret);
+
+    // The virtual servers' changes, by the admin key (the CLI's too).
+    for (const name of ["team", "cli-vs"]) {
+      const changes = await list(`kind=AUDIT_RECORD_KIND_CHANGE&virtualServer=${name}`);
+      expect(changes.map((r) => r.change?.action).sort(), name).toEqual([
+        "created",
+        "deleted",
+        "updated",
+      ]);
+      expect(changes.every((r) => r.actorKeyId === adminId)).toBe(true);
+    }
   }, 30_000);
 });

@@ -1,15 +1,7 @@
-import {
-  createIdempotentWrites,
-  currentActor,
-  currentCorrelationId,
-  invalidArgument,
-  type Logger,
-  notFound,
-} from "@berth/platform";
+import { createIdempotentWrites, invalidArgument, type Logger, notFound } from "@berth/platform";
 import { type ApiKey, ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { type ChangeFacts, changeRow } from "../audit/audit-record.js";
-import { createAuditStore } from "../audit/audit-store.js";
+import { recordGatewayChange } from "../audit/gateway-change.js";
 import { credentialOf, fromHeaders } from "../auth/credential.js";
 import { apiKeyFromRow, newApiKeyFrom } from "./api-key-mapper.js";
 import { type ApiKeyStore, createApiKeyStore } from "./api-key-store.js";
@@ -77,10 +69,7 @@ function auditKeyChange(
   key: { id: string; displayName: string },
   action: "created" | "revoked",
 ): Promise<void> {
-  const facts: ChangeFacts = {
-    time: new Date(),
-    actorKeyId: currentActor() ?? "",
-    correlationId: currentCorrelationId() ?? "",
+  return recordGatewayChange(orm, {
     resourceType: "ApiKey",
     resourceId: key.id,
     resourceName: key.displayName,
@@ -88,9 +77,7 @@ function auditKeyChange(
     // Keys have no revision of their own: created is 1, revoked is 2.
     revisionBefore: action === "created" ? 0n : 1n,
     revisionAfter: action === "created" ? 1n : 2n,
-    source: "gateway",
-  };
-  return createAuditStore(orm).insert([changeRow(facts)]);
+  });
 }
 
 /** The ApiKeysService implementation, served in-process by the gateway (admin scope only). */

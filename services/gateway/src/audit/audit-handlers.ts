@@ -8,6 +8,7 @@ import {
   McpCallAuditSchema,
   McpCallOutcome,
 } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
+import { UUID_PATTERN } from "@berth/spec";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -27,8 +28,17 @@ const STORED_OUTCOME = new Map(
 const RESOURCE_TYPES = ["McpServer", "McpServerInstance", "VirtualServer", "ApiKey"];
 const MAX_FILTER = 255;
 
+/** What the audit handlers may ask of the rest of the gateway. */
+export interface AuditHandlersDeps {
+  /** The name of the virtual server with this id now; undefined when there is none. */
+  virtualServerName?: (id: string) => Promise<string | undefined>;
+}
+
 /** The AuditService implementation, served in-process by the gateway (admin scope only). */
-export function createAuditHandlers(store: AuditStore): ServiceImpl<typeof AuditService> {
+export function createAuditHandlers(
+  store: AuditStore,
+  deps: AuditHandlersDeps = {},
+): ServiceImpl<typeof AuditService> {
   return {
     async listAuditRecords(request) {
       const violations: Array<{ field: string; description: string }> = [];
@@ -59,6 +69,11 @@ export function createAuditHandlers(store: AuditStore): ServiceImpl<typeof Audit
       }
       if (violations.length > 0) throw invalidArgument(violations);
       const pageSize = Math.min(request.pageSize || 50, 500);
+      // Calls are recorded by the virtual server's name: an id is looked up to match them too.
+      const virtualServerName =
+        request.virtualServer && UUID_PATTERN.test(request.virtualServer)
+          ? await deps.virtualServerName?.(request.virtualServer)
+          : undefined;
       const page = await store.list(
         {
           startTime,
@@ -67,6 +82,7 @@ export function createAuditHandlers(store: AuditStore): ServiceImpl<typeof Audit
           actorKeyId: request.actorKeyId || undefined,
           instance: request.instance || undefined,
           virtualServer: request.virtualServer || undefined,
+          virtualServerName,
           tool: request.tool || undefined,
           outcome,
           resourceType: request.resourceType || undefined,

@@ -38,7 +38,10 @@ export interface AuditFilters {
   actorKeyId?: string | undefined;
   /** An instance id or name. */
   instance?: string | undefined;
+  /** A virtual server's name or id: calls are recorded by its name, changes by its id too. */
   virtualServer?: string | undefined;
+  /** The name virtualServer names now, when it is an id (resolved by the caller). */
+  virtualServerName?: string | undefined;
   tool?: string | undefined;
   outcome?: string | undefined;
   resourceType?: string | undefined;
@@ -120,7 +123,15 @@ export function createAuditStore(orm: MikroORM): AuditStore {
       if (filters.instance) {
         add(`(a."instance_id" = ? or a."instance_name" = ?)`, filters.instance, filters.instance);
       }
-      if (filters.virtualServer) add(`a."virtual_server" = ?`, filters.virtualServer);
+      if (filters.virtualServer) {
+        const name = filters.virtualServerName ?? filters.virtualServer;
+        add(
+          `(a."virtual_server" in (?, ?) or (a."resource_type" = 'VirtualServer' and a."resource_id" = ?))`,
+          filters.virtualServer,
+          name,
+          filters.virtualServer,
+        );
+      }
       if (filters.tool) add(`a."tool" = ?`, filters.tool);
       if (filters.outcome) add(`a."outcome" = ?`, filters.outcome);
       if (filters.resourceType) add(`a."resource_type" = ?`, filters.resourceType);

@@ -19,6 +19,8 @@ export interface AuditTrailOptions {
   retentionIntervalMs: number;
   /** Told how many MCP call records were dropped (buffer full during an outage). */
   onDropped?: (count: number) => void;
+  /** The name of the virtual server with this id now, so that the list filter takes an id too. */
+  virtualServerName?: (id: string) => Promise<string | undefined>;
 }
 
 /** The gateway's audit trail, running. */
@@ -62,7 +64,12 @@ export async function startAuditTrail(options: AuditTrailOptions): Promise<Audit
   return {
     recordMcpCall: (call) => recorder.record(call),
     recorder,
-    service: { service: AuditService as DescService, impl: createAuditHandlers(store) },
+    service: {
+      service: AuditService as DescService,
+      impl: createAuditHandlers(store, {
+        ...(options.virtualServerName ? { virtualServerName: options.virtualServerName } : {}),
+      }),
+    },
     async stop() {
       await retention.stop();
       await changes.stop();

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import {
   aborted,
   alreadyExists,
+  canonicalJson,
   decodePageToken,
   encodePageToken,
   filterDigest,
@@ -9,7 +10,7 @@ import {
 } from "@berth/platform";
 import { UUID_PATTERN } from "@berth/spec";
 import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
-import type { MikroORM } from "@mikro-orm/postgresql";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { MemberSpec } from "./member-policy.js";
 import { VirtualServerEntity, type VirtualServerRow } from "./virtual-server-entity.js";
 
@@ -27,21 +28,40 @@ export interface VirtualServerChange {
   members?: MemberSpec[];
 }
 
+/**
+ * Runs inside a write's transaction once the row changed (the audit trail records the change
+ * there, so that both commit or neither): the row as written (as it was, for a delete), its
+ * revision before, and the fields that changed.
+ */
+export type AfterVirtualServerWrite = (
+  em: EntityManager,
+  row: VirtualServerRow,
+  revisionBefore: number,
+  changedFields: string[],
+) => Promise<void>;
+
 /** Storage of virtual servers in the gateway schema. */
 export interface VirtualServerStore {
   readonly orm: MikroORM;
-  create(input: {
-    name: string;
-    description: string;
-    members: MemberSpec[];
-  }): Promise<VirtualServerRow>;
+  create(
+    input: { name: string; description: string; members: MemberSpec[] },
+    after?: AfterVirtualServerWrite,
+  ): Promise<VirtualServerRow>;
   /** By id or name. */
   find(ref: string): Promise<VirtualServerRow | null>;
   list(pageSize: number, pageToken: string): Promise<VirtualServerPage>;
-  /** Applies a change under a row lock; revision 0 skips the check. NOT_FOUND, ABORTED. */
-  update(ref: string, revision: bigint, change: VirtualServerChange): Promise<VirtualServerRow>;
+  /**
+   * Applies a change under a row lock; revision 0 skips the check. NOT_FOUND, ABORTED. `after`
+   * runs only when something changed.
+   */
+  update(
+    ref: string,
+    revision: bigint,
+    change: VirtualServerChange,
+    after?: AfterVirtualServerWrite,
+  ): Promise<VirtualServerRow>;
   /** Deletes; NOT_FOUND, ABORTED. Returns the deleted row. */
-  delete(ref: string, revision: bigint): Promise<VirtualServerRow>;
+  delete(ref: string, revision: bigint, after?: AfterVirtualServerWrite): Promise<VirtualServerRow>;
 }
 
 const whereRef = (ref: string) => (UUID_PATTERN.test(ref) ? { id: ref } : { name: ref });
@@ -66,24 +86,26 @@ export function createVirtualServerStore(orm: MikroORM): VirtualServerStore {
   return {
     orm,
 
-    async create(input) {
-      const em = orm.em.fork();
+    async create(input, after) {
       const now = new Date();
-      const row = em.create(VirtualServerEntity, {
-        id: randomUUID(),
-        ...input,
-        revision: 1,
-        createTime: now,
-        updateTime: now,
-      });
       try {
-        await em.persistAndFlush(row);
+        return await orm.em.fork().transactional(async (em) => {
+          const row = em.create(VirtualServerEntity, {
+            id: randomUUID(),
+            ...input,
+            revision: 1,
+            createTime: now,
+            updateTime: now,
+          });
+          await em.persist(row).flush();
+          await after?.(em, row, 0, ["name", "description", "members"]);
+          return row;
+        });
       } catch (error) {
         if (error instanceof UniqueConstraintViolationException)
           throw alreadyExists("virtual server", input.name);
         throw error;
       }
-      return row;
     },
 
     find: (ref) => orm.em.fork().findOne(VirtualServerEntity, whereRef(ref)),
@@ -113,22 +135,34 @@ export function createVirtualServerStore(orm: MikroORM): VirtualServerStore {
       };
     },
 
-    update: (ref, revision, change) =>
+    update: (ref, revision, change, after) =>
       locked(ref, revision, async (em, row) => {
-        const before = JSON.stringify([row.description, row.members]);
-        if (change.description !== undefined) row.description = change.description;
-        if (change.members !== undefined) row.members = change.members;
-        if (JSON.stringify([row.description, row.members]) !== before) {
+        const changed: string[] = [];
+        if (change.description !== undefined && change.description !== row.description) {
+          row.description = change.description;
+          changed.push("description");
+        }
+        if (
+          change.members !== undefined &&
+          // Canonical: jsonb gives keys back in its own order.
+          canonicalJson(change.members) !== canonicalJson(row.members)
+        ) {
+          row.members = change.members;
+          changed.push("members");
+        }
+        if (changed.length > 0) {
           row.revision += 1;
           row.updateTime = new Date();
           await em.flush();
+          await after?.(em, row, row.revision - 1, changed);
         }
         return row;
       }),
 
-    delete: (ref, revision) =>
+    delete: (ref, revision, after) =>
       locked(ref, revision, async (em, row) => {
         await em.removeAndFlush(row);
+        await after?.(em, row, row.revision, []);
         return row;
       }),
   };

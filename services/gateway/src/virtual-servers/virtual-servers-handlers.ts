@@ -10,9 +10,12 @@ import {
   VirtualServersService,
 } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 import type { ServiceImpl } from "@connectrpc/connect";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { recordGatewayChange } from "../audit/gateway-change.js";
 import type { MemberSpec } from "./member-policy.js";
 import { memberSpecOf, virtualServerFromRow } from "./virtual-server-mapper.js";
 import {
+  type AfterVirtualServerWrite,
   createVirtualServerStore,
   type VirtualServerChange,
   type VirtualServerStore,
@@ -66,6 +69,27 @@ async function bindMembers(vs: VirtualServer, deps: VirtualServersDeps): Promise
   return members;
 }
 
+/**
+ * Records the change in the audit trail inside the write's transaction: the calling key, the
+ * revisions before and after (0 after a delete: the virtual server is gone) and what changed.
+ */
+const audited =
+  (orm: MikroORM, action: "created" | "updated" | "deleted"): AfterVirtualServerWrite =>
+  (em, row, revisionBefore, changedFields) =>
+    recordGatewayChange(
+      orm,
+      {
+        resourceType: "VirtualServer",
+        resourceId: row.id,
+        resourceName: row.name,
+        action,
+        revisionBefore: BigInt(revisionBefore),
+        revisionAfter: action === "deleted" ? 0n : BigInt(row.revision),
+        changedFields,
+      },
+      em,
+    );
+
 /** The VirtualServersService implementation, served in-process by the gateway. */
 export function createVirtualServersHandlers(
   deps: VirtualServersDeps,
@@ -87,11 +111,10 @@ export function createVirtualServersHandlers(
         method: method.createVirtualServer,
         request,
         execute: async (orm) => {
-          const row = await storeOn(orm).create({
-            name: vs.name,
-            description: vs.description,
-            members,
-          });
+          const row = await storeOn(orm).create(
+            { name: vs.name, description: vs.description, members },
+            audited(orm, "created"),
+          );
           return { virtualServer: virtualServerFromRow(row) };
         },
       });
@@ -148,7 +171,12 @@ export function createVirtualServersHandlers(
         method: method.updateVirtualServer,
         request,
         execute: async (orm) => {
-          const row = await storeOn(orm).update(vs.id, vs.revision, change);
+          const row = await storeOn(orm).update(
+            vs.id,
+            vs.revision,
+            change,
+            audited(orm, "updated"),
+          );
           return { virtualServer: virtualServerFromRow(row) };
         },
       });
@@ -163,7 +191,12 @@ export function createVirtualServersHandlers(
         method: method.deleteVirtualServer,
         request,
         execute: async (orm) => {
-          deletedId = (await storeOn(orm).delete(request.id, request.revision)).id;
+          const row = await storeOn(orm).delete(
+            request.id,
+            request.revision,
+            audited(orm, "deleted"),
+          );
+          deletedId = row.id;
           return {};
         },
       });

@@ -54,17 +54,21 @@ import type { VirtualServerRow } from "./virtual-server-entity.js";
 /** One MCP call through a virtual server, for the audit trail and metrics (no argument values). */
 export interface VirtualCallEvent {
   virtualServerId: string;
+  /** Its name (fixed for its lifetime): what the audit trail and metrics show. */
+  virtualServerName: string;
   /** The JSON-RPC method (tools/call, resources/read, prompts/get, tools/list, ...). */
   method: string;
   /** The tool or prompt name the client used, or the resource URI's scheme-less absence. */
   tool?: string;
   /** The member that served it (absent for lists and refusals). */
   instanceId?: string;
+  instanceName?: string;
   /** The arguments the client sent to tools/call: for a digest, never to be stored or logged. */
   arguments?: unknown;
   keyId: string;
   durationMs: number;
-  outcome: "ok" | "error" | "refused" | "unavailable";
+  /** As on the instance path: tool_error is a result flagged isError, unavailable a member down. */
+  outcome: "ok" | "error" | "tool_error" | "refused" | "unavailable";
   /** The JSON-RPC error code when the outcome is not ok. */
   errorCode?: number;
 }
@@ -378,19 +382,20 @@ export async function createVirtualSession(
   const observed = async <T>(
     method: string,
     name: string | undefined,
-    work: (done: (instanceId: string) => void) => Promise<T>,
+    work: (done: (member: MemberSpec) => void) => Promise<T>,
     args?: unknown,
   ): Promise<T> => {
     const started = performance.now();
-    let instanceId: string | undefined;
+    let served: MemberSpec | undefined;
     const report = (outcome: VirtualCallEvent["outcome"], errorCode?: number) => {
       if (!options.onCall) return;
       try {
         options.onCall({
           virtualServerId: vsId,
+          virtualServerName: options.initial.name,
           method,
           ...(name !== undefined ? { tool: name } : {}),
-          ...(instanceId !== undefined ? { instanceId } : {}),
+          ...(served ? { instanceId: served.instanceId, instanceName: served.instanceName } : {}),
           ...(args !== undefined ? { arguments: args } : {}),
           keyId: options.keyId,
           durationMs: performance.now() - started,
@@ -402,11 +407,11 @@ export async function createVirtualSession(
       }
     };
     try {
-      const result = await work((id) => {
-        instanceId = id;
+      const result = await work((member) => {
+        served = member;
       });
       const isError = (result as { isError?: boolean } | undefined)?.isError === true;
-      report(isError ? "error" : "ok");
+      report(isError ? "tool_error" : "ok");
       return result;
     } catch (error) {
       if (error instanceof MemberUnavailableError) {
@@ -414,10 +419,7 @@ export async function createVirtualSession(
         throw new McpError(GATEWAY_ERROR_CODE, error.message);
       }
       const code = error instanceof McpError ? error.code : ErrorCode.InternalError;
-      report(
-        code === ErrorCode.InvalidParams && instanceId === undefined ? "refused" : "error",
-        code,
-      );
+      report(code === ErrorCode.InvalidParams && served === undefined ? "refused" : "error", code);
       throw error;
     }
   };
@@ -448,7 +450,7 @@ export async function createVirtualSession(
         // A tool the caller may not see is refused exactly like one that does not exist.
         if (!entry) throw unknownTool(name);
         const member = members[entry.member]!;
-        done(member.instanceId);
+        done(member);
         const progressToken = extra._meta?.progressToken;
         const { _meta, ...params } = request.params;
         const { progressToken: _, ...meta } = _meta ?? {};
@@ -502,7 +504,7 @@ export async function createVirtualSession(
         if (!entry)
           throw new McpError(ErrorCode.InvalidParams, `Prompt ${request.params.name} not found`);
         const member = members[entry.member]!;
-        done(member.instanceId);
+        done(member);
         return onMember(member, extra.requestId, (client) =>
           client.request(
             { method: "prompts/get", params: { ...request.params, name: entry.original } },
@@ -526,7 +528,7 @@ export async function createVirtualSession(
     server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
       observed("resources/read", undefined, async (done) => {
         const member = members[await ownerOfUri(request.params.uri)]!;
-        done(member.instanceId);
+        done(member);
         return onMember(member, extra.requestId, (client) =>
           client.request(
             { method: "resources/read", params: request.params },
@@ -547,7 +549,7 @@ export async function createVirtualSession(
         server.setRequestHandler(schema, (request, extra) =>
           observed(method, undefined, async (done) => {
             const member = members[await ownerOfUri(request.params.uri)]!;
-            done(member.instanceId);
+            done(member);
             return onMember(member, extra.requestId, (client) =>
               client.request({ method, params: request.params }, EmptyResultSchema, {
                 signal: extra.signal,
@@ -581,7 +583,7 @@ export async function createVirtualSession(
           member = owner === undefined ? undefined : members[owner];
         }
         if (!member) throw new McpError(ErrorCode.InvalidParams, "no member serves this reference");
-        done(member.instanceId);
+        done(member);
         return onMember(member, extra.requestId, (client) =>
           client.request({ method: "completion/complete", params }, CompleteResultSchema, {
             signal: extra.signal,
