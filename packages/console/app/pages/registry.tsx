@@ -5,6 +5,7 @@ import { CatalogPage } from "./catalog";
 import { DeadLettersPage } from "./dead-letters";
 import { InstanceDetailPage } from "./instance-detail";
 import { InstancesPage } from "./instances";
+import { VirtualServersRoute } from "./virtual-servers";
 
 /** One page of the console: its route (`#/<id>/…`), its title in the navigation, its content. */
 export interface ConsolePage {
@@ -24,6 +25,11 @@ export const PAGES: readonly ConsolePage[] = [
     title: "Instances",
     render: (route) =>
       route.params[0] ? <InstanceDetailPage id={route.params[0]} /> : <InstancesPage />,
+  },
+  {
+    id: "virtual-servers",
+    title: "Virtual servers",
+    render: (route) => <VirtualServersRoute param={route.params[0]} />,
   },
   { id: "catalog", title: "Catalog", render: () => <CatalogPage /> },
   { id: "keys", title: "API keys", render: () => <ApiKeysPage /> },
