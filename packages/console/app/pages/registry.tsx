@@ -1,6 +1,7 @@
 import type { ReactNode } from "react";
 import type { Route } from "../router";
 import { ApiKeysPage } from "./api-keys";
+import { AuditPage } from "./audit";
 import { CatalogPage } from "./catalog";
 import { DeadLettersPage } from "./dead-letters";
 import { InstanceDetailPage } from "./instance-detail";
@@ -33,5 +34,6 @@ export const PAGES: readonly ConsolePage[] = [
   },
   { id: "catalog", title: "Catalog", render: () => <CatalogPage /> },
   { id: "keys", title: "API keys", render: () => <ApiKeysPage /> },
+  { id: "audit", title: "Audit trail", render: () => <AuditPage /> },
   { id: "dead-letters", title: "Dead letters", render: () => <DeadLettersPage /> },
 ];
