@@ -129,7 +129,7 @@ export function AuditPage() {
   const apply = (event: FormEvent) => {
     event.preventDefault();
     setFieldErrors({});
-    setApplied(draft);
+    setApplied({ ...draft });
     setTokens([""]);
   };
   const set = (field: keyof Filters) => (value: string) =>
