@@ -1,4 +1,5 @@
 import "swagger-ui-dist/swagger-ui.css";
+import "./docs.css";
 import SwaggerUI from "swagger-ui-dist/swagger-ui-es-bundle.js";
 
 // The API reference at /docs: Swagger UI (bundled at build time, nothing fetched from elsewhere)
