@@ -352,6 +352,9 @@ function CallsChart() {
         startTime: timestampFromDate(new Date(now.getTime() - 60 * 60_000)),
         pageSize: 500,
       };
+      // Some records carry only the instance's id (a virtual server's member): named where known.
+      const { instances } = await client.instances.listInstances({ pageSize: 100 });
+      const names = new Map(instances.map((i) => [i.id, i.name]));
       const samples = [];
       let token = "";
       let pages = 0;
@@ -360,7 +363,13 @@ function CallsChart() {
         for (const r of answer.auditRecords)
           if (r.mcpCall && r.time)
             samples.push({
-              instance: r.mcpCall.instanceName || r.mcpCall.instanceId || "(none)",
+              instance:
+                r.mcpCall.instanceName ||
+                names.get(r.mcpCall.instanceId) ||
+                r.mcpCall.instanceId ||
+                (r.mcpCall.virtualServer
+                  ? `virtual server ${r.mcpCall.virtualServer}`
+                  : "(no instance)"),
               time: timestampDate(r.time),
               failed: r.mcpCall.outcome !== McpCallOutcome.OK,
             });
