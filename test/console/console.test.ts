@@ -17,6 +17,7 @@ import { ARTIFACTS, launchChromium, seriousViolations } from "./support/browser.
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const SERVER = "io.github.acme/console-everything";
 const INSTANCE = "console-ev";
+const VIRTUAL = "console-vs";
 
 // The team's day through the web console, in the distribution's Chromium against a real mesh
 // (registry, instances, runtime with Docker, gateway): sign in, import, create with a secret,
@@ -177,6 +178,128 @@ describe("the web console in a browser", () => {
     await shoot("instance-detail");
   }, 90_000);
 
+  it("composes a virtual server over the instance (errors at their fields) and previews its tools/list", async () => {
+    await page.getByRole("link", { name: "Virtual servers" }).click();
+    await page.getByRole("heading", { name: "Virtual servers" }).waitFor();
+    await page.getByRole("link", { name: "New virtual server" }).click();
+    await page.getByRole("heading", { name: "New virtual server" }).waitFor();
+    // Nothing filled in: the gateway's violations land at the name and the member's instance.
+    await page.getByRole("button", { name: "Create virtual server" }).click();
+    await expect.poll(() => page.locator("#vs-name-error").textContent()).toContain("is required");
+    expect(await page.locator("#vs-m0-instance-error").textContent()).toContain("is required");
+    expect(await page.locator("#vs-name").getAttribute("aria-invalid")).toBe("true");
+    await expectAccessible();
+    await shoot("virtual-server-form-error");
+
+    await page.getByLabel("Name (required)").fill(VIRTUAL);
+    await page.getByRole("combobox", { name: "Instance (required)" }).click();
+    await page.getByRole("option", { name: INSTANCE }).click();
+    await page.getByRole("combobox", { name: "Namespace prefix" }).click();
+    await page.getByRole("option", { name: "A prefix of my own" }).click();
+    await page.getByLabel("Prefix", { exact: true }).fill("ev");
+    await page.getByRole("combobox", { name: "Separator" }).click();
+    await page.getByRole("option", { name: ".", exact: true }).click();
+    await page.getByLabel("Allow tools").fill("echo\nget-sum");
+    await page.getByRole("button", { name: "Add a tool override to member 1" }).click();
+    await page.getByLabel("Member tool (required)").fill("get-sum");
+    await page.getByLabel("Pinned arguments").fill("not json");
+    await page.getByRole("button", { name: "Create virtual server" }).click();
+    await expect
+      .poll(() => page.locator("#vs-m0-o0-pinned-error").textContent())
+      .toContain("must be valid JSON");
+    await page.getByLabel("Pinned arguments").fill('{"b": 10}');
+    await page.getByRole("button", { name: "Add a tool override to member 1" }).click();
+    await page.locator("#vs-m0-o1-tool").fill("echo");
+    await page.locator("#vs-m0-o1-name").fill("shout");
+    await page.locator("#vs-m0-o1-description").fill("Echoes loudly");
+    await page.getByRole("button", { name: "Create virtual server" }).click();
+    await page.getByRole("heading", { name: VIRTUAL, exact: true }).waitFor();
+
+    // The preview is the tools/list an MCP client gets at /mcp/v/{name}.
+    const preview = page.getByRole("table", { name: `Tools of ${VIRTUAL}` });
+    await preview.waitFor({ timeout: 30_000 });
+    expect((await preview.locator("tbody th").allTextContents()).sort()).toEqual([
+      "ev.get-sum",
+      "shout",
+    ]);
+    const shout = preview.getByRole("row", { name: /^shout/ });
+    expect(await shout.textContent()).toBe("shoutEchoes loudlymessage");
+    // b is pinned: clients see only a.
+    expect(
+      await preview
+        .getByRole("row", { name: /^ev\.get-sum/ })
+        .locator("td")
+        .last()
+        .textContent(),
+    ).toBe("a");
+    const stored = await rest(`/v1/virtualServers/${VIRTUAL}`, mesh.apiKey);
+    expect(((await stored.json()) as { endpoint: string }).endpoint).toBe(`/mcp/v/${VIRTUAL}`);
+
+    // The same try panel as an instance's, through the virtual server: the pinned b is added.
+    const tool = page.getByRole("combobox", { name: "Tool" });
+    await expect.poll(() => tool.isEnabled()).toBe(true);
+    await tool.click();
+    await page.getByRole("option", { name: "ev.get-sum", exact: true }).click();
+    await page.getByLabel(/^a/).fill("5");
+    await page.getByRole("button", { name: "Call tool" }).click();
+    await expect.poll(() => page.getByTestId("tool-result").textContent()).toContain("15");
+    await expectAccessible();
+    await shoot("virtual-server");
+
+    await page.getByRole("link", { name: "← Virtual servers" }).click();
+    await page.locator(`tr[data-virtual-server="${VIRTUAL}"]`).waitFor();
+    expect(await page.locator(`tr[data-virtual-server="${VIRTUAL}"]`).textContent()).toContain(
+      INSTANCE,
+    );
+    await expectAccessible();
+    await shoot("virtual-servers");
+  }, 120_000);
+
+  it("finds the try panel's tool call in the audit trail, filtered by tool, and charts it", async () => {
+    await page.getByRole("link", { name: "Audit trail" }).click();
+    await page.getByRole("heading", { name: "Audit trail" }).waitFor();
+    await page.getByLabel("Tool", { exact: true }).fill("echo");
+    const echoRows = page.locator('tr[data-tool="echo"]');
+    // Records are written as the calls end: ask again until the echo call is there.
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole("button", { name: "Apply filters" }).click();
+          return echoRows.filter({ hasText: INSTANCE }).count();
+        },
+        { timeout: 30_000, interval: 1_000 },
+      )
+      .toBeGreaterThan(0);
+    const records = page.getByRole("table", { name: /Audit records/ });
+    // The filter holds: every listed record is a call of echo.
+    expect(await records.locator("tbody tr").count()).toBe(await echoRows.count());
+    expect(await echoRows.filter({ hasText: INSTANCE }).first().textContent()).toContain("OK");
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole("button", { name: "Refresh chart" }).click();
+          return page.locator(`[data-chart-instance="${INSTANCE}"] svg`).count();
+        },
+        { timeout: 30_000, interval: 1_000 },
+      )
+      .toBe(1);
+    expect(
+      await page.locator(`[data-chart-instance="${INSTANCE}"] svg`).getAttribute("aria-label"),
+    ).toMatch(new RegExp(`^${INSTANCE}: \\d+ calls, \\d+ errors in the last hour`));
+    await expectAccessible();
+    await shoot("audit");
+  }, 90_000);
+
+  it("deletes the virtual server", async () => {
+    await page.getByRole("link", { name: "Virtual servers" }).click();
+    await page.getByRole("link", { name: VIRTUAL }).click();
+    await page.getByRole("button", { name: "Delete", exact: true }).click();
+    await page.getByRole("button", { name: "Delete virtual server" }).click();
+    await page.getByRole("heading", { name: "Virtual servers" }).waitFor();
+    await expect.poll(() => page.locator(`tr[data-virtual-server="${VIRTUAL}"]`).count()).toBe(0);
+    expect((await rest(`/v1/virtualServers/${VIRTUAL}`, mesh.apiKey)).status).toBe(404);
+  });
+
   it("creates a key (shown once) with scopes and an instance limit, then revokes it", async () => {
     await page.getByRole("link", { name: "API keys" }).click();
     await page.getByLabel("Name (required)").fill("console-ci");
@@ -222,6 +345,7 @@ describe("the web console in a browser", () => {
     await page.getByRole("heading", { name: /Berth/ }).first().waitFor();
     await page.getByText("/v1/instances/{id}:watch").first().waitFor();
     expect(offsite).toEqual([]);
+    await expectAccessible();
     await shoot("docs");
   });
 

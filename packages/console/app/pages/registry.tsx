@@ -1,10 +1,12 @@
 import type { ReactNode } from "react";
 import type { Route } from "../router";
 import { ApiKeysPage } from "./api-keys";
+import { AuditPage } from "./audit";
 import { CatalogPage } from "./catalog";
 import { DeadLettersPage } from "./dead-letters";
 import { InstanceDetailPage } from "./instance-detail";
 import { InstancesPage } from "./instances";
+import { VirtualServersRoute } from "./virtual-servers";
 
 /** One page of the console: its route (`#/<id>/…`), its title in the navigation, its content. */
 export interface ConsolePage {
@@ -25,7 +27,13 @@ export const PAGES: readonly ConsolePage[] = [
     render: (route) =>
       route.params[0] ? <InstanceDetailPage id={route.params[0]} /> : <InstancesPage />,
   },
+  {
+    id: "virtual-servers",
+    title: "Virtual servers",
+    render: (route) => <VirtualServersRoute param={route.params[0]} />,
+  },
   { id: "catalog", title: "Catalog", render: () => <CatalogPage /> },
   { id: "keys", title: "API keys", render: () => <ApiKeysPage /> },
+  { id: "audit", title: "Audit trail", render: () => <AuditPage /> },
   { id: "dead-letters", title: "Dead letters", render: () => <DeadLettersPage /> },
 ];

@@ -1,4 +1,3 @@
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
   Button,
   Callout,
@@ -11,46 +10,33 @@ import {
   TextArea,
   TextField,
 } from "@radix-ui/themes";
-import { type FormEvent, useEffect, useMemo, useState } from "react";
+import { type FormEvent, useMemo, useState } from "react";
 import { type ToolField, toolArguments, toolFields } from "../../src/forms/tool-form";
 import { useSession } from "../api";
 import { FormField, fieldAria } from "../components/form-field";
-import { connectInstance } from "../mcp";
+import { type McpSession, useMcpSession } from "../mcp";
 
-interface McpTool {
-  name: string;
-  description?: string | undefined;
-  inputSchema: unknown;
-}
-
-/** Calls one of the instance's tools through the MCP proxy with a form from its input schema. */
+/** Calls one of an instance's tools through the MCP proxy with a form from its input schema. */
 export function TryToolPanel({ instanceName }: { instanceName: string }) {
   const { apiKey } = useSession();
-  const [client, setClient] = useState<Client>();
-  const [tools, setTools] = useState<McpTool[]>([]);
+  const session = useMcpSession({ kind: "instance", name: instanceName }, apiKey);
+  return <TryToolCard session={session} />;
+}
+
+/**
+ * Calls one of a session's tools (an instance's or a virtual server's) with a form generated
+ * from the tool's input schema, and shows the result.
+ */
+export function TryToolCard({ session }: { session: McpSession }) {
+  const { client } = session;
+  const tools = session.tools ?? [];
   const [toolName, setToolName] = useState("");
   const [values, setValues] = useState<Record<string, string>>({});
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [result, setResult] = useState<{ text: string; isError: boolean }>();
-  const [problem, setProblem] = useState<string>();
+  const [callProblem, setProblem] = useState<string>();
   const [busy, setBusy] = useState(false);
-
-  useEffect(() => {
-    let open: Client | undefined;
-    let cancelled = false;
-    connectInstance(instanceName, apiKey)
-      .then(async (connected) => {
-        open = connected;
-        if (cancelled) return void connected.close();
-        setClient(connected);
-        setTools((await connected.listTools()).tools);
-      })
-      .catch((err: unknown) => setProblem(`Could not open an MCP session: ${String(err)}`));
-    return () => {
-      cancelled = true;
-      void open?.close();
-    };
-  }, [instanceName, apiKey]);
+  const problem = callProblem ?? session.problem;
 
   const tool = tools.find((t) => t.name === toolName);
   const fields = useMemo(() => toolFields(tool?.inputSchema), [tool]);
