@@ -1,6 +1,6 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
-import { canonicalJson, createLogger, loadConfig } from "@berth/platform";
+import { createLogger, loadConfig } from "@berth/platform";
 import { AuditRecordKind, createBerthClient, McpCallOutcome } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -12,6 +12,7 @@ import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/
 import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
+import { digest, sample } from "./support/metrics-text.js";
 
 type Json = Record<string, unknown>;
 type AuditRecord = {
@@ -22,20 +23,6 @@ type AuditRecord = {
   mcpCall?: Json & { method?: string; tool?: string; outcome?: string; errorCode?: string };
   change?: Json & { resourceType?: string; action?: string; resourceName?: string };
 };
-
-/** The value of the series `name` whose labels include `labels`, summed; 0 when there is none. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split("\n")) {
-    const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const has = Object.entries(labels).every(([k, v]) => match[2]?.includes(`${k}="${v}"`));
-    if (has) total += Number(match[3]);
-  }
-  return total;
-}
-
-const digest = (value: unknown) => createHash("sha256").update(canonicalJson(value)).digest("hex");
 
 // The whole chain with real parts: official MCP SDK client → a gateway whose log is captured →
 // a url instance run by the real runtime → @modelcontextprotocol/server-everything; changes made

@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
-import { canonicalJson, createLogger, loadConfig } from "@berth/platform";
+import { createLogger, loadConfig } from "@berth/platform";
 import { useEngines } from "@berth/testkit";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -12,6 +12,7 @@ import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/
 import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
+import { digest, sample } from "./support/metrics-text.js";
 
 type Json = Record<string, unknown>;
 type AuditRecord = {
@@ -40,20 +41,6 @@ type AuditRecord = {
     source?: string;
   };
 };
-
-/** The value of the series `name` whose labels include `labels`, summed; 0 when there is none. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split("\n")) {
-    const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const has = Object.entries(labels).every(([k, v]) => match[2]?.includes(`${k}="${v}"`));
-    if (has) total += Number(match[3]);
-  }
-  return total;
-}
-
-const digest = (value: unknown) => createHash("sha256").update(canonicalJson(value)).digest("hex");
 
 // Governance of a virtual server with real parts: keys made through the API, a virtual server over
 // a url instance run by the real runtime (@modelcontextprotocol/server-everything), the official
