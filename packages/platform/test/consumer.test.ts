@@ -14,6 +14,7 @@ import { createDatabase } from "../src/db/index.js";
 import {
   connectNats,
   createEventConsumer,
+  createEventListener,
   type EventConsumer,
   type EventConsumerOptions,
   encodeEnvelope,
@@ -287,5 +288,26 @@ describe("event consumer", () => {
     const after = serverCreated("after-replay");
     await publish(after, after.eventId);
     expect(await waitFor(() => callsOf("after-replay").length === 1)).toBe(true);
+  });
+
+  it("stops a listener stopped just after it started, while its consumer is still being opened", async () => {
+    // A service stopped right after start (a failed deploy, a test) must not hang in stop().
+    const seen: string[] = [];
+    const listener = createEventListener(
+      { nc, logger, service: "test", name: "stop-early" },
+      (events) =>
+        events.on(McpServerCreatedSchema, ({ server }) => void seen.push(server?.name ?? "")),
+    );
+    await listener.start(); // a listener opens its consumer in the background
+    await expect(listener.stop()).resolves.toBeUndefined();
+    // It can be started again afterwards and then receives new events.
+    await listener.start();
+    const after = serverCreated("after-early-stop");
+    await waitFor(async () => {
+      await publish(after, randomUUID());
+      return seen.includes("after-early-stop");
+    });
+    await listener.stop();
+    expect(seen).toContain("after-early-stop");
   });
 });

@@ -268,10 +268,11 @@ function createRunner<Ctx extends EventContext>(
   }
 
   async function drain(messages: ConsumerMessages): Promise<void> {
-    if (stopping) {
-      await messages.close(); // opened while stop() ran
-      return;
-    }
+    // Opened while stop() ran: close it, then read it to its end all the same. The client
+    // settles close() only once its iterator has been read past the stop, so awaiting close()
+    // on an iterator nobody reads never returns (a gateway stopped just after it started hung
+    // in stop()); handle() hands back whatever was delivered meanwhile.
+    const closing = stopping ? messages.close().catch(() => undefined) : undefined;
     open.add(messages);
     try {
       for await (const msg of messages) {
@@ -283,6 +284,7 @@ function createRunner<Ctx extends EventContext>(
     } finally {
       open.delete(messages);
     }
+    await closing;
   }
 
   // Keeps consuming through outages: a failed pull or a lost consumer is opened again.
