@@ -260,19 +260,22 @@ describe("the web console in a browser", () => {
     await page.getByRole("heading", { name: "Audit trail" }).waitFor();
     await page.getByLabel("Tool", { exact: true }).fill("echo");
     const echoRows = page.locator('tr[data-tool="echo"]');
-    // Records are written as the calls end: ask again until the echo call is there.
+    const records = page.getByRole("table", { name: /Audit records/ });
+    // Records are written as the calls end, and the page first shows the unfiltered trail: ask
+    // again until the filtered answer is on screen (every listed record a call of echo) and
+    // holds this instance's call.
     await expect
       .poll(
         async () => {
           await page.getByRole("button", { name: "Apply filters" }).click();
-          return echoRows.filter({ hasText: INSTANCE }).count();
+          const listed = await records.locator("tbody tr").count();
+          const echo = await echoRows.count();
+          const mine = await echoRows.filter({ hasText: INSTANCE }).count();
+          return listed === echo && mine > 0;
         },
         { timeout: 30_000, interval: 1_000 },
       )
-      .toBeGreaterThan(0);
-    const records = page.getByRole("table", { name: /Audit records/ });
-    // The filter holds: every listed record is a call of echo.
-    expect(await records.locator("tbody tr").count()).toBe(await echoRows.count());
+      .toBe(true);
     expect(await echoRows.filter({ hasText: INSTANCE }).first().textContent()).toContain("OK");
     await expect
       .poll(

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { useEngines } from "@berth/testkit";
+import { pollUntil, useEngines } from "@berth/testkit";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
@@ -410,17 +410,13 @@ describe("virtual servers over a stdio and an HTTP container", () => {
       expect(answer.status).toBe(200);
       return (answer.body.auditRecords ?? []) as Call[];
     };
-    const calls = await waitFor(
-      "the calls written",
-      async () => {
-        const found = await list("virtualServer=team&kind=AUDIT_RECORD_KIND_MCP_CALL");
-        return found.some((r) => r.mcpCall?.tool === "h.echo" && r.mcpCall.outcome?.endsWith("OK"))
-          ? found
-          : undefined;
-      },
-      10_000,
-    );
-    const count = (keyId: string, tool: string, outcome: string, instanceName?: string) =>
+    const countIn = (
+      calls: Call[],
+      keyId: string,
+      tool: string,
+      outcome: string,
+      instanceName?: string,
+    ) =>
       calls.filter(
         (r) =>
           r.actorKeyId === keyId &&
@@ -429,21 +425,32 @@ describe("virtual servers over a stdio and an HTTP container", () => {
           r.mcpCall.outcome === `MCP_CALL_OUTCOME_${outcome}` &&
           (instanceName === undefined || r.mcpCall.instanceName === instanceName),
       ).length;
-    for (const [tool, member] of [
-      ["shout", "ev-stdio"],
-      ["s_get-sum", "ev-stdio"],
-      ["s_trigger-elicitation-request", "ev-stdio"],
-      ["h.trigger-sampling-request", "ev-http"],
-    ] as const) {
-      expect(count(adminId, tool, "OK", member), tool).toBe(1);
+    // [key, tool, outcome, member, how many]: one call each, one with progress then two
+    // concurrent ones, h.echo before and after the restart, and three refused by the gateway (the
+    // denied tool, an unknown one, one outside a key's grant).
+    const expected: [string, string, string, string | undefined, number][] = [
+      [adminId, "shout", "OK", "ev-stdio", 1],
+      [adminId, "s_get-sum", "OK", "ev-stdio", 1],
+      [adminId, "s_trigger-elicitation-request", "OK", "ev-stdio", 1],
+      [adminId, "h.trigger-sampling-request", "OK", "ev-http", 1],
+      [adminId, "s_trigger-long-running-operation", "OK", "ev-stdio", 3],
+      [adminId, "h.echo", "OK", "ev-http", 2],
+      [adminId, "s_get-env", "REFUSED", undefined, 1],
+      [adminId, "s_no-such-tool", "REFUSED", undefined, 1],
+      [stdioOnlyKeyId, "h.echo", "REFUSED", undefined, 1],
+    ];
+    // Calls are written in batches as each ends, so the trail is read until every call is in it
+    // (or the wait ends), then compared call by call for a message that names what is missing.
+    let calls: Call[] = [];
+    await pollUntil(async () => {
+      calls = await list("virtualServer=team&kind=AUDIT_RECORD_KIND_MCP_CALL");
+      return expected.every(([key, tool, outcome, member, n]) => {
+        return countIn(calls, key, tool, outcome, member) >= n;
+      });
+    }, 15_000, 250);
+    for (const [key, tool, outcome, member, n] of expected) {
+      expect(countIn(calls, key, tool, outcome, member), `${tool} ${outcome}`).toBe(n);
     }
-    // One call with progress, then two concurrent ones; h.echo before and after the restart.
-    expect(count(adminId, "s_trigger-long-running-operation", "OK", "ev-stdio")).toBe(3);
-    expect(count(adminId, "h.echo", "OK", "ev-http")).toBe(2);
-    // Refused by the gateway: the denied tool, an unknown one, one outside a key's grant.
-    expect(count(adminId, "s_get-env", "REFUSED")).toBe(1);
-    expect(count(adminId, "s_no-such-tool", "REFUSED")).toBe(1);
-    expect(count(stdioOnlyKeyId, "h.echo", "REFUSED")).toBe(1);
     expect(JSON.stringify(await list(""))).not.toContain(secret);
 
     // The virtual servers' changes, by the admin key (the CLI's too).
