@@ -110,7 +110,10 @@ describe.skipIf(process.env.BERTH_FAULT_SUITE !== "1")("fault injection under lo
       );
       const ghosts = all.filter((i) => ledger.deleted.has(i.id!));
       if (off.length === 0 && ghosts.length === 0) return Date.now() - began;
-      last = [...off, ...ghosts].map((i) => `${i.name} ${i.status}`).join(", ");
+      const now = [...off, ...ghosts].map((i) => `${i.name} ${i.status}`).join(", ");
+      // What still lags, each time it changes: where the convergence time goes.
+      if (now !== last) note(`waiting for ${off.length + ghosts.length}: ${now.slice(0, 400)}`);
+      last = now;
       await sleep(200);
     }
     throw new Error(`not converged after ${limitMs} ms: ${last}`);
@@ -235,6 +238,7 @@ describe.skipIf(process.env.BERTH_FAULT_SUITE !== "1")("fault injection under lo
         `${ledger.created.size} creates, ${[...ledger.updates.values()].reduce((n, u) => n + u.count, 0)} updates, ` +
         `${ledger.deleted.size} deletes acknowledged; ${ledger.mcpCalls} MCP calls answered; ${ledger.mistakes} mistakes refused`,
     );
+    expect(ledger.odd, "answers other than 2xx, 4xx or 503").toEqual([]);
     expect(ledger.inconsistencies).toEqual([]);
     expect(ledger.abandoned).toEqual([]);
     const allowed = (status: number) => status < 300 || status === 400 || status === 503;

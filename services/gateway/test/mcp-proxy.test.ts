@@ -51,6 +51,15 @@ describe("MCP proxy at /mcp/{instance}", () => {
     url: "http://127.0.0.1:1/mcp",
     headers: {},
   };
+  // A container whose bridge (the runtime's) does not answer: the runtime is restarting it.
+  const goneContainer: FakeInstance = {
+    id: randomUUID(),
+    name: "gone-container",
+    state: WorkloadState.RUNNING,
+    url: "http://127.0.0.1:1/mcp",
+    headers: {},
+    driver: "docker",
+  };
 
   beforeAll(async () => {
     engines = await useEngines();
@@ -64,7 +73,7 @@ describe("MCP proxy at /mcp/{instance}", () => {
       url: tap.url,
       headers: { authorization: `Bearer ${INSTANCE_TOKEN}` },
     });
-    lookup = await startFakeLookup([running, stopped, gone], testLogger("lookup"));
+    lookup = await startFakeLookup([running, stopped, gone, goneContainer], testLogger("lookup"));
     mesh = await startKeyedMesh(engines, {
       services: [],
       // A long cache: only the instance's change event can explain a fresh lookup.
@@ -209,10 +218,12 @@ describe("MCP proxy at /mcp/{instance}", () => {
       ["stopped-one", 503, 'instance "stopped-one" is not running (STOPPED)'],
       ["no-such-instance", 404, 'instance "no-such-instance" not found'],
       ["gone", 502, "the instance's MCP endpoint did not answer"],
+      ["gone-container", 503, "the instance's workload is not reachable now; retry shortly"],
     ];
     for (const [ref, status, message] of cases) {
       const response = await post(ref, admin);
-      expect(response.status).toBe(status);
+      expect(response.status, ref).toBe(status);
+      if (ref === "gone-container") expect(response.headers.get("retry-after")).toMatch(/^\d+$/);
       const body = (await response.json()) as JsonRpcError;
       expect(body).toEqual({ jsonrpc: "2.0", error: { code: -32001, message }, id: null });
     }

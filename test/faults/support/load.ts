@@ -25,6 +25,8 @@ export interface Ledger {
   mcpCalls: number;
   /** 4xx answers to the deliberate mistakes (the client's own), and their count. */
   mistakes: number;
+  /** The first answers that were neither success, 4xx nor 503: what was called and what it said. */
+  odd: string[];
 }
 
 export function newLedger(): Ledger {
@@ -38,10 +40,12 @@ export function newLedger(): Ledger {
     abandoned: [],
     mcpCalls: 0,
     mistakes: 0,
+    odd: [],
   };
 }
 
 const RETRY_MS = 250;
+const MAX_ODD = 20;
 const OP_DEADLINE_MS = 60_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -88,6 +92,9 @@ export function createLoad(gatewayUrl: string, apiKey: string, ledger: Ledger): 
       if (response) {
         count(response.status);
         const text = await response.text();
+        if (response.status >= 500 && response.status !== 503 && ledger.odd.length < MAX_ODD) {
+          ledger.odd.push(`${method} ${path} → ${response.status} ${text.slice(0, 300)}`);
+        }
         if (response.status !== 503) {
           return { status: response.status, json: (text ? JSON.parse(text) : {}) as AnswerBody };
         }
@@ -191,6 +198,11 @@ export function createLoad(gatewayUrl: string, apiKey: string, ledger: Ledger): 
         const status = error instanceof StreamableHTTPError ? error.code : undefined;
         if (typeof status === "number" && status >= 100) count(status);
         else ledger.unreachable++;
+        if (typeof status === "number" && status >= 500 && status !== 503) {
+          if (ledger.odd.length < MAX_ODD) {
+            ledger.odd.push(`MCP ${instance} → ${status} ${String(error).slice(0, 300)}`);
+          }
+        }
         // Whatever broke, the next attempt opens a fresh session (a lost one answers 404).
         await clients
           .get(instance)

@@ -81,7 +81,13 @@ export function createRpcHandler(options: RpcHandlerOptions): RpcHandler {
       serve(handler, request, options.readMaxBytes)
         .then((response) => universalResponseToNodeResponse(response, res))
         .catch((error: unknown) => {
-          options.logger.warn({ err: error, rpc: path }, "RPC response failed");
+          // A client that hung up mid-stream (a closed Watch or log follow) is routine, not a
+          // fault worth a warning on every browser tab closed.
+          const clientGone = res.destroyed || req.destroyed;
+          options.logger[clientGone ? "debug" : "warn"](
+            { err: error, rpc: path },
+            clientGone ? "RPC client went away" : "RPC response failed",
+          );
           res.destroy();
         });
     },

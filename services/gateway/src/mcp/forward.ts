@@ -206,7 +206,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
           phase = "connect";
           socket.setTimeout(CONNECT_TIMEOUT_MS, () => {
             const cause = { code: "ETIMEDOUT", phase, reused: false, attempts: attempt };
-            fail(unreachable(), cause);
+            fail(unreachable(endpoint), cause);
           });
           socket.once("connect", () => {
             phase = "request";
@@ -220,7 +220,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
           const cause = { code, phase, reused, attempts: attempt };
           // Only what the upstream cannot have processed: see upstreamRetryDelayMs.
           const retryIn = upstreamRetryDelayMs(cause);
-          if (retryIn === undefined) return fail(unreachable(), cause);
+          if (retryIn === undefined) return fail(unreachable(endpoint), cause);
           logger.debug(
             { instance_id: endpoint.instanceId, ...cause, retryIn },
             "MCP upstream retry",
@@ -281,8 +281,18 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   };
 }
 
-function unreachable(): McpProxyError {
-  return new McpProxyError(502, "the instance's MCP endpoint did not answer");
+/**
+ * A remote (url) upstream that does not answer is a bad gateway: the fault is beyond Berth. A
+ * container's endpoint is Berth's own (the runtime's stdio bridge, or the port guard): when it
+ * does not answer, the runtime is restarting or replacing it, so the client is told to retry.
+ */
+function unreachable(endpoint: McpEndpoint): McpProxyError {
+  if (endpoint.driver === "url") {
+    return new McpProxyError(502, "the instance's MCP endpoint did not answer");
+  }
+  return new McpProxyError(503, "the instance's workload is not reachable now; retry shortly", {
+    "retry-after": "1",
+  });
 }
 
 function tooLarge(limit: number): McpProxyError {

@@ -10,6 +10,8 @@ export interface FakeInstance {
   state: WorkloadState;
   url: string;
   headers: Record<string, string>;
+  /** The runtime's driver; "url" (a remote upstream) unless a test says otherwise. */
+  driver?: string;
 }
 
 /**
@@ -59,7 +61,13 @@ export async function startFakeLookup(
           calls.resolve++;
           const found = instances.find((i) => i.id === request.instanceId);
           if (!found) throw notFound("workload", request.instanceId);
-          return { url: found.url, headers: found.headers, state: found.state, generation: 1n };
+          return {
+            url: found.url,
+            headers: found.headers,
+            state: found.state,
+            generation: 1n,
+            driver: found.driver ?? "url",
+          };
         },
       }),
     ],
