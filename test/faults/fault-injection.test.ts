@@ -48,7 +48,7 @@ describe.skipIf(process.env.BERTH_FAULT_SUITE !== "1")("fault injection under lo
     await ensureImages();
     upstream = await startEverythingServer();
     mesh = await startProcessMesh(runId);
-    note("mesh ready");
+    note(`mesh ready; service logs in ${mesh.logDir}`);
     load = createLoad(mesh.gatewayUrl, mesh.adminKey, ledger);
     // Two instances the MCP load calls: a url one and a stdio container of the starter catalog.
     const url = await load.call("POST", "/v1/instances", {

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   BERTH_NATS_SERVICES,
   type BerthNatsService,
@@ -12,8 +13,11 @@ import {
   startNats,
   startPostgres,
 } from "@berth/testkit";
+import { buildServices } from "../../../scripts/start/build.js";
 import { meshEnv, serviceMeshEnv } from "../../support/mesh.js";
 import { type ServiceProcess, spawnService } from "../../support/service-process.js";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** The four services, in start order. */
 export const SERVICES = ["registry", "instances", "runtime", "gateway"] as const;
@@ -37,12 +41,19 @@ export interface ProcessMesh {
   waitReady(timeoutMs: number): Promise<number>;
   /** Services whose process exited although the test did not kill it, with their last output. */
   unexpectedExits(): string[];
+  /** Where each service's whole output is (kept after stop(), for a failure's analysis). */
+  logDir: string;
   stop(): Promise<void>;
 }
 
 /** Starts Postgres, NATS (with Berth's per-service users) and the four services as processes. */
 export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
   const dir = join(tmpdir(), `berth-faults-${runId}`);
+  const logDir = join(tmpdir(), `berth-faults-logs-${runId}`);
+  await mkdir(logDir, { recursive: true });
+  // The services run compiled, as `npm start` and the images run them: a restart under test is
+  // a production restart, not a compile of the sources.
+  await buildServices(root);
   const pgPassword = randomBytes(18).toString("base64url");
   const pgPort = await findFreePort();
   const natsPort = await findFreePort();
@@ -71,7 +82,7 @@ export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
   };
   const common: Record<string, string> = {
     ...meshEnv(engines),
-    LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
     REGISTRY_ADDR: `127.0.0.1:${ports.registry}`,
     INSTANCES_ADDR: `127.0.0.1:${ports.instances}`,
     RUNTIME_ADDR: `127.0.0.1:${ports.runtime}`,
@@ -97,7 +108,10 @@ export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
   const gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
 
   const start = async (name: ServiceName) => {
-    processes.set(name, spawnService(name, envOf(name)));
+    processes.set(
+      name,
+      spawnService(name, envOf(name), { compiled: true, logFile: join(logDir, `${name}.log`) }),
+    );
   };
   const waitReady = async (timeoutMs: number): Promise<number> => {
     const began = Date.now();
@@ -127,6 +141,7 @@ export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
     gatewayUrl,
     adminKey: common.BERTH_BOOTSTRAP_API_KEY!,
     natsAdminUrl: engines.natsUrl,
+    logDir,
     async kill(name) {
       const p = processes.get(name);
       if (!p) return;
