@@ -41,9 +41,9 @@ export function currentActor(): string | undefined {
 export const CORRELATION_HEADER = "x-correlation-id";
 
 /**
- * Metadata key that carries the actor from the gateway to the services. Services trust it because
- * only mesh peers (mutual TLS) reach them; the gateway sets it from the key it authenticated and
- * never passes a caller's own header on.
+ * Metadata key that carries the actor from the gateway to the services. Services keep it only on
+ * calls from the gateway's mesh certificate (mayNameActor in mesh-policy.ts); the gateway sets it
+ * from the key it authenticated and never passes a caller's own header on.
  */
 export const ACTOR_HEADER = "x-berth-actor";
 

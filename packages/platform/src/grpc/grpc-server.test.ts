@@ -12,6 +12,7 @@ import {
 import { loadSync } from "@grpc/proto-loader";
 import { service as healthService } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { currentActor, withActor } from "../context/request-context.js";
 import { fieldViolationsOf, invalidArgument, notFound } from "../errors/errors.js";
 import { createLogger } from "../logging/logger.js";
 import { createServiceClient } from "./grpc-client.js";
@@ -26,6 +27,7 @@ describe("createGrpcServer", () => {
   let server: GrpcServer;
   let address = "";
   const seenCorrelation: Array<string | null> = [];
+  const seenActor: Array<string | undefined> = [];
 
   beforeAll(async () => {
     server = createGrpcServer({
@@ -40,6 +42,10 @@ describe("createGrpcServer", () => {
             return { server: { ...request.server, id: "id-1" } };
           },
           async getServer(request, ctx) {
+            if (request.id === "actor") {
+              seenActor.push(currentActor());
+              throw notFound("server", request.id);
+            }
             if (request.id === "slow") {
               await new Promise((resolve) => setTimeout(resolve, 2_000));
               return { server: { id: String(ctx.signal.aborted) } };
@@ -214,6 +220,14 @@ describe("createGrpcServer", () => {
       );
       expect(await codeOf(client("runtime").getServer(getServer))).toBe("PermissionDenied");
       expect(await codeOf(client("gateway").getServer(getServer))).toBe("NotFound");
+    });
+
+    it("keeps the actor a call names only when the gateway makes the call", async () => {
+      const asKey = <T>(run: () => Promise<T>) => withActor("0123456789abcdef", run);
+      await codeOf(asKey(() => client("gateway").getServer({ id: "actor" })));
+      // The instances service may read an entry, but not say on whose behalf.
+      await codeOf(asKey(() => client("instances").getServer({ id: "actor" })));
+      expect(seenActor).toEqual(["0123456789abcdef", undefined]);
     });
   });
 });

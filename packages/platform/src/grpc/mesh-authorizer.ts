@@ -1,6 +1,7 @@
 import { Metadata, ServerInterceptingCall, type ServerInterceptor, status } from "@grpc/grpc-js";
+import { ACTOR_HEADER } from "../context/request-context.js";
 import type { Logger } from "../logging/logger.js";
-import { authorizeMeshCall, MESH_POLICY, type MeshPolicy } from "./mesh-policy.js";
+import { authorizeMeshCall, MESH_POLICY, type MeshPolicy, mayNameActor } from "./mesh-policy.js";
 
 /** The common name of the peer certificate TLS verified against the mesh CA, if any. */
 function callerOf(call: {
@@ -29,7 +30,10 @@ export function createMeshAuthorizer(
           onReceiveMetadata: (metadata, pass) => {
             const caller = callerOf(call);
             const refusal = authorizeMeshCall(descriptor.path, caller, policy);
-            if (!refusal) return pass(metadata);
+            if (!refusal) {
+              if (!mayNameActor(caller)) metadata.remove(ACTOR_HEADER);
+              return pass(metadata);
+            }
             logger.warn(
               { rpc: descriptor.path.slice(1), caller: caller ?? null, code: refusal.code },
               "mesh call refused",

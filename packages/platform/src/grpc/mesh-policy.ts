@@ -32,6 +32,15 @@ export const MESH_POLICY: MeshPolicy = {
   "berth.runtime.v1.RuntimeService": { "*": GATEWAY_ONLY },
 };
 
+/**
+ * Whether a caller may name the person behind its call (the x-berth-actor header, which the
+ * audit trail records). Only the gateway authenticates people; from any other peer the header is
+ * dropped, so a leaked service certificate cannot put someone else's name in the audit trail.
+ */
+export function mayNameActor(caller: string | undefined): boolean {
+  return caller !== undefined && (GATEWAY_ONLY as readonly string[]).includes(caller);
+}
+
 /** Why a call is refused, or undefined when it may proceed. */
 export interface MeshRefusal {
   code: "UNAUTHENTICATED" | "PERMISSION_DENIED";
