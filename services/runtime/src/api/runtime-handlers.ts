@@ -83,6 +83,8 @@ export function createRuntimeHandlers(
     async resolveEndpoint(request) {
       const row = await liveRow(request.instanceId);
       const supervisor = deps.supervisors.get(row.instanceId);
+      // The gateway resolves for a request on its way: traffic (the idle clock moves first).
+      supervisor?.touch(Date.now());
       const active = supervisor?.endpoint();
       // Idle (or being woken): no endpoint now, but WakeInstance answers one.
       if (
@@ -124,6 +126,8 @@ export function createRuntimeHandlers(
       deps.supervisors.kick(row.instanceId);
       const supervisor = deps.supervisors.get(row.instanceId);
       if (!supervisor) throw failedPrecondition(`instance ${row.instanceId} is not supervised`);
+      // A request is waiting: that is traffic, so the woken instance is not put to sleep under it.
+      supervisor.touch(Date.now());
       const waitMs = supervisor.idle()?.policy.wakeTimeoutMs ?? deps.defaultWakeTimeoutMs;
       const deadline = AbortSignal.timeout(waitMs);
       let active: Awaited<ReturnType<typeof supervisor.wake>>;
