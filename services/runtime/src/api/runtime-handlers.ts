@@ -145,7 +145,6 @@ export function createRuntimeHandlers(
         url: active.url,
         headers: active.headers,
         generation: BigInt(active.generation),
-        state: WorkloadState.RUNNING,
         driver: row.driver,
       };
     },
