@@ -137,12 +137,18 @@ export function createInstanceSupervisor(
   const kick = () => enqueue({ type: "refresh" });
 
   async function drain(): Promise<void> {
+    // Yield first: `loop` is assigned before any step runs, so the `loop = undefined` below comes
+    // after it even when every step is synchronous (an idle check that finds new traffic);
+    // otherwise `loop` would keep a settled promise and no later step would ever run.
+    await Promise.resolve();
     while (queue.length > 0 && !closed) {
       const step = queue.shift()!;
       try {
         if (step.type === "refresh") await apply(await readRow());
         else if (step.type === "observe") await apply(step.observation);
-        else if (deadline() !== undefined && Date.now() >= deadline()!) {
+        else if (deadline() === undefined || Date.now() < deadline()!) {
+          log.debug({ idle_in_ms: (deadline() ?? Number.NaN) - Date.now() }, "not idle yet");
+        } else {
           const seconds = Math.round(policy!.timeoutMs / 1000);
           await apply({ type: "idle-elapsed", reason: `no MCP traffic for ${seconds}s` });
         }
