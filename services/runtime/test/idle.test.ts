@@ -211,6 +211,14 @@ describe("idle instances sleep and the first MCP request wakes them", () => {
     expect(body.error.message).toMatch(/did not answer within 1s of being woken/);
     // The start goes on: the wake-up completes and is recorded, so a retry is served.
     await running("idle-slow");
+    // Requests held for wake-ups, by outcome, in the gateway's metrics.
+    const metrics = await (
+      await fetch(`${mesh.gateway.url}/metrics`, {
+        headers: { authorization: `Bearer ${mesh.apiKey}` },
+      })
+    ).text();
+    expect(metrics).toMatch(/berth_mcp_wake_wait_seconds_count\{outcome="ok"\} [1-9]/);
+    expect(metrics).toMatch(/berth_mcp_wake_wait_seconds_count\{outcome="timeout"\} [1-9]/);
   });
 });
 
