@@ -1,9 +1,9 @@
 import { McpServerSchema, Transport } from "@berth/proto/gen/berth/registry/v1/registry_pb";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { serverViolations } from "./server-validation.js";
 
-const entry = (fields: Partial<Parameters<typeof create<typeof McpServerSchema>>[1]>) =>
+const entry = (fields: Omit<MessageInitShape<typeof McpServerSchema>, "$typeName">) =>
   create(McpServerSchema, {
     name: "sleepy",
     image: "berth/mcp-everything:stdio",
