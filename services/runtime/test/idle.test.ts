@@ -163,6 +163,42 @@ describe("idle instances sleep and the first MCP request wakes them", () => {
     await asleep("idle-one");
   });
 
+  it("wakes an idle member of a virtual server when a call needs it", async () => {
+    await asleep("idle-one");
+    const created = await fetch(`${mesh.gateway.url}/v1/virtualServers`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${mesh.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        name: "sleepers",
+        members: [{ instance: "idle-one", prefix: "one" }],
+      }),
+    });
+    expect(created.status, await created.clone().text()).toBe(200);
+    const client = new Client({ name: "berth-idle-test", version: "1.0.0" });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${mesh.gateway.url}/mcp/v/sleepers`), {
+        requestInit: { headers: { authorization: `Bearer ${mesh.apiKey}` } },
+      }),
+      { timeout: 60_000 },
+    );
+    try {
+      // A member that took longer than the session's connect timeout joins on a later list.
+      await waitFor(
+        "the woken member's tools in the virtual server",
+        async () => {
+          const tools = (await client.listTools()).tools.map((t) => t.name);
+          return tools.includes("one_echo") ? tools : undefined;
+        },
+        60_000,
+        500,
+      );
+      const echoed = await client.callTool({ name: "one_echo", arguments: { message: "v" } });
+      expect(echoed.content).toEqual([{ type: "text", text: "Echo: v" }]);
+    } finally {
+      await client.close();
+    }
+  });
+
   it("starts one container for 20 concurrent first requests and answers all 20", async () => {
     await asleep("idle-many");
     const since = Math.floor(Date.now() / 1000);
@@ -217,8 +253,16 @@ describe("idle instances sleep and the first MCP request wakes them", () => {
         headers: { authorization: `Bearer ${mesh.apiKey}` },
       })
     ).text();
-    expect(metrics).toMatch(/berth_mcp_wake_wait_seconds_count\{outcome="ok"\} [1-9]/);
-    expect(metrics).toMatch(/berth_mcp_wake_wait_seconds_count\{outcome="timeout"\} [1-9]/);
+    const count = (outcome: string) =>
+      Number(
+        metrics.match(
+          new RegExp(
+            `berth_mcp_wake_wait_seconds_count\\{[^}]*outcome="${outcome}"[^}]*\\} (\\d+)`,
+          ),
+        )?.[1] ?? 0,
+      );
+    expect(count("ok"), "wake-ups served").toBeGreaterThan(0);
+    expect(count("timeout"), "wake-ups answered 503").toBeGreaterThan(0);
   });
 });
 
