@@ -22,6 +22,7 @@ import type { BenchContext } from "./support/context.js";
 import { removeRunObjects } from "./support/docker-cleanup.js";
 import { stopAll } from "./support/processes.js";
 import { benchSettings } from "./support/settings.js";
+import { wakeLeg } from "./wake/wake-leg.js";
 
 const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const startedAt = new Date();
@@ -58,9 +59,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 const skipped = <T>(why: string): LegOutcome<T> => ({ ok: false, error: why });
-// BENCH_LEGS=startup,mcp,ready,events,control,scale (default: all) runs only the legs named; such a
+// BENCH_LEGS=startup,mcp,ready,wake,events,control,scale (default: all) runs only the legs named; such a
 // partial run writes its RESULTS.md beside its raw figures and leaves bench/RESULTS.md alone.
-const LEGS = ["startup", "mcp", "ready", "events", "control", "scale"] as const;
+const LEGS = ["startup", "mcp", "ready", "wake", "events", "control", "scale"] as const;
 const wanted = new Set((process.env.BENCH_LEGS ?? LEGS.join(",")).split(",").map((l) => l.trim()));
 const partial = LEGS.some((leg) => !wanted.has(leg));
 const leg = <T>(name: (typeof LEGS)[number], title: string, fn: () => Promise<T>) =>
@@ -91,6 +92,7 @@ async function main(): Promise<number> {
   const ready = await leg("ready", "3. time to ready", () =>
     timeToReadyLeg(ctx, mesh, api, natsUrl),
   );
+  const wake = await leg("wake", "7. wake-up from idle", () => wakeLeg(ctx, mesh, api, natsUrl));
   const events = await leg("events", "4. event path", () => eventPathLeg(ctx, mesh, api, natsUrl));
   const control = await leg("control", "2. control plane", () => controlPlaneLeg(ctx, mesh, api));
   await mesh.stop();
@@ -114,12 +116,13 @@ async function main(): Promise<number> {
     events,
     scale,
     startup,
+    wake,
   };
   await writeFile(join(outDir, "results.json"), JSON.stringify(run, null, 2));
   const results = partial ? join(outDir, "RESULTS.md") : join(root, "bench", "RESULTS.md");
   await writeFile(results, resultsMarkdown(run));
   say(`wrote ${results} (raw figures: ${join(outDir, "results.json")})`);
-  const ran = { startup, mcp, control, ready, events, scale };
+  const ran = { startup, mcp, control, ready, wake, events, scale };
   return Object.entries(ran).every(([name, outcome]) => outcome.ok || !wanted.has(name)) ? 0 : 1;
 }
 

@@ -5,6 +5,7 @@ import type { TimeToReadyResult } from "../ready/time-to-ready-leg.js";
 import type { ScaleResult } from "../scale/scale-leg.js";
 import type { StartupResult } from "../startup/startup-leg.js";
 import type { BenchSettings } from "../support/settings.js";
+import type { WakeResult } from "../wake/wake-leg.js";
 import { controlSection } from "./control-section.js";
 import { eventSection } from "./event-section.js";
 import { num, table } from "./format.js";
@@ -15,6 +16,7 @@ import { readySection } from "./ready-section.js";
 import { scaleSection } from "./scale-section.js";
 import type { Section } from "./section.js";
 import { startupSection } from "./startup-section.js";
+import { wakeSection } from "./wake-section.js";
 
 /** Everything one run measured. */
 export interface BenchRun {
@@ -32,6 +34,7 @@ export interface BenchRun {
   events: LegOutcome<EventPathResult>;
   scale: LegOutcome<ScaleResult>;
   startup: LegOutcome<StartupResult>;
+  wake: LegOutcome<WakeResult>;
 }
 
 function section<T>(title: string, outcome: LegOutcome<T>, render: (value: T) => Section): Section {
@@ -52,6 +55,7 @@ export function resultsMarkdown(run: BenchRun): string {
     section("4. Event path", run.events, (v) => eventSection(v, settings.events.warmup)),
     section("5. Scale", run.scale, scaleSection),
     section("6. Start-up and idle memory", run.startup, startupSection),
+    section("7. Wake-up from idle", run.wake, wakeSection),
   ];
   const findings = sections.flatMap((s) => s.findings);
   return [

@@ -12,6 +12,8 @@ export interface BenchSettings {
   };
   control: { connections: number; seconds: number; warmupSeconds: number; repeats: number };
   ready: { repeats: number };
+  /** Wake-ups of an idle instance, each beside a docker run floor. */
+  wake: { repeats: number };
   events: {
     /** Events created as fast as the service takes them, to find the pipeline's throughput. */
     burst: number;
@@ -42,6 +44,7 @@ const FULL: BenchSettings = {
   },
   control: { connections: 16, seconds: 3, warmupSeconds: 1, repeats: 3 },
   ready: { repeats: 5 },
+  wake: { repeats: 5 },
   events: {
     burst: 500,
     warmup: 30,
@@ -68,6 +71,7 @@ const QUICK: BenchSettings = {
   },
   control: { connections: 16, seconds: 1, warmupSeconds: 1, repeats: 1 },
   ready: { repeats: 1 },
+  wake: { repeats: 1 },
   events: {
     burst: 100,
     warmup: 10,

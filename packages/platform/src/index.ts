@@ -31,7 +31,9 @@ export {
   dependencyUnavailable,
   isDatabaseUnavailable,
   RETRY_AFTER_SECONDS,
+  retryAfterOf,
   unavailableDependencyOf,
+  unavailableRetryAfter,
 } from "./errors/dependency-unavailable.js";
 export {
   aborted,

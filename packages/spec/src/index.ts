@@ -9,6 +9,7 @@ export * from "./address-policy.js";
 export * from "./docker-policy.js";
 export * from "./guarded-lookup.js";
 export * from "./headers.js";
+export * from "./idle-policy.js";
 export * from "./instance-name.js";
 export * from "./json-spec.js";
 export * from "./limits.js";

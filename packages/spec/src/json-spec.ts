@@ -7,7 +7,8 @@
  *   "path": "/mcp", "command": ["…"], "args": ["…"], "user": "1000:1000",
  *   "environment": { "NAME": "value" | "secret_ref:<instance_id>:<NAME>" },
  *   "resources": { "memory_limit": "256m", "cpu_limit": "0.5", "pids_limit": 256 },
- *   "health_check": { "interval": 30, "timeout": 10 }, "network_egress": false }
+ *   "health_check": { "interval": 30, "timeout": 10 }, "network_egress": false,
+ *   "idle": { "timeout": 600, "wake_timeout": 30 } }
  * { "type": "url", "endpoint": "https://…", "transport": "streamable_http",
  *   "headers": { "x-name": "value" }, "authentication": { "type": "bearer" | "none", "token": "…" },
  *   "health_check": { "interval": 30, "timeout": 10 } }
@@ -24,11 +25,13 @@
  *   `TRANSPORT_*` spellings are read as aliases (the instances service stores the canonical name).
  * - `network_egress` (an http server's route to the host and the internet) is the catalog entry's
  *   to grant: the instances service sets it from the entry, whatever a request says.
+ * - `idle` (idle-policy.ts) is a docker spec's only: url instances are never idled.
  * - Numbers are JSON numbers (`port`, `pids_limit`, health seconds); quantities may be text.
  * Every field has a length limit (see limits.ts) so nothing accepted can overflow a column.
  */
 import { type AddressPolicy, classifyHost, classProblem } from "./address-policy.js";
 import { checkHeaders } from "./headers.js";
+import { checkIdle, type IdleSpec, readIdle } from "./idle-policy.js";
 import { LIMITS } from "./limits.js";
 import {
   checkKnownKeys,
@@ -83,6 +86,8 @@ export interface DockerSpec {
    */
   networkEgress: boolean;
   health: HealthSpec;
+  /** json_spec.idle; undefined: the deployment's default applies. */
+  idle?: IdleSpec;
 }
 
 /** A remote MCP server that is watched, not run (json_spec type "url"), read with defaults. */
@@ -145,6 +150,7 @@ export const DOCKER_FIELDS = [
   "resources",
   "health_check",
   "network_egress",
+  "idle",
 ] as const;
 export const URL_FIELDS = [
   "type",
@@ -308,6 +314,7 @@ export function checkDockerSpec(
   checkHealth(spec.health_check, `${at}.health_check`, problems);
   if (spec.network_egress !== undefined && typeof spec.network_egress !== "boolean")
     problems.add(`${at}.network_egress`, "must be true or false");
+  checkIdle(spec.idle, `${at}.idle`, problems);
 }
 
 /** The endpoint as a URL, or the problem with it (shape and limits; the host policy apart). */
@@ -362,7 +369,10 @@ export function checkUrlSpec(
   problems: Problems,
   options: CheckOptions = {},
 ): void {
-  checkKnownKeys(spec, URL_FIELDS, at, "a url spec", problems);
+  const { idle, ...known } = spec;
+  if (idle !== undefined)
+    problems.add(`${at}.idle`, "is not allowed: url instances are never idled (nothing runs here)");
+  checkKnownKeys(known, URL_FIELDS, at, "a url spec", problems);
   const url = parseEndpoint(spec.endpoint);
   if (typeof url === "string") problems.add(`${at}.endpoint`, url);
   else if (options.policy) {
@@ -452,6 +462,7 @@ function toRuntimeSpec(spec: JsonRecord): RuntimeSpec {
     user: spec.user as string | undefined,
     networkEgress: spec.network_egress === true,
     health: health(spec.health_check),
+    ...(spec.idle !== undefined ? { idle: readIdle(spec.idle) } : {}),
   };
 }
 

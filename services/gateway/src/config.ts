@@ -37,6 +37,10 @@ export const gatewayEnv = z.object({
   /** How long verified keys and instance endpoints are reused without asking again. */
   API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(10_000),
   MCP_RESOLVE_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
+  /** How often MCP traffic is reported to the runtime (the idle policy's clock). */
+  MCP_ACTIVITY_INTERVAL_MS: z.coerce.number().int().min(100).default(1_000),
+  /** The longest an MCP request waits for an idle instance to wake before 503 + Retry-After. */
+  MCP_WAKE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
   /** Circuit breaker on url instances: failures in a row that open it, and how long it stays open. */
   MCP_BREAKER_FAILURES: z.coerce.number().int().positive().default(5),
   MCP_BREAKER_OPEN_MS: z.coerce.number().int().positive().default(5_000),

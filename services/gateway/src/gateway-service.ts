@@ -17,6 +17,7 @@ import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb"
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import { createGuardedLookup } from "@berth/spec";
 import type { DescService } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ApiKeyEntity } from "./api-keys/api-key-entity.js";
 import { createApiKeyStore } from "./api-keys/api-key-store.js";
@@ -39,6 +40,7 @@ import { createForwardingImpl } from "./forwarding-impl.js";
 import { createFrontDoor } from "./front-door.js";
 import { createHealthRoutes } from "./health-routes.js";
 import { createOnePortServer, createRestHandler, createRpcHandler } from "./http/index.js";
+import { createActivityReporter } from "./mcp/activity-reporter.js";
 import { createCircuitBreakers } from "./mcp/circuit-breaker.js";
 import { createCircuitReporter } from "./mcp/circuit-breaker-events.js";
 import { withCircuitBreaker } from "./mcp/circuit-breaker-forwarder.js";
@@ -223,12 +225,35 @@ export async function startGateway(
     const openapi = createOpenApiRoutes(loadOpenApi());
     // The web console and /docs, built by `npm start`/`npm test` (bootstrap); 503 until built.
     const ui = createConsoleRoutes(loadConsoleBundle());
+    const runtimeClient = createServiceClient(RuntimeService, config.RUNTIME_ADDR, { identity });
     const resolver = createInstanceResolver({
       instances: instancesClient,
-      runtime: createServiceClient(RuntimeService, config.RUNTIME_ADDR, { identity }),
+      runtime: runtimeClient,
       ttlMs: config.MCP_RESOLVE_CACHE_MS,
       logger: log,
+      wakeTimeoutMs: config.MCP_WAKE_TIMEOUT_MS,
+      onWake: gatewayMetrics.wakeWaited,
     });
+    // The idle policy's clock: which instances this gateway sees MCP traffic for.
+    const activity = createActivityReporter({
+      intervalMs: config.MCP_ACTIVITY_INTERVAL_MS,
+      logger: log,
+      send: async (items) => {
+        await runtimeClient.reportActivity(
+          {
+            activity: items.map((item) => ({
+              instanceId: item.instanceId,
+              openStreams: item.openStreams,
+              ...(item.lastRequestAt > 0
+                ? { lastRequestTime: timestampFromDate(new Date(item.lastRequestAt)) }
+                : {}),
+            })),
+          },
+          { timeoutMs: 5_000 },
+        );
+      },
+    });
+    closer.add("activity reports", async () => activity.stop());
     const invalidations = createInvalidationListener(nc, (id) => resolver.invalidate(id), log);
     await invalidations.start();
     closer.add("endpoint cache events", () => invalidations.stop());
@@ -266,6 +291,7 @@ export async function startGateway(
       maxBodyBytes: config.MAX_BODY_BYTES,
       logger: log,
       onCall: onMcpCall,
+      activity,
     });
     virtualMcp = createVirtualMcp({
       store: virtualServerStore,
@@ -294,6 +320,7 @@ export async function startGateway(
         });
         options.onVirtualCall?.(call);
       },
+      touch: (instanceId) => activity.touch(instanceId),
       logger: log,
     });
     const rpc = createRpcHandler({

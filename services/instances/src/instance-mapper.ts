@@ -1,5 +1,7 @@
 import {
   DesiredState,
+  type IdleState,
+  IdleStateSchema,
   InstanceStatus,
   type McpServerInstance,
   McpServerInstanceSchema,
@@ -8,8 +10,8 @@ import {
   UpstreamHealthSchema,
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { InstanceRow, StoredUpstream } from "./db/instance-entity.js";
+import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { InstanceRow, StoredIdle, StoredUpstream } from "./db/instance-entity.js";
 
 /** The stored name of a desired state (RUNNING, STOPPED). */
 export function desiredStateName(state: DesiredState): string {
@@ -40,7 +42,31 @@ export function instanceFromRow(row: InstanceRow): McpServerInstance {
     createTime: timestampFromDate(row.createdAt),
     updateTime: timestampFromDate(row.updatedAt),
     ...(row.upstream ? { upstream: upstreamFromStored(row.upstream) } : {}),
+    ...(row.idle ? { idle: idleFromStored(row.idle) } : {}),
   });
+}
+
+/** The proto message of a stored idle state. */
+export function idleFromStored(stored: StoredIdle): IdleState {
+  return create(IdleStateSchema, {
+    timeoutSeconds: stored.timeoutSeconds,
+    ...(stored.lastRequestTime
+      ? { lastRequestTime: timestampFromDate(new Date(stored.lastRequestTime)) }
+      : {}),
+    ...(stored.idleTime ? { idleTime: timestampFromDate(new Date(stored.idleTime)) } : {}),
+  });
+}
+
+/** The stored form of a reported idle state. */
+export function storedIdle(idle: IdleState): StoredIdle {
+  const iso = (t: Timestamp | undefined) => (t ? timestampDate(t).toISOString() : undefined);
+  const lastRequestTime = iso(idle.lastRequestTime);
+  const idleTime = iso(idle.idleTime);
+  return {
+    timeoutSeconds: idle.timeoutSeconds,
+    ...(lastRequestTime ? { lastRequestTime } : {}),
+    ...(idleTime ? { idleTime } : {}),
+  };
 }
 
 /** The proto message of a stored upstream state. */

@@ -37,6 +37,7 @@ export function serverFromRow(row: ServerRow): McpServer {
     repository: row.repository ? fromJson(RepositorySchema, row.repository) : undefined,
     imported: row.serverJson != null,
     networkEgress: row.networkEgress,
+    idleTimeoutSeconds: row.idleTimeoutSeconds,
   });
 }
 
@@ -69,6 +70,7 @@ export function rowFieldsFromServer(server: McpServer) {
     remotes: server.remotes.map((r) => toJson(RemoteSchema, r)),
     websiteUrl: server.websiteUrl,
     networkEgress: server.networkEgress,
+    idleTimeoutSeconds: server.idleTimeoutSeconds,
     repository:
       Object.keys(repository as object).length > 0 ? (repository as Record<string, string>) : null,
   };

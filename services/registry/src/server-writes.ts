@@ -27,6 +27,7 @@ const PROTO_NAMES: Record<keyof ServerFields, string> = {
   websiteUrl: "website_url",
   repository: "repository",
   networkEgress: "network_egress",
+  idleTimeoutSeconds: "idle_timeout_seconds",
 };
 
 /** Inserts an entry and records McpServerCreated, inside the caller's transaction. */

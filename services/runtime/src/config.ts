@@ -22,6 +22,13 @@ export const runtimeEnv = z.object({
   RESTART_BACKOFF_MS: z.coerce.number().int().min(10).default(1_000),
   RESTART_BACKOFF_MAX_MS: z.coerce.number().int().min(10).default(30_000),
   RESTART_MAX_ATTEMPTS: z.coerce.number().int().min(0).default(5),
+  /**
+   * The idle policy's default for docker instances whose json_spec and catalog entry name none:
+   * seconds without MCP traffic before the workload is stopped (IDLE). 0: never idle.
+   */
+  RUNTIME_IDLE_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(2_592_000).default(0),
+  /** How long an MCP request waits for an idle instance to wake before it is answered 503. */
+  RUNTIME_WAKE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(60),
   /** Which containers this runtime owns; defaults to a hash of DATABASE_URL (its workloads). */
   BERTH_RUNTIME_SCOPE: z
     .string()

@@ -89,6 +89,7 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
     closer.add("bridge", () => bridge.close());
 
     const store = createWorkloadStore(orm, () => relay.kick());
+    const runtimeMetrics = registerRuntimeMetrics(backbone.metrics, orm);
     const supervisors = createSupervisors({
       store,
       drivers,
@@ -105,9 +106,13 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
         allowLoopback: config.BERTH_ALLOW_LOOPBACK_ENDPOINTS,
         allowPrivate: config.BERTH_ALLOW_PRIVATE_ENDPOINTS,
       }),
+      idle: {
+        timeoutMs: config.RUNTIME_IDLE_TIMEOUT_SECONDS * 1000,
+        wakeTimeoutMs: config.RUNTIME_WAKE_TIMEOUT_SECONDS * 1000,
+      },
+      onIdle: runtimeMetrics.idle,
     });
     closer.add("supervisors", () => supervisors.closeAll());
-    const runtimeMetrics = registerRuntimeMetrics(backbone.metrics, orm);
     const reconciler = createReconciler({
       store,
       drivers,
@@ -142,7 +147,13 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
       await synced;
     });
 
-    const handlers = createRuntimeHandlers({ store, supervisors, drivers });
+    const handlers = createRuntimeHandlers({
+      store,
+      supervisors,
+      drivers,
+      defaultWakeTimeoutMs: config.RUNTIME_WAKE_TIMEOUT_SECONDS * 1000,
+      onWakeTimeout: runtimeMetrics.wakeTimedOut,
+    });
     const port = await serveGrpc(backbone, [bind(RuntimeService, handlers)], config.GRPC_PORT);
     log.info({ bridge_port: bridgePort, scope }, "runtime bridge and scope");
     return {

@@ -1,8 +1,8 @@
-import { McpServerInstanceSchema, UpstreamCircuit } from "@berth/sdk";
+import { InstanceStatus, McpServerInstanceSchema, UpstreamCircuit } from "@berth/sdk";
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import type { Context } from "../types.js";
-import { printInstance, upstreamText } from "./instance-view.js";
+import { idleText, printInstance, upstreamText } from "./instance-view.js";
 
 describe("printInstance", () => {
   it("shows secret references as (secret) and plain values as they are", () => {
@@ -21,6 +21,29 @@ describe("printInstance", () => {
     expect(text).toContain("API_KEY=(secret)");
     expect(text).toContain("REGION=eu");
     expect(text).not.toContain("secret_ref:");
+  });
+});
+
+describe("the idle policy", () => {
+  it("shows the status IDLE, the timeout, the last request and the next deadline", () => {
+    const out: string[] = [];
+    const ctx = { io: { out: (text: string) => out.push(text) }, output: "table", url: "" };
+    const instance = create(McpServerInstanceSchema, {
+      name: "sleepy",
+      status: InstanceStatus.IDLE,
+      idle: {
+        timeoutSeconds: 600,
+        lastRequestTime: { seconds: 1_800_000_000n, nanos: 0 },
+        idleTime: { seconds: 1_800_000_600n, nanos: 0 },
+      },
+    });
+    printInstance(ctx as unknown as Context, instance);
+    const text = out.join("\n");
+    expect(text).toMatch(/status:\s+IDLE/);
+    expect(text).toMatch(/idle:\s+after 600s without MCP traffic/);
+    expect(text).toMatch(/last request:\s+\S+/);
+    expect(text).toMatch(/idle at:\s+\S+/);
+    expect(idleText(undefined)).toBe("");
   });
 });
 

@@ -1,5 +1,6 @@
 import {
   DesiredState,
+  type IdleState,
   InstanceStatus,
   ListInstancesResponseSchema,
   type McpServerInstance,
@@ -54,10 +55,22 @@ export function printInstance(ctx: Context, instance: McpServerInstance | undefi
       ["env", env.join(" ")],
       ["endpoint", endpointUrl(ctx, instance)],
       ["upstream", upstreamText(instance.upstream)],
+      ["idle", idleText(instance.idle)],
+      [
+        "last request",
+        instance.idle?.lastRequestTime ? formatTime(instance.idle.lastRequestTime) : "",
+      ],
+      ["idle at", instance.idle?.idleTime ? formatTime(instance.idle.idleTime) : ""],
       ["created", formatTime(instance.createTime)],
       ["updated", formatTime(instance.updateTime)],
     ]),
   );
+}
+
+/** The idle policy, e.g. "after 600s without MCP traffic" (empty: never idled). */
+export function idleText(idle: IdleState | undefined): string {
+  if (!idle || idle.timeoutSeconds <= 0) return "";
+  return `after ${idle.timeoutSeconds}s without MCP traffic`;
 }
 
 /** The gateway's circuit breaker on the upstream, e.g. "OPEN since … (5 failures, last ECONNREFUSED)". */

@@ -7,6 +7,8 @@ const COLORS: Partial<Record<InstanceStatus, Color>> = {
   [InstanceStatus.UNHEALTHY]: "amber",
   [InstanceStatus.FAILED]: "red",
   [InstanceStatus.STOPPED]: "gray",
+  // Asleep by the idle policy: the next MCP request starts it.
+  [InstanceStatus.IDLE]: "gray",
 };
 
 /** RUNNING, STOPPED, … as the API names them (INSTANCE_STATUS_ dropped). */

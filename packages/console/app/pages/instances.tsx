@@ -13,7 +13,12 @@ import { CreateInstanceForm } from "./create-instance";
  * list follows this many instances live (those changing first) and leaves room for other calls.
  */
 const MAX_WATCHED = 4;
-const SETTLED = new Set([InstanceStatus.RUNNING, InstanceStatus.STOPPED, InstanceStatus.FAILED]);
+const SETTLED = new Set([
+  InstanceStatus.RUNNING,
+  InstanceStatus.STOPPED,
+  InstanceStatus.FAILED,
+  InstanceStatus.IDLE,
+]);
 
 export function InstancesPage() {
   const { client } = useSession();

@@ -92,3 +92,24 @@ export function unavailableDependencyOf(error: ConnectError): string | undefined
     .find((d) => d.domain === DOMAIN && d.reason === REASON);
   return info?.metadata.dependency;
 }
+
+/**
+ * UNAVAILABLE for something that passes by itself (a workload still starting): Retry-After and
+ * google.rpc.RetryInfo tell the caller when to ask again; every transport and the MCP proxy
+ * carry them (retryAfterOf).
+ */
+export function unavailableRetryAfter(message: string, seconds: number): ConnectError {
+  const whole = Math.max(1, Math.ceil(seconds));
+  return new ConnectError(message, Code.Unavailable, { "retry-after": String(whole) }, [
+    {
+      desc: RetryInfoSchema,
+      value: create(RetryInfoSchema, { retryDelay: { seconds: BigInt(whole) } }),
+    },
+  ]);
+}
+
+/** The seconds an error's google.rpc.RetryInfo asks the caller to wait, if it says. */
+export function retryAfterOf(error: ConnectError): number | undefined {
+  const delay = error.findDetails(RetryInfoSchema)[0]?.retryDelay;
+  return delay ? Math.max(1, Number(delay.seconds)) : undefined;
+}

@@ -33,6 +33,8 @@ export const EVENT_ROUTES: Readonly<Record<string, EventRoute>> = {
   "berth.events.v1.McpServerInstanceStopped": route("instances", "instance.stopped"),
   // The runtime observes and reports status, so the event is the runtime's (instances consumes it).
   "berth.events.v1.McpServerInstanceStatusChanged": route("runtime", "instance.status_changed"),
+  // The runtime's idle policy stopped a workload or an MCP request woke it (the audit trail).
+  "berth.events.v1.McpServerInstanceIdleChanged": route("runtime", "instance.idle_changed"),
   // The gateway sees calls to upstreams fail; instances records it on the instance.
   "berth.events.v1.McpUpstreamCircuitChanged": route("gateway", "upstream.circuit_changed"),
 };

@@ -41,7 +41,16 @@ export interface ChangeFacts {
   resourceType: "McpServer" | "McpServerInstance" | "VirtualServer" | "ApiKey";
   resourceId: string;
   resourceName: string;
-  action: "created" | "updated" | "deleted" | "started" | "stopped" | "revoked";
+  action:
+    | "created"
+    | "updated"
+    | "deleted"
+    | "started"
+    | "stopped"
+    | "revoked"
+    /** The idle policy stopped the workload; the first MCP request woke it. */
+    | "slept"
+    | "woke";
   revisionBefore: bigint;
   revisionAfter: bigint;
   changedFields?: readonly string[] | undefined;

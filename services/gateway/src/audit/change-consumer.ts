@@ -4,6 +4,7 @@ import {
   McpServerDeletedSchema,
   McpServerInstanceCreatedSchema,
   McpServerInstanceDeletedSchema,
+  McpServerInstanceIdleChangedSchema,
   McpServerInstanceStartedSchema,
   McpServerInstanceStoppedSchema,
   McpServerInstanceUpdatedSchema,
@@ -28,7 +29,8 @@ export const AUDIT_CONSUMER = "audit";
 
 /**
  * Records every change to catalog entries and instances in the audit trail, from the events the
- * registry and the instances service publish: durable, so changes made while the gateway was
+ * registry and the instances service publish (and the runtime's sleeps and wake-ups of idle
+ * instances): durable, so changes made while the gateway was
  * away are recorded when it returns; each event once (the inbox, in the same transaction).
  */
 export function createChangeConsumer(options: ChangeConsumerOptions): EventConsumer {
@@ -96,6 +98,24 @@ export function createChangeConsumer(options: ChangeConsumerOptions): EventConsu
             resourceName: payload.name,
             action: "deleted",
           }),
+        )
+        // The runtime's idle policy: sleeps and wake-ups change no setting, so no revision.
+        .on(McpServerInstanceIdleChangedSchema, (payload, ctx) =>
+          store.insert(
+            [
+              changeRow({
+                ...changeFromEvent(ctx.envelope, {
+                  resourceType: "McpServerInstance",
+                  resourceId: payload.instanceId,
+                  resourceName: payload.name,
+                  action: payload.idle ? "slept" : "woke",
+                }),
+                revisionBefore: 0n,
+                revisionAfter: 0n,
+              }),
+            ],
+            ctx.em,
+          ),
         );
     },
   );

@@ -113,6 +113,9 @@ describe("createRouteTable over Berth's public services", () => {
 
   it("leaves unannotated methods out", () => {
     expect(table.routes.some((r) => r.method.name === "ResolveEndpoint")).toBe(false);
+    // Internal too: a wake-up answers the endpoint's credentials; activity moves idle clocks.
+    for (const name of ["WakeInstance", "ReportActivity"])
+      expect(table.routes.some((r) => r.method.name === name)).toBe(false);
   });
 });
 

@@ -1,4 +1,10 @@
-import { Code, ConnectError, type Logger, RETRY_AFTER_SECONDS } from "@berth/platform";
+import {
+  Code,
+  ConnectError,
+  type Logger,
+  RETRY_AFTER_SECONDS,
+  retryAfterOf,
+} from "@berth/platform";
 import type { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { type RuntimeService, WorkloadState } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import type { Client } from "@connectrpc/connect";
@@ -18,6 +24,13 @@ export interface InstanceResolverOptions {
   ttlMs: number;
   logger: Logger;
   now?: () => number;
+  /**
+   * The longest a request waits for an idle instance to wake (the runtime answers sooner, at the
+   * instance's own wake deadline); then 503 with Retry-After.
+   */
+  wakeTimeoutMs?: number;
+  /** Told of each wake-up this gateway waited for (metrics). */
+  onWake?: (outcome: "ok" | "timeout" | "failed", seconds: number) => void;
 }
 
 /** The instances or runtime service did not answer a lookup (503, the caller may retry). */
@@ -61,6 +74,59 @@ export function createInstanceResolver(
   };
   const identities = createStaleCache<InstanceIdentity>(cacheOptions);
   const endpoints = createStaleCache<McpEndpoint>(cacheOptions);
+  // One wake call per instance at a time: concurrent first requests wait for the same one.
+  const waking = new Map<string, Promise<McpEndpoint>>();
+
+  /** Asks the runtime to wake the instance and waits until its server answers. */
+  const wake = (instance: InstanceIdentity): Promise<McpEndpoint> => {
+    let pending = waking.get(instance.id);
+    if (!pending) {
+      pending = callWake(instance).finally(() => waking.delete(instance.id));
+      waking.set(instance.id, pending);
+    }
+    return pending;
+  };
+
+  const callWake = async (instance: InstanceIdentity): Promise<McpEndpoint> => {
+    const started = performance.now();
+    const took = () => (performance.now() - started) / 1000;
+    try {
+      const answer = await options.runtime.wakeInstance(
+        { instanceId: instance.id },
+        { timeoutMs: options.wakeTimeoutMs ?? 610_000 },
+      );
+      options.onWake?.("ok", took());
+      return {
+        instanceId: instance.id,
+        url: answer.url,
+        headers: { ...answer.headers },
+        generation: answer.generation,
+        driver: answer.driver,
+      };
+    } catch (error) {
+      const connect = error instanceof ConnectError ? error : undefined;
+      if (connect?.code === Code.Unavailable || connect?.code === Code.DeadlineExceeded) {
+        options.onWake?.("timeout", took());
+        // The server is still starting: the caller may retry (the runtime says when).
+        const retryAfter = (connect && retryAfterOf(connect)) ?? RETRY_AFTER_SECONDS;
+        throw new McpProxyError(
+          503,
+          connect.code === Code.Unavailable
+            ? connect.rawMessage
+            : `instance ${JSON.stringify(instance.name)} is still waking`,
+          { "retry-after": String(retryAfter) },
+        );
+      }
+      options.onWake?.("failed", took());
+      if (connect && [Code.NotFound, Code.FailedPrecondition].includes(connect.code)) {
+        throw new McpProxyError(
+          503,
+          `instance ${JSON.stringify(instance.name)} is not running (${connect.rawMessage})`,
+        );
+      }
+      throw upstreamFailure("runtime", error, logger);
+    }
+  };
 
   const lookUpIdentity = async (ref: string): Promise<InstanceIdentity> => {
     let instance: InstanceIdentity | undefined;
@@ -89,6 +155,8 @@ export function createInstanceResolver(
       }
       throw upstreamFailure("runtime", error, logger);
     }
+    // Idle, or being woken by another request: the first request starts it and waits.
+    if (answer.wakeable) return wake(instance);
     if (!SERVING.has(answer.state) || answer.url === "") {
       throw notRunning(WorkloadState[answer.state] ?? "unknown");
     }

@@ -8,6 +8,7 @@ import { clientAddressOf } from "../auth/client-address.js";
 import { fromNodeHeaders } from "../auth/credential.js";
 import type { Gatekeeper, Principal } from "../auth/types.js";
 import type { HttpRequest, HttpResponse } from "../http/types.js";
+import type { ActivityReporter } from "./activity-reporter.js";
 import type { Forwarder } from "./forward.js";
 import { toProxyError, writeJsonRpcError } from "./json-rpc-error.js";
 import type { SessionPins } from "./session-pins.js";
@@ -28,6 +29,8 @@ export interface McpProxyOptions {
   logger: Logger;
   /** Told of every JSON-RPC call once answered (audit trail, metrics); never argument values. */
   onCall?: McpCallSink;
+  /** The idle policy's clock: told of each request and of each exchange while it is open. */
+  activity?: ActivityReporter;
 }
 
 /** The MCP proxy: a request handler, and a way to end its open streams on shutdown. */
@@ -99,7 +102,13 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
     tap?.attribute(principal.keyId, instance);
     const sessionId = req.headers["mcp-session-id"];
     const session = typeof sessionId === "string" ? sessionId : undefined;
-    // Resolved every time (cached), so that a stopped instance answers "not running" at once.
+    // Traffic keeps the instance awake, counted from before a wake-up so that the woken
+    // instance is not put back to sleep while this request is on its way.
+    options.activity?.touch(instance.id);
+    const release = options.activity?.open(instance.id);
+    if (release) res.once("close", release);
+    // Resolved every time (cached), so that a stopped instance answers "not running" at once;
+    // an idle one is woken here (the request waits for its server, or 503 with Retry-After).
     const current = await resolver.endpoint(instance);
     const pinned = session ? pins.get(instance.id, session) : undefined;
     const endpoint = pinned ?? current;

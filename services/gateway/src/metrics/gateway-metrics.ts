@@ -22,6 +22,8 @@ export interface GatewayMetrics {
   observeMcpCall(call: McpCallFacts): void;
   /** Counts audit records dropped because the buffer was full. */
   auditDropped(count: number): void;
+  /** Observes how long MCP requests waited for an idle instance to wake, by outcome. */
+  wakeWaited(outcome: "ok" | "timeout" | "failed", seconds: number): void;
   /** GET /metrics on the gateway's port: needs a key with the metrics scope (admin has it). */
   route(req: HttpRequest, res: HttpResponse): void;
 }
@@ -40,7 +42,8 @@ export interface GatewayMetricsOptions {
 /**
  * `berth_mcp_calls_total{instance,virtual_server,method,tool,outcome}`,
  * `berth_mcp_call_duration_seconds{instance,virtual_server,method,outcome}`,
- * `berth_mcp_sessions_open{instance_id}`, the audit trail's buffer and drops, the audit consumer's
+ * `berth_mcp_sessions_open{instance_id}`, `berth_mcp_wake_wait_seconds{outcome}` (requests held
+ * while an idle instance woke: ok, timeout = answered 503, failed), the audit trail's buffer and drops, the audit consumer's
  * lag and the process defaults.
  */
 export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMetrics {
@@ -84,6 +87,13 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
     },
   });
   const toolLabel = createToolLabels();
+  const wakeWaits = new Histogram({
+    name: "berth_mcp_wake_wait_seconds",
+    help: "How long MCP requests waited for an idle instance to wake, by outcome.",
+    labelNames: ["outcome"],
+    buckets: [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 120],
+    registers,
+  });
 
   return {
     metrics,
@@ -98,6 +108,7 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
       durations.observe(base, call.durationMs / 1000);
     },
     auditDropped: (count) => dropped.inc(count),
+    wakeWaited: (outcome, seconds) => wakeWaits.observe({ outcome }, seconds),
     route(req, res) {
       const answer = async () => {
         await options.gatekeeper(fromNodeHeaders(req.headers), "metrics", clientAddressOf(req));

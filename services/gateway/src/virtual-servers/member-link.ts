@@ -39,6 +39,8 @@ export interface MemberLinkOptions {
   connectTimeoutMs: number;
   relay: MemberRelay;
   logger: Logger;
+  /** Told each time the member is used: traffic keeps an idle-policy instance awake. */
+  touch?: (instanceId: string) => void;
 }
 
 /** A member that cannot be reached now (not running, or not answering). */
@@ -158,6 +160,7 @@ export function createMemberLink(options: MemberLinkOptions): MemberLink {
     instance,
     client() {
       if (closed) return Promise.reject(new MemberUnavailableError(instance, "the session ended"));
+      options.touch?.(instance.id);
       if (!current) {
         const attempt = connect();
         current = attempt;

@@ -41,6 +41,8 @@ export interface VirtualMcpOptions {
   /** Every call through a virtual server, for the audit trail and metrics. */
   onCall?: (event: VirtualCallEvent) => void;
   logger: Logger;
+  /** Told each time a member is used (the idle policy's clock). */
+  touch?: (instanceId: string) => void;
 }
 
 /** /mcp/v/{virtual server}: a request handler, change notices, and shutdown. */
@@ -200,6 +202,7 @@ export function createVirtualMcp(options: VirtualMcpOptions): VirtualMcp {
       timeouts,
       logger,
       ...(options.onCall ? { onCall: options.onCall } : {}),
+      ...(options.touch ? { touch: options.touch } : {}),
     });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,

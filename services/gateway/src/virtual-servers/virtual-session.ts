@@ -97,6 +97,8 @@ export interface VirtualSessionOptions {
   timeouts: VirtualTimeouts;
   logger: Logger;
   onCall?: (event: VirtualCallEvent) => void;
+  /** Told each time a member is used (the idle policy's clock). */
+  touch?: (instanceId: string) => void;
 }
 
 /** One downstream MCP session of a virtual server: an SDK Server over member SDK Clients. */
@@ -161,6 +163,7 @@ export async function createVirtualSession(
         clientCapabilities: options.clientCapabilities,
         connectTimeoutMs: timeouts.connectMs,
         logger,
+        ...(options.touch ? { touch: options.touch } : {}),
         relay: {
           notify(instanceId, notification) {
             const active = inFlight.get(instanceId)?.at(-1);

@@ -10,6 +10,13 @@ export interface StoredUpstream {
   updateTime: string;
 }
 
+/** The stored form of IdleState (times as ISO strings), as the runtime last reported it. */
+export interface StoredIdle {
+  timeoutSeconds: number;
+  lastRequestTime?: string;
+  idleTime?: string;
+}
+
 /** An instance row in the instances schema; json_spec holds secret references only. */
 export const InstanceEntity = defineEntity({
   name: "InstanceRow",
@@ -31,6 +38,8 @@ export const InstanceEntity = defineEntity({
     endpoint: p.string(),
     /** The gateway's circuit breaker on the upstream (McpUpstreamCircuitChanged), if reported. */
     upstream: p.json<StoredUpstream>().columnType("jsonb").nullable(),
+    /** The runtime's idle policy and clock (McpServerInstanceStatusChanged.idle), if it has one. */
+    idle: p.json<StoredIdle>().columnType("jsonb").nullable(),
     generation: p.bigint("number"),
     revision: p.bigint("number"),
     createdAt: p.datetime().columnType("timestamptz"),

@@ -48,9 +48,17 @@ class AddUpstream extends Migration {
   }
 }
 
+/** The runtime's idle policy and clock, as last reported. */
+class AddIdle extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`alter table "instances"."instances" add column "idle" jsonb null`);
+  }
+}
+
 /** The instances service's migrations, oldest first; names never change once released. */
 export const instancesMigrations = [
   { name: "0001-create-instances", class: CreateInstances },
   requestIdsMigration,
   { name: "0003-instance-upstream", class: AddUpstream },
+  { name: "0004-instance-idle", class: AddIdle },
 ];

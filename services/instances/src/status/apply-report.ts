@@ -5,7 +5,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { LockMode } from "@mikro-orm/core";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { InstanceEntity, type InstanceRow } from "../db/instance-entity.js";
-import { instanceFromRow, statusName } from "../instance-mapper.js";
+import { instanceFromRow, statusName, storedIdle } from "../instance-mapper.js";
 import { UUID } from "../validation/instance-fields.js";
 import type { InstanceChange } from "../watch-hub.js";
 
@@ -68,8 +68,13 @@ export async function applyStatusReport(
     logger.warn(fields, "status report without a known status; ignored");
     return undefined;
   }
-  row.status = statusName(report.status);
-  row.statusMessage = report.message.slice(0, 2000);
-  row.statusTime = report.observedAt ? timestampDate(report.observedAt) : new Date();
+  const status = statusName(report.status);
+  const message = report.message.slice(0, 2000);
+  // A report of the idle clock alone (same status and message) leaves status_time as it was.
+  if (status !== row.status || message !== row.statusMessage || !row.statusTime)
+    row.statusTime = report.observedAt ? timestampDate(report.observedAt) : new Date();
+  row.status = status;
+  row.statusMessage = message;
+  row.idle = report.idle ? storedIdle(report.idle) : null;
   return { instance: instanceFromRow(row), gone: false };
 }

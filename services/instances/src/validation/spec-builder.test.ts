@@ -67,6 +67,18 @@ function build(
 const fields = (list: Array<{ field: string }>) => list.map((v) => v.field).sort();
 
 describe("buildSpec for docker", () => {
+  it("takes the catalog entry's idle default unless the request names an idle policy", () => {
+    const sleepy = create(McpServerSchema, { ...server, idleTimeoutSeconds: 300 });
+    const env = { environment: { REGION: "eu" } };
+    const given = { API_KEY: "k" };
+    expect(build(env, { server: sleepy, given }).spec.idle).toEqual({ timeout: 300 });
+    const own = build({ ...env, idle: { timeout: 0 } }, { server: sleepy, given });
+    expect(own.spec.idle).toEqual({ timeout: 0 });
+    expect(build(env, { given }).spec.idle).toBeUndefined();
+    const bad = build({ ...env, idle: { timeout: "soon" } }, { server: sleepy, given });
+    expect(fields(bad.problems)).toEqual(["json_spec.idle.timeout"]);
+  });
+
   it("fills defaults from the catalog and replaces secrets by references", () => {
     const result = build({ environment: { REGION: "eu" } }, { given: { API_KEY: "k-123" } });
     expect(result.problems).toEqual([]);

@@ -159,6 +159,9 @@ export function buildSpec(input: BuildSpecInput, problems: Problems): BuiltSpec 
     checkDockerSpec(spec, at, problems, { environment: false });
     checkDockerPolicy(spec, at, server, policy, problems);
     checkEgress(raw, spec, at, server, problems);
+    // The catalog entry's idle default, when the request names no idle policy of its own.
+    if (raw.idle === undefined && server && server.idleTimeoutSeconds > 0)
+      spec.idle = { timeout: server.idleTimeoutSeconds };
     if (server) {
       const catalog = { serverName: server.name, variables: server.envSchema };
       const env = buildEnvironment(

@@ -69,10 +69,20 @@ class NetworkEgress extends Migration {
   }
 }
 
+/** Catalog entries may give their instances an idle policy default (0: none). */
+class IdleTimeout extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(
+      `alter table "registry"."servers" add column "idle_timeout_seconds" integer not null default 0`,
+    );
+  }
+}
+
 /** The registry's migrations, oldest first; names never change once released. */
 export const registryMigrations = [
   { name: "0001-create-servers", class: CreateServers },
   { name: "0002-imports-and-usage", class: ImportsAndUsage },
   requestIdsMigration,
   { name: "0004-network-egress", class: NetworkEgress },
+  { name: "0005-idle-timeout", class: IdleTimeout },
 ];

@@ -24,6 +24,8 @@ export const ServerEntity = defineEntity({
     websiteUrl: p.string().default(""),
     /** An http server's container may reach the host and the internet (json_spec.network_egress). */
     networkEgress: p.boolean().default(false),
+    /** Instances' idle policy default (json_spec.idle.timeout), seconds; 0: none. */
+    idleTimeoutSeconds: p.integer().default(0),
     repository: p.json<Record<string, string>>().columnType("jsonb").nullable(),
     /** The imported server.json as given (json, not jsonb: key order survives for export). */
     serverJson: p.json<Record<string, unknown>>().columnType("json").nullable(),

@@ -4,7 +4,7 @@ import {
   ServerStatus,
   Transport,
 } from "@berth/proto/gen/berth/registry/v1/registry_pb";
-import { UUID_PATTERN } from "@berth/spec";
+import { IDLE_LIMITS, UUID_PATTERN } from "@berth/spec";
 import { HEADER_NAME, validateInputs } from "./env-schema-validation.js";
 
 /** Simple slugs such as `everything`. */
@@ -76,6 +76,11 @@ export function serverViolations(server: McpServer, prefix = "server"): FieldVio
     add("port", "is required for an HTTP transport");
   else if (!http && server.port !== 0) add("port", "applies only to HTTP transports");
   if (server.path && !http) add("path", "applies only to HTTP transports");
+  const idleMax = IDLE_LIMITS.maxTimeoutSeconds;
+  if (server.idleTimeoutSeconds < 0 || server.idleTimeoutSeconds > idleMax)
+    add("idle_timeout_seconds", `must be from 0 (no default) to ${idleMax} seconds`);
+  else if (server.idleTimeoutSeconds > 0 && !server.image)
+    add("idle_timeout_seconds", "applies only to entries with an image (url instances never idle)");
   else if (server.path && (!server.path.startsWith("/") || server.path.length > 1024))
     add("path", "must start with / (at most 1024 characters)");
   for (const key of ["command", "args"] as const) {

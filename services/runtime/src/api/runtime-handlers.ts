@@ -5,6 +5,7 @@ import {
   filterDigest,
   invalidArgument,
   notFound,
+  unavailableRetryAfter,
 } from "@berth/platform";
 import {
   type RuntimeService,
@@ -13,7 +14,7 @@ import {
   WorkloadState,
 } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Drivers } from "../drivers/types.js";
 import type { Supervisors } from "../supervisor/supervisors.js";
@@ -33,7 +34,14 @@ export interface RuntimeHandlerDeps {
   store: WorkloadStore;
   supervisors: Supervisors;
   drivers: Drivers;
+  /** How long a wake waits when the instance has no idle policy (a starting instance). */
+  defaultWakeTimeoutMs: number;
+  /** Told when a wake request passed its deadline (a metric). */
+  onWakeTimeout?: () => void;
 }
+
+/** Most instances one ReportActivity may name. */
+const MAX_ACTIVITY = 10_000;
 
 /** The RuntimeService implementation. */
 export function createRuntimeHandlers(
@@ -48,7 +56,8 @@ export function createRuntimeHandlers(
 
   return {
     async getWorkload(request) {
-      return { workload: workloadFromRow(await liveRow(request.instanceId)) };
+      const row = await liveRow(request.instanceId);
+      return { workload: workloadFromRow(row, deps.supervisors.get(row.instanceId)?.idle()) };
     },
 
     async listWorkloads(request) {
@@ -61,7 +70,9 @@ export function createRuntimeHandlers(
       const page = rows.slice(0, size);
       const last = page[page.length - 1];
       return {
-        workloads: page.map(workloadFromRow),
+        workloads: page.map((row) =>
+          workloadFromRow(row, deps.supervisors.get(row.instanceId)?.idle()),
+        ),
         nextPageToken:
           rows.length > size && last
             ? encodePageToken({ createdAt: last.createdAt, id: last.instanceId }, LIST_DIGEST)
@@ -71,7 +82,25 @@ export function createRuntimeHandlers(
 
     async resolveEndpoint(request) {
       const row = await liveRow(request.instanceId);
-      const active = deps.supervisors.get(row.instanceId)?.endpoint();
+      const supervisor = deps.supervisors.get(row.instanceId);
+      // The gateway resolves for a request on its way: traffic (the idle clock moves first).
+      supervisor?.touch(Date.now());
+      const active = supervisor?.endpoint();
+      // Idle (or being woken): no endpoint now, but WakeInstance answers one.
+      if (
+        !active &&
+        row.desired === "running" &&
+        (row.state === "IDLE" || supervisor?.wakeable())
+      ) {
+        return {
+          url: "",
+          headers: {},
+          generation: BigInt(row.generation),
+          state: workloadState(row.state),
+          driver: row.driver,
+          wakeable: true,
+        };
+      }
       if (!active || active.generation !== row.generation) {
         throw failedPrecondition(
           `instance ${row.instanceId} has no endpoint now (workload ${row.state.toLowerCase()}${row.message ? `: ${row.message}` : ""})`,
@@ -84,6 +113,57 @@ export function createRuntimeHandlers(
         state: workloadState(row.state) || WorkloadState.STARTING,
         driver: row.driver,
       };
+    },
+
+    async wakeInstance(request, context) {
+      const row = await liveRow(request.instanceId);
+      if (row.desired !== "running") {
+        throw failedPrecondition(
+          `instance ${row.instanceId} is not meant to run (desired state ${row.desired})`,
+        );
+      }
+      // A supervisor exists for every live row once the runtime reconciled; kick makes sure.
+      deps.supervisors.kick(row.instanceId);
+      const supervisor = deps.supervisors.get(row.instanceId);
+      if (!supervisor) throw failedPrecondition(`instance ${row.instanceId} is not supervised`);
+      // A request is waiting: that is traffic, so the woken instance is not put to sleep under it.
+      supervisor.touch(Date.now());
+      const waitMs = supervisor.idle()?.policy.wakeTimeoutMs ?? deps.defaultWakeTimeoutMs;
+      const deadline = AbortSignal.timeout(waitMs);
+      let active: Awaited<ReturnType<typeof supervisor.wake>>;
+      try {
+        active = await supervisor.wake(AbortSignal.any([context.signal, deadline]));
+      } catch (error) {
+        if (!deadline.aborted || context.signal.aborted) throw error;
+        deps.onWakeTimeout?.();
+        throw unavailableRetryAfter(
+          `instance ${row.name || row.instanceId} did not answer within ${Math.round(waitMs / 1000)}s of being woken; it is still starting`,
+          Math.min(30, Math.max(1, waitMs / 2000)),
+        );
+      }
+      return {
+        url: active.url,
+        headers: active.headers,
+        generation: BigInt(active.generation),
+        driver: row.driver,
+      };
+    },
+
+    async reportActivity(request) {
+      if (request.activity.length > MAX_ACTIVITY) {
+        throw invalidArgument([
+          { field: "activity", description: `must name at most ${MAX_ACTIVITY} instances` },
+        ]);
+      }
+      const now = Date.now();
+      for (const item of request.activity) {
+        const supervisor = deps.supervisors.get(item.instanceId);
+        if (!supervisor) continue; // not an instance of this runtime (or gone): nothing to time
+        const requested = item.lastRequestTime ? timestampDate(item.lastRequestTime).getTime() : 0;
+        // An open stream is traffic now; a request is traffic when it came (never in the future).
+        supervisor.touch(item.openStreams > 0 ? now : Math.min(requested, now));
+      }
+      return {};
     },
 
     async listInstanceTools(request) {

@@ -9,14 +9,16 @@ import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { WorkloadRow } from "../db/workload-entity.js";
 import type { ProbedTool } from "../health/mcp-probe.js";
+import type { IdleView } from "../supervisor/instance-supervisor.js";
 
 /** The WorkloadState of a stored state name. */
 export function workloadState(state: string): WorkloadState {
   return WorkloadState[state as keyof typeof WorkloadState] ?? WorkloadState.UNSPECIFIED;
 }
 
-/** The proto message of a workload row. */
-export function workloadFromRow(row: WorkloadRow): Workload {
+/** The proto message of a workload row, with the idle policy's clock when it has one. */
+export function workloadFromRow(row: WorkloadRow, idle?: IdleView): Workload {
+  const lastRequest = idle?.lastRequestAt ?? row.lastRequestAt?.getTime();
   return create(WorkloadSchema, {
     instanceId: row.instanceId,
     generation: BigInt(row.generation),
@@ -27,6 +29,9 @@ export function workloadFromRow(row: WorkloadRow): Workload {
     endpoint: row.endpoint,
     restartCount: row.restartCount,
     ...(row.observedAt ? { observedTime: timestampFromDate(row.observedAt) } : {}),
+    idleTimeoutSeconds: idle ? Math.round(idle.policy.timeoutMs / 1000) : 0,
+    ...(lastRequest ? { lastRequestTime: timestampFromDate(new Date(lastRequest)) } : {}),
+    ...(idle?.idleAt ? { idleTime: timestampFromDate(new Date(idle.idleAt)) } : {}),
   });
 }
 

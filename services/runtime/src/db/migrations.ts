@@ -40,8 +40,16 @@ class EndpointAsText extends Migration {
   }
 }
 
+/** The idle policy's clock: the last MCP traffic the gateway reported. */
+class LastRequest extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`alter table "runtime"."workloads" add column "last_request_at" timestamptz null`);
+  }
+}
+
 /** The runtime's migrations, oldest first; names never change once released. */
 export const runtimeMigrations = [
   { name: "0001-create-workloads", class: CreateWorkloads },
   { name: "0002-endpoint-as-text", class: EndpointAsText },
+  { name: "0003-last-request", class: LastRequest },
 ];

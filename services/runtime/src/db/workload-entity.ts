@@ -34,6 +34,8 @@ export const WorkloadEntity = defineEntity({
     tools: p.json<unknown[]>().columnType("jsonb").nullable(),
     toolsObservedAt: p.datetime().columnType("timestamptz").nullable(),
     observedAt: p.datetime().columnType("timestamptz").nullable(),
+    /** The last MCP traffic the gateway reported (the idle policy's clock; written in steps). */
+    lastRequestAt: p.datetime().columnType("timestamptz").nullable(),
     createdAt: p.datetime().columnType("timestamptz"),
     updatedAt: p.datetime().columnType("timestamptz"),
   }),

@@ -83,6 +83,12 @@ export interface WorkloadDriver<S extends RuntimeSpec = RuntimeSpec> {
   ensure(request: WorkloadRequest<S>): Promise<WorkloadHandle>;
   /** Removes the instance's workload and everything created for it; safe to repeat. */
   remove(instanceId: string): Promise<void>;
+  /**
+   * Stops the instance's workload for the idle policy, keeping what makes the next ensure fast
+   * (images, networks); nothing of the workload may keep running or hold resources. Safe to
+   * repeat. Drivers that cannot stop and start again leave it out: their instances never idle.
+   */
+  sleep?(instanceId: string): Promise<void>;
   /** The instance's workloads on the engine (normally zero or one). */
   inspect(instanceId: string): Promise<ObservedWorkload[]>;
   /** Every workload of this runtime's scope on the engine. */

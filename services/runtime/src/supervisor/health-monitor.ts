@@ -29,7 +29,7 @@ export interface HealthMonitorOptions {
 }
 
 /**
- * Probes an MCP endpoint until the signal aborts: quickly (every 500 ms at most) until the first
+ * Probes an MCP endpoint until the signal aborts: quickly (25 ms doubling to 500 ms) until the first
  * success, then at the spec's interval. RUNNING after the first success; UNHEALTHY after
  * repeated failures (during start-up only once a grace period of 3 intervals, 10 s at least, has
  * passed); a restartable workload that keeps failing is handed back for a restart.
@@ -76,7 +76,9 @@ export async function monitorHealth(options: HealthMonitorOptions): Promise<void
         }
       }
     }
-    const wait = healthy ? health.intervalMs : Math.min(health.intervalMs, 500);
+    // Until the first answer the probe is tried again soon (25 ms, doubling to 500 ms): a woken
+    // server serves its first request the moment it can answer.
+    const wait = healthy ? health.intervalMs : Math.min(health.intervalMs, 500, 25 * 2 ** failures);
     await sleep(wait, undefined, { signal }).catch(() => undefined);
   }
 }

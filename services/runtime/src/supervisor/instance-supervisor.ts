@@ -1,5 +1,6 @@
 import type { LookupFunction } from "node:net";
-import type { Logger } from "@berth/platform";
+import { failedPrecondition, type Logger } from "@berth/platform";
+import { type IdlePolicy, idlePolicyOf } from "@berth/spec";
 import type { BridgeAttachment, BridgeServer } from "../bridge/bridge-server.js";
 import type { WorkloadRow } from "../db/workload-entity.js";
 import {
@@ -14,6 +15,7 @@ import {
   type Action,
   decide,
   type EndpointUpdate,
+  type IdleChange,
   initialLifecycle,
   type Lifecycle,
   type Observation,
@@ -21,7 +23,7 @@ import {
 import { withSecrets } from "./prepare-start.js";
 import type { RestartPolicy } from "./restart-policy.js";
 import type { SecretResolver } from "./secret-resolver.js";
-import type { StateName, StatusReport, WorkloadStore } from "./workload-store.js";
+import type { IdleReport, StateName, StatusReport, WorkloadStore } from "./workload-store.js";
 
 /** What a supervisor works with. */
 export interface SupervisorDeps {
@@ -33,6 +35,18 @@ export interface SupervisorDeps {
   logger: Logger;
   /** Resolves url-instance host names for the health probe (createGuardedLookup). */
   lookup?: LookupFunction;
+  /** The deployment's idle policy, for specs that name none (timeout 0: never idle). */
+  idle: { timeoutMs: number; wakeTimeoutMs: number };
+  /** Told of sleeps and wake-ups (the runtime's metrics). */
+  onIdle?: (event: { type: "slept" } | { type: "woke"; seconds: number }) => void;
+}
+
+/** What the idle policy sees of an instance now. */
+export interface IdleView {
+  policy: IdlePolicy;
+  lastRequestAt?: number;
+  /** When it goes IDLE unless traffic comes; undefined when it is not serving. */
+  idleAt?: number;
 }
 
 /** Where an instance's MCP traffic goes now. */
@@ -47,6 +61,18 @@ export interface InstanceSupervisor {
   /** Re-reads the desired state and converges (serialized; extra kicks coalesce). */
   kick(): void;
   endpoint(): ActiveEndpoint | undefined;
+  /** MCP traffic was seen at this time (ms): the idle policy's clock moves. */
+  touch(at: number): void;
+  /**
+   * The endpoint once the server answers: an IDLE instance is started (once, however many ask),
+   * a starting one waited for. Rejects when the instance is not meant to run, or when the signal
+   * aborts (the caller's deadline); the start goes on either way.
+   */
+  wake(signal: AbortSignal): Promise<ActiveEndpoint>;
+  /** Whether the instance is IDLE or being woken: wake() answers once it is up. */
+  wakeable(): boolean;
+  /** The idle policy and its clock; undefined when the instance is never idled. */
+  idle(): IdleView | undefined;
   /** Ends local activity (probe, bridge attachment); the workload itself is left as it is. */
   close(): Promise<void>;
 }
@@ -58,8 +84,16 @@ interface Active extends ActiveEndpoint {
   monitor: AbortController;
 }
 
-/** A step of the supervisor's queue: read the row, or decide about an observation. */
-type Step = { type: "refresh" } | { type: "observe"; observation: Observation };
+/** A step of the supervisor's queue: read the row, decide about an observation, check idleness. */
+type Step =
+  | { type: "refresh" }
+  | { type: "observe"; observation: Observation }
+  | { type: "idle-check" };
+
+interface Waiter {
+  resolve(endpoint: ActiveEndpoint): void;
+  reject(error: Error): void;
+}
 
 /**
  * Creates the supervisor of one instance: the executor of the lifecycle state machine
@@ -82,11 +116,19 @@ export function createInstanceSupervisor(
   let retryMs = 0;
   let retryTimer: NodeJS.Timeout | undefined;
   let restartTimer: NodeJS.Timeout | undefined;
+  // The idle policy: its settings (from the row's spec), its clock, and who waits for a wake-up.
+  let policy: IdlePolicy | undefined;
+  let lastRequestAt = 0;
+  let clockFrom = 0;
+  let publishedDeadline = 0;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let wakeStartedAt = 0;
+  const waiters = new Set<Waiter>();
 
   function enqueue(step: Step): void {
     if (closed) return;
-    // Refreshes coalesce: one waiting read of the row sees every change before it.
-    if (step.type === "refresh" && queue.some((s) => s.type === "refresh")) return;
+    // Refreshes (and idle checks) coalesce: one waiting step sees every change before it.
+    if (step.type !== "observe" && queue.some((s) => s.type === step.type)) return;
     queue.push(step);
     loop ??= drain();
   }
@@ -95,16 +137,106 @@ export function createInstanceSupervisor(
   const kick = () => enqueue({ type: "refresh" });
 
   async function drain(): Promise<void> {
+    // Yield first: `loop` is assigned before any step runs, so the `loop = undefined` below comes
+    // after it even when every step is synchronous (an idle check that finds new traffic);
+    // otherwise `loop` would keep a settled promise and no later step would ever run.
+    await Promise.resolve();
     while (queue.length > 0 && !closed) {
       const step = queue.shift()!;
       try {
         if (step.type === "refresh") await apply(await readRow());
-        else await apply(step.observation);
+        else if (step.type === "observe") await apply(step.observation);
+        else if (deadline() === undefined || Date.now() < deadline()!) {
+          log.debug({ idle_in_ms: (deadline() ?? Number.NaN) - Date.now() }, "not idle yet");
+        } else {
+          const seconds = Math.round(policy!.timeoutMs / 1000);
+          await apply({ type: "idle-elapsed", reason: `no MCP traffic for ${seconds}s` });
+        }
       } catch (error) {
         retryLater(error);
       }
+      armIdleTimer();
+      settleWaiters();
     }
     loop = undefined;
+  }
+
+  const serving = () =>
+    (lifecycle.state === "RUNNING" || lifecycle.state === "UNHEALTHY") &&
+    active !== undefined &&
+    !lifecycle.backoff;
+
+  /** When the idle policy stops the workload unless traffic comes; undefined: it never will. */
+  function deadline(): number | undefined {
+    if (!policy || policy.timeoutMs <= 0 || !serving()) return undefined;
+    return Math.max(lastRequestAt, clockFrom) + policy.timeoutMs;
+  }
+
+  /** A timer at the deadline; when it fires the deadline is checked again (traffic moves it). */
+  function armIdleTimer(): void {
+    const at = deadline();
+    if (at === undefined || closed) {
+      clearTimeout(idleTimer);
+      idleTimer = undefined;
+      return;
+    }
+    if (idleTimer) return;
+    idleTimer = setTimeout(
+      () => {
+        idleTimer = undefined;
+        enqueue({ type: "idle-check" });
+      },
+      Math.max(0, at - Date.now()),
+    );
+  }
+
+  /** Answers those waiting for a wake-up once the lifecycle says how it went. */
+  function settleWaiters(): void {
+    if (waiters.size === 0) return;
+    const state = lifecycle.state;
+    if (active && (state === "RUNNING" || state === "UNHEALTHY") && !lifecycle.backoff) {
+      const endpoint = { url: active.url, headers: active.headers, generation: active.generation };
+      for (const waiter of waiters) waiter.resolve(endpoint);
+      waiters.clear();
+    } else if (state === "IDLE") {
+      if (!queue.some((s) => s.type === "observe" && s.observation.type === "wake")) {
+        wakeStartedAt = Date.now();
+        observe({ type: "wake" });
+      }
+    } else if (
+      lifecycle.desired !== "running" ||
+      state === "FAILED" ||
+      state === "STOPPED" ||
+      state === "REMOVED"
+    ) {
+      const error = failedPrecondition(
+        `instance ${instanceId} is not meant to run now (${state.toLowerCase()})`,
+      );
+      for (const waiter of waiters) waiter.reject(error);
+      waiters.clear();
+    }
+  }
+
+  /** The clock's new position goes to the store in steps (the instance shows it), not per call. */
+  function publishActivity(): void {
+    const at = deadline();
+    if (at === undefined || !row || !policy) return;
+    const step = Math.min(30_000, Math.max(1_000, policy.timeoutMs / 10));
+    if (at - publishedDeadline < step) return;
+    publishedDeadline = at;
+    deps.store
+      .recordActivity(instanceId, row.generation, idleReport()!)
+      .catch((error) => log.debug({ err: error }, "recording MCP activity failed"));
+  }
+
+  function idleReport(): IdleReport | undefined {
+    if (!policy || policy.timeoutMs <= 0) return undefined;
+    const at = deadline();
+    return {
+      timeoutSeconds: Math.round(policy.timeoutMs / 1000),
+      ...(lastRequestAt > 0 ? { lastRequestAt: new Date(lastRequestAt) } : {}),
+      ...(at !== undefined ? { idleAt: new Date(at) } : {}),
+    };
   }
 
   /** Reads the row again after a growing delay: a dependency (store, engine) is away. */
@@ -127,6 +259,8 @@ export function createInstanceSupervisor(
     if (!found || found.state === "REMOVED") return { type: "gone" };
     row = found;
     retryMs = 0;
+    policy = policyOf(found);
+    lastRequestAt = Math.max(lastRequestAt, found.lastRequestAt?.getTime() ?? 0);
     const present =
       found.desired === "stopped" && !active
         ? (await Promise.all(driversOf(found).map((d) => d.inspect(instanceId)))).some(
@@ -155,6 +289,15 @@ export function createInstanceSupervisor(
     }
   }
 
+  /** The idle policy of a row: its spec's, else the deployment's; none for drivers that cannot sleep. */
+  function policyOf(of: WorkloadRow): IdlePolicy | undefined {
+    const parsed = parseSpec(of.spec);
+    if (!parsed.ok) return undefined;
+    const driver = deps.drivers[parsed.spec.type] as WorkloadDriver<never>;
+    if (!driver.sleep || parsed.spec.type !== "docker") return undefined;
+    return idlePolicyOf(parsed.spec.idle, deps.idle);
+  }
+
   /** The driver of a row; both when the spec never named one (nothing is left to chance). */
   function driversOf(of: WorkloadRow): WorkloadDriver<never>[] {
     if (of.driver === "url") return [deps.drivers.url];
@@ -165,10 +308,16 @@ export function createInstanceSupervisor(
   async function perform(action: Action): Promise<Observation | undefined> {
     switch (action.type) {
       case "report":
-        await report(action.state, action.message, action.endpoint);
+        await report(action.state, action.message, action.endpoint, action.idleChange);
         return undefined;
       case "start":
         return start(action.attempt);
+      case "sleep":
+        if (!row) return undefined;
+        for (const driver of driversOf(row)) await driver.sleep?.(instanceId);
+        deps.onIdle?.({ type: "slept" });
+        log.info("workload stopped by the idle policy");
+        return undefined;
       case "teardown":
         teardown();
         return undefined;
@@ -204,9 +353,25 @@ export function createInstanceSupervisor(
   }
 
   /** Records a state; a store failure is logged and retried by a later read of the row. */
-  async function report(state: StatusReport["state"], message: string, endpoint: EndpointUpdate) {
+  async function report(
+    state: StatusReport["state"],
+    message: string,
+    endpoint: EndpointUpdate,
+    idleChange?: IdleChange,
+  ) {
     if (!row) return;
     const status: StatusReport = { state, message, restartCount: lifecycle.restarts };
+    const idle = idleReport();
+    if (idle) status.idle = idle;
+    if (idleChange) {
+      const wakeMillis = idleChange.idle ? undefined : Date.now() - wakeStartedAt;
+      status.idleChange = { ...idleChange, ...(wakeMillis !== undefined ? { wakeMillis } : {}) };
+      if (wakeMillis !== undefined) {
+        deps.onIdle?.({ type: "woke", seconds: wakeMillis / 1000 });
+        log.info({ wake_ms: wakeMillis }, "workload woken by an MCP request");
+      }
+    }
+    if (state === "RUNNING" && idle?.idleAt) publishedDeadline = idle.idleAt.getTime();
     if (endpoint === "clear-endpoint") status.endpoint = "";
     if (endpoint === "clear") Object.assign(status, { endpoint: "", containerId: "" });
     if (endpoint === "active" && active) {
@@ -271,6 +436,8 @@ export function createInstanceSupervisor(
       monitor: new AbortController(),
     };
     active = current;
+    // The idle clock runs from the start: a fresh workload gets a whole timeout.
+    clockFrom = Date.now();
     log.info(
       { generation: row.generation, driver: handle.driver, adopted: handle.adopted },
       "workload started",
@@ -304,11 +471,55 @@ export function createInstanceSupervisor(
       active
         ? { url: active.url, headers: active.headers, generation: active.generation }
         : undefined,
+    touch(at) {
+      if (at <= lastRequestAt) return;
+      lastRequestAt = Math.min(at, Date.now());
+      publishActivity();
+    },
+    wake(signal) {
+      return new Promise<ActiveEndpoint>((resolve, reject) => {
+        if (closed) return reject(failedPrecondition(`instance ${instanceId} is not supervised`));
+        const waiter: Waiter = {
+          resolve: (endpoint) => {
+            signal.removeEventListener("abort", onAbort);
+            resolve(endpoint);
+          },
+          reject: (error) => {
+            signal.removeEventListener("abort", onAbort);
+            reject(error);
+          },
+        };
+        const onAbort = () => {
+          waiters.delete(waiter);
+          reject(signal.reason instanceof Error ? signal.reason : new Error("wake aborted"));
+        };
+        if (signal.aborted) return onAbort();
+        signal.addEventListener("abort", onAbort, { once: true });
+        waiters.add(waiter);
+        // A supervisor that has not read its row yet settles after that read.
+        if (lifecycle.generation < 0) kick();
+        else settleWaiters();
+      });
+    },
+    wakeable: () =>
+      lifecycle.state === "IDLE" || (lifecycle.waking === true && lifecycle.state === "STARTING"),
+    idle() {
+      if (!policy) return undefined;
+      const at = deadline();
+      return {
+        policy,
+        ...(lastRequestAt > 0 ? { lastRequestAt } : {}),
+        ...(at !== undefined ? { idleAt: at } : {}),
+      };
+    },
     async close() {
       closed = true;
       queue.length = 0;
       clearTimeout(retryTimer);
       clearTimeout(restartTimer);
+      clearTimeout(idleTimer);
+      for (const waiter of waiters) waiter.reject(failedPrecondition("the runtime is stopping"));
+      waiters.clear();
       await loop;
       teardown();
     },

@@ -301,6 +301,90 @@ const table: Row[] = [
     to: "FAILED",
     actions: ["cancel-restart", "teardown", "remove", "report FAILED"],
   },
+  {
+    name: "RUNNING → IDLE when the idle deadline passes: the workload sleeps, announced",
+    from: at("RUNNING", held),
+    observe: { type: "idle-elapsed", reason: "no MCP traffic for 5s" },
+    to: "IDLE",
+    actions: ["cancel-restart", "teardown", "sleep", "report IDLE"],
+    check: (next, actions) => {
+      expect(next.workload).toBeUndefined();
+      expect(next.desired).toBe("running");
+      expect(actions.at(-1)).toMatchObject({
+        endpoint: "clear",
+        idleChange: { idle: true, reason: "no MCP traffic for 5s" },
+      });
+    },
+  },
+  {
+    name: "no sleep while a restart is scheduled or nothing runs",
+    from: at("UNHEALTHY", { backoff: true }),
+    observe: { type: "idle-elapsed", reason: "x" },
+    to: "UNHEALTHY",
+    actions: [],
+  },
+  {
+    name: "no sleep while STARTING",
+    from: at("STARTING", held),
+    observe: { type: "idle-elapsed", reason: "x" },
+    to: "STARTING",
+    actions: [],
+  },
+  {
+    name: "IDLE stays IDLE on a reconcile pass (desired running, same generation)",
+    from: at("IDLE"),
+    observe: desired({ state: "IDLE" }),
+    to: "IDLE",
+    actions: [],
+  },
+  {
+    name: "IDLE after a runtime restart stays IDLE (the row says so for its generation)",
+    from: initialLifecycle(),
+    observe: desired({ state: "IDLE" }),
+    to: "IDLE",
+    actions: [],
+  },
+  {
+    name: "IDLE → STARTING on a wake, then RUNNING announces the wake-up",
+    from: at("IDLE"),
+    observe: { type: "wake" },
+    to: "STARTING",
+    actions: ["teardown", "report STARTING", "start"],
+    check: (next, actions) => {
+      expect(next.waking).toBe(true);
+      expect(actions[1]).toMatchObject({ message: "woken by an MCP request" });
+      const running = decide(
+        { ...next, workload: { attempt: next.attempts, generation: 1 } },
+        { type: "health-ok", attempt: next.attempts, message: "ok" },
+        policy,
+      );
+      expect(running.next).toMatchObject({ state: "RUNNING", waking: false });
+      expect(running.actions).toEqual([
+        expect.objectContaining({ idleChange: { idle: false, reason: "woken by an MCP request" } }),
+      ]);
+    },
+  },
+  {
+    name: "a wake of an instance that is not IDLE changes nothing (concurrent wakes start once)",
+    from: at("STARTING", { waking: true }),
+    observe: { type: "wake" },
+    to: "STARTING",
+    actions: [],
+  },
+  {
+    name: "IDLE → STOPPED when stopped: nothing to remove",
+    from: at("IDLE"),
+    observe: desired({ desired: "stopped", state: "IDLE", revision: 2 }),
+    to: "STOPPED",
+    actions: ["cancel-restart", "report STOPPED"],
+  },
+  {
+    name: "IDLE with a new generation (restart, spec change) starts it",
+    from: at("IDLE"),
+    observe: desired({ generation: 2, revision: 2, state: "PENDING" }),
+    to: "STARTING",
+    actions: ["teardown", "report STARTING", "start"],
+  },
 ];
 
 describe("decide", () => {

@@ -9,6 +9,8 @@ import type { StateName } from "./workload-store.js";
  * the actions and feeds back what it observes. States, as DESIGN.md names them:
  * PENDING → STARTING → RUNNING ⇄ UNHEALTHY → STOPPING → STOPPED, FAILED with a reason, and
  * DELETING until the workload is gone (then REMOVED, the runtime's confirmation).
+ * The idle policy adds RUNNING/UNHEALTHY → IDLE (the workload is put to sleep while the desired
+ * state stays running) and IDLE → STARTING → RUNNING when an MCP request wakes it.
  */
 export type Phase = StateName | "DELETING";
 
@@ -31,6 +33,8 @@ export interface Lifecycle {
   /** A restart is scheduled; its reason is carried into the next start. */
   backoff: boolean;
   restartReason?: string;
+  /** The current start is a wake-up from IDLE (announced once the server answers). */
+  waking?: boolean;
 }
 
 /** What the executor saw. */
@@ -61,20 +65,38 @@ export type Observation =
   | { type: "crashed"; attempt: number; reason: string; now: number }
   | { type: "health-ok"; attempt: number; message: string }
   | { type: "health-failed"; attempt: number; message: string }
-  | { type: "backoff-elapsed" };
+  | { type: "backoff-elapsed" }
+  /** The idle policy's deadline passed with no MCP traffic and no open stream. */
+  | { type: "idle-elapsed"; reason: string }
+  /** An MCP request asks for the instance: an IDLE one starts. */
+  | { type: "wake" };
 
 /** How a report treats the endpoint and container id. */
 export type EndpointUpdate = "keep" | "clear-endpoint" | "clear" | "active";
 
+/** A report that is also a sleep or a wake-up of the idle policy (announced to the audit trail). */
+export interface IdleChange {
+  idle: boolean;
+  reason: string;
+}
+
 /** What the executor does, in order. */
 export type Action =
-  | { type: "report"; state: StateName; message: string; endpoint: EndpointUpdate }
+  | {
+      type: "report";
+      state: StateName;
+      message: string;
+      endpoint: EndpointUpdate;
+      idleChange?: IdleChange;
+    }
   /** Resolve secrets and make the workload real as this attempt; feeds back an observation. */
   | { type: "start"; attempt: number }
   /** End local activity (probe, bridge attachment); the workload itself stays. */
   | { type: "teardown" }
   /** Remove the workload from the engine; best effort when failing (the report must follow). */
   | { type: "remove"; bestEffort?: boolean }
+  /** Stop the workload for idleness, keeping what makes the next start fast (image, network). */
+  | { type: "sleep" }
   | { type: "schedule-restart"; delayMs: number }
   | { type: "cancel-restart" }
   /** Read the row again after a backoff (a dependency is away). */
@@ -105,12 +127,21 @@ export function initialLifecycle(): Lifecycle {
   };
 }
 
-const report = (state: StateName, message: string, endpoint: EndpointUpdate = "keep"): Action => ({
+const report = (
+  state: StateName,
+  message: string,
+  endpoint: EndpointUpdate = "keep",
+  idleChange?: IdleChange,
+): Action => ({
   type: "report",
   state,
   message,
   endpoint,
+  ...(idleChange ? { idleChange } : {}),
 });
+
+/** The message of an instance woken by an MCP request. */
+export const WAKE_MESSAGE = "woken by an MCP request";
 
 /** Decides what to do about one observation. Pure: same inputs, same decision. */
 export function decide(
@@ -161,12 +192,33 @@ export function decide(
     case "crashed":
       if (stale(observation.attempt)) return { next: current, actions: [] };
       return crash(current, observation.reason, observation.now, policy);
-    case "health-ok":
+    case "health-ok": {
       if (stale(observation.attempt)) return { next: current, actions: [] };
+      const woke = current.waking ? { idle: false, reason: WAKE_MESSAGE } : undefined;
       return {
-        next: { ...current, state: "RUNNING" },
-        actions: [report("RUNNING", observation.message, "active")],
+        next: { ...current, state: "RUNNING", waking: false },
+        actions: [report("RUNNING", observation.message, "active", woke)],
       };
+    }
+    case "idle-elapsed": {
+      const serving = current.state === "RUNNING" || current.state === "UNHEALTHY";
+      if (!serving || !current.workload || current.backoff || current.desired !== "running")
+        return { next: current, actions: [] };
+      const message = `idle: ${observation.reason}; the next MCP request starts it`;
+      return {
+        next: { ...current, state: "IDLE", workload: undefined, waking: false },
+        actions: [
+          { type: "cancel-restart" },
+          { type: "teardown" },
+          { type: "sleep" },
+          report("IDLE", message, "clear", { idle: true, reason: observation.reason }),
+        ],
+      };
+    }
+    case "wake":
+      if (current.state !== "IDLE" || current.desired !== "running" || current.workload)
+        return { next: current, actions: [] };
+      return start({ ...current, waking: true }, [], WAKE_MESSAGE);
     case "health-failed":
       if (stale(observation.attempt)) return { next: current, actions: [] };
       return {
@@ -193,7 +245,7 @@ function onDesired(current: Lifecycle, seen: Extract<Observation, { type: "desir
       : {}),
   };
   if (seen.desired === "deleted") {
-    next = { ...next, state: "REMOVED", workload: undefined, backoff: false };
+    next = { ...next, state: "REMOVED", workload: undefined, backoff: false, waking: false };
     return {
       next,
       actions: [
@@ -211,7 +263,10 @@ function onDesired(current: Lifecycle, seen: Extract<Observation, { type: "desir
       actions.push(report("STOPPING", "stopping"), { type: "teardown" }, { type: "remove" });
     }
     actions.push(report("STOPPED", "stopped", "clear"));
-    return { next: { ...next, state: "STOPPED", workload: undefined, backoff: false }, actions };
+    return {
+      next: { ...next, state: "STOPPED", workload: undefined, backoff: false, waking: false },
+      actions,
+    };
   }
   // desired running
   if (!newGeneration && current.backoff) return { next, actions: [] }; // a restart is scheduled
@@ -224,11 +279,15 @@ function onDesired(current: Lifecycle, seen: Extract<Observation, { type: "desir
   if (!reason && seen.state === "FAILED" && seen.failedRevision === seen.revision) {
     return { next, actions: cancel };
   }
+  // Asleep at this generation (a new one resets the row to PENDING): only a wake starts it.
+  if (!reason && seen.state === "IDLE" && !current.waking) {
+    return { next: { ...next, state: "IDLE", workload: undefined }, actions: cancel };
+  }
   return start(next, cancel);
 }
 
 /** A new attempt: STARTING reported unless an adopted workload is already RUNNING/UNHEALTHY. */
-function start(current: Lifecycle, before: Action[]): Decision {
+function start(current: Lifecycle, before: Action[], why?: string): Decision {
   const reason = current.restartReason;
   const attempt = current.attempts + 1;
   const actions: Action[] = [...before, { type: "teardown" }];
@@ -236,7 +295,7 @@ function start(current: Lifecycle, before: Action[]): Decision {
   if (reason || (state !== "RUNNING" && state !== "UNHEALTHY")) {
     const message = reason
       ? `restarting after: ${reason}`
-      : `starting generation ${current.generation}`;
+      : (why ?? `starting generation ${current.generation}`);
     actions.push(report("STARTING", message, "clear-endpoint"));
     state = "STARTING";
   }
@@ -285,6 +344,7 @@ function fail(current: Lifecycle, message: string): Decision {
       workload: undefined,
       backoff: false,
       restartReason: undefined,
+      waking: false,
     },
     actions: [
       { type: "cancel-restart" },

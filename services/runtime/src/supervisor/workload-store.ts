@@ -1,10 +1,13 @@
 import { createEnvelope, type PageCursor, recordEvent } from "@berth/platform";
-import { McpServerInstanceStatusChangedSchema } from "@berth/proto/gen/berth/events/v1/events_pb";
-import { InstanceStatus } from "@berth/proto/gen/berth/instances/v1/instances_pb";
+import {
+  McpServerInstanceIdleChangedSchema,
+  McpServerInstanceStatusChangedSchema,
+} from "@berth/proto/gen/berth/events/v1/events_pb";
+import { IdleStateSchema, InstanceStatus } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { LockMode } from "@mikro-orm/core";
-import type { MikroORM } from "@mikro-orm/postgresql";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { WorkloadEntity, type WorkloadRow } from "../db/workload-entity.js";
 import type { ProbedTool } from "../health/mcp-probe.js";
 
@@ -17,7 +20,17 @@ export type StateName =
   | "STOPPING"
   | "STOPPED"
   | "FAILED"
-  | "REMOVED";
+  | "REMOVED"
+  /** Stopped by the idle policy; desired state still running. */
+  | "IDLE";
+
+/** The idle policy's view of an instance, carried on its status reports. */
+export interface IdleReport {
+  timeoutSeconds: number;
+  lastRequestAt?: Date;
+  /** When it goes IDLE unless traffic comes; absent when not running. */
+  idleAt?: Date;
+}
 
 /** One observation to report. */
 export interface StatusReport {
@@ -26,6 +39,10 @@ export interface StatusReport {
   endpoint?: string;
   containerId?: string;
   restartCount?: number;
+  /** The idle policy (absent: the instance is never idled). */
+  idle?: IdleReport;
+  /** The report is a sleep or a wake-up: McpServerInstanceIdleChanged goes out with it. */
+  idleChange?: { idle: boolean; reason: string; wakeMillis?: number };
 }
 
 /** Reads and writes workload rows; status changes go out through the outbox in one transaction. */
@@ -41,7 +58,21 @@ export interface WorkloadStore {
    */
   report(instanceId: string, generation: number, report: StatusReport): Promise<boolean>;
   saveTools(instanceId: string, generation: number, tools: ProbedTool[]): Promise<void>;
+  /**
+   * Records the idle policy's clock (last MCP traffic, next deadline) and publishes it as a
+   * status report of the unchanged state, so the instance shows it. False when the row moved on.
+   */
+  recordActivity(instanceId: string, generation: number, idle: IdleReport): Promise<boolean>;
 }
+
+const idleMessage = (idle: IdleReport | undefined) =>
+  idle
+    ? create(IdleStateSchema, {
+        timeoutSeconds: idle.timeoutSeconds,
+        ...(idle.lastRequestAt ? { lastRequestTime: timestampFromDate(idle.lastRequestAt) } : {}),
+        ...(idle.idleAt ? { idleTime: timestampFromDate(idle.idleAt) } : {}),
+      })
+    : undefined;
 
 const STATUS: Record<StateName, InstanceStatus> = {
   PENDING: InstanceStatus.PENDING,
@@ -52,10 +83,36 @@ const STATUS: Record<StateName, InstanceStatus> = {
   STOPPED: InstanceStatus.STOPPED,
   FAILED: InstanceStatus.FAILED,
   REMOVED: InstanceStatus.STOPPED, // with removed = true
+  IDLE: InstanceStatus.IDLE,
 };
 
 /** Creates the store; kickOutbox wakes the relay after a commit that recorded an event. */
 export function createWorkloadStore(orm: MikroORM, kickOutbox: () => void): WorkloadStore {
+  /** Records McpServerInstanceStatusChanged of the row as it is now (sequence already bumped). */
+  const recordStatus = (em: EntityManager, row: WorkloadRow, now: Date, idle?: IdleReport) => {
+    const payload = create(McpServerInstanceStatusChangedSchema, {
+      instanceId: row.instanceId,
+      generation: BigInt(row.generation),
+      status: STATUS[row.state as StateName],
+      message: row.message,
+      endpoint: row.endpoint,
+      observedAt: timestampFromDate(now),
+      sequence: BigInt(row.sequence),
+      removed: row.state === "REMOVED",
+      ...(idle ? { idle: idleMessage(idle) } : {}),
+    });
+    recordEvent(
+      em,
+      createEnvelope({
+        schema: McpServerInstanceStatusChangedSchema,
+        payload,
+        aggregateType: "McpServerInstance",
+        aggregateId: row.instanceId,
+        aggregateVersion: row.sequence,
+        source: "runtime",
+      }),
+    );
+  };
   return {
     get: (instanceId) => orm.em.fork().findOne(WorkloadEntity, { instanceId }),
     page: (limit, after) =>
@@ -98,31 +155,53 @@ export function createWorkloadStore(orm: MikroORM, kickOutbox: () => void): Work
         row.message = report.message;
         row.observedAt = now;
         row.sequence += 1;
-        const payload = create(McpServerInstanceStatusChangedSchema, {
-          instanceId,
-          generation: BigInt(generation),
-          status: STATUS[report.state],
-          message: report.message,
-          endpoint,
-          observedAt: timestampFromDate(now),
-          sequence: BigInt(row.sequence),
-          removed: report.state === "REMOVED",
-        });
-        recordEvent(
-          em,
-          createEnvelope({
-            schema: McpServerInstanceStatusChangedSchema,
-            payload,
-            aggregateType: "McpServerInstance",
-            aggregateId: instanceId,
-            aggregateVersion: row.sequence,
-            source: "runtime",
-          }),
-        );
+        recordStatus(em, row, now, report.idle);
+        const change = report.idleChange;
+        if (change) {
+          recordEvent(
+            em,
+            createEnvelope({
+              schema: McpServerInstanceIdleChangedSchema,
+              payload: create(McpServerInstanceIdleChangedSchema, {
+                instanceId,
+                generation: BigInt(generation),
+                idle: change.idle,
+                reason: change.reason,
+                wakeMillis: BigInt(Math.round(change.wakeMillis ?? 0)),
+                name: row.name,
+                ...(row.lastRequestAt
+                  ? { lastRequestTime: timestampFromDate(row.lastRequestAt) }
+                  : {}),
+              }),
+              aggregateType: "McpServerInstance",
+              aggregateId: instanceId,
+              aggregateVersion: row.sequence,
+              source: "runtime",
+            }),
+          );
+        }
         return true;
       });
       if (published) kickOutbox();
       return published !== undefined;
+    },
+    async recordActivity(instanceId, generation, idle) {
+      const recorded = await orm.em.fork().transactional(async (em) => {
+        const row = await em.findOne(
+          WorkloadEntity,
+          { instanceId },
+          { lockMode: LockMode.PESSIMISTIC_WRITE },
+        );
+        if (!row || row.generation !== generation || row.state === "REMOVED") return false;
+        const now = new Date();
+        if (idle.lastRequestAt) row.lastRequestAt = idle.lastRequestAt;
+        row.updatedAt = now;
+        row.sequence += 1;
+        recordStatus(em, row, now, idle);
+        return true;
+      });
+      if (recorded) kickOutbox();
+      return recorded;
     },
     async saveTools(instanceId, generation, tools) {
       const em = orm.em.fork();

@@ -418,6 +418,14 @@ export function createDockerDriver(
         await ignoreGone(() => docker.getNetwork(networkName(instanceId)).remove());
         await ignoreGone(() => docker.getNetwork(edgeNetworkName(instanceId)).remove());
       }),
+    // No container is left (server and port guard): their memory and pids go back. The networks
+    // stay, so the wake-up's ensure skips making them.
+    sleep: (instanceId) =>
+      engineCall(async () => {
+        for (const container of await allContainers(instanceId)) {
+          await removeContainer(container.containerId);
+        }
+      }),
     inspect: (instanceId) => engineCall(() => listContainers(instanceId)),
     list: () => engineCall(() => listContainers()),
     collectGarbage: (keep) => engineCall(() => collectGarbage(keep)),

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { InstanceStatus, McpServerInstance, UpstreamHealth } from "../../instances/v1/instances_pb.js";
+import type { IdleState, InstanceStatus, McpServerInstance, UpstreamHealth } from "../../instances/v1/instances_pb.js";
 import { file_berth_instances_v1_instances } from "../../instances/v1/instances_pb.js";
 import type { McpServer } from "../../registry/v1/registry_pb.js";
 import { file_berth_registry_v1_registry } from "../../registry/v1/registry_pb.js";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file berth/events/v1/events.proto.
  */
 export const file_berth_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChxiZXJ0aC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9iZXJ0aC5ldmVudHMudjEipQIKDUV2ZW50RW52ZWxvcGUSFgoOc2NoZW1hX3ZlcnNpb24YASABKA0SEAoIZXZlbnRfaWQYAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIWCg5hZ2dyZWdhdGVfdHlwZRgEIAEoCRIUCgxhZ2dyZWdhdGVfaWQYBSABKAkSGQoRYWdncmVnYXRlX3ZlcnNpb24YBiABKAMSLwoLb2NjdXJyZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmNvcnJlbGF0aW9uX2lkGAggASgJEg4KBnNvdXJjZRgJIAEoCRIlCgdwYXlsb2FkGAogASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueRINCgVhY3RvchgLIAEoCSJAChBNY3BTZXJ2ZXJDcmVhdGVkEiwKBnNlcnZlchgBIAEoCzIcLmJlcnRoLnJlZ2lzdHJ5LnYxLk1jcFNlcnZlciJYChBNY3BTZXJ2ZXJVcGRhdGVkEiwKBnNlcnZlchgBIAEoCzIcLmJlcnRoLnJlZ2lzdHJ5LnYxLk1jcFNlcnZlchIWCg5jaGFuZ2VkX2ZpZWxkcxgCIAMoCSIzChBNY3BTZXJ2ZXJEZWxldGVkEhEKCXNlcnZlcl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJIlMKGE1jcFNlcnZlckluc3RhbmNlQ3JlYXRlZBI3CghpbnN0YW5jZRgBIAEoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZSJrChhNY3BTZXJ2ZXJJbnN0YW5jZVVwZGF0ZWQSNwoIaW5zdGFuY2UYASABKAsyJS5iZXJ0aC5pbnN0YW5jZXMudjEuTWNwU2VydmVySW5zdGFuY2USFgoOY2hhbmdlZF9maWVsZHMYAiADKAkiZAoYTWNwU2VydmVySW5zdGFuY2VEZWxldGVkEhMKC2luc3RhbmNlX2lkGAEgASgJEhEKCXNlcnZlcl9pZBgCIAEoCRISCgpnZW5lcmF0aW9uGAMgASgDEgwKBG5hbWUYBCABKAkiUwoYTWNwU2VydmVySW5zdGFuY2VTdGFydGVkEjcKCGluc3RhbmNlGAEgASgLMiUuYmVydGguaW5zdGFuY2VzLnYxLk1jcFNlcnZlckluc3RhbmNlIlMKGE1jcFNlcnZlckluc3RhbmNlU3RvcHBlZBI3CghpbnN0YW5jZRgBIAEoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZSL0AQoeTWNwU2VydmVySW5zdGFuY2VTdGF0dXNDaGFuZ2VkEhMKC2luc3RhbmNlX2lkGAEgASgJEhIKCmdlbmVyYXRpb24YAiABKAMSMgoGc3RhdHVzGAMgASgOMiIuYmVydGguaW5zdGFuY2VzLnYxLkluc3RhbmNlU3RhdHVzEg8KB21lc3NhZ2UYBCABKAkSEAoIZW5kcG9pbnQYBSABKAkSLwoLb2JzZXJ2ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHNlcXVlbmNlGAcgASgDEg8KB3JlbW92ZWQYCCABKAgiZgoZTWNwVXBzdHJlYW1DaXJjdWl0Q2hhbmdlZBITCgtpbnN0YW5jZV9pZBgBIAEoCRI0Cgh1cHN0cmVhbRgCIAEoCzIiLmJlcnRoLmluc3RhbmNlcy52MS5VcHN0cmVhbUhlYWx0aGIGcHJvdG8z", [file_berth_instances_v1_instances, file_berth_registry_v1_registry, file_google_protobuf_any, file_google_protobuf_timestamp]);
+  fileDesc("ChxiZXJ0aC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9iZXJ0aC5ldmVudHMudjEipQIKDUV2ZW50RW52ZWxvcGUSFgoOc2NoZW1hX3ZlcnNpb24YASABKA0SEAoIZXZlbnRfaWQYAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIWCg5hZ2dyZWdhdGVfdHlwZRgEIAEoCRIUCgxhZ2dyZWdhdGVfaWQYBSABKAkSGQoRYWdncmVnYXRlX3ZlcnNpb24YBiABKAMSLwoLb2NjdXJyZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmNvcnJlbGF0aW9uX2lkGAggASgJEg4KBnNvdXJjZRgJIAEoCRIlCgdwYXlsb2FkGAogASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueRINCgVhY3RvchgLIAEoCSJAChBNY3BTZXJ2ZXJDcmVhdGVkEiwKBnNlcnZlchgBIAEoCzIcLmJlcnRoLnJlZ2lzdHJ5LnYxLk1jcFNlcnZlciJYChBNY3BTZXJ2ZXJVcGRhdGVkEiwKBnNlcnZlchgBIAEoCzIcLmJlcnRoLnJlZ2lzdHJ5LnYxLk1jcFNlcnZlchIWCg5jaGFuZ2VkX2ZpZWxkcxgCIAMoCSIzChBNY3BTZXJ2ZXJEZWxldGVkEhEKCXNlcnZlcl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJIlMKGE1jcFNlcnZlckluc3RhbmNlQ3JlYXRlZBI3CghpbnN0YW5jZRgBIAEoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZSJrChhNY3BTZXJ2ZXJJbnN0YW5jZVVwZGF0ZWQSNwoIaW5zdGFuY2UYASABKAsyJS5iZXJ0aC5pbnN0YW5jZXMudjEuTWNwU2VydmVySW5zdGFuY2USFgoOY2hhbmdlZF9maWVsZHMYAiADKAkiZAoYTWNwU2VydmVySW5zdGFuY2VEZWxldGVkEhMKC2luc3RhbmNlX2lkGAEgASgJEhEKCXNlcnZlcl9pZBgCIAEoCRISCgpnZW5lcmF0aW9uGAMgASgDEgwKBG5hbWUYBCABKAkiUwoYTWNwU2VydmVySW5zdGFuY2VTdGFydGVkEjcKCGluc3RhbmNlGAEgASgLMiUuYmVydGguaW5zdGFuY2VzLnYxLk1jcFNlcnZlckluc3RhbmNlIlMKGE1jcFNlcnZlckluc3RhbmNlU3RvcHBlZBI3CghpbnN0YW5jZRgBIAEoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZSKhAgoeTWNwU2VydmVySW5zdGFuY2VTdGF0dXNDaGFuZ2VkEhMKC2luc3RhbmNlX2lkGAEgASgJEhIKCmdlbmVyYXRpb24YAiABKAMSMgoGc3RhdHVzGAMgASgOMiIuYmVydGguaW5zdGFuY2VzLnYxLkluc3RhbmNlU3RhdHVzEg8KB21lc3NhZ2UYBCABKAkSEAoIZW5kcG9pbnQYBSABKAkSLwoLb2JzZXJ2ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHNlcXVlbmNlGAcgASgDEg8KB3JlbW92ZWQYCCABKAgSKwoEaWRsZRgJIAEoCzIdLmJlcnRoLmluc3RhbmNlcy52MS5JZGxlU3RhdGUivwEKHE1jcFNlcnZlckluc3RhbmNlSWRsZUNoYW5nZWQSEwoLaW5zdGFuY2VfaWQYASABKAkSEgoKZ2VuZXJhdGlvbhgCIAEoAxIMCgRpZGxlGAMgASgIEg4KBnJlYXNvbhgEIAEoCRITCgt3YWtlX21pbGxpcxgFIAEoAxI1ChFsYXN0X3JlcXVlc3RfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbmFtZRgHIAEoCSJmChlNY3BVcHN0cmVhbUNpcmN1aXRDaGFuZ2VkEhMKC2luc3RhbmNlX2lkGAEgASgJEjQKCHVwc3RyZWFtGAIgASgLMiIuYmVydGguaW5zdGFuY2VzLnYxLlVwc3RyZWFtSGVhbHRoYgZwcm90bzM", [file_berth_instances_v1_instances, file_berth_registry_v1_registry, file_google_protobuf_any, file_google_protobuf_timestamp]);
 
 /**
  * EventEnvelope wraps every domain event published on JetStream.
@@ -334,6 +334,14 @@ export type McpServerInstanceStatusChanged = Message<"berth.events.v1.McpServerI
    * @generated from field: bool removed = 8;
    */
   removed: boolean;
+
+  /**
+   * The idle policy (absent when the instance is never idled): timeout, last MCP traffic seen
+   * and the next idle deadline. A report may carry only a newer last_request_time.
+   *
+   * @generated from field: berth.instances.v1.IdleState idle = 9;
+   */
+  idle?: IdleState | undefined;
 };
 
 /**
@@ -342,6 +350,63 @@ export type McpServerInstanceStatusChanged = Message<"berth.events.v1.McpServerI
  */
 export const McpServerInstanceStatusChangedSchema: GenMessage<McpServerInstanceStatusChanged> = /*@__PURE__*/
   messageDesc(file_berth_events_v1_events, 9);
+
+/**
+ * The idle policy stopped an instance's workload (slept) or an MCP request started it (woke).
+ *
+ * @generated from message berth.events.v1.McpServerInstanceIdleChanged
+ */
+export type McpServerInstanceIdleChanged = Message<"berth.events.v1.McpServerInstanceIdleChanged"> & {
+  /**
+   * @generated from field: string instance_id = 1;
+   */
+  instanceId: string;
+
+  /**
+   * @generated from field: int64 generation = 2;
+   */
+  generation: bigint;
+
+  /**
+   * True: the workload was stopped for idleness; false: it was woken.
+   *
+   * @generated from field: bool idle = 3;
+   */
+  idle: boolean;
+
+  /**
+   * Why, in words (e.g. "no MCP traffic for 300s", "woken by an MCP request").
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * For a wake: how long from the wake request until the server answered its probe.
+   *
+   * @generated from field: int64 wake_millis = 5;
+   */
+  wakeMillis: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_request_time = 6;
+   */
+  lastRequestTime?: Timestamp | undefined;
+
+  /**
+   * The instance's name (its MCP path is /mcp/{name}).
+   *
+   * @generated from field: string name = 7;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message berth.events.v1.McpServerInstanceIdleChanged.
+ * Use `create(McpServerInstanceIdleChangedSchema)` to create a new message.
+ */
+export const McpServerInstanceIdleChangedSchema: GenMessage<McpServerInstanceIdleChanged> = /*@__PURE__*/
+  messageDesc(file_berth_events_v1_events, 10);
 
 /**
  * The gateway's circuit breaker on an instance's MCP upstream changed state.
@@ -365,5 +430,5 @@ export type McpUpstreamCircuitChanged = Message<"berth.events.v1.McpUpstreamCirc
  * Use `create(McpUpstreamCircuitChangedSchema)` to create a new message.
  */
 export const McpUpstreamCircuitChangedSchema: GenMessage<McpUpstreamCircuitChanged> = /*@__PURE__*/
-  messageDesc(file_berth_events_v1_events, 10);
+  messageDesc(file_berth_events_v1_events, 11);
 

@@ -191,7 +191,9 @@ export type ChangeAudit = Message<"berth.gateway.v1.ChangeAudit"> & {
   resourceName: string;
 
   /**
-   * created, updated, deleted, started, stopped or revoked.
+   * created, updated, deleted, started, stopped or revoked; for instances also slept (stopped
+   * by the idle policy) and woke (started again by an MCP request). Sleeps and wake-ups carry
+   * no revision (0, 0): they change no setting of the instance.
    *
    * @generated from field: string action = 4;
    */

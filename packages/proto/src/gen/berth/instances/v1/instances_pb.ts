@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file berth/instances/v1/instances.proto.
  */
 export const file_berth_instances_v1_instances: GenFile = /*@__PURE__*/
-  fileDesc("CiJiZXJ0aC9pbnN0YW5jZXMvdjEvaW5zdGFuY2VzLnByb3RvEhJiZXJ0aC5pbnN0YW5jZXMudjEiuQQKEU1jcFNlcnZlckluc3RhbmNlEg8KAmlkGAEgASgJQgPgQQMSEQoEbmFtZRgCIAEoCUID4EECEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhEKCXNlcnZlcl9pZBgEIAEoCRIqCglqc29uX3NwZWMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjcKDWRlc2lyZWRfc3RhdGUYBiABKA4yIC5iZXJ0aC5pbnN0YW5jZXMudjEuRGVzaXJlZFN0YXRlEjcKBnN0YXR1cxgHIAEoDjIiLmJlcnRoLmluc3RhbmNlcy52MS5JbnN0YW5jZVN0YXR1c0ID4EEDEhsKDnN0YXR1c19tZXNzYWdlGAggASgJQgPgQQMSNAoLc3RhdHVzX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSFQoIZW5kcG9pbnQYCiABKAlCA+BBAxIXCgpnZW5lcmF0aW9uGAsgASgDQgPgQQMSEAoIcmV2aXNpb24YDCABKAMSNAoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNAoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSOQoIdXBzdHJlYW0YDyABKAsyIi5iZXJ0aC5pbnN0YW5jZXMudjEuVXBzdHJlYW1IZWFsdGhCA+BBAyLdAQoOVXBzdHJlYW1IZWFsdGgSNAoHY2lyY3VpdBgBIAEoDjIjLmJlcnRoLmluc3RhbmNlcy52MS5VcHN0cmVhbUNpcmN1aXQSHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYAiABKAUSLQoJb3Blbl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9sYXN0X2Vycm9yX2NvZGUYBCABKAkSLwoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuwBChVDcmVhdGVJbnN0YW5jZVJlcXVlc3QSPAoIaW5zdGFuY2UYASABKAsyJS5iZXJ0aC5pbnN0YW5jZXMudjEuTWNwU2VydmVySW5zdGFuY2VCA+BBAhJMCgdzZWNyZXRzGAIgAygLMjYuYmVydGguaW5zdGFuY2VzLnYxLkNyZWF0ZUluc3RhbmNlUmVxdWVzdC5TZWNyZXRzRW50cnlCA+BBBBIXCgpyZXF1ZXN0X2lkGAMgASgJQgPgQQEaLgoMU2VjcmV0c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUQoWQ3JlYXRlSW5zdGFuY2VSZXNwb25zZRI3CghpbnN0YW5jZRgBIAEoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZSIlChJHZXRJbnN0YW5jZVJlcXVlc3QSDwoCaWQYASABKAlCA+BBAiJOChNHZXRJbnN0YW5jZVJlc3BvbnNlEjcKCGluc3RhbmNlGAEgASgLMiUuYmVydGguaW5zdGFuY2VzLnYxLk1jcFNlcnZlckluc3RhbmNlIr0BChRMaXN0SW5zdGFuY2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIRCglzZXJ2ZXJfaWQYAyABKAkSMgoGc3RhdHVzGAQgASgOMiIuYmVydGguaW5zdGFuY2VzLnYxLkluc3RhbmNlU3RhdHVzEjcKDWRlc2lyZWRfc3RhdGUYBSABKA4yIC5iZXJ0aC5pbnN0YW5jZXMudjEuRGVzaXJlZFN0YXRlImoKFUxpc3RJbnN0YW5jZXNSZXNwb25zZRI4CglpbnN0YW5jZXMYASADKAsyJS5iZXJ0aC5pbnN0YW5jZXMudjEuTWNwU2VydmVySW5zdGFuY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIp0CChVVcGRhdGVJbnN0YW5jZVJlcXVlc3QSPAoIaW5zdGFuY2UYASABKAsyJS5iZXJ0aC5pbnN0YW5jZXMudjEuTWNwU2VydmVySW5zdGFuY2VCA+BBAhIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSTAoHc2VjcmV0cxgDIAMoCzI2LmJlcnRoLmluc3RhbmNlcy52MS5VcGRhdGVJbnN0YW5jZVJlcXVlc3QuU2VjcmV0c0VudHJ5QgPgQQQSFwoKcmVxdWVzdF9pZBgEIAEoCUID4EEBGi4KDFNlY3JldHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlEKFlVwZGF0ZUluc3RhbmNlUmVzcG9uc2USNwoIaW5zdGFuY2UYASABKAsyJS5iZXJ0aC5pbnN0YW5jZXMudjEuTWNwU2VydmVySW5zdGFuY2UiQQoVRGVsZXRlSW5zdGFuY2VSZXF1ZXN0Eg8KAmlkGAEgASgJQgPgQQISFwoKcmVxdWVzdF9pZBgCIAEoCUID4EEBIlEKFkRlbGV0ZUluc3RhbmNlUmVzcG9uc2USNwoIaW5zdGFuY2UYASABKAsyJS5iZXJ0aC5pbnN0YW5jZXMudjEuTWNwU2VydmVySW5zdGFuY2UiQAoUU3RhcnRJbnN0YW5jZVJlcXVlc3QSDwoCaWQYASABKAlCA+BBAhIXCgpyZXF1ZXN0X2lkGAIgASgJQgPgQQEiUAoVU3RhcnRJbnN0YW5jZVJlc3BvbnNlEjcKCGluc3RhbmNlGAEgASgLMiUuYmVydGguaW5zdGFuY2VzLnYxLk1jcFNlcnZlckluc3RhbmNlIj8KE1N0b3BJbnN0YW5jZVJlcXVlc3QSDwoCaWQYASABKAlCA+BBAhIXCgpyZXF1ZXN0X2lkGAIgASgJQgPgQQEiTwoUU3RvcEluc3RhbmNlUmVzcG9uc2USNwoIaW5zdGFuY2UYASABKAsyJS5iZXJ0aC5pbnN0YW5jZXMudjEuTWNwU2VydmVySW5zdGFuY2UiQgoWUmVzdGFydEluc3RhbmNlUmVxdWVzdBIPCgJpZBgBIAEoCUID4EECEhcKCnJlcXVlc3RfaWQYAiABKAlCA+BBASJSChdSZXN0YXJ0SW5zdGFuY2VSZXNwb25zZRI3CghpbnN0YW5jZRgBIAEoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZSJrChhTZXRJbnN0YW5jZVNlY3JldFJlcXVlc3QSDwoCaWQYASABKAlCA+BBAhIRCgRuYW1lGAIgASgJQgPgQQISEgoFdmFsdWUYAyABKAlCA+BBBBIXCgpyZXF1ZXN0X2lkGAQgASgJQgPgQQEiVAoZU2V0SW5zdGFuY2VTZWNyZXRSZXNwb25zZRI3CghpbnN0YW5jZRgBIAEoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZSInChRXYXRjaEluc3RhbmNlUmVxdWVzdBIPCgJpZBgBIAEoCUID4EECIlAKFVdhdGNoSW5zdGFuY2VSZXNwb25zZRI3CghpbnN0YW5jZRgBIAEoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZSJNCh1SZXNvbHZlSW5zdGFuY2VTZWNyZXRzUmVxdWVzdBIYCgtpbnN0YW5jZV9pZBgBIAEoCUID4EECEhIKCmdlbmVyYXRpb24YAiABKAMiswEKHlJlc29sdmVJbnN0YW5jZVNlY3JldHNSZXNwb25zZRJOCgZ2YWx1ZXMYASADKAsyPi5iZXJ0aC5pbnN0YW5jZXMudjEuUmVzb2x2ZUluc3RhbmNlU2VjcmV0c1Jlc3BvbnNlLlZhbHVlc0VudHJ5EhIKCmdlbmVyYXRpb24YAiABKAMaLQoLVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASqLAQoPVXBzdHJlYW1DaXJjdWl0EiAKHFVQU1RSRUFNX0NJUkNVSVRfVU5TUEVDSUZJRUQQABIbChdVUFNUUkVBTV9DSVJDVUlUX0NMT1NFRBABEhkKFVVQU1RSRUFNX0NJUkNVSVRfT1BFThACEh4KGlVQU1RSRUFNX0NJUkNVSVRfSEFMRl9PUEVOEAMqYwoMRGVzaXJlZFN0YXRlEh0KGURFU0lSRURfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVERVNJUkVEX1NUQVRFX1JVTk5JTkcQARIZChVERVNJUkVEX1NUQVRFX1NUT1BQRUQQAiqdAgoOSW5zdGFuY2VTdGF0dXMSHwobSU5TVEFOQ0VfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXSU5TVEFOQ0VfU1RBVFVTX1BFTkRJTkcQARIcChhJTlNUQU5DRV9TVEFUVVNfU1RBUlRJTkcQAhIbChdJTlNUQU5DRV9TVEFUVVNfUlVOTklORxADEh0KGUlOU1RBTkNFX1NUQVRVU19VTkhFQUxUSFkQBBIcChhJTlNUQU5DRV9TVEFUVVNfU1RPUFBJTkcQBRIbChdJTlNUQU5DRV9TVEFUVVNfU1RPUFBFRBAGEhoKFklOU1RBTkNFX1NUQVRVU19GQUlMRUQQBxIcChhJTlNUQU5DRV9TVEFUVVNfREVMRVRJTkcQCDLDCwoQSW5zdGFuY2VzU2VydmljZRKLAQoOQ3JlYXRlSW5zdGFuY2USKS5iZXJ0aC5pbnN0YW5jZXMudjEuQ3JlYXRlSW5zdGFuY2VSZXF1ZXN0GiouYmVydGguaW5zdGFuY2VzLnYxLkNyZWF0ZUluc3RhbmNlUmVzcG9uc2UiIoLT5JMCHDoBKmIIaW5zdGFuY2UiDS92MS9pbnN0YW5jZXMShwEKC0dldEluc3RhbmNlEiYuYmVydGguaW5zdGFuY2VzLnYxLkdldEluc3RhbmNlUmVxdWVzdBonLmJlcnRoLmluc3RhbmNlcy52MS5HZXRJbnN0YW5jZVJlc3BvbnNlIieQAgGC0+STAh5iCGluc3RhbmNlEhIvdjEvaW5zdGFuY2VzL3tpZH0SfgoNTGlzdEluc3RhbmNlcxIoLmJlcnRoLmluc3RhbmNlcy52MS5MaXN0SW5zdGFuY2VzUmVxdWVzdBopLmJlcnRoLmluc3RhbmNlcy52MS5MaXN0SW5zdGFuY2VzUmVzcG9uc2UiGJACAYLT5JMCDxINL3YxL2luc3RhbmNlcxKZAQoOVXBkYXRlSW5zdGFuY2USKS5iZXJ0aC5pbnN0YW5jZXMudjEuVXBkYXRlSW5zdGFuY2VSZXF1ZXN0GiouYmVydGguaW5zdGFuY2VzLnYxLlVwZGF0ZUluc3RhbmNlUmVzcG9uc2UiMILT5JMCKjoBKmIIaW5zdGFuY2UyGy92MS9pbnN0YW5jZXMve2luc3RhbmNlLmlkfRKDAQoORGVsZXRlSW5zdGFuY2USKS5iZXJ0aC5pbnN0YW5jZXMudjEuRGVsZXRlSW5zdGFuY2VSZXF1ZXN0GiouYmVydGguaW5zdGFuY2VzLnYxLkRlbGV0ZUluc3RhbmNlUmVzcG9uc2UiGoLT5JMCFCoSL3YxL2luc3RhbmNlcy97aWR9EpMBCg1TdGFydEluc3RhbmNlEiguYmVydGguaW5zdGFuY2VzLnYxLlN0YXJ0SW5zdGFuY2VSZXF1ZXN0GikuYmVydGguaW5zdGFuY2VzLnYxLlN0YXJ0SW5zdGFuY2VSZXNwb25zZSItgtPkkwInOgEqYghpbnN0YW5jZSIYL3YxL2luc3RhbmNlcy97aWR9OnN0YXJ0Eo8BCgxTdG9wSW5zdGFuY2USJy5iZXJ0aC5pbnN0YW5jZXMudjEuU3RvcEluc3RhbmNlUmVxdWVzdBooLmJlcnRoLmluc3RhbmNlcy52MS5TdG9wSW5zdGFuY2VSZXNwb25zZSIsgtPkkwImOgEqYghpbnN0YW5jZSIXL3YxL2luc3RhbmNlcy97aWR9OnN0b3ASmwEKD1Jlc3RhcnRJbnN0YW5jZRIqLmJlcnRoLmluc3RhbmNlcy52MS5SZXN0YXJ0SW5zdGFuY2VSZXF1ZXN0GisuYmVydGguaW5zdGFuY2VzLnYxLlJlc3RhcnRJbnN0YW5jZVJlc3BvbnNlIi+C0+STAik6ASpiCGluc3RhbmNlIhovdjEvaW5zdGFuY2VzL3tpZH06cmVzdGFydBKjAQoRU2V0SW5zdGFuY2VTZWNyZXQSLC5iZXJ0aC5pbnN0YW5jZXMudjEuU2V0SW5zdGFuY2VTZWNyZXRSZXF1ZXN0Gi0uYmVydGguaW5zdGFuY2VzLnYxLlNldEluc3RhbmNlU2VjcmV0UmVzcG9uc2UiMYLT5JMCKzoBKmIIaW5zdGFuY2UiHC92MS9pbnN0YW5jZXMve2lkfTpzZXRTZWNyZXQSiAEKDVdhdGNoSW5zdGFuY2USKC5iZXJ0aC5pbnN0YW5jZXMudjEuV2F0Y2hJbnN0YW5jZVJlcXVlc3QaKS5iZXJ0aC5pbnN0YW5jZXMudjEuV2F0Y2hJbnN0YW5jZVJlc3BvbnNlIiCC0+STAhoSGC92MS9pbnN0YW5jZXMve2lkfTp3YXRjaDABMpkBChZJbnN0YW5jZVNlY3JldHNTZXJ2aWNlEn8KFlJlc29sdmVJbnN0YW5jZVNlY3JldHMSMS5iZXJ0aC5pbnN0YW5jZXMudjEuUmVzb2x2ZUluc3RhbmNlU2VjcmV0c1JlcXVlc3QaMi5iZXJ0aC5pbnN0YW5jZXMudjEuUmVzb2x2ZUluc3RhbmNlU2VjcmV0c1Jlc3BvbnNlYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiJiZXJ0aC9pbnN0YW5jZXMvdjEvaW5zdGFuY2VzLnByb3RvEhJiZXJ0aC5pbnN0YW5jZXMudjEi6wQKEU1jcFNlcnZlckluc3RhbmNlEg8KAmlkGAEgASgJQgPgQQMSEQoEbmFtZRgCIAEoCUID4EECEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhEKCXNlcnZlcl9pZBgEIAEoCRIqCglqc29uX3NwZWMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjcKDWRlc2lyZWRfc3RhdGUYBiABKA4yIC5iZXJ0aC5pbnN0YW5jZXMudjEuRGVzaXJlZFN0YXRlEjcKBnN0YXR1cxgHIAEoDjIiLmJlcnRoLmluc3RhbmNlcy52MS5JbnN0YW5jZVN0YXR1c0ID4EEDEhsKDnN0YXR1c19tZXNzYWdlGAggASgJQgPgQQMSNAoLc3RhdHVzX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSFQoIZW5kcG9pbnQYCiABKAlCA+BBAxIXCgpnZW5lcmF0aW9uGAsgASgDQgPgQQMSEAoIcmV2aXNpb24YDCABKAMSNAoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNAoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSOQoIdXBzdHJlYW0YDyABKAsyIi5iZXJ0aC5pbnN0YW5jZXMudjEuVXBzdHJlYW1IZWFsdGhCA+BBAxIwCgRpZGxlGBAgASgLMh0uYmVydGguaW5zdGFuY2VzLnYxLklkbGVTdGF0ZUID4EEDIooBCglJZGxlU3RhdGUSFwoPdGltZW91dF9zZWNvbmRzGAEgASgFEjUKEWxhc3RfcmVxdWVzdF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglpZGxlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIt0BCg5VcHN0cmVhbUhlYWx0aBI0CgdjaXJjdWl0GAEgASgOMiMuYmVydGguaW5zdGFuY2VzLnYxLlVwc3RyZWFtQ2lyY3VpdBIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgCIAEoBRItCglvcGVuX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2xhc3RfZXJyb3JfY29kZRgEIAEoCRIvCgt1cGRhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi7AEKFUNyZWF0ZUluc3RhbmNlUmVxdWVzdBI8CghpbnN0YW5jZRgBIAEoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZUID4EECEkwKB3NlY3JldHMYAiADKAsyNi5iZXJ0aC5pbnN0YW5jZXMudjEuQ3JlYXRlSW5zdGFuY2VSZXF1ZXN0LlNlY3JldHNFbnRyeUID4EEEEhcKCnJlcXVlc3RfaWQYAyABKAlCA+BBARouCgxTZWNyZXRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJRChZDcmVhdGVJbnN0YW5jZVJlc3BvbnNlEjcKCGluc3RhbmNlGAEgASgLMiUuYmVydGguaW5zdGFuY2VzLnYxLk1jcFNlcnZlckluc3RhbmNlIiUKEkdldEluc3RhbmNlUmVxdWVzdBIPCgJpZBgBIAEoCUID4EECIk4KE0dldEluc3RhbmNlUmVzcG9uc2USNwoIaW5zdGFuY2UYASABKAsyJS5iZXJ0aC5pbnN0YW5jZXMudjEuTWNwU2VydmVySW5zdGFuY2UivQEKFExpc3RJbnN0YW5jZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhEKCXNlcnZlcl9pZBgDIAEoCRIyCgZzdGF0dXMYBCABKA4yIi5iZXJ0aC5pbnN0YW5jZXMudjEuSW5zdGFuY2VTdGF0dXMSNwoNZGVzaXJlZF9zdGF0ZRgFIAEoDjIgLmJlcnRoLmluc3RhbmNlcy52MS5EZXNpcmVkU3RhdGUiagoVTGlzdEluc3RhbmNlc1Jlc3BvbnNlEjgKCWluc3RhbmNlcxgBIAMoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkinQIKFVVwZGF0ZUluc3RhbmNlUmVxdWVzdBI8CghpbnN0YW5jZRgBIAEoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZUID4EECEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxJMCgdzZWNyZXRzGAMgAygLMjYuYmVydGguaW5zdGFuY2VzLnYxLlVwZGF0ZUluc3RhbmNlUmVxdWVzdC5TZWNyZXRzRW50cnlCA+BBBBIXCgpyZXF1ZXN0X2lkGAQgASgJQgPgQQEaLgoMU2VjcmV0c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiUQoWVXBkYXRlSW5zdGFuY2VSZXNwb25zZRI3CghpbnN0YW5jZRgBIAEoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZSJBChVEZWxldGVJbnN0YW5jZVJlcXVlc3QSDwoCaWQYASABKAlCA+BBAhIXCgpyZXF1ZXN0X2lkGAIgASgJQgPgQQEiUQoWRGVsZXRlSW5zdGFuY2VSZXNwb25zZRI3CghpbnN0YW5jZRgBIAEoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZSJAChRTdGFydEluc3RhbmNlUmVxdWVzdBIPCgJpZBgBIAEoCUID4EECEhcKCnJlcXVlc3RfaWQYAiABKAlCA+BBASJQChVTdGFydEluc3RhbmNlUmVzcG9uc2USNwoIaW5zdGFuY2UYASABKAsyJS5iZXJ0aC5pbnN0YW5jZXMudjEuTWNwU2VydmVySW5zdGFuY2UiPwoTU3RvcEluc3RhbmNlUmVxdWVzdBIPCgJpZBgBIAEoCUID4EECEhcKCnJlcXVlc3RfaWQYAiABKAlCA+BBASJPChRTdG9wSW5zdGFuY2VSZXNwb25zZRI3CghpbnN0YW5jZRgBIAEoCzIlLmJlcnRoLmluc3RhbmNlcy52MS5NY3BTZXJ2ZXJJbnN0YW5jZSJCChZSZXN0YXJ0SW5zdGFuY2VSZXF1ZXN0Eg8KAmlkGAEgASgJQgPgQQISFwoKcmVxdWVzdF9pZBgCIAEoCUID4EEBIlIKF1Jlc3RhcnRJbnN0YW5jZVJlc3BvbnNlEjcKCGluc3RhbmNlGAEgASgLMiUuYmVydGguaW5zdGFuY2VzLnYxLk1jcFNlcnZlckluc3RhbmNlImsKGFNldEluc3RhbmNlU2VjcmV0UmVxdWVzdBIPCgJpZBgBIAEoCUID4EECEhEKBG5hbWUYAiABKAlCA+BBAhISCgV2YWx1ZRgDIAEoCUID4EEEEhcKCnJlcXVlc3RfaWQYBCABKAlCA+BBASJUChlTZXRJbnN0YW5jZVNlY3JldFJlc3BvbnNlEjcKCGluc3RhbmNlGAEgASgLMiUuYmVydGguaW5zdGFuY2VzLnYxLk1jcFNlcnZlckluc3RhbmNlIicKFFdhdGNoSW5zdGFuY2VSZXF1ZXN0Eg8KAmlkGAEgASgJQgPgQQIiUAoVV2F0Y2hJbnN0YW5jZVJlc3BvbnNlEjcKCGluc3RhbmNlGAEgASgLMiUuYmVydGguaW5zdGFuY2VzLnYxLk1jcFNlcnZlckluc3RhbmNlIk0KHVJlc29sdmVJbnN0YW5jZVNlY3JldHNSZXF1ZXN0EhgKC2luc3RhbmNlX2lkGAEgASgJQgPgQQISEgoKZ2VuZXJhdGlvbhgCIAEoAyKzAQoeUmVzb2x2ZUluc3RhbmNlU2VjcmV0c1Jlc3BvbnNlEk4KBnZhbHVlcxgBIAMoCzI+LmJlcnRoLmluc3RhbmNlcy52MS5SZXNvbHZlSW5zdGFuY2VTZWNyZXRzUmVzcG9uc2UuVmFsdWVzRW50cnkSEgoKZ2VuZXJhdGlvbhgCIAEoAxotCgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBKosBCg9VcHN0cmVhbUNpcmN1aXQSIAocVVBTVFJFQU1fQ0lSQ1VJVF9VTlNQRUNJRklFRBAAEhsKF1VQU1RSRUFNX0NJUkNVSVRfQ0xPU0VEEAESGQoVVVBTVFJFQU1fQ0lSQ1VJVF9PUEVOEAISHgoaVVBTVFJFQU1fQ0lSQ1VJVF9IQUxGX09QRU4QAypjCgxEZXNpcmVkU3RhdGUSHQoZREVTSVJFRF9TVEFURV9VTlNQRUNJRklFRBAAEhkKFURFU0lSRURfU1RBVEVfUlVOTklORxABEhkKFURFU0lSRURfU1RBVEVfU1RPUFBFRBACKrcCCg5JbnN0YW5jZVN0YXR1cxIfChtJTlNUQU5DRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdJTlNUQU5DRV9TVEFUVVNfUEVORElORxABEhwKGElOU1RBTkNFX1NUQVRVU19TVEFSVElORxACEhsKF0lOU1RBTkNFX1NUQVRVU19SVU5OSU5HEAMSHQoZSU5TVEFOQ0VfU1RBVFVTX1VOSEVBTFRIWRAEEhwKGElOU1RBTkNFX1NUQVRVU19TVE9QUElORxAFEhsKF0lOU1RBTkNFX1NUQVRVU19TVE9QUEVEEAYSGgoWSU5TVEFOQ0VfU1RBVFVTX0ZBSUxFRBAHEhwKGElOU1RBTkNFX1NUQVRVU19ERUxFVElORxAIEhgKFElOU1RBTkNFX1NUQVRVU19JRExFEAkywwsKEEluc3RhbmNlc1NlcnZpY2USiwEKDkNyZWF0ZUluc3RhbmNlEikuYmVydGguaW5zdGFuY2VzLnYxLkNyZWF0ZUluc3RhbmNlUmVxdWVzdBoqLmJlcnRoLmluc3RhbmNlcy52MS5DcmVhdGVJbnN0YW5jZVJlc3BvbnNlIiKC0+STAhw6ASpiCGluc3RhbmNlIg0vdjEvaW5zdGFuY2VzEocBCgtHZXRJbnN0YW5jZRImLmJlcnRoLmluc3RhbmNlcy52MS5HZXRJbnN0YW5jZVJlcXVlc3QaJy5iZXJ0aC5pbnN0YW5jZXMudjEuR2V0SW5zdGFuY2VSZXNwb25zZSInkAIBgtPkkwIeYghpbnN0YW5jZRISL3YxL2luc3RhbmNlcy97aWR9En4KDUxpc3RJbnN0YW5jZXMSKC5iZXJ0aC5pbnN0YW5jZXMudjEuTGlzdEluc3RhbmNlc1JlcXVlc3QaKS5iZXJ0aC5pbnN0YW5jZXMudjEuTGlzdEluc3RhbmNlc1Jlc3BvbnNlIhiQAgGC0+STAg8SDS92MS9pbnN0YW5jZXMSmQEKDlVwZGF0ZUluc3RhbmNlEikuYmVydGguaW5zdGFuY2VzLnYxLlVwZGF0ZUluc3RhbmNlUmVxdWVzdBoqLmJlcnRoLmluc3RhbmNlcy52MS5VcGRhdGVJbnN0YW5jZVJlc3BvbnNlIjCC0+STAio6ASpiCGluc3RhbmNlMhsvdjEvaW5zdGFuY2VzL3tpbnN0YW5jZS5pZH0SgwEKDkRlbGV0ZUluc3RhbmNlEikuYmVydGguaW5zdGFuY2VzLnYxLkRlbGV0ZUluc3RhbmNlUmVxdWVzdBoqLmJlcnRoLmluc3RhbmNlcy52MS5EZWxldGVJbnN0YW5jZVJlc3BvbnNlIhqC0+STAhQqEi92MS9pbnN0YW5jZXMve2lkfRKTAQoNU3RhcnRJbnN0YW5jZRIoLmJlcnRoLmluc3RhbmNlcy52MS5TdGFydEluc3RhbmNlUmVxdWVzdBopLmJlcnRoLmluc3RhbmNlcy52MS5TdGFydEluc3RhbmNlUmVzcG9uc2UiLYLT5JMCJzoBKmIIaW5zdGFuY2UiGC92MS9pbnN0YW5jZXMve2lkfTpzdGFydBKPAQoMU3RvcEluc3RhbmNlEicuYmVydGguaW5zdGFuY2VzLnYxLlN0b3BJbnN0YW5jZVJlcXVlc3QaKC5iZXJ0aC5pbnN0YW5jZXMudjEuU3RvcEluc3RhbmNlUmVzcG9uc2UiLILT5JMCJjoBKmIIaW5zdGFuY2UiFy92MS9pbnN0YW5jZXMve2lkfTpzdG9wEpsBCg9SZXN0YXJ0SW5zdGFuY2USKi5iZXJ0aC5pbnN0YW5jZXMudjEuUmVzdGFydEluc3RhbmNlUmVxdWVzdBorLmJlcnRoLmluc3RhbmNlcy52MS5SZXN0YXJ0SW5zdGFuY2VSZXNwb25zZSIvgtPkkwIpOgEqYghpbnN0YW5jZSIaL3YxL2luc3RhbmNlcy97aWR9OnJlc3RhcnQSowEKEVNldEluc3RhbmNlU2VjcmV0EiwuYmVydGguaW5zdGFuY2VzLnYxLlNldEluc3RhbmNlU2VjcmV0UmVxdWVzdBotLmJlcnRoLmluc3RhbmNlcy52MS5TZXRJbnN0YW5jZVNlY3JldFJlc3BvbnNlIjGC0+STAis6ASpiCGluc3RhbmNlIhwvdjEvaW5zdGFuY2VzL3tpZH06c2V0U2VjcmV0EogBCg1XYXRjaEluc3RhbmNlEiguYmVydGguaW5zdGFuY2VzLnYxLldhdGNoSW5zdGFuY2VSZXF1ZXN0GikuYmVydGguaW5zdGFuY2VzLnYxLldhdGNoSW5zdGFuY2VSZXNwb25zZSIggtPkkwIaEhgvdjEvaW5zdGFuY2VzL3tpZH06d2F0Y2gwATKZAQoWSW5zdGFuY2VTZWNyZXRzU2VydmljZRJ/ChZSZXNvbHZlSW5zdGFuY2VTZWNyZXRzEjEuYmVydGguaW5zdGFuY2VzLnYxLlJlc29sdmVJbnN0YW5jZVNlY3JldHNSZXF1ZXN0GjIuYmVydGguaW5zdGFuY2VzLnYxLlJlc29sdmVJbnN0YW5jZVNlY3JldHNSZXNwb25zZWIGcHJvdG8z", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * McpServerInstance is a configured copy of a catalog entry, or a bare URL.
@@ -107,6 +107,14 @@ export type McpServerInstance = Message<"berth.instances.v1.McpServerInstance"> 
    * @generated from field: berth.instances.v1.UpstreamHealth upstream = 15;
    */
   upstream?: UpstreamHealth | undefined;
+
+  /**
+   * The idle policy as the runtime applies it (json_spec.idle, else the catalog entry's or the
+   * deployment's default) and the MCP traffic it last saw. Absent for instances never idled.
+   *
+   * @generated from field: berth.instances.v1.IdleState idle = 16;
+   */
+  idle?: IdleState | undefined;
 };
 
 /**
@@ -115,6 +123,42 @@ export type McpServerInstance = Message<"berth.instances.v1.McpServerInstance"> 
  */
 export const McpServerInstanceSchema: GenMessage<McpServerInstance> = /*@__PURE__*/
   messageDesc(file_berth_instances_v1_instances, 0);
+
+/**
+ * IdleState is what the runtime's idle policy sees of an instance.
+ *
+ * @generated from message berth.instances.v1.IdleState
+ */
+export type IdleState = Message<"berth.instances.v1.IdleState"> & {
+  /**
+   * Seconds without MCP traffic (and no open stream) after which the workload is stopped and
+   * the instance shows IDLE; the first MCP request starts it again.
+   *
+   * @generated from field: int32 timeout_seconds = 1;
+   */
+  timeoutSeconds: number;
+
+  /**
+   * When the gateway last reported an MCP request (or an open stream) for the instance.
+   *
+   * @generated from field: google.protobuf.Timestamp last_request_time = 2;
+   */
+  lastRequestTime?: Timestamp | undefined;
+
+  /**
+   * When the instance goes IDLE unless more traffic comes; absent while it is not running.
+   *
+   * @generated from field: google.protobuf.Timestamp idle_time = 3;
+   */
+  idleTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message berth.instances.v1.IdleState.
+ * Use `create(IdleStateSchema)` to create a new message.
+ */
+export const IdleStateSchema: GenMessage<IdleState> = /*@__PURE__*/
+  messageDesc(file_berth_instances_v1_instances, 1);
 
 /**
  * UpstreamHealth is the state of the gateway's circuit breaker on an instance's MCP endpoint.
@@ -164,7 +208,7 @@ export type UpstreamHealth = Message<"berth.instances.v1.UpstreamHealth"> & {
  * Use `create(UpstreamHealthSchema)` to create a new message.
  */
 export const UpstreamHealthSchema: GenMessage<UpstreamHealth> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 1);
+  messageDesc(file_berth_instances_v1_instances, 2);
 
 /**
  * Request for CreateInstance.
@@ -199,7 +243,7 @@ export type CreateInstanceRequest = Message<"berth.instances.v1.CreateInstanceRe
  * Use `create(CreateInstanceRequestSchema)` to create a new message.
  */
 export const CreateInstanceRequestSchema: GenMessage<CreateInstanceRequest> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 2);
+  messageDesc(file_berth_instances_v1_instances, 3);
 
 /**
  * Response of CreateInstance.
@@ -218,7 +262,7 @@ export type CreateInstanceResponse = Message<"berth.instances.v1.CreateInstanceR
  * Use `create(CreateInstanceResponseSchema)` to create a new message.
  */
 export const CreateInstanceResponseSchema: GenMessage<CreateInstanceResponse> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 3);
+  messageDesc(file_berth_instances_v1_instances, 4);
 
 /**
  * Request for GetInstance.
@@ -239,7 +283,7 @@ export type GetInstanceRequest = Message<"berth.instances.v1.GetInstanceRequest"
  * Use `create(GetInstanceRequestSchema)` to create a new message.
  */
 export const GetInstanceRequestSchema: GenMessage<GetInstanceRequest> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 4);
+  messageDesc(file_berth_instances_v1_instances, 5);
 
 /**
  * Response of GetInstance.
@@ -258,7 +302,7 @@ export type GetInstanceResponse = Message<"berth.instances.v1.GetInstanceRespons
  * Use `create(GetInstanceResponseSchema)` to create a new message.
  */
 export const GetInstanceResponseSchema: GenMessage<GetInstanceResponse> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 5);
+  messageDesc(file_berth_instances_v1_instances, 6);
 
 /**
  * Request for ListInstances.
@@ -297,7 +341,7 @@ export type ListInstancesRequest = Message<"berth.instances.v1.ListInstancesRequ
  * Use `create(ListInstancesRequestSchema)` to create a new message.
  */
 export const ListInstancesRequestSchema: GenMessage<ListInstancesRequest> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 6);
+  messageDesc(file_berth_instances_v1_instances, 7);
 
 /**
  * Response of ListInstances.
@@ -321,7 +365,7 @@ export type ListInstancesResponse = Message<"berth.instances.v1.ListInstancesRes
  * Use `create(ListInstancesResponseSchema)` to create a new message.
  */
 export const ListInstancesResponseSchema: GenMessage<ListInstancesResponse> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 7);
+  messageDesc(file_berth_instances_v1_instances, 8);
 
 /**
  * Request for UpdateInstance.
@@ -361,7 +405,7 @@ export type UpdateInstanceRequest = Message<"berth.instances.v1.UpdateInstanceRe
  * Use `create(UpdateInstanceRequestSchema)` to create a new message.
  */
 export const UpdateInstanceRequestSchema: GenMessage<UpdateInstanceRequest> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 8);
+  messageDesc(file_berth_instances_v1_instances, 9);
 
 /**
  * Response of UpdateInstance.
@@ -380,7 +424,7 @@ export type UpdateInstanceResponse = Message<"berth.instances.v1.UpdateInstanceR
  * Use `create(UpdateInstanceResponseSchema)` to create a new message.
  */
 export const UpdateInstanceResponseSchema: GenMessage<UpdateInstanceResponse> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 9);
+  messageDesc(file_berth_instances_v1_instances, 10);
 
 /**
  * Request for DeleteInstance.
@@ -408,7 +452,7 @@ export type DeleteInstanceRequest = Message<"berth.instances.v1.DeleteInstanceRe
  * Use `create(DeleteInstanceRequestSchema)` to create a new message.
  */
 export const DeleteInstanceRequestSchema: GenMessage<DeleteInstanceRequest> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 10);
+  messageDesc(file_berth_instances_v1_instances, 11);
 
 /**
  * Response of DeleteInstance.
@@ -427,7 +471,7 @@ export type DeleteInstanceResponse = Message<"berth.instances.v1.DeleteInstanceR
  * Use `create(DeleteInstanceResponseSchema)` to create a new message.
  */
 export const DeleteInstanceResponseSchema: GenMessage<DeleteInstanceResponse> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 11);
+  messageDesc(file_berth_instances_v1_instances, 12);
 
 /**
  * Request for StartInstance.
@@ -455,7 +499,7 @@ export type StartInstanceRequest = Message<"berth.instances.v1.StartInstanceRequ
  * Use `create(StartInstanceRequestSchema)` to create a new message.
  */
 export const StartInstanceRequestSchema: GenMessage<StartInstanceRequest> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 12);
+  messageDesc(file_berth_instances_v1_instances, 13);
 
 /**
  * Response of StartInstance.
@@ -474,7 +518,7 @@ export type StartInstanceResponse = Message<"berth.instances.v1.StartInstanceRes
  * Use `create(StartInstanceResponseSchema)` to create a new message.
  */
 export const StartInstanceResponseSchema: GenMessage<StartInstanceResponse> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 13);
+  messageDesc(file_berth_instances_v1_instances, 14);
 
 /**
  * Request for StopInstance.
@@ -502,7 +546,7 @@ export type StopInstanceRequest = Message<"berth.instances.v1.StopInstanceReques
  * Use `create(StopInstanceRequestSchema)` to create a new message.
  */
 export const StopInstanceRequestSchema: GenMessage<StopInstanceRequest> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 14);
+  messageDesc(file_berth_instances_v1_instances, 15);
 
 /**
  * Response of StopInstance.
@@ -521,7 +565,7 @@ export type StopInstanceResponse = Message<"berth.instances.v1.StopInstanceRespo
  * Use `create(StopInstanceResponseSchema)` to create a new message.
  */
 export const StopInstanceResponseSchema: GenMessage<StopInstanceResponse> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 15);
+  messageDesc(file_berth_instances_v1_instances, 16);
 
 /**
  * Request for RestartInstance.
@@ -549,7 +593,7 @@ export type RestartInstanceRequest = Message<"berth.instances.v1.RestartInstance
  * Use `create(RestartInstanceRequestSchema)` to create a new message.
  */
 export const RestartInstanceRequestSchema: GenMessage<RestartInstanceRequest> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 16);
+  messageDesc(file_berth_instances_v1_instances, 17);
 
 /**
  * Response of RestartInstance.
@@ -568,7 +612,7 @@ export type RestartInstanceResponse = Message<"berth.instances.v1.RestartInstanc
  * Use `create(RestartInstanceResponseSchema)` to create a new message.
  */
 export const RestartInstanceResponseSchema: GenMessage<RestartInstanceResponse> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 17);
+  messageDesc(file_berth_instances_v1_instances, 18);
 
 /**
  * Request for SetInstanceSecret.
@@ -606,7 +650,7 @@ export type SetInstanceSecretRequest = Message<"berth.instances.v1.SetInstanceSe
  * Use `create(SetInstanceSecretRequestSchema)` to create a new message.
  */
 export const SetInstanceSecretRequestSchema: GenMessage<SetInstanceSecretRequest> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 18);
+  messageDesc(file_berth_instances_v1_instances, 19);
 
 /**
  * Response of SetInstanceSecret.
@@ -625,7 +669,7 @@ export type SetInstanceSecretResponse = Message<"berth.instances.v1.SetInstanceS
  * Use `create(SetInstanceSecretResponseSchema)` to create a new message.
  */
 export const SetInstanceSecretResponseSchema: GenMessage<SetInstanceSecretResponse> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 19);
+  messageDesc(file_berth_instances_v1_instances, 20);
 
 /**
  * Request for WatchInstance.
@@ -644,7 +688,7 @@ export type WatchInstanceRequest = Message<"berth.instances.v1.WatchInstanceRequ
  * Use `create(WatchInstanceRequestSchema)` to create a new message.
  */
 export const WatchInstanceRequestSchema: GenMessage<WatchInstanceRequest> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 20);
+  messageDesc(file_berth_instances_v1_instances, 21);
 
 /**
  * Response of WatchInstance: the instance as it is after each change.
@@ -663,7 +707,7 @@ export type WatchInstanceResponse = Message<"berth.instances.v1.WatchInstanceRes
  * Use `create(WatchInstanceResponseSchema)` to create a new message.
  */
 export const WatchInstanceResponseSchema: GenMessage<WatchInstanceResponse> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 21);
+  messageDesc(file_berth_instances_v1_instances, 22);
 
 /**
  * Request for ResolveInstanceSecrets.
@@ -689,7 +733,7 @@ export type ResolveInstanceSecretsRequest = Message<"berth.instances.v1.ResolveI
  * Use `create(ResolveInstanceSecretsRequestSchema)` to create a new message.
  */
 export const ResolveInstanceSecretsRequestSchema: GenMessage<ResolveInstanceSecretsRequest> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 22);
+  messageDesc(file_berth_instances_v1_instances, 23);
 
 /**
  * Response of ResolveInstanceSecrets.
@@ -715,7 +759,7 @@ export type ResolveInstanceSecretsResponse = Message<"berth.instances.v1.Resolve
  * Use `create(ResolveInstanceSecretsResponseSchema)` to create a new message.
  */
 export const ResolveInstanceSecretsResponseSchema: GenMessage<ResolveInstanceSecretsResponse> = /*@__PURE__*/
-  messageDesc(file_berth_instances_v1_instances, 23);
+  messageDesc(file_berth_instances_v1_instances, 24);
 
 /**
  * UpstreamCircuit is a circuit breaker state.
@@ -828,6 +872,14 @@ export enum InstanceStatus {
    * @generated from enum value: INSTANCE_STATUS_DELETING = 8;
    */
   DELETING = 8,
+
+  /**
+   * Stopped by the idle policy while the desired state stays RUNNING: no workload runs, and the
+   * first MCP request to /mcp/{instance} starts it again.
+   *
+   * @generated from enum value: INSTANCE_STATUS_IDLE = 9;
+   */
+  IDLE = 9,
 }
 
 /**

@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file berth/runtime/v1/runtime.proto.
  */
 export const file_berth_runtime_v1_runtime: GenFile = /*@__PURE__*/
-  fileDesc("Ch5iZXJ0aC9ydW50aW1lL3YxL3J1bnRpbWUucHJvdG8SEGJlcnRoLnJ1bnRpbWUudjEi9gEKCFdvcmtsb2FkEhMKC2luc3RhbmNlX2lkGAEgASgJEhIKCmdlbmVyYXRpb24YAiABKAMSDgoGZHJpdmVyGAMgASgJEi4KBXN0YXRlGAQgASgOMh8uYmVydGgucnVudGltZS52MS5Xb3JrbG9hZFN0YXRlEg8KB21lc3NhZ2UYBSABKAkSFAoMY29udGFpbmVyX2lkGAYgASgJEhAKCGVuZHBvaW50GAcgASgJEhUKDXJlc3RhcnRfY291bnQYCCABKAUSMQoNb2JzZXJ2ZWRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiLgoSR2V0V29ya2xvYWRSZXF1ZXN0EhgKC2luc3RhbmNlX2lkGAEgASgJQgPgQQIiQwoTR2V0V29ya2xvYWRSZXNwb25zZRIsCgh3b3JrbG9hZBgBIAEoCzIaLmJlcnRoLnJ1bnRpbWUudjEuV29ya2xvYWQiPQoUTGlzdFdvcmtsb2Fkc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiXwoVTGlzdFdvcmtsb2Fkc1Jlc3BvbnNlEi0KCXdvcmtsb2FkcxgBIAMoCzIaLmJlcnRoLnJ1bnRpbWUudjEuV29ya2xvYWQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjIKFlJlc29sdmVFbmRwb2ludFJlcXVlc3QSGAoLaW5zdGFuY2VfaWQYASABKAlCA+BBAiLzAQoXUmVzb2x2ZUVuZHBvaW50UmVzcG9uc2USCwoDdXJsGAEgASgJEkcKB2hlYWRlcnMYAiADKAsyNi5iZXJ0aC5ydW50aW1lLnYxLlJlc29sdmVFbmRwb2ludFJlc3BvbnNlLkhlYWRlcnNFbnRyeRISCgpnZW5lcmF0aW9uGAMgASgDEi4KBXN0YXRlGAQgASgOMh8uYmVydGgucnVudGltZS52MS5Xb3JrbG9hZFN0YXRlEg4KBmRyaXZlchgFIAEoCRouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI0ChhMaXN0SW5zdGFuY2VUb29sc1JlcXVlc3QSGAoLaW5zdGFuY2VfaWQYASABKAlCA+BBAiJ1ChlMaXN0SW5zdGFuY2VUb29sc1Jlc3BvbnNlEiUKBXRvb2xzGAEgAygLMhYuYmVydGgucnVudGltZS52MS5Ub29sEjEKDW9ic2VydmVkX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImcKBFRvb2wSDAoEbmFtZRgBIAEoCRINCgV0aXRsZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRItCgxpbnB1dF9zY2hlbWEYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IlEKEVN0cmVhbUxvZ3NSZXF1ZXN0EhgKC2luc3RhbmNlX2lkGAEgASgJQgPgQQISDgoGZm9sbG93GAIgASgIEhIKCnRhaWxfbGluZXMYAyABKAUiXAoSU3RyZWFtTG9nc1Jlc3BvbnNlEgwKBGxpbmUYASABKAkSDgoGc3RyZWFtGAIgASgJEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKvYBCg1Xb3JrbG9hZFN0YXRlEh4KGldPUktMT0FEX1NUQVRFX1VOU1BFQ0lGSUVEEAASGwoXV09SS0xPQURfU1RBVEVfU1RBUlRJTkcQARIaChZXT1JLTE9BRF9TVEFURV9SVU5OSU5HEAISHAoYV09SS0xPQURfU1RBVEVfVU5IRUFMVEhZEAMSGwoXV09SS0xPQURfU1RBVEVfU1RPUFBJTkcQBBIaChZXT1JLTE9BRF9TVEFURV9TVE9QUEVEEAUSGQoVV09SS0xPQURfU1RBVEVfRkFJTEVEEAYSGgoWV09SS0xPQURfU1RBVEVfUkVNT1ZFRBAHMqsFCg5SdW50aW1lU2VydmljZRKMAQoLR2V0V29ya2xvYWQSJC5iZXJ0aC5ydW50aW1lLnYxLkdldFdvcmtsb2FkUmVxdWVzdBolLmJlcnRoLnJ1bnRpbWUudjEuR2V0V29ya2xvYWRSZXNwb25zZSIwkAIBgtPkkwInYgh3b3JrbG9hZBIbL3YxL3dvcmtsb2Fkcy97aW5zdGFuY2VfaWR9EnoKDUxpc3RXb3JrbG9hZHMSJi5iZXJ0aC5ydW50aW1lLnYxLkxpc3RXb3JrbG9hZHNSZXF1ZXN0GicuYmVydGgucnVudGltZS52MS5MaXN0V29ya2xvYWRzUmVzcG9uc2UiGJACAYLT5JMCDxINL3YxL3dvcmtsb2FkcxJrCg9SZXNvbHZlRW5kcG9pbnQSKC5iZXJ0aC5ydW50aW1lLnYxLlJlc29sdmVFbmRwb2ludFJlcXVlc3QaKS5iZXJ0aC5ydW50aW1lLnYxLlJlc29sdmVFbmRwb2ludFJlc3BvbnNlIgOQAgESmgEKEUxpc3RJbnN0YW5jZVRvb2xzEiouYmVydGgucnVudGltZS52MS5MaXN0SW5zdGFuY2VUb29sc1JlcXVlc3QaKy5iZXJ0aC5ydW50aW1lLnYxLkxpc3RJbnN0YW5jZVRvb2xzUmVzcG9uc2UiLJACAYLT5JMCIxIhL3YxL2luc3RhbmNlcy97aW5zdGFuY2VfaWR9L3Rvb2xzEoMBCgpTdHJlYW1Mb2dzEiMuYmVydGgucnVudGltZS52MS5TdHJlYW1Mb2dzUmVxdWVzdBokLmJlcnRoLnJ1bnRpbWUudjEuU3RyZWFtTG9nc1Jlc3BvbnNlIiiC0+STAiISIC92MS9pbnN0YW5jZXMve2luc3RhbmNlX2lkfS9sb2dzMAFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch5iZXJ0aC9ydW50aW1lL3YxL3J1bnRpbWUucHJvdG8SEGJlcnRoLnJ1bnRpbWUudjEi+gIKCFdvcmtsb2FkEhMKC2luc3RhbmNlX2lkGAEgASgJEhIKCmdlbmVyYXRpb24YAiABKAMSDgoGZHJpdmVyGAMgASgJEi4KBXN0YXRlGAQgASgOMh8uYmVydGgucnVudGltZS52MS5Xb3JrbG9hZFN0YXRlEg8KB21lc3NhZ2UYBSABKAkSFAoMY29udGFpbmVyX2lkGAYgASgJEhAKCGVuZHBvaW50GAcgASgJEhUKDXJlc3RhcnRfY291bnQYCCABKAUSMQoNb2JzZXJ2ZWRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoUaWRsZV90aW1lb3V0X3NlY29uZHMYCiABKAUSNQoRbGFzdF9yZXF1ZXN0X3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWlkbGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiLgoSR2V0V29ya2xvYWRSZXF1ZXN0EhgKC2luc3RhbmNlX2lkGAEgASgJQgPgQQIiQwoTR2V0V29ya2xvYWRSZXNwb25zZRIsCgh3b3JrbG9hZBgBIAEoCzIaLmJlcnRoLnJ1bnRpbWUudjEuV29ya2xvYWQiPQoUTGlzdFdvcmtsb2Fkc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiXwoVTGlzdFdvcmtsb2Fkc1Jlc3BvbnNlEi0KCXdvcmtsb2FkcxgBIAMoCzIaLmJlcnRoLnJ1bnRpbWUudjEuV29ya2xvYWQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjIKFlJlc29sdmVFbmRwb2ludFJlcXVlc3QSGAoLaW5zdGFuY2VfaWQYASABKAlCA+BBAiKFAgoXUmVzb2x2ZUVuZHBvaW50UmVzcG9uc2USCwoDdXJsGAEgASgJEkcKB2hlYWRlcnMYAiADKAsyNi5iZXJ0aC5ydW50aW1lLnYxLlJlc29sdmVFbmRwb2ludFJlc3BvbnNlLkhlYWRlcnNFbnRyeRISCgpnZW5lcmF0aW9uGAMgASgDEi4KBXN0YXRlGAQgASgOMh8uYmVydGgucnVudGltZS52MS5Xb3JrbG9hZFN0YXRlEg4KBmRyaXZlchgFIAEoCRIQCgh3YWtlYWJsZRgGIAEoCBouCgxIZWFkZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIvChNXYWtlSW5zdGFuY2VSZXF1ZXN0EhgKC2luc3RhbmNlX2lkGAEgASgJQgPgQQIivQEKFFdha2VJbnN0YW5jZVJlc3BvbnNlEgsKA3VybBgBIAEoCRJECgdoZWFkZXJzGAIgAygLMjMuYmVydGgucnVudGltZS52MS5XYWtlSW5zdGFuY2VSZXNwb25zZS5IZWFkZXJzRW50cnkSEgoKZ2VuZXJhdGlvbhgDIAEoAxIOCgZkcml2ZXIYBCABKAkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiTQoVUmVwb3J0QWN0aXZpdHlSZXF1ZXN0EjQKCGFjdGl2aXR5GAEgAygLMiIuYmVydGgucnVudGltZS52MS5JbnN0YW5jZUFjdGl2aXR5InkKEEluc3RhbmNlQWN0aXZpdHkSGAoLaW5zdGFuY2VfaWQYASABKAlCA+BBAhI1ChFsYXN0X3JlcXVlc3RfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMb3Blbl9zdHJlYW1zGAMgASgFIhgKFlJlcG9ydEFjdGl2aXR5UmVzcG9uc2UiNAoYTGlzdEluc3RhbmNlVG9vbHNSZXF1ZXN0EhgKC2luc3RhbmNlX2lkGAEgASgJQgPgQQIidQoZTGlzdEluc3RhbmNlVG9vbHNSZXNwb25zZRIlCgV0b29scxgBIAMoCzIWLmJlcnRoLnJ1bnRpbWUudjEuVG9vbBIxCg1vYnNlcnZlZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJnCgRUb29sEgwKBG5hbWUYASABKAkSDQoFdGl0bGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSLQoMaW5wdXRfc2NoZW1hGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJRChFTdHJlYW1Mb2dzUmVxdWVzdBIYCgtpbnN0YW5jZV9pZBgBIAEoCUID4EECEg4KBmZvbGxvdxgCIAEoCBISCgp0YWlsX2xpbmVzGAMgASgFIlwKElN0cmVhbUxvZ3NSZXNwb25zZRIMCgRsaW5lGAEgASgJEg4KBnN0cmVhbRgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqPAgoNV29ya2xvYWRTdGF0ZRIeChpXT1JLTE9BRF9TVEFURV9VTlNQRUNJRklFRBAAEhsKF1dPUktMT0FEX1NUQVRFX1NUQVJUSU5HEAESGgoWV09SS0xPQURfU1RBVEVfUlVOTklORxACEhwKGFdPUktMT0FEX1NUQVRFX1VOSEVBTFRIWRADEhsKF1dPUktMT0FEX1NUQVRFX1NUT1BQSU5HEAQSGgoWV09SS0xPQURfU1RBVEVfU1RPUFBFRBAFEhkKFVdPUktMT0FEX1NUQVRFX0ZBSUxFRBAGEhoKFldPUktMT0FEX1NUQVRFX1JFTU9WRUQQBxIXChNXT1JLTE9BRF9TVEFURV9JRExFEAgy7wYKDlJ1bnRpbWVTZXJ2aWNlEowBCgtHZXRXb3JrbG9hZBIkLmJlcnRoLnJ1bnRpbWUudjEuR2V0V29ya2xvYWRSZXF1ZXN0GiUuYmVydGgucnVudGltZS52MS5HZXRXb3JrbG9hZFJlc3BvbnNlIjCQAgGC0+STAidiCHdvcmtsb2FkEhsvdjEvd29ya2xvYWRzL3tpbnN0YW5jZV9pZH0SegoNTGlzdFdvcmtsb2FkcxImLmJlcnRoLnJ1bnRpbWUudjEuTGlzdFdvcmtsb2Fkc1JlcXVlc3QaJy5iZXJ0aC5ydW50aW1lLnYxLkxpc3RXb3JrbG9hZHNSZXNwb25zZSIYkAIBgtPkkwIPEg0vdjEvd29ya2xvYWRzEmsKD1Jlc29sdmVFbmRwb2ludBIoLmJlcnRoLnJ1bnRpbWUudjEuUmVzb2x2ZUVuZHBvaW50UmVxdWVzdBopLmJlcnRoLnJ1bnRpbWUudjEuUmVzb2x2ZUVuZHBvaW50UmVzcG9uc2UiA5ACARJdCgxXYWtlSW5zdGFuY2USJS5iZXJ0aC5ydW50aW1lLnYxLldha2VJbnN0YW5jZVJlcXVlc3QaJi5iZXJ0aC5ydW50aW1lLnYxLldha2VJbnN0YW5jZVJlc3BvbnNlEmMKDlJlcG9ydEFjdGl2aXR5EicuYmVydGgucnVudGltZS52MS5SZXBvcnRBY3Rpdml0eVJlcXVlc3QaKC5iZXJ0aC5ydW50aW1lLnYxLlJlcG9ydEFjdGl2aXR5UmVzcG9uc2USmgEKEUxpc3RJbnN0YW5jZVRvb2xzEiouYmVydGgucnVudGltZS52MS5MaXN0SW5zdGFuY2VUb29sc1JlcXVlc3QaKy5iZXJ0aC5ydW50aW1lLnYxLkxpc3RJbnN0YW5jZVRvb2xzUmVzcG9uc2UiLJACAYLT5JMCIxIhL3YxL2luc3RhbmNlcy97aW5zdGFuY2VfaWR9L3Rvb2xzEoMBCgpTdHJlYW1Mb2dzEiMuYmVydGgucnVudGltZS52MS5TdHJlYW1Mb2dzUmVxdWVzdBokLmJlcnRoLnJ1bnRpbWUudjEuU3RyZWFtTG9nc1Jlc3BvbnNlIiiC0+STAiISIC92MS9pbnN0YW5jZXMve2luc3RhbmNlX2lkfS9sb2dzMAFiBnByb3RvMw", [file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Workload is the runtime's view of one instance.
@@ -72,6 +72,27 @@ export type Workload = Message<"berth.runtime.v1.Workload"> & {
    * @generated from field: google.protobuf.Timestamp observed_time = 9;
    */
   observedTime?: Timestamp | undefined;
+
+  /**
+   * The idle policy's timeout in seconds; 0: never idled.
+   *
+   * @generated from field: int32 idle_timeout_seconds = 10;
+   */
+  idleTimeoutSeconds: number;
+
+  /**
+   * The last MCP traffic the gateway reported.
+   *
+   * @generated from field: google.protobuf.Timestamp last_request_time = 11;
+   */
+  lastRequestTime?: Timestamp | undefined;
+
+  /**
+   * When the workload is stopped for idleness unless traffic comes; absent when not running.
+   *
+   * @generated from field: google.protobuf.Timestamp idle_time = 12;
+   */
+  idleTime?: Timestamp | undefined;
 };
 
 /**
@@ -222,6 +243,14 @@ export type ResolveEndpointResponse = Message<"berth.runtime.v1.ResolveEndpointR
    * @generated from field: string driver = 5;
    */
   driver: string;
+
+  /**
+   * No endpoint now (url empty), but WakeInstance answers one once the server is up: the
+   * instance is IDLE, or an MCP request is waking it.
+   *
+   * @generated from field: bool wakeable = 6;
+   */
+  wakeable: boolean;
 };
 
 /**
@@ -230,6 +259,132 @@ export type ResolveEndpointResponse = Message<"berth.runtime.v1.ResolveEndpointR
  */
 export const ResolveEndpointResponseSchema: GenMessage<ResolveEndpointResponse> = /*@__PURE__*/
   messageDesc(file_berth_runtime_v1_runtime, 6);
+
+/**
+ * Request for WakeInstance.
+ *
+ * @generated from message berth.runtime.v1.WakeInstanceRequest
+ */
+export type WakeInstanceRequest = Message<"berth.runtime.v1.WakeInstanceRequest"> & {
+  /**
+   * @generated from field: string instance_id = 1;
+   */
+  instanceId: string;
+};
+
+/**
+ * Describes the message berth.runtime.v1.WakeInstanceRequest.
+ * Use `create(WakeInstanceRequestSchema)` to create a new message.
+ */
+export const WakeInstanceRequestSchema: GenMessage<WakeInstanceRequest> = /*@__PURE__*/
+  messageDesc(file_berth_runtime_v1_runtime, 7);
+
+/**
+ * Response of WakeInstance: where the woken instance's MCP traffic goes.
+ *
+ * @generated from message berth.runtime.v1.WakeInstanceResponse
+ */
+export type WakeInstanceResponse = Message<"berth.runtime.v1.WakeInstanceResponse"> & {
+  /**
+   * Streamable HTTP URL on loopback.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * Headers to add upstream; holds credentials, so only the gateway asks for them.
+   *
+   * @generated from field: map<string, string> headers = 2;
+   */
+  headers: { [key: string]: string };
+
+  /**
+   * @generated from field: int64 generation = 3;
+   */
+  generation: bigint;
+
+  /**
+   * The workload's driver.
+   *
+   * @generated from field: string driver = 4;
+   */
+  driver: string;
+};
+
+/**
+ * Describes the message berth.runtime.v1.WakeInstanceResponse.
+ * Use `create(WakeInstanceResponseSchema)` to create a new message.
+ */
+export const WakeInstanceResponseSchema: GenMessage<WakeInstanceResponse> = /*@__PURE__*/
+  messageDesc(file_berth_runtime_v1_runtime, 8);
+
+/**
+ * Request for ReportActivity.
+ *
+ * @generated from message berth.runtime.v1.ReportActivityRequest
+ */
+export type ReportActivityRequest = Message<"berth.runtime.v1.ReportActivityRequest"> & {
+  /**
+   * @generated from field: repeated berth.runtime.v1.InstanceActivity activity = 1;
+   */
+  activity: InstanceActivity[];
+};
+
+/**
+ * Describes the message berth.runtime.v1.ReportActivityRequest.
+ * Use `create(ReportActivityRequestSchema)` to create a new message.
+ */
+export const ReportActivityRequestSchema: GenMessage<ReportActivityRequest> = /*@__PURE__*/
+  messageDesc(file_berth_runtime_v1_runtime, 9);
+
+/**
+ * InstanceActivity is the MCP traffic one gateway saw for one instance since its last report.
+ *
+ * @generated from message berth.runtime.v1.InstanceActivity
+ */
+export type InstanceActivity = Message<"berth.runtime.v1.InstanceActivity"> & {
+  /**
+   * @generated from field: string instance_id = 1;
+   */
+  instanceId: string;
+
+  /**
+   * The latest request's time.
+   *
+   * @generated from field: google.protobuf.Timestamp last_request_time = 2;
+   */
+  lastRequestTime?: Timestamp | undefined;
+
+  /**
+   * Streams (SSE answers, requests in flight) open now: they keep the instance awake.
+   *
+   * @generated from field: int32 open_streams = 3;
+   */
+  openStreams: number;
+};
+
+/**
+ * Describes the message berth.runtime.v1.InstanceActivity.
+ * Use `create(InstanceActivitySchema)` to create a new message.
+ */
+export const InstanceActivitySchema: GenMessage<InstanceActivity> = /*@__PURE__*/
+  messageDesc(file_berth_runtime_v1_runtime, 10);
+
+/**
+ * Response of ReportActivity.
+ *
+ * @generated from message berth.runtime.v1.ReportActivityResponse
+ */
+export type ReportActivityResponse = Message<"berth.runtime.v1.ReportActivityResponse"> & {
+};
+
+/**
+ * Describes the message berth.runtime.v1.ReportActivityResponse.
+ * Use `create(ReportActivityResponseSchema)` to create a new message.
+ */
+export const ReportActivityResponseSchema: GenMessage<ReportActivityResponse> = /*@__PURE__*/
+  messageDesc(file_berth_runtime_v1_runtime, 11);
 
 /**
  * Request for ListInstanceTools.
@@ -248,7 +403,7 @@ export type ListInstanceToolsRequest = Message<"berth.runtime.v1.ListInstanceToo
  * Use `create(ListInstanceToolsRequestSchema)` to create a new message.
  */
 export const ListInstanceToolsRequestSchema: GenMessage<ListInstanceToolsRequest> = /*@__PURE__*/
-  messageDesc(file_berth_runtime_v1_runtime, 7);
+  messageDesc(file_berth_runtime_v1_runtime, 12);
 
 /**
  * Response of ListInstanceTools.
@@ -272,7 +427,7 @@ export type ListInstanceToolsResponse = Message<"berth.runtime.v1.ListInstanceTo
  * Use `create(ListInstanceToolsResponseSchema)` to create a new message.
  */
 export const ListInstanceToolsResponseSchema: GenMessage<ListInstanceToolsResponse> = /*@__PURE__*/
-  messageDesc(file_berth_runtime_v1_runtime, 8);
+  messageDesc(file_berth_runtime_v1_runtime, 13);
 
 /**
  * Tool is one MCP tool as the server described it.
@@ -306,7 +461,7 @@ export type Tool = Message<"berth.runtime.v1.Tool"> & {
  * Use `create(ToolSchema)` to create a new message.
  */
 export const ToolSchema: GenMessage<Tool> = /*@__PURE__*/
-  messageDesc(file_berth_runtime_v1_runtime, 9);
+  messageDesc(file_berth_runtime_v1_runtime, 14);
 
 /**
  * Request for StreamLogs.
@@ -335,7 +490,7 @@ export type StreamLogsRequest = Message<"berth.runtime.v1.StreamLogsRequest"> & 
  * Use `create(StreamLogsRequestSchema)` to create a new message.
  */
 export const StreamLogsRequestSchema: GenMessage<StreamLogsRequest> = /*@__PURE__*/
-  messageDesc(file_berth_runtime_v1_runtime, 10);
+  messageDesc(file_berth_runtime_v1_runtime, 15);
 
 /**
  * Response of StreamLogs: one log line.
@@ -366,7 +521,7 @@ export type StreamLogsResponse = Message<"berth.runtime.v1.StreamLogsResponse"> 
  * Use `create(StreamLogsResponseSchema)` to create a new message.
  */
 export const StreamLogsResponseSchema: GenMessage<StreamLogsResponse> = /*@__PURE__*/
-  messageDesc(file_berth_runtime_v1_runtime, 11);
+  messageDesc(file_berth_runtime_v1_runtime, 16);
 
 /**
  * WorkloadState mirrors the observed instance status.
@@ -413,6 +568,13 @@ export enum WorkloadState {
    * @generated from enum value: WORKLOAD_STATE_REMOVED = 7;
    */
   REMOVED = 7,
+
+  /**
+   * Stopped by the idle policy; the desired state is still running.
+   *
+   * @generated from enum value: WORKLOAD_STATE_IDLE = 8;
+   */
+  IDLE = 8,
 }
 
 /**
@@ -456,6 +618,30 @@ export const RuntimeService: GenService<{
     methodKind: "unary";
     input: typeof ResolveEndpointRequestSchema;
     output: typeof ResolveEndpointResponseSchema;
+  },
+  /**
+   * Wakes an IDLE instance (or waits for a starting one): answers its endpoint once the server
+   * answered its probe. Concurrent calls start it once. UNAVAILABLE when the instance's wake
+   * deadline passes first (it keeps starting; the caller may retry); FAILED_PRECONDITION when
+   * the instance is not meant to run.
+   *
+   * @generated from rpc berth.runtime.v1.RuntimeService.WakeInstance
+   */
+  wakeInstance: {
+    methodKind: "unary";
+    input: typeof WakeInstanceRequestSchema;
+    output: typeof WakeInstanceResponseSchema;
+  },
+  /**
+   * Tells the runtime which instances had MCP traffic (the idle policy's clock); the gateway
+   * sends it for requests and, while they last, for open streams.
+   *
+   * @generated from rpc berth.runtime.v1.RuntimeService.ReportActivity
+   */
+  reportActivity: {
+    methodKind: "unary";
+    input: typeof ReportActivityRequestSchema;
+    output: typeof ReportActivityResponseSchema;
   },
   /**
    * Lists the tools the last health probe saw.
