@@ -2,14 +2,13 @@ import { fileURLToPath } from "node:url";
 import { failpoint, GUARD_HEADER } from "@berth/platform";
 import type Docker from "dockerode";
 import type { DockerSpec } from "../../spec/types.js";
-import {
-  type LogLine,
-  type ObservedWorkload,
-  PermanentStartError,
-  type StdioChannel,
-  type WorkloadDriver,
-  type WorkloadHandle,
-  type WorkloadRequest,
+import type {
+  LogLine,
+  ObservedWorkload,
+  StdioChannel,
+  WorkloadDriver,
+  WorkloadHandle,
+  WorkloadRequest,
 } from "../types.js";
 import { ensureBridgeNetwork } from "./bridge-network.js";
 import {
@@ -19,7 +18,13 @@ import {
   inspectImage,
   removeContainer as removeOne,
 } from "./container-io.js";
-import { containerOptions, containerUser, launchedArgv, secretsLine } from "./container-options.js";
+import {
+  containerOptions,
+  containerUser,
+  launcherArgv,
+  secretsLine,
+  serverPort,
+} from "./container-options.js";
 import { dockerStatus, engineCall, ignoreGone } from "./docker-client.js";
 import { logLines } from "./docker-logs.js";
 import {
@@ -178,24 +183,9 @@ export function createDockerDriver(
   async function create(request: WorkloadRequest<DockerSpec>): Promise<WorkloadHandle> {
     const { spec, instanceId, generation } = request;
     const image = await imageConfig(spec.image);
-    let port: number | undefined;
-    if (spec.transport === "http") {
-      const exposed = Object.keys(image.Config?.ExposedPorts ?? {});
-      port = spec.port ?? (exposed.length === 1 ? Number.parseInt(exposed[0]!, 10) : undefined);
-      if (!port) {
-        throw new PermanentStartError(
-          `json_spec.port is required: image ${spec.image} does not expose exactly one port`,
-        );
-      }
-    }
+    const port = serverPort(spec, image);
     const secretEnv = request.secretEnv ?? {};
-    const hasSecrets = Object.keys(secretEnv).length > 0;
-    const argv = hasSecrets ? launchedArgv(spec, image) : undefined;
-    if (hasSecrets && !argv) {
-      throw new PermanentStartError(
-        `image ${spec.image} does not start its server with node: Berth delivers secret values only through its launcher, never in the container's environment`,
-      );
-    }
+    const argv = launcherArgv(spec, image, secretEnv);
     const launcher = argv ? { hostPath: LAUNCHER_PATH, ...argv } : undefined;
     const network =
       spec.transport === "stdio"
