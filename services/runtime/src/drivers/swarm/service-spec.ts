@@ -99,7 +99,9 @@ export function serviceSpec(
         TTY: false,
         OpenStdin: spec.transport === "stdio",
         ReadOnly: true,
-        Mounts: [{ Type: "tmpfs", Target: "/tmp", TmpfsOptions: { SizeBytes: TMP_BYTES, Mode: 0o1777 } }],
+        Mounts: [
+          { Type: "tmpfs", Target: "/tmp", TmpfsOptions: { SizeBytes: TMP_BYTES, Mode: 0o1777 } },
+        ],
         CapabilityDrop: ["ALL"],
         // Read by engines from API 1.44 (Docker 25); older ones ignore the field.
         Privileges: { NoNewPrivileges: true } as Docker.Privileges,

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { GUARD_HEADER } from "@berth/platform";
+import { failpoint, GUARD_HEADER } from "@berth/platform";
 import type Docker from "dockerode";
 import type { DockerSpec } from "../../spec/types.js";
 import {
@@ -364,7 +364,9 @@ export function createSwarmDriver(
           ...(launcher ? { launcher } : {}),
         }),
       );
+      failpoint("runtime.after-container-create");
       const containerId = await runningTask(service.id);
+      failpoint("runtime.after-container-start");
       if (spec.transport === "stdio") {
         const container = docker.getContainer(containerId);
         return handle(
