@@ -246,7 +246,7 @@ describe("swarm driver: instances run as Swarm services, through the runtime", (
     } finally {
       await mcp.close();
     }
-  });
+  }, 120_000);
 
   it("keeps nothing running when stopped, and starts again on start", async () => {
     const stopped = instanceSnapshot({
@@ -326,7 +326,7 @@ describe("swarm driver: instances run as Swarm services, through the runtime", (
     } finally {
       await mcp.close();
     }
-  });
+  }, 120_000);
 
   it("removes services, guards, networks, secrets and configs on delete", async () => {
     for (const [instance, generation] of [

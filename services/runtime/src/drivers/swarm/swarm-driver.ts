@@ -205,11 +205,12 @@ export function createSwarmDriver(
   }
 
   /**
-   * Removes everything of an instance, every generation: services first, then their containers and the guards
+   * Removes everything of an instance, every generation (but its networks when it is being
+   * replaced): services first, then their containers and the guards
    * (killed at once, as the Docker driver does), then networks, secrets and configs. Returns how
    * many objects were removed.
    */
-  async function removeAll(instanceId: string): Promise<number> {
+  async function removeAll(instanceId: string, keepNetworks = false): Promise<number> {
     const filters = scopeFilters(labels, instanceId);
     let removed = 0;
     const services = await docker.listServices({ filters });
@@ -230,7 +231,9 @@ export function createSwarmDriver(
       if (Date.now() > deadline) throw new Error("the instance's task containers do not go away");
       await sleep(100);
     }
-    for (const network of await docker.listNetworks({ filters })) {
+    // A replacement keeps the networks: Swarm releases a removed task's overlay address a
+    // while after its container is gone, which would hold up the removal for seconds.
+    for (const network of keepNetworks ? [] : await docker.listNetworks({ filters })) {
       await removeNetwork(network.Name);
       removed += 1;
     }
@@ -383,7 +386,7 @@ export function createSwarmDriver(
       return handle(request, containerId, endpoint, false, undefined, guard);
     } catch (error) {
       // Nothing half-made stays: the next attempt starts from a clean instance.
-      await removeAll(instanceId).catch(() => undefined);
+      await removeAll(instanceId, true).catch(() => undefined);
       throw error;
     }
   }
@@ -419,7 +422,7 @@ export function createSwarmDriver(
           const adopted = await adopt(request, current[0]!);
           if (adopted) return adopted;
         }
-        await removeAll(request.instanceId);
+        await removeAll(request.instanceId, true);
         return create(request);
       }),
     remove: (instanceId) =>
