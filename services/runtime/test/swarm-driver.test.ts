@@ -7,9 +7,10 @@ import {
 } from "@berth/proto/gen/berth/events/v1/events_pb";
 import { InstanceStatus } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { WorkloadState } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
-import { useEngines } from "@berth/testkit";
+import { findFreePort, useEngines } from "@berth/testkit";
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ServiceProcess, spawnService } from "../../../test/support/service-process.js";
 import { createSwarmDriver, type SwarmDriver } from "../src/drivers/swarm/swarm-driver.js";
 import type { Runtime } from "../src/index.js";
 import { parseSpec } from "../src/spec/parse-spec.js";
@@ -424,4 +425,84 @@ describe("swarm driver: secrets as Swarm secrets", () => {
     expect(left).toEqual({ containers: [], networks: [], services: [], secrets: [], configs: [] });
     expect(await driver.inspect(instanceId)).toEqual([]);
   });
+});
+
+describe("swarm driver: a runtime killed between service start and health", () => {
+  const runId = newRunId();
+  let engines: Awaited<ReturnType<typeof useEngines>>;
+  let publisher: EventPublisher;
+  let env: Record<string, string>;
+  const processes: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    await ensureImages();
+    engines = await useEngines();
+    publisher = await createPublisher(engines.natsUrl);
+    env = runtimeTestEnv(engines, runId, { BERTH_RUNTIME_DOCKER_DRIVER: "swarm" });
+  }, 120_000);
+  afterAll(async () => {
+    for (const process of processes) await process.stop();
+    await publisher?.close();
+    await removeLeftovers(runId);
+    await engines?.cleanup();
+  });
+
+  it("leaves exactly one service, adopted by the next runtime", async () => {
+    const instance = instanceSnapshot({
+      spec: {
+        type: "docker",
+        image: IMAGES.stdio,
+        transport: "stdio",
+        health_check: { interval: 2, timeout: 5 },
+      },
+    });
+    await publisher.publish(
+      McpServerInstanceCreatedSchema,
+      create(McpServerInstanceCreatedSchema, { instance }),
+      1,
+      instance.id,
+    );
+    const doomed = spawnService("runtime", {
+      ...env,
+      BERTH_FAILPOINTS: "runtime.after-container-start",
+    });
+    processes.push(doomed);
+    const exit = await Promise.race([
+      doomed.exited,
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`no crash: ${doomed.output().stderr}`)), 90_000),
+      ),
+    ]);
+    expect(exit).toEqual({ code: null, signal: "SIGKILL" });
+    const [orphan] = await servicesOf(instance.id);
+    expect(orphan).toBeDefined();
+
+    const port = await findFreePort();
+    const revived = spawnService("runtime", { ...env, GRPC_PORT: String(port) });
+    processes.push(revived);
+    const client = runtimeClient(port);
+    await waitFor(
+      "RUNNING under the new runtime",
+      async () => {
+        const { workload } = await client.getWorkload({ instanceId: instance.id });
+        return workload?.state === WorkloadState.RUNNING ? workload : undefined;
+      },
+      120_000,
+    );
+    const services = await servicesOf(instance.id);
+    expect(services.map((s) => s.ID)).toEqual([orphan!.ID]);
+    expect(await taskContainerOf(instance.id)).toBeDefined();
+    const endpoint = await client.resolveEndpoint({ instanceId: instance.id });
+    const mcp = await connectMcp(endpoint.url, endpoint.headers);
+    try {
+      const result = await mcp.callTool({
+        name: "echo",
+        arguments: { message: "after the crash" },
+      });
+      expect(result.content).toEqual([{ type: "text", text: "Echo: after the crash" }]);
+    } finally {
+      await mcp.close();
+    }
+    expect(await revived.stop()).toEqual({ code: 0, signal: null });
+  }, 300_000);
 });
