@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import { type AddressInfo, createServer } from "node:net";
 import {
   McpServerInstanceCreatedSchema,
   McpServerInstanceDeletedSchema,
@@ -16,6 +17,7 @@ import type { Runtime } from "../src/index.js";
 import { parseSpec } from "../src/spec/parse-spec.js";
 import type { DockerSpec } from "../src/spec/types.js";
 import { connectMcp, statusEvents } from "./support/mcp-helpers.js";
+import { REACH_SCRIPT } from "./support/reach-script.js";
 import {
   createPublisher,
   docker,
@@ -326,6 +328,59 @@ describe("swarm driver: instances run as Swarm services, through the runtime", (
       await mcp.callTool({ name: "echo", arguments: { message: "adopted" } });
     } finally {
       await mcp.close();
+    }
+  }, 120_000);
+
+  it("gives a server no route to the host or the internet from its internal overlay", async () => {
+    let dialled = 0;
+    const listener = createServer((socket) => {
+      dialled += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => listener.listen(0, "0.0.0.0", resolve));
+    const bridge = await docker.getNetwork("bridge").inspect();
+    const hostBridge = bridge.IPAM?.Config?.[0]?.Gateway ?? "172.17.0.1";
+    const probe = instanceSnapshot({
+      spec: {
+        type: "docker",
+        image: IMAGES.http,
+        transport: "http",
+        port: 3001,
+        command: ["/usr/local/bin/node", "-e", REACH_SCRIPT],
+        environment: {
+          PROBE_PORT: String((listener.address() as AddressInfo).port),
+          PROBE_HOSTS: [hostBridge, "host.docker.internal", "1.1.1.1"].join(","),
+        },
+        health_check: { interval: 30, timeout: 5 },
+      },
+    });
+    try {
+      await publishCreated(probe);
+      const lines = await waitFor(
+        "the reach script's report",
+        async () => {
+          const task = await taskContainerOf(probe.id);
+          if (!task) return undefined;
+          const text = (await task.logs({ stdout: true, stderr: true, follow: false })).toString();
+          if (!text.includes("REACH done")) return undefined;
+          return [...text.matchAll(/REACH (\S+) (\S+)/g)]
+            .filter((m) => m[1] !== "done")
+            .map((m) => ({ host: m[1]!, result: m[2]! }));
+        },
+        60_000,
+      );
+      // The three hosts and the overlay's own first address.
+      expect(lines.length).toBeGreaterThanOrEqual(4);
+      for (const line of lines) expect(line.result, line.host).not.toBe("ok");
+      expect(dialled).toBe(0);
+    } finally {
+      await new Promise((resolve) => listener.close(resolve));
+      await publisher.publish(
+        McpServerInstanceDeletedSchema,
+        create(McpServerInstanceDeletedSchema, { instanceId: probe.id, generation: 1n }),
+        2,
+        probe.id,
+      );
     }
   }, 120_000);
 

@@ -100,7 +100,12 @@ export function serviceSpec(
         OpenStdin: spec.transport === "stdio",
         ReadOnly: true,
         Mounts: [
-          { Type: "tmpfs", Target: "/tmp", TmpfsOptions: { SizeBytes: TMP_BYTES, Mode: 0o1777 } },
+          {
+            Type: "tmpfs",
+            Source: "",
+            Target: "/tmp",
+            TmpfsOptions: { SizeBytes: TMP_BYTES, Mode: 0o1777 },
+          },
         ],
         CapabilityDrop: ["ALL"],
         // Read by engines from API 1.44 (Docker 25); older ones ignore the field.
