@@ -62,6 +62,22 @@ async function guardsOf(instanceId: string) {
   });
 }
 
+/**
+ * The run's leftovers once none is left, or as they are after 30 s: a removed overlay network
+ * stays listed on the node for a moment after Swarm deleted it.
+ */
+async function whenAllGone(runId: string) {
+  return waitFor(
+    "every object of the run gone",
+    async () => {
+      const found = await leftovers(runId);
+      const count = Object.values(found).reduce((n, list) => n + list.length, 0);
+      return count === 0 ? found : undefined;
+    },
+    30_000,
+  ).catch(() => leftovers(runId));
+}
+
 describe("swarm driver: instances run as Swarm services, through the runtime", () => {
   const runId = newRunId();
   let engines: Awaited<ReturnType<typeof useEngines>>;
@@ -399,15 +415,7 @@ describe("swarm driver: instances run as Swarm services, through the runtime", (
     for (const instance of [http, stdio]) {
       await statusEvents(engines.natsUrl, instance.id, (all) => all.some((e) => e.removed));
     }
-    const left = await waitFor(
-      "every object of the run gone",
-      async () => {
-        const found = await leftovers(runId);
-        const count = Object.values(found).reduce((n, list) => n + list.length, 0);
-        return count === 0 ? found : undefined;
-      },
-      30_000,
-    ).catch(async () => leftovers(runId));
+    const left = await whenAllGone(runId);
     expect(left).toEqual({ containers: [], networks: [], services: [], secrets: [], configs: [] });
   });
 });
@@ -475,8 +483,17 @@ describe("swarm driver: secrets as Swarm secrets", () => {
       }),
     ]);
 
+    // The idle policy's sleep: nothing runs or holds the secret; the networks stay for the wake.
+    await driver.sleep(instanceId);
+    const asleep = await leftovers(runId);
+    expect(asleep).toMatchObject({ containers: [], services: [], secrets: [], configs: [] });
+    expect(asleep.networks.map((n) => n.Name).sort()).toEqual(
+      [`berth-${instanceId}-swarm`, `berth-${instanceId}-swarm-edge`].sort(),
+    );
+    expect(await driver.inspect(instanceId)).toEqual([]);
+
     await driver.remove(instanceId);
-    const left = await leftovers(runId);
+    const left = await whenAllGone(runId);
     expect(left).toEqual({ containers: [], networks: [], services: [], secrets: [], configs: [] });
     expect(await driver.inspect(instanceId)).toEqual([]);
   });

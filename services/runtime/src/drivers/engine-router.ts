@@ -5,6 +5,11 @@ import type { LogLine, ObservedWorkload, WorkloadDriver } from "./types.js";
 /** A container engine's driver, closed when the runtime stops (its workloads keep running). */
 export interface EngineDriver extends WorkloadDriver<DockerSpec> {
   close(): void;
+  /**
+   * Stops the instance's workload but keeps what makes the next ensure fast (its networks), for
+   * the idle policy; an engine without it has its workload removed instead.
+   */
+  sleep?(instanceId: string): Promise<void>;
 }
 
 /**
@@ -40,6 +45,12 @@ export function createEngineRouter(
     },
     async remove(instanceId) {
       for (const engine of all) await engine.remove(instanceId);
+    },
+    async sleep(instanceId) {
+      for (const engine of all) {
+        if ((await engine.inspect(instanceId)).length === 0) continue;
+        await (engine.sleep ? engine.sleep(instanceId) : engine.remove(instanceId));
+      }
     },
     inspect: (instanceId) => concat((engine) => engine.inspect(instanceId)),
     list: () => concat((engine) => engine.list()),

@@ -54,6 +54,8 @@ const ENDED = new Set(["complete", "shutdown", "failed", "rejected", "orphaned",
 export interface SwarmDriver extends WorkloadDriver<DockerSpec> {
   /** Ends the runtime's waits and attachments; services keep running. */
   close(): void;
+  /** Removes the instance's services, containers, secrets and configs; keeps its networks. */
+  sleep(instanceId: string): Promise<void>;
 }
 
 /** A Swarm task as the engine lists it (the fields read here). */
@@ -428,6 +430,10 @@ export function createSwarmDriver(
     remove: (instanceId) =>
       swarmCall(async () => {
         await removeAll(instanceId);
+      }),
+    sleep: (instanceId) =>
+      swarmCall(async () => {
+        await removeAll(instanceId, true);
       }),
     inspect: (instanceId) =>
       swarmCall(async () => (await listServices(instanceId)).map(toObserved)),
