@@ -11,6 +11,7 @@ import { WorkloadState } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import { findFreePort, useEngines } from "@berth/testkit";
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startMesh, type TestMesh } from "../../../test/support/mesh.js";
 import { type ServiceProcess, spawnService } from "../../../test/support/service-process.js";
 import { createSwarmDriver, type SwarmDriver } from "../src/drivers/swarm/swarm-driver.js";
 import type { Runtime } from "../src/index.js";
@@ -577,4 +578,112 @@ describe("swarm driver: a runtime killed between service start and health", () =
     }
     expect(await revived.stop()).toEqual({ code: 0, signal: null });
   }, 300_000);
+});
+
+// What a user does, with the runtime on Swarm: catalog entry and instance with a secret through
+// the gateway's REST API, MCP through the gateway's /mcp/{instance}, delete.
+describe("swarm driver: an instance with a secret through the gateway", () => {
+  const runId = newRunId();
+  const secretValue = `sk-swarm-${randomBytes(12).toString("hex")}`;
+  let engines: Awaited<ReturnType<typeof useEngines>>;
+  let mesh: TestMesh;
+
+  beforeAll(async () => {
+    await ensureImages();
+    engines = await useEngines();
+    mesh = await startMesh(engines, {
+      services: ["registry", "instances", "runtime"],
+      env: {
+        BERTH_RUNTIME_DOCKER_DRIVER: "swarm",
+        BERTH_RUNTIME_LABELS: `berth.test=${runId}`,
+        RECONCILE_INTERVAL_MS: "2000",
+      },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await mesh?.stop();
+    await removeLeftovers(runId);
+    await engines?.cleanup();
+  });
+
+  const rest = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${mesh.gateway.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${mesh.apiKey}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it("runs it as a Swarm service, answers MCP calls with the secret in place, and deletes it", async () => {
+    const server = await rest("POST", "/v1/servers", {
+      name: `swarm-ev-${runId}`,
+      image: IMAGES.stdio,
+      transport: "TRANSPORT_STDIO",
+      envSchema: [{ name: "API_KEY", type: "ENV_VAR_TYPE_STRING", required: true, secret: true }],
+    });
+    expect(server.status).toBe(200);
+    const created = await rest("POST", "/v1/instances", {
+      instance: {
+        name: `swarm-ev-${runId}`,
+        serverId: `swarm-ev-${runId}`,
+        jsonSpec: { health_check: { interval: 2, timeout: 5 } },
+      },
+      secrets: { API_KEY: secretValue },
+    });
+    expect(created.status).toBe(200);
+    const id = created.body.id as string;
+    await waitFor(
+      "the instance RUNNING",
+      async () =>
+        (await rest("GET", `/v1/instances/${id}`)).body.status === "INSTANCE_STATUS_RUNNING"
+          ? true
+          : undefined,
+      90_000,
+    );
+    const [service] = await servicesOf(id);
+    expect(service?.Spec?.Labels?.["berth.managed"]).toBe("swarm");
+
+    // The Swarm objects hold no copy of the value...
+    const task = await taskContainerOf(id);
+    const inspected = [
+      await docker.getService(service!.ID).inspect(),
+      await task!.inspect(),
+      ...(await Promise.all(
+        (
+          await docker.listSecrets({ filters: { label: [`berth.instance=${id}`] } })
+        ).map((s) => docker.getSecret(s.ID).inspect()),
+      )),
+    ];
+    expect(inspected).toHaveLength(3);
+    for (const object of inspected) expect(JSON.stringify(object)).not.toContain(secretValue);
+
+    // ...yet the server has it, and answers through the gateway.
+    const mcp = await connectMcp(`${mesh.gateway.url}/mcp/swarm-ev-${runId}`, {
+      authorization: `Bearer ${mesh.apiKey}`,
+    });
+    try {
+      const echoed = await mcp.callTool({ name: "echo", arguments: { message: "via swarm" } });
+      expect(echoed.content).toEqual([{ type: "text", text: "Echo: via swarm" }]);
+      const env = await mcp.callTool({ name: "get-env", arguments: {} });
+      expect(JSON.stringify(env.content)).toContain(secretValue);
+    } finally {
+      await mcp.close();
+    }
+
+    const deleted = await rest("DELETE", `/v1/instances/${id}`);
+    expect(deleted.status).toBe(200);
+    await waitFor(
+      "the instance gone",
+      async () => ((await rest("GET", `/v1/instances/${id}`)).status === 404 ? true : undefined),
+      60_000,
+    );
+    expect(await whenAllGone(runId)).toEqual({
+      containers: [],
+      networks: [],
+      services: [],
+      secrets: [],
+      configs: [],
+    });
+  }, 240_000);
 });
