@@ -96,12 +96,22 @@ export function createSwarmDriver(
     guardCredential(driverOptions.guardSecret, instanceId, generation);
   let launcherScript: Buffer | undefined;
 
-  /** Runs a Swarm call, raising the port's errors (503: this engine is no Swarm manager). */
+  /**
+   * Runs a Swarm call, raising the port's errors. Docker answers 503 both when the engine is in
+   * no Swarm (a configuration to fix: said plainly in the instance's status) and when the Swarm
+   * has no leader for now (wait for it, like an engine that does not answer).
+   */
   async function swarmCall<T>(call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (error) {
       if (dockerStatus(error) === 503) {
+        if (/not a swarm manager/i.test(String((error as Error).message))) {
+          throw new WorkloadStartError(
+            "the Docker engine is not a Swarm manager: run `docker swarm init` on it, or set BERTH_RUNTIME_DOCKER_DRIVER=docker",
+            { cause: error },
+          );
+        }
         throw new EngineUnavailableError("Docker Swarm", { cause: error });
       }
       throw toDriverError(error);
