@@ -239,12 +239,18 @@ describe("swarm driver: instances run as Swarm services, through the runtime", (
       async () => {
         const { workload } = await client.getWorkload({ instanceId: stdio.id });
         const services = await servicesOf(stdio.id);
-        return workload?.state === WorkloadState.RUNNING &&
+        if (
+          workload?.state === WorkloadState.RUNNING &&
           workload.restartCount >= 1 &&
           services.length === 1 &&
           services[0]!.ID !== oldService!.ID
-          ? workload
-          : undefined;
+        ) {
+          return workload;
+        }
+        // Said when the wait ends: what was seen last.
+        throw new Error(
+          `${WorkloadState[workload?.state ?? 0]} (${workload?.message}), restarts ${workload?.restartCount}, services ${services.map((s) => s.ID).join(",")}`,
+        );
       },
       60_000,
     );

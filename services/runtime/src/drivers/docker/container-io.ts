@@ -28,23 +28,39 @@ export function removeContainer(docker: Docker, id: string): Promise<void> {
   return ignoreGone(() => docker.getContainer(id).remove({ force: true, v: true }));
 }
 
-/** Resolves with why the container ended; stays pending once signal aborts (runtime shutdown). */
-export function containerExit(container: Docker.Container, signal: AbortSignal): Promise<string> {
-  return new Promise((resolve) => {
-    container.wait({ condition: "not-running", abortSignal: signal }).then(
-      async (result: { StatusCode: number }) => {
-        const state = await container.inspect().then(
-          (info) => info.State,
-          () => undefined,
-        );
-        if (state?.OOMKilled) resolve("container was killed: out of memory");
-        else resolve(`container exited with code ${result.StatusCode}`);
-      },
-      () => {
-        if (!signal.aborted) resolve("container is gone");
-      },
+/**
+ * Resolves with why the container ended; stays pending once signal aborts (runtime shutdown). A
+ * wait that fails while the container still runs (a dropped engine connection) is made again, so
+ * only a container that really stopped, or is gone, counts as ended.
+ */
+export async function containerExit(
+  container: Docker.Container,
+  signal: AbortSignal,
+): Promise<string> {
+  for (;;) {
+    let code: number | undefined;
+    try {
+      const result = (await container.wait({ condition: "not-running", abortSignal: signal })) as {
+        StatusCode: number;
+      };
+      code = result.StatusCode;
+    } catch {
+      if (signal.aborted) return new Promise<string>(() => {});
+    }
+    const state = await container.inspect().then(
+      (info) => info.State,
+      () => undefined,
     );
-  });
+    if (signal.aborted) return new Promise<string>(() => {});
+    if (state?.Running) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      continue;
+    }
+    if (!state)
+      return code === undefined ? "container is gone" : `container exited with code ${code}`;
+    if (state.OOMKilled) return "container was killed: out of memory";
+    return `container exited with code ${code ?? state.ExitCode}`;
+  }
 }
 
 /**

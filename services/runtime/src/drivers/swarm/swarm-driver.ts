@@ -122,11 +122,21 @@ export function createSwarmDriver(
 
   /** The services of the scope (or one instance), each with its newest task. */
   async function listServices(instanceId?: string): Promise<ObservedService[]> {
-    const services = await docker.listServices({ filters: scopeFilters(labels, instanceId) });
+    let services = await docker.listServices({ filters: scopeFilters(labels, instanceId) });
+    let tasks: Task[] = [];
+    for (let attempt = 1; services.length > 0; attempt += 1) {
+      try {
+        tasks = (await docker.listTasks({
+          filters: { service: services.map((s) => s.ID) },
+        })) as Task[];
+        break;
+      } catch (error) {
+        // A service removed between the two calls fails the task list: list both again.
+        if (attempt >= 3) throw error;
+        services = await docker.listServices({ filters: scopeFilters(labels, instanceId) });
+      }
+    }
     if (services.length === 0) return [];
-    const tasks = (await docker.listTasks({
-      filters: { service: services.map((s) => s.ID) },
-    })) as Task[];
     return services.map((service) => {
       const task = tasks
         .filter((t) => t.ServiceID === service.ID)
