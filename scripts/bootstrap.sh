@@ -92,6 +92,25 @@ if have docker && ! docker info >/dev/null 2>&1; then
   fi
 fi
 
+# 3b. For tests, a single-node Swarm on the engine (the runtime's Swarm driver runs its workloads
+#     as Swarm services): its control plane and gossip listen on loopback only, and Berth publishes
+#     no Swarm port (ingress would bind every interface). Skipped when the engine is already in a
+#     Swarm (active, or a worker of another one: that is the operator's choice).
+if [ "$mode" = test ] && docker info >/dev/null 2>&1; then
+  swarm_state=$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo unknown)
+  if [ "$swarm_state" = inactive ]; then
+    say "initialising a single-node Docker Swarm on 127.0.0.1 (docker swarm init)"
+    if ! out=$(docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 2>&1); then
+      # Two bootstraps at once: the other one may have initialised it meanwhile.
+      if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+        echo "$out" >&2
+        say "docker swarm init failed; the Swarm driver's tests cannot run" >&2
+        exit 1
+      fi
+    fi
+  fi
+fi
+
 # 4. The web console the gateway serves at /ui (built when missing or stale).
 bash scripts/build-console.sh
 

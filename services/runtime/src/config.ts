@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { addressVar, baseEnv, flagVar, portVar } from "@berth/platform";
 import { z } from "zod";
+import { PLACEMENT_PATTERN } from "./drivers/engine-placement.js";
 
 const LOOPBACK = ["127.0.0.1", "::1", "localhost"] as const;
 
@@ -42,6 +43,23 @@ export const runtimeEnv = z.object({
   BERTH_ALLOW_PRIVATE_ENDPOINTS: flagVar(false),
   /** The port guard's image (deploy/images/build-mcp-images.sh builds it). */
   BERTH_GUARD_IMAGE: z.string().min(1).default("berth/mcp-guard:1"),
+  /**
+   * The container engine of instances whose json_spec is of type docker: docker (one container
+   * per instance on DOCKER_HOST) or swarm (one Swarm service per instance; the engine must be a
+   * Swarm manager whose tasks run on it). Engines register in src/drivers/engines.ts.
+   */
+  BERTH_RUNTIME_DOCKER_DRIVER: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*$/, "must be an engine name such as docker or swarm")
+    .default("docker"),
+  /**
+   * Optional placement by instance name: engine=glob rules separated by commas, first match
+   * wins, the rest go to BERTH_RUNTIME_DOCKER_DRIVER (e.g. swarm=team-a-*,docker=dev-*).
+   */
+  BERTH_RUNTIME_PLACEMENT: z
+    .string()
+    .regex(PLACEMENT_PATTERN, "must be engine=glob rules separated by commas")
+    .optional(),
   /** Extra labels on every container and network, as k=v,k2=v2 (tests tag their runs). */
   BERTH_RUNTIME_LABELS: z
     .string()

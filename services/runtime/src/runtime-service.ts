@@ -8,7 +8,7 @@ import { extraLabels, type RuntimeConfig, runtimeScope } from "./config.js";
 import { runtimeMigrations } from "./db/migrations.js";
 import { WorkloadEntity } from "./db/workload-entity.js";
 import { createDockerClient } from "./drivers/docker/docker-client.js";
-import { createDockerDriver } from "./drivers/docker/docker-driver.js";
+import { createContainerDriver } from "./drivers/engines.js";
 import type { Drivers } from "./drivers/types.js";
 import { createUrlDriver } from "./drivers/url-driver.js";
 import { applyDesiredChange, createInstanceEventConsumer } from "./events/instance-events.js";
@@ -58,18 +58,23 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
       // Not fatal: url instances still work, and docker ones start once the engine answers.
       log.warn({ err: error }, "the Docker engine does not answer; docker workloads wait for it");
     });
-    const dockerDriver = createDockerDriver(
-      docker,
-      { scope, extra: extraLabels(config) },
+    const dockerDriver = createContainerDriver(
       {
-        guardImage: config.BERTH_GUARD_IMAGE,
-        // Derived from the runtime's mesh key like the bridge's: guards of running containers keep
-        // their credential across runtime restarts; a new mesh key rotates every credential.
-        guardSecret: createHash("sha256")
-          .update("berth-port-guard\0")
-          .update(backbone.identity.key)
-          .digest("hex"),
+        docker,
+        labels: { scope, extra: extraLabels(config) },
+        guard: {
+          guardImage: config.BERTH_GUARD_IMAGE,
+          // Derived from the runtime's mesh key like the bridge's: guards of running containers
+          // keep their credential across runtime restarts; a new mesh key rotates every credential.
+          guardSecret: createHash("sha256")
+            .update("berth-port-guard\0")
+            .update(backbone.identity.key)
+            .digest("hex"),
+        },
+        config,
       },
+      config.BERTH_RUNTIME_DOCKER_DRIVER,
+      config.BERTH_RUNTIME_PLACEMENT,
     );
     closer.add("docker driver", () => dockerDriver.close());
     const drivers: Drivers = { docker: dockerDriver, url: createUrlDriver() };

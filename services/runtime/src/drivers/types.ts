@@ -2,12 +2,14 @@ import type { Readable, Writable } from "node:stream";
 import type { DockerSpec, RuntimeSpec, UrlSpec } from "../spec/types.js";
 
 /** The names of the drivers; kubernetes joins later behind the same port. */
-export type DriverName = "docker" | "url";
+export type DriverName = "docker" | "url" | "swarm";
 
 /** What a driver is asked to make real: one instance at one generation, secrets resolved. */
 export interface WorkloadRequest<S extends RuntimeSpec = RuntimeSpec> {
   instanceId: string;
   generation: number;
+  /** The instance's name, which placement rules may match (engine-placement.ts). */
+  name?: string;
   /** The spec with secret values in place: kept in memory only. */
   spec: S;
   /**

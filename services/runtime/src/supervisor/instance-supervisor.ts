@@ -411,6 +411,7 @@ export function createInstanceSupervisor(
       handle = await driver.ensure({
         instanceId,
         generation: row.generation,
+        name: row.name,
         spec,
         secretEnv: resolved.secretEnv,
       } as never);

@@ -140,28 +140,35 @@ export function instanceSnapshot(options: {
 
 export { waitFor } from "@berth/testkit";
 
-/** Containers and networks labelled with the run id. */
+/** Containers and networks labelled with the run id, and Swarm services, secrets and configs. */
 export async function leftovers(runId: string) {
   const filters = { label: [`berth.test=${runId}`] };
   const containers = await docker.listContainers({ all: true, filters });
   const networks = await docker.listNetworks({ filters });
-  return { containers, networks };
+  // A Docker engine that is no Swarm manager answers 503: it has no Swarm objects.
+  const swarm = <T>(list: () => Promise<T[]>) => list().catch(() => [] as T[]);
+  const services = await swarm(() => docker.listServices({ filters }));
+  const secrets = await swarm(() => docker.listSecrets({ filters }));
+  const configs = await swarm(
+    () => docker.listConfigs({ filters }) as Promise<Array<{ ID: string }>>,
+  );
+  return { containers, networks, services, secrets, configs };
 }
 
 /** Removes everything labelled with the run id; returns how many objects were left. */
 export async function removeLeftovers(runId: string): Promise<number> {
-  const { containers, networks } = await leftovers(runId);
+  const { containers, networks, services, secrets, configs } = await leftovers(runId);
+  const quietly = (call: () => Promise<unknown>) => call().catch(() => undefined);
+  for (const s of services) await quietly(() => docker.getService(s.ID).remove());
   for (const c of containers)
-    await docker
-      .getContainer(c.Id)
-      .remove({ force: true, v: true })
-      .catch(() => undefined);
-  for (const n of networks)
-    await docker
-      .getNetwork(n.Id)
-      .remove()
-      .catch(() => undefined);
-  return containers.length + networks.length;
+    await quietly(() => docker.getContainer(c.Id).remove({ force: true, v: true }));
+  // Containers of removed services' tasks (labelled too) may still be going.
+  for (const c of (await leftovers(runId)).containers)
+    await quietly(() => docker.getContainer(c.Id).remove({ force: true, v: true }));
+  for (const n of networks) await quietly(() => docker.getNetwork(n.Id).remove());
+  for (const s of secrets) await quietly(() => docker.getSecret(s.ID).remove());
+  for (const c of configs) await quietly(() => docker.getConfig(c.ID).remove());
+  return containers.length + networks.length + services.length + secrets.length + configs.length;
 }
 
 /** Containers of one instance (by label). */

@@ -1,6 +1,6 @@
 import type Docker from "dockerode";
 import type { DockerSpec } from "../../spec/types.js";
-import type { WorkloadRequest } from "../types.js";
+import { PermanentStartError, type WorkloadRequest } from "../types.js";
 
 /** The user containers run as unless the spec names another. */
 export const NOBODY = "65534:65534";
@@ -29,6 +29,41 @@ export function launchedArgv(
   const program = argv[0];
   if (program?.split("/").pop() !== "node") return undefined;
   return { entrypoint: [program, LAUNCHER_TARGET], cmd: argv.slice(1) };
+}
+
+/**
+ * The launcher's argv when secret values are to be delivered (undefined without secrets);
+ * refuses an image whose server is not started by node rather than fall back to the environment.
+ */
+export function launcherArgv(
+  spec: DockerSpec,
+  image: Docker.ImageInspectInfo | undefined,
+  secretEnv: Record<string, string>,
+): { entrypoint: string[]; cmd: string[] } | undefined {
+  if (Object.keys(secretEnv).length === 0) return undefined;
+  const argv = launchedArgv(spec, image);
+  if (!argv) {
+    throw new PermanentStartError(
+      `image ${spec.image} does not start its server with node: Berth delivers secret values only through its launcher, never in the container's environment`,
+    );
+  }
+  return argv;
+}
+
+/** The container port of an http server (the spec's, else the image's only exposed port). */
+export function serverPort(
+  spec: DockerSpec,
+  image: Docker.ImageInspectInfo | undefined,
+): number | undefined {
+  if (spec.transport !== "http") return undefined;
+  const exposed = Object.keys(image?.Config?.ExposedPorts ?? {});
+  const port = spec.port ?? (exposed.length === 1 ? Number.parseInt(exposed[0]!, 10) : undefined);
+  if (!port) {
+    throw new PermanentStartError(
+      `json_spec.port is required: image ${spec.image} does not expose exactly one port`,
+    );
+  }
+  return port;
 }
 
 /** The line the launcher reads. */

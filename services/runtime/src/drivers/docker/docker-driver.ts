@@ -1,25 +1,29 @@
-import { createHmac } from "node:crypto";
-import { PassThrough, type Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { failpoint, GUARD_HEADER } from "@berth/platform";
 import type Docker from "dockerode";
 import type { DockerSpec } from "../../spec/types.js";
-import {
-  type LogLine,
-  type ObservedWorkload,
-  PermanentStartError,
-  type StdioChannel,
-  type WorkloadDriver,
-  type WorkloadHandle,
-  type WorkloadRequest,
+import type {
+  LogLine,
+  ObservedWorkload,
+  StdioChannel,
+  WorkloadDriver,
+  WorkloadHandle,
+  WorkloadRequest,
 } from "../types.js";
+import { ensureBridgeNetwork } from "./bridge-network.js";
+import {
+  attachStdinOnly,
+  attachStdio,
+  containerExit,
+  inspectImage,
+  removeContainer as removeOne,
+} from "./container-io.js";
 import {
   containerOptions,
   containerUser,
-  GUARD_PORT,
-  guardOptions,
-  launchedArgv,
+  launcherArgv,
   secretsLine,
+  serverPort,
 } from "./container-options.js";
 import { dockerStatus, engineCall, ignoreGone } from "./docker-client.js";
 import { logLines } from "./docker-logs.js";
@@ -33,6 +37,7 @@ import {
   scopeFilters,
   workloadLabels,
 } from "./labels.js";
+import { guardCredential, guardEndpoint, startPortGuard } from "./port-guard.js";
 
 /** The secret launcher on this host, mounted read-only into containers that get secrets. */
 const LAUNCHER_PATH = fileURLToPath(new URL("./launcher/berth-launch.cjs", import.meta.url));
@@ -67,9 +72,7 @@ export function createDockerDriver(
 ): DockerDriver {
   const shutdown = new AbortController();
   const credentialOf = (instanceId: string, generation: number) =>
-    createHmac("sha256", driverOptions.guardSecret)
-      .update(`berth-guard\0${instanceId}\0${generation}`)
-      .digest("hex");
+    guardCredential(driverOptions.guardSecret, instanceId, generation);
 
   const observed = (info: Docker.ContainerInfo): ObservedWorkload => ({
     instanceId: info.Labels[LABELS.instance] ?? "",
@@ -87,132 +90,23 @@ export function createDockerDriver(
     (await allContainers(instanceId))
       .filter((c) => !c.guard)
       .map(({ guard: _, ...workload }) => workload);
-  const removeContainer = (id: string) =>
-    ignoreGone(() => docker.getContainer(id).remove({ force: true, v: true }));
-
-  /**
-   * One of an instance's networks, (re)made with the wanted `internal` flag:
-   * - the server's network (networkName): unless the catalog entry asks for egress (then a plain
-   *   bridge), `internal` (Docker drops its traffic to other networks) and with no IPv4 address
-   *   on the host's side of the bridge (`inhibit_ipv4`): Docker 20.10 still gives containers of
-   *   an internal network a default route to the bridge's address, through which every address
-   *   of the host answered (tested). Without that address nothing on the host is reachable, and
-   *   the host has no route to the server's address either;
-   * - the edge network (edgeNetworkName), on which only the guard sits and publishes its port
-   *   (Docker publishes no port of an internal network): no masquerading, so no route out.
-   * Neither lets containers of other networks in.
-   */
-  async function ensureNetwork(
+  const removeContainer = (id: string) => removeOne(docker, id);
+  const ensureNetwork = (
     instanceId: string,
     name: string,
     internal: boolean,
     masquerade: boolean,
-  ): Promise<string> {
-    const existing = await docker
-      .getNetwork(name)
-      .inspect()
-      .catch((error: unknown) => {
-        if (dockerStatus(error) === 404) return undefined;
-        throw error;
-      });
-    const inhibited = existing?.Options?.["com.docker.network.bridge.inhibit_ipv4"] === "true";
-    if (existing && Boolean(existing.Internal) === internal && inhibited === internal) return name;
-    if (existing) await ignoreGone(() => docker.getNetwork(name).remove());
-    try {
-      await docker.createNetwork({
-        Name: name,
-        Driver: "bridge",
-        CheckDuplicate: true,
-        Internal: internal,
-        Labels: workloadLabels(labels, instanceId),
-        Options: {
-          "com.docker.network.bridge.enable_ip_masquerade": String(masquerade),
-          "com.docker.network.bridge.enable_icc": "true",
-          ...(internal ? { "com.docker.network.bridge.inhibit_ipv4": "true" } : {}),
-        },
-      });
-    } catch (error) {
-      if (dockerStatus(error) !== 409) throw error; // 409: made meanwhile, which is fine
-    }
-    return name;
-  }
-
-  async function imageConfig(image: string): Promise<Docker.ImageInspectInfo> {
-    try {
-      return await docker.getImage(image).inspect();
-    } catch (error) {
-      if (dockerStatus(error) === 404) {
-        throw new PermanentStartError(
-          `image ${image} is not present on the Docker engine (Berth pulls nothing: build or load it first)`,
-        );
-      }
-      throw error;
-    }
-  }
-
-  /** Resolves with why the container ended; stays pending when the runtime shuts down. */
-  function exitOf(container: Docker.Container): Promise<string> {
-    return new Promise((resolve) => {
-      container.wait({ condition: "not-running", abortSignal: shutdown.signal }).then(
-        async (result: { StatusCode: number }) => {
-          const state = await container.inspect().then(
-            (info) => info.State,
-            () => undefined,
-          );
-          if (state?.OOMKilled) resolve("container was killed: out of memory");
-          else resolve(`container exited with code ${result.StatusCode}`);
-        },
-        () => {
-          if (!shutdown.signal.aborted) resolve("container is gone");
-        },
-      );
+  ) =>
+    ensureBridgeNetwork(docker, {
+      name,
+      labels: workloadLabels(labels, instanceId),
+      internal,
+      masquerade,
     });
-  }
-
-  /**
-   * A stdin-only attachment (made before start) through which the secrets line reaches the
-   * launcher; ending it closes the http server's stdin (StdinOnce), which it does not read.
-   */
-  async function stdinOnly(container: Docker.Container): Promise<(line: string) => Promise<void>> {
-    const stream = (await container.attach({
-      stream: true,
-      stdin: true,
-      stdout: false,
-      stderr: false,
-      hijack: true,
-      abortSignal: shutdown.signal,
-    })) as NodeJS.ReadWriteStream;
-    stream.on("error", () => undefined); // the container may end first; its exit is reported
-    return (line) =>
-      new Promise<void>((resolve) => {
-        stream.write(line, () => {
-          stream.end();
-          resolve();
-        });
-      });
-  }
-
-  async function attach(container: Docker.Container): Promise<StdioChannel> {
-    const stream = (await container.attach({
-      stream: true,
-      stdin: true,
-      stdout: true,
-      stderr: true,
-      hijack: true,
-      abortSignal: shutdown.signal,
-    })) as NodeJS.ReadWriteStream & { destroy(): void };
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    stderr.resume(); // stderr is in the container's logs; unread it would stall stdout
-    docker.modem.demuxStream(stream, stdout, stderr);
-    stream.on("end", () => stdout.end());
-    stream.on("error", () => stdout.end());
-    return {
-      stdin: stream as unknown as Writable,
-      stdout,
-      close: () => stream.destroy(),
-    };
-  }
+  const imageConfig = (image: string) => inspectImage(docker, image);
+  const exitOf = (container: Docker.Container) => containerExit(container, shutdown.signal);
+  const stdinOnly = (container: Docker.Container) => attachStdinOnly(container, shutdown.signal);
+  const attach = (container: Docker.Container) => attachStdio(docker, container, shutdown.signal);
 
   /** Takes over a running container of this generation (after a runtime restart). */
   async function adopt(
@@ -232,7 +126,7 @@ export function createDockerDriver(
       .inspect()
       .catch(() => undefined);
     if (!guardInfo?.State.Running) return undefined;
-    const endpoint = endpointOf(guardInfo, request.spec.path);
+    const endpoint = guardEndpoint(guardInfo, request.spec.path);
     if (!endpoint) return undefined;
     const guard = docker.getContainer(guardInfo.Id);
     return handle(request, container, info.Id, endpoint, true, undefined, guard);
@@ -266,66 +160,32 @@ export function createDockerDriver(
     };
   }
 
-  /**
-   * Starts the port guard of an http server: on the edge network (its published port) and the
-   * server's network (where it dials the server by alias); the credential goes in on stdin.
-   */
-  async function startGuard(
+  /** Starts the port guard of an http server (port-guard.ts), on the server's bridge network. */
+  function startGuard(
     request: WorkloadRequest<DockerSpec>,
     serverNetwork: string,
     port: number,
   ): Promise<Docker.Container> {
     const { instanceId, generation } = request;
-    const edge = await ensureNetwork(instanceId, edgeNetworkName(instanceId), false, false);
-    const options = guardOptions({
+    return startPortGuard(docker, {
       name: guardName(instanceId, generation),
       labels: { ...workloadLabels(labels, instanceId, generation), [LABELS.role]: "guard" },
       image: driverOptions.guardImage,
-      network: edge,
+      edgeNetwork: edgeNetworkName(instanceId),
+      edgeLabels: workloadLabels(labels, instanceId),
+      serverNetwork,
       upstreamPort: port,
+      credential: credentialOf(instanceId, generation),
+      signal: shutdown.signal,
     });
-    await imageConfig(driverOptions.guardImage);
-    let guard: Docker.Container;
-    try {
-      guard = await docker.createContainer(options);
-    } catch (error) {
-      if (dockerStatus(error) !== 409) throw error;
-      await removeContainer(options.name!);
-      guard = await docker.createContainer(options);
-    }
-    try {
-      await docker.getNetwork(serverNetwork).connect({ Container: guard.id });
-      const send = await stdinOnly(guard);
-      await guard.start();
-      await send(`${credentialOf(instanceId, generation)}\n`);
-      return guard;
-    } catch (error) {
-      await removeContainer(guard.id).catch(() => undefined);
-      throw error;
-    }
   }
 
   async function create(request: WorkloadRequest<DockerSpec>): Promise<WorkloadHandle> {
     const { spec, instanceId, generation } = request;
     const image = await imageConfig(spec.image);
-    let port: number | undefined;
-    if (spec.transport === "http") {
-      const exposed = Object.keys(image.Config?.ExposedPorts ?? {});
-      port = spec.port ?? (exposed.length === 1 ? Number.parseInt(exposed[0]!, 10) : undefined);
-      if (!port) {
-        throw new PermanentStartError(
-          `json_spec.port is required: image ${spec.image} does not expose exactly one port`,
-        );
-      }
-    }
+    const port = serverPort(spec, image);
     const secretEnv = request.secretEnv ?? {};
-    const hasSecrets = Object.keys(secretEnv).length > 0;
-    const argv = hasSecrets ? launchedArgv(spec, image) : undefined;
-    if (hasSecrets && !argv) {
-      throw new PermanentStartError(
-        `image ${spec.image} does not start its server with node: Berth delivers secret values only through its launcher, never in the container's environment`,
-      );
-    }
+    const argv = launcherArgv(spec, image, secretEnv);
     const launcher = argv ? { hostPath: LAUNCHER_PATH, ...argv } : undefined;
     const network =
       spec.transport === "stdio"
@@ -368,7 +228,7 @@ export function createDockerDriver(
       failpoint("runtime.after-container-start");
       if (stdio) return handle(request, container, container.id, "", false, stdio);
       const guard = await startGuard(request, network, port!);
-      const endpoint = endpointOf(await guard.inspect(), spec.path);
+      const endpoint = guardEndpoint(await guard.inspect(), spec.path);
       if (endpoint === undefined) throw new Error("the guard's published port is missing");
       return handle(request, container, container.id, endpoint, false, undefined, guard);
     } catch (error) {
@@ -442,12 +302,4 @@ export function createDockerDriver(
     },
     close: () => shutdown.abort(),
   };
-}
-
-/** The loopback URL of a guard's published port, or undefined when it is not published. */
-function endpointOf(info: Docker.ContainerInspectInfo, path: string): string | undefined {
-  const binding = info.NetworkSettings?.Ports?.[`${GUARD_PORT}/tcp`]?.find(
-    (b) => b.HostIp === "127.0.0.1",
-  );
-  return binding?.HostPort ? `http://127.0.0.1:${binding.HostPort}${path}` : undefined;
 }

@@ -14,6 +14,11 @@ export interface LabelContext {
   scope: string;
   /** Extra labels (for example a test run id). */
   extra: Record<string, string>;
+  /**
+   * The berth.managed value, "true" unless set: each driver on the same engine has its own
+   * ("swarm" for the Swarm driver), so none lists, adopts or collects another's objects.
+   */
+  managed?: string;
 }
 
 /** The labels of an instance's container or network. */
@@ -24,7 +29,7 @@ export function workloadLabels(
 ): Record<string, string> {
   return {
     ...context.extra,
-    [LABELS.managed]: "true",
+    [LABELS.managed]: context.managed ?? "true",
     [LABELS.scope]: context.scope,
     [LABELS.instance]: instanceId,
     ...(generation === undefined ? {} : { [LABELS.generation]: String(generation) }),
@@ -33,7 +38,10 @@ export function workloadLabels(
 
 /** Docker list filters for this scope, optionally one instance. */
 export function scopeFilters(context: LabelContext, instanceId?: string): { label: string[] } {
-  const label = [`${LABELS.managed}=true`, `${LABELS.scope}=${context.scope}`];
+  const label = [
+    `${LABELS.managed}=${context.managed ?? "true"}`,
+    `${LABELS.scope}=${context.scope}`,
+  ];
   if (instanceId) label.push(`${LABELS.instance}=${instanceId}`);
   return { label };
 }

@@ -3,7 +3,8 @@
 // writes one line of JSON ({"env":{"NAME":"value"}}) to its stdin right after start. The values go
 // into the environment and the script runs in this process, so they never appear in `docker
 // inspect`, in Docker's files on disk, in an image layer or in any process's argv. stdin is read
-// byte by byte, so the rest of it (a stdio server's JSON-RPC) is left to the server.
+// byte by byte, so the rest of it (a stdio server's JSON-RPC) is left to the server. The Swarm
+// driver hands the same line over as a Swarm secret file instead (BERTH_SECRETS_FILE).
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
@@ -37,9 +38,23 @@ function readLine() {
   }
 }
 
+// The line comes from stdin, or from the file BERTH_SECRETS_FILE names (a Swarm secret the
+// engine mounts on a tmpfs; the variable holds its path, never a value). stdin then stays the
+// server's own.
+function readSecrets() {
+  const file = process.env.BERTH_SECRETS_FILE;
+  if (!file) return readLine();
+  delete process.env.BERTH_SECRETS_FILE;
+  try {
+    return fs.readFileSync(file, "utf8").split("\n")[0];
+  } catch (error) {
+    fail(`cannot read the secrets file: ${error.code || error}`);
+  }
+}
+
 let env;
 try {
-  env = JSON.parse(readLine()).env;
+  env = JSON.parse(readSecrets()).env;
 } catch {
   fail("the secrets line is not JSON");
 }
