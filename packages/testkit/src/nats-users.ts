@@ -63,6 +63,12 @@ function jetStreamDeny(service: BerthNatsService): string[] {
 }
 
 /**
+ * The key-value buckets the gateway replicas share (GATEWAY_BUCKETS in the gateway): key
+ * revocations and rate-limit buckets. Only the gateway writes them.
+ */
+const GATEWAY_KV_WRITES = ["$KV.berth_gateway_revocations.>", "$KV.berth_gateway_rates.>"];
+
+/**
  * Berth's NATS users: each service publishes its own events only (`berth.<service>.>`), so a
  * leaked gateway password cannot forge an instance event for the runtime to act on.
  * admin (optional) may do anything: the test kit's own, for cleaning streams and tapping events.
@@ -80,7 +86,7 @@ export function berthNatsUsers(
       ...JETSTREAM_CLIENT.publish,
       `berth.${service}.>`,
       `berth.dlq.${service}.>`,
-      ...(service === "gateway" ? ["berth.replay.>"] : []),
+      ...(service === "gateway" ? ["berth.replay.>", ...GATEWAY_KV_WRITES] : []),
     ],
     publishDeny: jetStreamDeny(service),
     subscribe: JETSTREAM_CLIENT.subscribe,

@@ -51,6 +51,7 @@ import { createSessionPins } from "./mcp/session-pins.js";
 import { createGatewayMetrics } from "./metrics/gateway-metrics.js";
 import { observeRequests } from "./observe-request.js";
 import { createOpenApiRoutes, loadOpenApi } from "./openapi/openapi-routes.js";
+import { createRevocationFeed } from "./replicas/revocation-feed.js";
 import { createVirtualMcp, type VirtualMcp } from "./virtual-servers/virtual-mcp.js";
 import { VirtualServerEntity } from "./virtual-servers/virtual-server-entity.js";
 import { createVirtualServerStore } from "./virtual-servers/virtual-server-store.js";
@@ -122,6 +123,14 @@ export async function startGateway(
       load: store.get,
       cacheTtlMs: config.API_KEY_CACHE_MS,
     });
+    // Revocations made on any replica reach this one's key cache within moments.
+    const revocations = createRevocationFeed({
+      nc,
+      logger: log,
+      onRevoked: (id) => authenticator.forget(id),
+    });
+    revocations.start();
+    closer.add("key revocation feed", () => revocations.stop());
     const gatekeeper = createGatekeeper(
       authenticator,
       createRateLimiter(),
@@ -190,7 +199,10 @@ export async function startGateway(
         service: ApiKeysService as DescService,
         impl: createApiKeysHandlers({
           store,
-          onRevoked: (id) => authenticator.forget(id),
+          onRevoked: (id) => {
+            authenticator.forget(id);
+            revocations.announce(id);
+          },
           resolveInstance: (ref) => instanceIdOf(instancesClient, ref),
           resolveVirtualServer: async (ref) => (await virtualServerStore.find(ref))?.id,
           logger: log,
