@@ -1,4 +1,7 @@
-import { useEngines } from "@berth/testkit";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { berthNatsUsers, type NatsHandle, startNats, useEngines } from "@berth/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKey, type KeyedMesh, startKeyedMesh } from "./support/gateway-mesh.js";
 import { type GatewayReplica, startGatewayReplica } from "./support/gateway-replica.js";
@@ -6,8 +9,9 @@ import { type GatewayReplica, startGatewayReplica } from "./support/gateway-repl
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Verified keys are cached for five minutes on both replicas: only the revocation feed can make
-// gateway B refuse a key within the test's polling window.
-const LONG_CACHE = { API_KEY_CACHE_MS: "300000" };
+// gateway B refuse a key within the test's polling window. A slow NATS on a busy machine must
+// not turn the shared limit into two local ones (that fallback is tested on its own below).
+const REPLICA_ENV = { API_KEY_CACHE_MS: "300000", RATE_LIMIT_STORE_TIMEOUT_MS: "20000" };
 
 describe("two gateway replicas on one mesh", () => {
   let engines: Awaited<ReturnType<typeof useEngines>>;
@@ -16,8 +20,8 @@ describe("two gateway replicas on one mesh", () => {
 
   beforeAll(async () => {
     engines = await useEngines();
-    mesh = await startKeyedMesh(engines, { env: LONG_CACHE });
-    b = await startGatewayReplica(mesh, engines, LONG_CACHE);
+    mesh = await startKeyedMesh(engines, { env: REPLICA_ENV });
+    b = await startGatewayReplica(mesh, engines, REPLICA_ENV);
   });
   afterAll(async () => {
     await b?.stop();
@@ -48,5 +52,82 @@ describe("two gateway replicas on one mesh", () => {
     expect(body.error.message).toContain("revoked");
     // And A, which revoked it, refuses it at once.
     expect((await mesh.rest("GET", "/v1/servers", undefined, key)).status).toBe(401);
+  });
+  it("shares one key's rate limit between the replicas", async () => {
+    // Ten tokens and practically no refill: across both replicas, ten calls pass, not twenty.
+    const { key } = await createKey(mesh, {
+      scopes: ["API_KEY_SCOPE_READ"],
+      rateLimitPerSecond: 0.001,
+      rateLimitBurst: 10,
+    });
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const via = i % 2 === 0 ? mesh : b;
+      statuses.push((await via.rest("GET", "/v1/servers", undefined, key)).status);
+    }
+    expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(10);
+    // The first ten pass (five on each replica), every later one is refused on either.
+    expect(statuses.slice(0, 10).every((s) => s === 200)).toBe(true);
+    const refused = await b.rest("GET", "/v1/servers", undefined, key);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+  });
+
+  it("shares a key's burst between concurrent calls on both replicas", async () => {
+    const { key } = await createKey(mesh, {
+      scopes: ["API_KEY_SCOPE_READ"],
+      rateLimitPerSecond: 0.001,
+      rateLimitBurst: 15,
+    });
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 === 0 ? mesh : b).rest("GET", "/v1/servers", undefined, key).then((r) => r.status),
+      ),
+    );
+    expect(statuses.filter((s) => s === 200)).toHaveLength(15);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(25);
+  });
+
+  describe("a gateway whose NATS goes away", () => {
+    let nats: NatsHandle | undefined;
+    let store: string | undefined;
+    let c: GatewayReplica | undefined;
+
+    afterAll(async () => {
+      await c?.stop();
+      await nats?.stop();
+      if (store) await rm(store, { recursive: true, force: true });
+    });
+
+    it("keeps answering with its own rate limits, promptly, and never crashes", async () => {
+      // A NATS server of its own, so that stopping it leaves the rest of the mesh alone.
+      store = await mkdtemp(join(tmpdir(), "berth-replica-nats-"));
+      nats = await startNats({
+        storeDir: join(store, "js"),
+        users: berthNatsUsers(engines.natsPasswords),
+      });
+      c = await startGatewayReplica(mesh, engines, { NATS_URL: nats.url });
+      const { key } = await createKey(mesh, {
+        scopes: ["API_KEY_SCOPE_READ"],
+        rateLimitPerSecond: 0.001,
+        rateLimitBurst: 4,
+      });
+      expect((await c.rest("GET", "/v1/servers", undefined, key)).status).toBe(200);
+      await nats.stop();
+      nats = undefined;
+      // Every call is answered (none waits on the store for long) and the limit still holds:
+      // this replica's own bucket (a full one: it had not seen the shared one) decides.
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const answer = await c.rest("GET", "/v1/servers", undefined, key);
+        statuses.push(answer.status);
+      }
+      expect(statuses.filter((s) => s === 200)).toHaveLength(4);
+      expect(statuses.slice(4)).toEqual([429, 429, 429, 429]);
+      // Still alive: its health endpoint answers (NATS reported down, Postgres up).
+      const health = await fetch(`${c.url}/healthz`);
+      expect(health.status).toBeLessThan(600);
+    });
   });
 });
