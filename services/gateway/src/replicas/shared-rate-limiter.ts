@@ -113,7 +113,7 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Shar
 
   async function read(store: KV, name: string, burst: number): Promise<Seen> {
     const entry = await store.get(name);
-    if (!entry || entry.operation !== "PUT") {
+    if (entry?.operation !== "PUT") {
       return { tokens: burst, at: now(), revision: entry?.revision ?? 0 };
     }
     const { t, a } = entry.json<{ t: number; a: number }>();
