@@ -1,8 +1,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { berthNatsUsers, type NatsHandle, startNats, useEngines } from "@berth/testkit";
+import { createBerthClient } from "@berth/sdk";
+import { berthNatsUsers, type NatsHandle, pollUntil, startNats, useEngines } from "@berth/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startBerth } from "../../../packages/cli/test/support/run-berth.js";
 import { createKey, type KeyedMesh, startKeyedMesh } from "./support/gateway-mesh.js";
 import { type GatewayReplica, startGatewayReplica } from "./support/gateway-replica.js";
 
@@ -20,7 +22,10 @@ describe("two gateway replicas on one mesh", () => {
 
   beforeAll(async () => {
     engines = await useEngines();
-    mesh = await startKeyedMesh(engines, { env: REPLICA_ENV });
+    mesh = await startKeyedMesh(engines, {
+      services: ["registry", "instances"],
+      env: REPLICA_ENV,
+    });
     b = await startGatewayReplica(mesh, engines, REPLICA_ENV);
   });
   afterAll(async () => {
@@ -87,6 +92,85 @@ describe("two gateway replicas on one mesh", () => {
     );
     expect(statuses.filter((s) => s === 200)).toHaveLength(15);
     expect(statuses.filter((s) => s === 429)).toHaveLength(25);
+  });
+
+  it("streams every instance change made through gateway A to WatchInstances on gateway B: REST, SDK and CLI", async () => {
+    const controller = new AbortController();
+    // REST: newline-delimited JSON, one WatchInstancesResponse per line.
+    let restText = "";
+    const rest = fetch(`${b.url}/v1/instances:watch`, {
+      headers: { authorization: `Bearer ${mesh.adminKey}` },
+      signal: controller.signal,
+    })
+      .then(async (response) => {
+        const decoder = new TextDecoder();
+        for await (const chunk of response.body!) restText += decoder.decode(chunk);
+      })
+      .catch(() => undefined);
+    // The SDK (Connect protocol).
+    const sdkSeen: Array<{ name: string; deleted: boolean }> = [];
+    const berth = createBerthClient({ baseUrl: b.url, apiKey: mesh.adminKey });
+    const sdk = (async () => {
+      for await (const message of berth.instances.watchInstances(
+        {},
+        { signal: controller.signal, timeoutMs: 60_000 },
+      )) {
+        sdkSeen.push({ name: message.instance?.name ?? "", deleted: message.deleted });
+      }
+    })().catch(() => undefined);
+    // The CLI, as a user runs it.
+    const cli = startBerth(["instances", "watch", "--timeout", "60"], {
+      url: b.url,
+      apiKey: mesh.adminKey,
+      timeoutMs: 90_000,
+    });
+    const create = async (name: string) => {
+      const response = await mesh.rest("POST", "/v1/instances", {
+        instance: { name, jsonSpec: { type: "url", endpoint: "http://127.0.0.1:9/mcp" } },
+      });
+      expect(response.status, await response.clone().text()).toBe(200);
+      return ((await response.json()) as { id: string }).id;
+    };
+    // A probe changed through A until all three watchers show it: they are all listening.
+    const probe = await create("probe-all");
+    let touches = 0;
+    const listening = await pollUntil(
+      async () => {
+        if (
+          restText.includes("probe-all") &&
+          sdkSeen.some((m) => m.name === "probe-all") &&
+          cli.stdout().includes("probe-all")
+        ) {
+          return true;
+        }
+        await mesh.rest("PATCH", `/v1/instances/${probe}`, {
+          instance: { description: `touch ${++touches}` },
+          updateMask: "description",
+        });
+        return false;
+      },
+      45_000,
+      500,
+    );
+    expect(listening, `REST ${restText} SDK ${JSON.stringify(sdkSeen)} CLI ${cli.stdout()}`).toBe(
+      true,
+    );
+    await create("made-through-a");
+    const seenEverywhere = await pollUntil(
+      () =>
+        restText.includes('"name":"made-through-a"') &&
+        sdkSeen.some((m) => m.name === "made-through-a") &&
+        /made-through-a {2}PENDING {2}generation 1/.test(cli.stdout()),
+      20_000,
+    );
+    expect(
+      seenEverywhere,
+      `REST ${restText} SDK ${JSON.stringify(sdkSeen)} CLI ${cli.stdout()}`,
+    ).toBe(true);
+    controller.abort();
+    cli.child.kill("SIGINT");
+    expect((await cli.done).code).toBe(130);
+    await Promise.all([rest, sdk]);
   });
 
   describe("a gateway whose NATS goes away", () => {
