@@ -1,12 +1,16 @@
+import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBerthClient } from "@berth/sdk";
 import { berthNatsUsers, type NatsHandle, pollUntil, startNats, useEngines } from "@berth/testkit";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBerth } from "../../../packages/cli/test/support/run-berth.js";
 import { createKey, type KeyedMesh, startKeyedMesh } from "./support/gateway-mesh.js";
 import { type GatewayReplica, startGatewayReplica } from "./support/gateway-replica.js";
+import { startEverythingServer } from "./support/mcp-upstream.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -23,8 +27,8 @@ describe("two gateway replicas on one mesh", () => {
   beforeAll(async () => {
     engines = await useEngines();
     mesh = await startKeyedMesh(engines, {
-      services: ["registry", "instances"],
-      env: REPLICA_ENV,
+      services: ["registry", "instances", "runtime"],
+      env: { ...REPLICA_ENV, BERTH_RUNTIME_LABELS: `berth.test=${randomUUID()}` },
     });
     b = await startGatewayReplica(mesh, engines, REPLICA_ENV);
   });
@@ -149,7 +153,7 @@ describe("two gateway replicas on one mesh", () => {
         });
         return false;
       },
-      45_000,
+      40_000,
       500,
     );
     expect(listening, `REST ${restText} SDK ${JSON.stringify(sdkSeen)} CLI ${cli.stdout()}`).toBe(
@@ -171,6 +175,64 @@ describe("two gateway replicas on one mesh", () => {
     cli.child.kill("SIGINT");
     expect((await cli.done).code).toBe(130);
     await Promise.all([rest, sdk]);
+  }, 120_000);
+
+  it("serves an MCP session opened on one gateway through another, also after the first is gone", async () => {
+    const everything = await startEverythingServer();
+    // A third replica, which this test may stop: the session starts there.
+    let first: GatewayReplica | undefined = await startGatewayReplica(mesh, engines, REPLICA_ENV);
+    const clients: Client[] = [];
+    try {
+      const created = await mesh.rest("POST", "/v1/instances", {
+        instance: { name: "shared-session", jsonSpec: { type: "url", endpoint: everything.url } },
+      });
+      expect(created.status, await created.clone().text()).toBe(200);
+      const { id } = (await created.json()) as { id: string };
+      const running = await pollUntil(
+        async () =>
+          ((await (await mesh.rest("GET", `/v1/instances/${id}`)).json()) as { status: string })
+            .status === "INSTANCE_STATUS_RUNNING",
+        30_000,
+        200,
+      );
+      expect(running, "the url instance is RUNNING").toBe(true);
+      const { key } = await createKey(mesh, { scopes: ["API_KEY_SCOPE_MCP"] });
+      const requestInit = { headers: { authorization: `Bearer ${key}` } };
+      const onFirst = new StreamableHTTPClientTransport(
+        new URL(`${first.url}/mcp/shared-session`),
+        { requestInit },
+      );
+      const clientA = new Client({ name: "replica-test-a", version: "1.0.0" });
+      clients.push(clientA);
+      await clientA.connect(onFirst);
+      const sessionId = onFirst.sessionId;
+      expect(sessionId, "the upstream opened a session").toBeTruthy();
+      const echo = async (client: Client, message: string) =>
+        (await client.callTool({ name: "echo", arguments: { message } })).content;
+      expect(await echo(clientA, "via the first")).toEqual([
+        { type: "text", text: "Echo: via the first" },
+      ]);
+      // The same session, its next calls sent to gateway B (no new initialize).
+      const onB = new StreamableHTTPClientTransport(new URL(`${b.url}/mcp/shared-session`), {
+        requestInit,
+        sessionId,
+      });
+      const clientB = new Client({ name: "replica-test-b", version: "1.0.0" });
+      clients.push(clientB);
+      await clientB.connect(onB);
+      expect(await echo(clientB, "via B")).toEqual([{ type: "text", text: "Echo: via B" }]);
+      // The replica the session started on goes away; the upstream still holds the session.
+      await first.stop();
+      first = undefined;
+      expect(await echo(clientB, "after the first is gone")).toEqual([
+        { type: "text", text: "Echo: after the first is gone" },
+      ]);
+      expect(onB.sessionId).toBe(sessionId);
+    } finally {
+      for (const client of clients) await client.close().catch(() => undefined);
+      await first?.stop();
+      await everything.stop();
+    }
   });
 
   describe("a gateway whose NATS goes away", () => {
