@@ -22,7 +22,10 @@ export {
   withCorrelationId,
 } from "./context/request-context.js";
 export {
+  type ChangeFeed,
+  type ChangeFeedOptions,
   type CreateDatabaseOptions,
+  createChangeFeed,
   createDatabase,
   createPreparedReads,
   type PreparedReads,

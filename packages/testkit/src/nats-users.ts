@@ -34,6 +34,13 @@ export const BERTH_DURABLES: Readonly<Record<BerthNatsService, readonly string[]
   gateway: [],
 };
 
+/**
+ * The key-value buckets the gateway replicas share (GATEWAY_BUCKETS in the gateway): key
+ * revocations and rate-limit buckets. Only the gateway writes them.
+ */
+const GATEWAY_KV_WRITES = ["$KV.berth_gateway_revocations.>", "$KV.berth_gateway_rates.>"];
+const GATEWAY_KV_STREAMS = ["KV_berth_gateway_revocations", "KV_berth_gateway_rates"];
+
 /** The event streams; their messages are deleted by nobody (dead letters are, after replay). */
 const EVENT_STREAMS = ["BERTH_REGISTRY", "BERTH_INSTANCES", "BERTH_RUNTIME"];
 
@@ -50,6 +57,10 @@ function jetStreamDeny(service: BerthNatsService): string[] {
     "$JS.API.STREAM.DELETE.>",
     "$JS.API.STREAM.PURGE.>",
     ...EVENT_STREAMS.map((stream) => `$JS.API.STREAM.MSG.DELETE.${stream}`),
+    // The gateway's shared buckets: no other service may erase a revocation or a rate count.
+    ...(service === "gateway"
+      ? []
+      : GATEWAY_KV_STREAMS.map((stream) => `$JS.API.STREAM.MSG.DELETE.${stream}`)),
     ...others.flatMap((durable) => [
       `$JS.API.CONSUMER.MSG.NEXT.*.${durable}`,
       `$JS.API.CONSUMER.DELETE.*.${durable}`,
@@ -80,7 +91,7 @@ export function berthNatsUsers(
       ...JETSTREAM_CLIENT.publish,
       `berth.${service}.>`,
       `berth.dlq.${service}.>`,
-      ...(service === "gateway" ? ["berth.replay.>"] : []),
+      ...(service === "gateway" ? ["berth.replay.>", ...GATEWAY_KV_WRITES] : []),
     ],
     publishDeny: jetStreamDeny(service),
     subscribe: JETSTREAM_CLIENT.subscribe,

@@ -32,6 +32,12 @@ export const gatewayEnv = z.object({
   /** Default per-key rate limit: requests per second on average, and the burst. */
   RATE_LIMIT_PER_SECOND: positive(50),
   RATE_LIMIT_BURST: z.coerce.number().int().positive().default(100),
+  /**
+   * Rate limits are shared by every gateway replica through NATS; when NATS does not answer
+   * within this many milliseconds (or is disconnected), each replica limits on its own for a
+   * few seconds.
+   */
+  RATE_LIMIT_STORE_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
   /** Origins browsers may call from (comma-separated, or *); none by default. */
   CORS_ORIGINS: z.string().default(""),
   /** How long verified keys and instance endpoints are reused without asking again. */

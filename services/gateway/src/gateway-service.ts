@@ -53,6 +53,8 @@ import { createSessionPins } from "./mcp/session-pins.js";
 import { createGatewayMetrics } from "./metrics/gateway-metrics.js";
 import { observeRequests } from "./observe-request.js";
 import { createOpenApiRoutes, loadOpenApi } from "./openapi/openapi-routes.js";
+import { createRevocationFeed } from "./replicas/revocation-feed.js";
+import { createSharedRateLimiter, deploymentOf } from "./replicas/shared-rate-limiter.js";
 import { createVirtualMcp, type VirtualMcp } from "./virtual-servers/virtual-mcp.js";
 import { VirtualServerEntity } from "./virtual-servers/virtual-server-entity.js";
 import { createVirtualServerStore } from "./virtual-servers/virtual-server-store.js";
@@ -124,12 +126,34 @@ export async function startGateway(
       load: store.get,
       cacheTtlMs: config.API_KEY_CACHE_MS,
     });
+    // Revocations made on any replica reach this one's key cache within moments.
+    const revocations = createRevocationFeed({
+      nc,
+      logger: log,
+      onRevoked: (id) => authenticator.forget(id),
+    });
+    revocations.start();
+    closer.add("key revocation feed", () => revocations.stop());
+    // Rate limits hold across every gateway replica (a JetStream KV bucket); each replica's own
+    // buckets decide while NATS is away.
+    const sharedLimiter = (scope: string) => {
+      const limiter = createSharedRateLimiter({
+        nc,
+        logger: log,
+        scope,
+        deployment: deploymentOf(config.DATABASE_URL),
+        local: createRateLimiter(),
+        timeoutMs: config.RATE_LIMIT_STORE_TIMEOUT_MS,
+      });
+      closer.add(`${scope} rate limits`, async () => limiter.stop());
+      return limiter;
+    };
     const gatekeeper = createGatekeeper(
       authenticator,
-      createRateLimiter(),
+      sharedLimiter("key"),
       { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
       {
-        limiter: createRateLimiter(),
+        limiter: sharedLimiter("address"),
         perSecond: config.AUTH_FAILURES_PER_MINUTE / 60,
         burst: config.AUTH_FAILURE_BURST,
       },
@@ -192,7 +216,10 @@ export async function startGateway(
         service: ApiKeysService as DescService,
         impl: createApiKeysHandlers({
           store,
-          onRevoked: (id) => authenticator.forget(id),
+          onRevoked: (id) => {
+            authenticator.forget(id);
+            revocations.announce(id);
+          },
           resolveInstance: (ref) => instanceIdOf(instancesClient, ref),
           resolveVirtualServer: async (ref) => (await virtualServerStore.find(ref))?.id,
           logger: log,

@@ -1,14 +1,21 @@
-import { bind, type Logger, openServiceBackbone, serveGrpc } from "@berth/platform";
+import {
+  bind,
+  createChangeFeed,
+  type Logger,
+  openServiceBackbone,
+  serveGrpc,
+} from "@berth/platform";
 import {
   InstanceSecretsService,
   InstancesService,
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import type { InstancesConfig } from "./config.js";
 import { InstanceEntity } from "./db/instance-entity.js";
-import { instancesMigrations } from "./db/migrations.js";
+import { INSTANCE_CHANGES_CHANNEL, instancesMigrations } from "./db/migrations.js";
 import { SecretEntity } from "./db/secret-entity.js";
 import { createInstancesHandlers } from "./handlers/instances-handlers.js";
 import { createSecretsHandlers } from "./handlers/secrets-handler.js";
+import { instanceFromRow } from "./instance-mapper.js";
 import { rewrapSecrets } from "./secrets/rewrap.js";
 import { createSecretStore } from "./secrets/secret-store.js";
 import { createServerLookup } from "./server-lookup.js";
@@ -45,8 +52,22 @@ export async function startInstances(config: InstancesConfig, logger?: Logger): 
     const ring = config.BERTH_SECRET_KEYS;
     const secrets = createSecretStore(ring);
     await rewrapSecrets(orm, ring, log);
-    const hub = createWatchHub();
-    const consumer = createStatusConsumer({ nc, orm, hub, logger: log });
+    const hub = createWatchHub({
+      load: async (ids) =>
+        (await orm.em.fork().find(InstanceEntity, { id: { $in: ids } })).map(instanceFromRow),
+      logger: log,
+    });
+    // Watch streams on every replica are fed from the database's change notifications.
+    const feed = createChangeFeed({
+      url: config.DATABASE_URL,
+      channel: INSTANCE_CHANGES_CHANNEL,
+      logger: log,
+      onNotify: (payload) => hub.notified(payload),
+      onGap: () => hub.gap(),
+    });
+    await feed.start();
+    closer.add("instance change feed", () => feed.stop());
+    const consumer = createStatusConsumer({ nc, orm, logger: log });
     await consumer.start();
     closer.add("status consumer", () => consumer.stop());
     const upstreams = createUpstreamConsumer({ nc, orm, logger: log });

@@ -225,6 +225,8 @@ describe("status reports from the runtime", () => {
     ]);
     expect(await waitFor(() => seen.length === 2)).toBe(true);
     await stack.instancesClient.deleteInstance({ id: instance.id });
+    // The watcher has seen DELETING before the runtime's removal report is sent.
+    expect(await waitFor(() => seen.length === 3)).toBe(true);
     await publishStatus(engines.natsUrl, [
       {
         envelope: statusEnvelope({

@@ -5,6 +5,7 @@ import { formatTable } from "../table.js";
 import type { CommandGroup, Context } from "../types.js";
 import { reportChange, WAIT_OPTIONS } from "./instance-view.js";
 import { printChange, runningGoal, stoppedGoal, waitForGoal } from "./wait.js";
+import { watchAllInstances } from "./watch-all.js";
 
 const one = { min: 1, max: 1 };
 // logs --follow runs until Ctrl-C; the gateway needs a deadline to forward, so give a far one.
@@ -48,12 +49,14 @@ export const instanceOperations: CommandGroup = {
     },
   },
   watch: {
-    usage: "<id|name> [--timeout SECONDS]",
-    summary: "Show each status change until RUNNING or FAILED (Ctrl-C stops)",
+    usage: "[<id|name>] [--timeout SECONDS]",
+    summary:
+      "Show each status change until RUNNING or FAILED; without an instance, every change of any instance (Ctrl-C stops)",
     options: { timeout: { type: "string" } },
-    positionals: one,
+    positionals: { min: 0, max: 1 },
     async run(ctx, { values, positionals }) {
       const timeoutMs = parseSeconds(values.timeout, "timeout", 0);
+      if (positionals.length === 0) return watchAllInstances(ctx, timeoutMs);
       const asJson = ctx.output === "json";
       await waitForGoal(ctx, positionals[0]!, runningGoal(ctx), {
         timeoutMs,

@@ -1,3 +1,4 @@
+export { type ChangeFeed, type ChangeFeedOptions, createChangeFeed } from "./change-feed.js";
 export { type CreateDatabaseOptions, createDatabase } from "./create-database.js";
 export {
   connectionProblem,

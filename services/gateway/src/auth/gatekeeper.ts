@@ -2,14 +2,14 @@ import { Code, ConnectError, withActor } from "@berth/platform";
 import type { Interceptor } from "@connectrpc/connect";
 import { CLIENT_ADDRESS } from "./client-address.js";
 import { credentialOf, fromHeaders } from "./credential.js";
-import type { RateLimiter } from "./rate-limiter.js";
+import type { RateGate } from "./rate-limiter.js";
 import { allows, requiredScope } from "./scopes.js";
 import type { StreamLimiter } from "./stream-limiter.js";
 import type { Authenticator, Gatekeeper, RateLimitDefaults } from "./types.js";
 
 /** How many failed authentications a client address may make: a burst, refilled per second. */
 export interface FailedAuthLimit {
-  limiter: RateLimiter;
+  limiter: RateGate;
   perSecond: number;
   burst: number;
 }
@@ -23,7 +23,7 @@ export interface FailedAuthLimit {
  */
 export function createGatekeeper(
   authenticator: Authenticator,
-  limiter: RateLimiter,
+  limiter: RateGate,
   defaults: RateLimitDefaults,
   failures?: FailedAuthLimit,
 ): Gatekeeper {
@@ -36,7 +36,7 @@ export function createGatekeeper(
         credentialOf(header) !== undefined &&
         ConnectError.from(error).code === Code.Unauthenticated;
       if (!failures || !client || !wrongKey) throw error;
-      const decision = failures.limiter.take(client, failures.perSecond, failures.burst);
+      const decision = await failures.limiter.take(client, failures.perSecond, failures.burst);
       if (decision.ok) throw error;
       const wait = String(decision.retryAfterSeconds);
       throw new ConnectError(
@@ -50,7 +50,7 @@ export function createGatekeeper(
     }
     const rate = principal.rateLimitPerSecond || defaults.perSecond;
     const burst = principal.rateLimitBurst || defaults.burst;
-    const decision = limiter.take(principal.keyId, rate, burst);
+    const decision = await limiter.take(principal.keyId, rate, burst);
     if (!decision.ok) {
       const wait = String(decision.retryAfterSeconds);
       throw new ConnectError(`rate limit exceeded: retry in ${wait} s`, Code.ResourceExhausted, {

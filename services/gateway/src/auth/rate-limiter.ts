@@ -1,7 +1,12 @@
 /** The answer of a rate limiter: allowed, or how many seconds until a request would be. */
 export type RateDecision = { ok: true } | { ok: false; retryAfterSeconds: number };
 
-/** Per-key token buckets. */
+/** Takes tokens from per-key buckets; the answer may need a round trip (the shared limiter). */
+export interface RateGate {
+  take(key: string, rate: number, burst: number): RateDecision | Promise<RateDecision>;
+}
+
+/** Per-key token buckets in this process. */
 export interface RateLimiter {
   /** Takes one token from the key's bucket (refilled at `rate` per second, holding `burst`). */
   take(key: string, rate: number, burst: number): RateDecision;

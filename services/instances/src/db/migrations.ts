@@ -55,10 +55,39 @@ class AddIdle extends Migration {
   }
 }
 
+/** The channel instance changes are notified on (NotifyInstanceChanges). */
+export const INSTANCE_CHANGES_CHANNEL = "berth_instances";
+
+/**
+ * Every committed change of an instance row is notified on `berth_instances` (id, operation,
+ * name): each replica LISTENs and feeds its Watch streams, whichever replica wrote. A trigger,
+ * so that no write path can forget it; the payload stays far below NOTIFY's 8000 bytes.
+ */
+class NotifyInstanceChanges extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      create function "instances"."notify_instance_change"() returns trigger
+      language plpgsql as $$
+      declare
+        row_id uuid := case when tg_op = 'DELETE' then old.id else new.id end;
+        row_name text := case when tg_op = 'DELETE' then old.name else new.name end;
+      begin
+        perform pg_notify('${INSTANCE_CHANGES_CHANNEL}',
+          json_build_object('id', row_id, 'op', tg_op, 'name', row_name)::text);
+        return null;
+      end $$`);
+    this.addSql(`
+      create trigger "instances_notify_change"
+      after insert or update or delete on "instances"."instances"
+      for each row execute function "instances"."notify_instance_change"()`);
+  }
+}
+
 /** The instances service's migrations, oldest first; names never change once released. */
 export const instancesMigrations = [
   { name: "0001-create-instances", class: CreateInstances },
   requestIdsMigration,
   { name: "0003-instance-upstream", class: AddUpstream },
   { name: "0004-instance-idle", class: AddIdle },
+  { name: "0005-notify-instance-changes", class: NotifyInstanceChanges },
 ];

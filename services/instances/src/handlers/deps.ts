@@ -43,8 +43,8 @@ export function assertNotDeleting(row: InstanceRow): void {
 }
 
 /**
- * Runs a write in one transaction (state and outbox together), then wakes the relay and tells
- * watchers. The failpoint lets crash tests kill the process between commit and publish.
+ * Runs a write in one transaction (state and outbox together), then wakes the relay (watchers
+ * hear of it from the database's change notifications). The failpoint lets crash tests kill the process between commit and publish.
  */
 export async function commitWrite(
   deps: InstancesDeps,
@@ -55,6 +55,5 @@ export async function commitWrite(
   if (!changed) return instance;
   failpoint("outbox.after-commit");
   deps.kickOutbox();
-  deps.hub.publish({ instance, gone: false });
   return instance;
 }

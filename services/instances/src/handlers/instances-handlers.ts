@@ -18,7 +18,7 @@ import {
 import { getInstance, listInstances } from "./read-handlers.js";
 import { setInstanceSecret } from "./set-secret-handler.js";
 import { updateInstance } from "./update-handlers.js";
-import { watchInstance } from "./watch-handler.js";
+import { watchInstance, watchInstances } from "./watch-handler.js";
 
 /** The InstancesService implementation (public: the gateway forwards every method). */
 export function createInstancesHandlers(
@@ -56,6 +56,7 @@ export function createInstancesHandlers(
         instance: await setInstanceSecret(d, request),
       })),
     watchInstance: (request, ctx) => watchInstance(deps, request.id, ctx.signal),
+    watchInstances: (_request, ctx) => watchInstances(deps, ctx.signal),
   };
 }
 
@@ -87,10 +88,6 @@ function createIdempotentHandlers(deps: InstancesDeps) {
           ...deps,
           orm,
           kickOutbox: () => afterCommit.push(() => deps.kickOutbox()),
-          hub: {
-            ...deps.hub,
-            publish: (change) => afterCommit.push(() => deps.hub.publish(change)),
-          },
         });
       },
     });

@@ -2,7 +2,6 @@ import { createEventConsumer, type EventConsumer, type Logger, poison } from "@b
 import { McpServerInstanceStatusChangedSchema } from "@berth/proto/gen/berth/events/v1/events_pb";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { WatchHub } from "../watch-hub.js";
 import { applyStatusReport } from "./apply-report.js";
 
 /** Durable name of the consumer (and its key in the inbox table). */
@@ -12,29 +11,25 @@ export const STATUS_DURABLE = "instances-status";
 export interface StatusConsumerOptions {
   nc: NatsConnection;
   orm: MikroORM;
-  hub: WatchHub;
   logger: Logger;
 }
 
 /**
  * Consumes the runtime's McpServerInstanceStatusChanged. Each event is applied once (the
- * platform's inbox) and in order (generation, sequence); watchers hear of it after commit.
+ * platform's inbox) and in order (generation, sequence); watchers hear of it from the database.
  */
 export function createStatusConsumer(options: StatusConsumerOptions): EventConsumer {
-  const { orm, hub, logger } = options;
+  const { orm, logger } = options;
   return createEventConsumer(
     { nc: options.nc, orm, logger, service: "instances", name: "status" },
     (events) =>
-      events.on(
-        McpServerInstanceStatusChangedSchema,
-        async (report, { em, envelope, afterCommit }) => {
-          // The envelope's aggregate id is checked to be a UUID; the report must be about it.
-          if (report.instanceId !== envelope.aggregateId) {
-            poison("instance_id: differs from the envelope's aggregate_id");
-          }
-          const change = await applyStatusReport(em, report, logger);
-          if (change) afterCommit(() => hub.publish(change));
-        },
-      ),
+      events.on(McpServerInstanceStatusChangedSchema, async (report, { em, envelope }) => {
+        // The envelope's aggregate id is checked to be a UUID; the report must be about it.
+        if (report.instanceId !== envelope.aggregateId) {
+          poison("instance_id: differs from the envelope's aggregate_id");
+        }
+        // Watchers hear of it from the database's change notifications.
+        await applyStatusReport(em, report, logger);
+      }),
   );
 }

@@ -1,0 +1,149 @@
+import type { Logger } from "@berth/platform";
+import { type KV, type KvWatchEntry, KvWatchInclude } from "@nats-io/kv";
+import type { NatsConnection, QueuedIterator } from "@nats-io/nats-core";
+import { GATEWAY_BUCKETS, openBucket } from "./gateway-buckets.js";
+
+/** Tells every gateway replica of revoked keys, and hears of the others' revocations. */
+export interface RevocationFeed {
+  /** Starts watching in the background (never fails: without NATS the cache TTL still holds). */
+  start(): void;
+  /** Announces a revocation to every replica; kept and retried while NATS cannot take it. */
+  announce(keyId: string): void;
+  stop(): Promise<void>;
+}
+
+/** Options of createRevocationFeed. */
+export interface RevocationFeedOptions {
+  nc: NatsConnection;
+  logger: Logger;
+  /** Called for every key revoked on any replica (this one included). */
+  onRevoked(keyId: string): void;
+  /** Delay between attempts while NATS is away (default 1 s). */
+  retryMs?: number;
+}
+
+// A revocation only has to outlive the longest key cache (API_KEY_CACHE_MS, 10 s by default).
+const KEEP_MS = 60 * 60_000;
+const MAX_PENDING = 10_000;
+
+/**
+ * Key revocations on every replica within moments instead of a cache lifetime: a revoking
+ * replica puts the key id in a JetStream key-value bucket, and every replica watches the bucket
+ * and forgets the key. The watch resumes where it stopped after a NATS outage (a key revoked
+ * meanwhile is still forgotten when NATS returns); the first watch also replays the revocations
+ * of the last hour. While NATS is away, the authenticator's cache TTL bounds how long a revoked
+ * key keeps working on other replicas.
+ */
+export function createRevocationFeed(options: RevocationFeedOptions): RevocationFeed {
+  const { logger } = options;
+  const retryMs = options.retryMs ?? 1_000;
+  let bucket: Promise<KV> | undefined;
+  let watcher: QueuedIterator<KvWatchEntry> | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const pending = new Set<string>();
+  let flushing: Promise<void> | undefined;
+  let retry: NodeJS.Timeout | undefined;
+
+  const kv = () => {
+    bucket ??= openBucket(options.nc, GATEWAY_BUCKETS.revocations, {
+      history: 1,
+      ttl: KEEP_MS,
+      timeout: 2_000,
+    }).catch((error) => {
+      bucket = undefined;
+      throw error;
+    });
+    return bucket;
+  };
+
+  const pause = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, retryMs);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  async function watch(): Promise<void> {
+    let next: number | undefined;
+    let failures = 0;
+    while (!stopped) {
+      try {
+        const iterator = await (await kv()).watch(
+          next === undefined ? { include: KvWatchInclude.LastValue } : { resumeFromRevision: next },
+        );
+        watcher = iterator;
+        if (stopped) iterator.stop();
+        if (failures > 0) logger.info("key revocation feed resumed");
+        failures = 0;
+        for await (const entry of iterator) {
+          next = entry.revision + 1;
+          if (entry.operation === "PUT") options.onRevoked(entry.key);
+        }
+      } catch (error) {
+        failures++;
+        if (failures === 1 && !stopped) {
+          logger.warn(
+            { err: error },
+            "key revocation feed interrupted; other replicas' revocations take up to the key cache lifetime until it resumes",
+          );
+        }
+      }
+      watcher = undefined;
+      if (!stopped) await pause();
+    }
+  }
+
+  async function flush(): Promise<void> {
+    for (const keyId of [...pending]) {
+      if (stopped) return;
+      try {
+        await (await kv()).put(keyId, new Date().toISOString());
+        pending.delete(keyId);
+      } catch (error) {
+        logger.warn(
+          { err: error, api_key_id: keyId },
+          "cannot announce a key revocation to the other gateways; will retry",
+        );
+        retry ??= setTimeout(() => {
+          retry = undefined;
+          void send();
+        }, retryMs);
+        return;
+      }
+    }
+  }
+
+  function send(): Promise<void> {
+    if (flushing) return flushing.then(() => (pending.size > 0 ? send() : undefined));
+    flushing = flush().finally(() => {
+      flushing = undefined;
+    });
+    return flushing;
+  }
+
+  return {
+    start() {
+      if (running) return;
+      stopped = false;
+      running = watch();
+    },
+    announce(keyId) {
+      pending.add(keyId);
+      if (pending.size > MAX_PENDING) pending.delete(pending.values().next().value!);
+      void send();
+    },
+    async stop() {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      watcher?.stop();
+      wake?.();
+      await running;
+      await flushing;
+      running = undefined;
+    },
+  };
+}
