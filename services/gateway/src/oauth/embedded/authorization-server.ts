@@ -75,6 +75,8 @@ export async function startEmbeddedAuthorizationServer(
     clientDefaults: {
       token_endpoint_auth_method: "none",
       grant_types: ["authorization_code", "refresh_token"],
+      // The issuer's one key is ES256 (no RSA key is made).
+      id_token_signed_response_alg: "ES256",
     },
     features: {
       devInteractions: { enabled: false },
