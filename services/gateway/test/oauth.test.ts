@@ -1,4 +1,5 @@
 import { loadConfig } from "@berth/platform";
+import { BerthError, createBerthClient } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -6,6 +7,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBerth } from "../../../packages/cli/test/support/run-berth.js";
 import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/mesh.js";
 import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
@@ -374,6 +376,23 @@ describe("OAuth 2.1 for MCP clients", () => {
       headers: { authorization: `Bearer ${readToken}` },
     });
     expect(listed.status).toBe(200);
+    // The SDK with the access token: reads pass, admin methods are refused for the scope.
+    let refreshes = 0;
+    const sdk = createBerthClient({
+      baseUrl: base,
+      accessToken: () => {
+        refreshes++;
+        return readToken;
+      },
+      retry: false,
+    });
+    expect((await sdk.instances.listInstances({})).instances.map((i) => i.name)).toContain(
+      "everything",
+    );
+    const adminOnly = await sdk.users.listUsers({}).catch((error: unknown) => error);
+    expect(adminOnly).toBeInstanceOf(BerthError);
+    expect((adminOnly as BerthError).message).toContain("lacks the admin scope");
+    expect(refreshes, "the token function is asked before each call").toBe(2);
     const insufficient = await initializeWith(url, readToken);
     expect(insufficient.status).toBe(403);
     expect(insufficient.challenge).toBe(
@@ -463,6 +482,42 @@ describe("OAuth 2.1 for MCP clients", () => {
       password: PASSWORD,
     });
     expect(refused).toMatchObject({ kind: "refused", status: 401 });
+  });
+
+  it("manages users with the CLI: create (password from standard input), list, delete", async () => {
+    const berth = async (args: string[], input?: string) => {
+      const run = await runBerth(args, {
+        url: mesh.gateway.url,
+        apiKey: mesh.apiKey,
+        timeoutMs: 60_000,
+        ...(input === undefined ? {} : { input }),
+      });
+      expect(run.code, `${args.join(" ")}: ${run.stderr}`).toBe(0);
+      return run.stdout;
+    };
+    const created = await berth(
+      ["users", "create", "erin", "--display-name", "Erin", "--scope", "mcp,read"],
+      `${PASSWORD}\n`,
+    );
+    expect(created).toContain("erin");
+    expect(created).toContain("mcp,read");
+    expect(created).not.toContain(PASSWORD);
+    const listed = JSON.parse(await berth(["users", "list", "-o", "json"])) as { users: Json[] };
+    expect(listed.users.map((u) => u.username)).toContain("erin");
+    // Erin signs in with the password the CLI was given.
+    const provider = new MemoryOAuthProvider();
+    await connect(`${mesh.gateway.url}/mcp/everything`, provider);
+    expect(
+      (await signIn(provider.authorizations[0]!, { username: "erin", password: PASSWORD })).kind,
+    ).toBe("code");
+    expect(await berth(["users", "delete", "erin"])).toContain("deleted");
+    const again = await runBerth(["users", "delete", "erin"], {
+      url: mesh.gateway.url,
+      apiKey: mesh.apiKey,
+      timeoutMs: 60_000,
+    });
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain("not found");
   });
 
   it("manages users over REST with clear errors, never returning a password", async () => {
