@@ -13,7 +13,7 @@ import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/r
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
 import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
-import { MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
+import { MemoryOAuthProvider, openSignInPage, signIn } from "./support/oauth-client.js";
 
 type Json = Record<string, unknown>;
 const PASSWORD = "correct horse battery staple";
@@ -115,7 +115,12 @@ describe("OAuth 2.1 for MCP clients", () => {
     everything = await startEverythingServer();
     mesh = await startMesh(engines, {
       services: ["registry", "instances", "runtime"],
-      env: { BERTH_RUNTIME_LABELS: `berth.test=${runId}`, RECONCILE_INTERVAL_MS: "2000" },
+      env: {
+        BERTH_RUNTIME_LABELS: `berth.test=${runId}`,
+        RECONCILE_INTERVAL_MS: "2000",
+        // Wrong passwords (and wrong tokens) refill at one a minute: the burst of 20 is what counts.
+        AUTH_FAILURES_PER_MINUTE: "1",
+      },
     });
     // A second gateway on the same schema that trusts only an external issuer, by discovery.
     external = await startExternalIssuer(() => federated.url);
@@ -544,5 +549,34 @@ describe("OAuth 2.1 for MCP clients", () => {
     expect(stored.rows[0].password_hash).toMatch(/^scrypt\$32768\$8\$1\$/);
     expect((await admin("DELETE", "/v1/users/dora")).status).toBe(200);
     expect((await admin("DELETE", "/v1/users/dora")).status).toBe(404);
+  });
+
+  // Last in this file: it leaves 127.0.0.1 unable to sign in for a while.
+  it("answers 429 with Retry-After to an address that typed too many wrong passwords, right or wrong after that", async () => {
+    expect(
+      (await admin("POST", "/v1/users", { username: "frank", password: PASSWORD })).status,
+    ).toBe(200);
+    const provider = new MemoryOAuthProvider();
+    await connect(`${mesh.gateway.url}/mcp/everything`, provider);
+    const page = await openSignInPage(provider.authorizations[0]!);
+    // The burst of wrong passwords is 20 (AUTH_FAILURE_BURST), refilled at one a minute here.
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 25; attempt++) {
+      const response = await page.submit({ username: "frank", password: `wrong ${attempt}` });
+      statuses.push(response.status);
+      await response.body?.cancel();
+      if (response.status === 429) break;
+    }
+    expect(statuses.at(-1), statuses.join(",")).toBe(429);
+    const before = statuses.slice(0, -1);
+    expect(before.length, statuses.join(",")).toBeGreaterThanOrEqual(20);
+    expect(
+      before.every((s) => s === 401),
+      statuses.join(","),
+    ).toBe(true);
+    const right = await page.submit({ username: "frank", password: PASSWORD });
+    expect(right.status).toBe(429);
+    expect(Number(right.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await right.text()).toContain("Too many wrong passwords");
   });
 });

@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Logger } from "@berth/platform";
 import type { MikroORM } from "@mikro-orm/postgresql";
+import { createRateLimiter } from "../auth/rate-limiter.js";
 import type { Authenticator, Gatekeeper } from "../auth/types.js";
 import type { GatewayConfig } from "../config.js";
 import type { HttpRequest, HttpResponse } from "../http/types.js";
@@ -118,6 +119,11 @@ export function createOAuth(options: OAuthOptions): OAuth {
           urls,
           accessTokenTtlSeconds: config.BERTH_OAUTH_ACCESS_TOKEN_TTL_SECONDS,
           userCacheMs: config.API_KEY_CACHE_MS,
+          signInFailures: {
+            limiter: createRateLimiter(),
+            perSecond: config.AUTH_FAILURES_PER_MINUTE / 60,
+            burst: config.AUTH_FAILURE_BURST,
+          },
           logger,
         });
       }

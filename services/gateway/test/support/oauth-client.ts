@@ -61,7 +61,7 @@ export class MemoryOAuthProvider implements OAuthClientProvider {
 }
 
 /** A browser's cookies for one host, enough for a sign-in (names and values; paths ignored). */
-class CookieJar {
+export class CookieJar {
   private readonly cookies = new Map<string, string>();
   take(response: Response) {
     for (const line of response.headers.getSetCookie()) {
@@ -130,4 +130,30 @@ export async function signIn(
     url = new URL(posted.headers.get("location")!, url).href;
   }
   throw new Error("the sign-in did not reach the redirect URI in 12 hops");
+}
+
+/** Opens the sign-in page of an authorization URL; `submit` posts its form (as often as wanted). */
+export async function openSignInPage(authorizationUrl: URL) {
+  const jar = new CookieJar();
+  let url = authorizationUrl.href;
+  for (let hop = 0; hop < 5; hop++) {
+    const response = await fetch(url, { redirect: "manual", headers: { cookie: jar.header() } });
+    jar.take(response);
+    if (response.status >= 300 && response.status < 400) {
+      url = new URL(response.headers.get("location")!, url).href;
+      continue;
+    }
+    await response.body?.cancel();
+    break;
+  }
+  const page = url;
+  return {
+    submit: (fields: Record<string, string>) =>
+      fetch(page, {
+        method: "POST",
+        redirect: "manual",
+        headers: { cookie: jar.header(), "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ action: "allow", ...fields }).toString(),
+      }),
+  };
 }

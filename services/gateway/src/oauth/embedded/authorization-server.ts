@@ -2,6 +2,8 @@ import { Code, ConnectError, type Logger } from "@berth/platform";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { createLocalJWKSet, type JWK } from "jose";
 import Provider, { type Configuration, errors, type KoaContextWithOIDC } from "oidc-provider";
+import { clientAddressOf } from "../../auth/client-address.js";
+import type { RateLimiter } from "../../auth/rate-limiter.js";
 import { allows, SCOPES, type Scope } from "../../auth/scopes.js";
 import type { HttpRequest, HttpResponse } from "../../http/types.js";
 import { DECOY_HASH, passwordMatches } from "../../users/password.js";
@@ -29,6 +31,11 @@ export interface EmbeddedServerOptions {
   accessTokenTtlSeconds: number;
   /** How long a user known to exist is not looked up again for each token (ms). */
   userCacheMs: number;
+  /**
+   * Wrong passwords allowed per client address (a burst, refilled per second); beyond, every
+   * sign-in from the address is answered 429 until the bucket refills, right password or not.
+   */
+  signInFailures: { limiter: RateLimiter; perSecond: number; burst: number };
   logger: Logger;
 }
 
@@ -248,6 +255,14 @@ export async function startEmbeddedAuthorizationServer(
     }
     let user = signedInUser;
     if (!user) {
+      const { limiter, perSecond, burst } = options.signInFailures;
+      const address = clientAddressOf(req) ?? "";
+      const allowed = limiter.peek(address, perSecond, burst);
+      if (!allowed.ok) {
+        res.setHeader("retry-after", String(allowed.retryAfterSeconds));
+        const error = `Too many wrong passwords from this address: try again in ${allowed.retryAfterSeconds} s.`;
+        return page(res, 429, renderSignInPage({ ...view, error }));
+      }
       const username = form.get("username") ?? "";
       const found = await users.find(username);
       const ok = await passwordMatches(
@@ -255,6 +270,7 @@ export async function startEmbeddedAuthorizationServer(
         found?.passwordHash ?? (await DECOY_HASH),
       );
       if (!found || !ok) {
+        limiter.take(address, perSecond, burst);
         return page(
           res,
           401,
