@@ -6,6 +6,7 @@ import { auditCommands } from "./commands/audit.js";
 import { deadLettersCommands } from "./commands/dead-letters.js";
 import { instancesCommands } from "./commands/instances.js";
 import { serversCommands } from "./commands/servers.js";
+import { usersCommands } from "./commands/users.js";
 import { virtualServersCommands } from "./commands/virtual-servers.js";
 import { describeFailure } from "./errors.js";
 import { commandHelp, type GroupInfo, overviewHelp } from "./help.js";
@@ -23,6 +24,7 @@ const GROUPS: Record<string, GroupInfo> = {
     commands: virtualServersCommands,
   },
   "api-keys": { summary: "API keys (admin)", commands: apiKeysCommands },
+  users: { summary: "Users who sign in with OAuth (admin)", commands: usersCommands },
   "dead-letters": { summary: "Refused events (admin)", commands: deadLettersCommands },
   audit: { summary: "Who called what, who changed what (admin)", commands: auditCommands },
 };

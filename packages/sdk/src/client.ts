@@ -1,13 +1,14 @@
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { AuditService } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
+import { UsersService } from "@berth/proto/gen/berth/gateway/v1/users_pb";
 import { VirtualServersService } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { apiKeyInterceptor } from "./interceptors.js";
+import { apiKeyInterceptor, bearerTokenInterceptor } from "./interceptors.js";
 import { requestIdInterceptor } from "./request-id.js";
 import { type RetryOptions, retryInterceptor } from "./retry.js";
 import { withBerthErrors } from "./with-berth-errors.js";
@@ -18,6 +19,11 @@ export interface BerthClientOptions {
   baseUrl: string;
   /** An API key (`berth_…`); sent as a bearer token. */
   apiKey?: string;
+  /**
+   * An OAuth access token for the gateway (audience: the gateway's public URL), or a function
+   * that returns a current one before each call (to refresh it); used when no apiKey is given.
+   */
+  accessToken?: string | (() => string | Promise<string>);
   /** Deadline of each call unless the call sets its own. */
   timeoutMs?: number;
   /** A fetch implementation (defaults to the global one: Node 18+, browsers). */
@@ -42,6 +48,8 @@ export interface BerthClient {
   instances: Client<typeof InstancesService>;
   runtime: Client<typeof RuntimeService>;
   apiKeys: Client<typeof ApiKeysService>;
+  /** People who sign in to the embedded authorization server (admin). */
+  users: Client<typeof UsersService>;
   /** Virtual servers: several instances as one MCP endpoint, /mcp/v/{name}. */
   virtualServers: Client<typeof VirtualServersService>;
   /** Events consumers refused (admin). */
@@ -67,6 +75,9 @@ export function createBerthClient(options: BerthClientOptions): BerthClient {
       ...(options.requestIds === false ? [] : [requestIdInterceptor()]),
       ...(options.retry === false ? [] : [retryInterceptor(options.retry ?? {})]),
       ...(options.apiKey ? [apiKeyInterceptor(options.apiKey)] : []),
+      ...(!options.apiKey && options.accessToken
+        ? [bearerTokenInterceptor(options.accessToken)]
+        : []),
       ...(options.interceptors ?? []),
     ],
   });
@@ -75,6 +86,7 @@ export function createBerthClient(options: BerthClientOptions): BerthClient {
     instances: withBerthErrors(InstancesService, createClient(InstancesService, transport)),
     runtime: withBerthErrors(RuntimeService, createClient(RuntimeService, transport)),
     apiKeys: withBerthErrors(ApiKeysService, createClient(ApiKeysService, transport)),
+    users: withBerthErrors(UsersService, createClient(UsersService, transport)),
     virtualServers: withBerthErrors(
       VirtualServersService,
       createClient(VirtualServersService, transport),

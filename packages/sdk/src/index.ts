@@ -1,13 +1,14 @@
 export * from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 export * from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 export * from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
+export * from "@berth/proto/gen/berth/gateway/v1/users_pb";
 export * from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 export * from "@berth/proto/gen/berth/instances/v1/instances_pb";
 export * from "@berth/proto/gen/berth/registry/v1/registry_pb";
 export * from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 export { type BerthClient, type BerthClientOptions, createBerthClient } from "./client.js";
 export { BerthError, type FieldViolation, toBerthError } from "./errors.js";
-export { apiKeyInterceptor } from "./interceptors.js";
+export { apiKeyInterceptor, bearerTokenInterceptor } from "./interceptors.js";
 export { type ListMethod, paginate } from "./paginate.js";
 export { requestIdInterceptor } from "./request-id.js";
 export {

@@ -1,4 +1,12 @@
-import { addressVar, baseEnv, flagVar, meshEnv, metricsEnv, portVar } from "@berth/platform";
+import {
+  addressVar,
+  baseEnv,
+  flagVar,
+  meshEnv,
+  metricsEnv,
+  portVar,
+  urlVar,
+} from "@berth/platform";
 import { z } from "zod";
 import { API_KEY_PATTERN } from "./api-keys/key-format.js";
 
@@ -82,6 +90,21 @@ export const gatewayEnv = z.object({
   BERTH_ALLOW_PRIVATE_ENDPOINTS: flagVar(false),
   /** Audit records older than this many days are deleted (0: kept forever). */
   BERTH_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).default(90),
+  /**
+   * The gateway's public base URL (scheme, host, port): OAuth resource names, token audiences and
+   * the embedded issuer derive from it. Default: http://HTTP_HOST:port (127.0.0.1 for a wildcard host).
+   */
+  BERTH_PUBLIC_URL: urlVar(["http:", "https:"]).optional(),
+  /** The embedded OAuth authorization server at {BERTH_PUBLIC_URL}/oauth (users made by an admin). */
+  BERTH_OAUTH_EMBEDDED: flagVar(true),
+  /**
+   * External OpenID Connect / OAuth issuers whose access tokens are accepted, as a JSON array:
+   * [{"issuer":"https://idp/realms/x","audience":"berth","scopes":{"mcp:use":"mcp"},
+   *   "groupsClaim":"groups","groups":{"berth-admins":["admin"]}}]. Found by discovery.
+   */
+  BERTH_OAUTH_ISSUERS: z.string().default(""),
+  /** Lifetime of the embedded server's access tokens, in seconds. */
+  BERTH_OAUTH_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(900),
   /** How often old audit records are looked for. */
   BERTH_AUDIT_RETENTION_INTERVAL_MS: z.coerce.number().int().positive().default(3_600_000),
 });

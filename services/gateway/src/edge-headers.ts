@@ -15,7 +15,10 @@ export function edgeHeaders(error: ConnectError): Record<string, string> {
     error.metadata.get("retry-after") ??
     (error.code === Code.Unavailable ? String(RETRY_AFTER_SECONDS) : null);
   if (retryAfter) headers["retry-after"] = retryAfter;
-  if (error.code === Code.Unauthenticated) headers["www-authenticate"] = WWW_AUTHENTICATE;
+  // An OAuth challenge made for the request (resource metadata, insufficient scope) wins.
+  const challenge = error.metadata.get("www-authenticate");
+  if (challenge) headers["www-authenticate"] = challenge;
+  else if (error.code === Code.Unauthenticated) headers["www-authenticate"] = WWW_AUTHENTICATE;
   return headers;
 }
 

@@ -11,6 +11,7 @@ import {
 } from "@berth/platform";
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
+import { UsersService } from "@berth/proto/gen/berth/gateway/v1/users_pb";
 import { VirtualServersService } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
@@ -51,10 +52,14 @@ import { createMcpProxy } from "./mcp/mcp-proxy.js";
 import { createOriginGuard, isLoopbackAddress } from "./mcp/origin-guard.js";
 import { createSessionPins } from "./mcp/session-pins.js";
 import { createGatewayMetrics } from "./metrics/gateway-metrics.js";
+import { createOAuth } from "./oauth/oauth-setup.js";
 import { observeRequests } from "./observe-request.js";
 import { createOpenApiRoutes, loadOpenApi } from "./openapi/openapi-routes.js";
 import { createRevocationFeed } from "./replicas/revocation-feed.js";
 import { createSharedRateLimiter, deploymentOf } from "./replicas/shared-rate-limiter.js";
+import { UserEntity } from "./users/user-entity.js";
+import { createUserStore } from "./users/user-store.js";
+import { createUsersHandlers } from "./users/users-handlers.js";
 import { createVirtualMcp, type VirtualMcp } from "./virtual-servers/virtual-mcp.js";
 import { VirtualServerEntity } from "./virtual-servers/virtual-server-entity.js";
 import { createVirtualServerStore } from "./virtual-servers/virtual-server-store.js";
@@ -98,7 +103,7 @@ export async function startGateway(
     const orm = await createDatabase({
       url: config.DATABASE_URL,
       schema: "gateway",
-      entities: [ApiKeyEntity, VirtualServerEntity],
+      entities: [ApiKeyEntity, VirtualServerEntity, UserEntity],
       migrations: gatewayMigrations,
       logger: log,
       poolMax: 5,
@@ -122,7 +127,7 @@ export async function startGateway(
     });
     closer.add("nats", () => nc.drain());
 
-    const authenticator = createAuthenticator({
+    const keys = createAuthenticator({
       load: store.get,
       cacheTtlMs: config.API_KEY_CACHE_MS,
     });
@@ -130,7 +135,7 @@ export async function startGateway(
     const revocations = createRevocationFeed({
       nc,
       logger: log,
-      onRevoked: (id) => authenticator.forget(id),
+      onRevoked: (id) => keys.forget(id),
     });
     revocations.start();
     closer.add("key revocation feed", () => revocations.stop());
@@ -148,15 +153,22 @@ export async function startGateway(
       closer.add(`${scope} rate limits`, async () => limiter.stop());
       return limiter;
     };
-    const gatekeeper = createGatekeeper(
-      authenticator,
-      sharedLimiter("key"),
-      { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
-      {
-        limiter: sharedLimiter("address"),
-        perSecond: config.AUTH_FAILURES_PER_MINUTE / 60,
-        burst: config.AUTH_FAILURE_BURST,
-      },
+    // OAuth 2.1 resource server beside the API keys, and the embedded authorization server.
+    const userStore = createUserStore(orm);
+    const oauth = createOAuth({ config, orm, users: userStore, logger: log });
+    closer.add("oauth", async () => oauth.close());
+    const authenticator = oauth.authenticator(keys);
+    const gatekeeper = oauth.withChallenges(
+      createGatekeeper(
+        authenticator,
+        sharedLimiter("key"),
+        { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST },
+        {
+          limiter: sharedLimiter("address"),
+          perSecond: config.AUTH_FAILURES_PER_MINUTE / 60,
+          burst: config.AUTH_FAILURE_BURST,
+        },
+      ),
     );
     const pins = createSessionPins();
     const audit = await startAuditTrail({
@@ -217,7 +229,7 @@ export async function startGateway(
         impl: createApiKeysHandlers({
           store,
           onRevoked: (id) => {
-            authenticator.forget(id);
+            keys.forget(id);
             revocations.announce(id);
           },
           resolveInstance: (ref) => instanceIdOf(instancesClient, ref),
@@ -231,6 +243,15 @@ export async function startGateway(
           store: virtualServerStore,
           resolveInstance: (ref) => instanceNamed(instancesClient, ref),
           onChanged: (id) => virtualMcp?.changed(id),
+          logger: log,
+        }),
+      },
+      {
+        service: UsersService as DescService,
+        impl: createUsersHandlers({
+          store: userStore,
+          orm,
+          onDeleted: (id) => oauth.userRemoved(id),
           logger: log,
         }),
       },
@@ -381,6 +402,8 @@ export async function startGateway(
           prefixes: ["/ui/"],
           handle: ui,
         },
+        // OAuth: protected resource metadata (RFC 9728) and the embedded authorization server.
+        ...oauth.routes,
         { name: "mcp-virtual", prefixes: ["/mcp/v/"], handle: virtualMcp.handle },
         { name: "metrics", methods: ["GET"], paths: ["/metrics"], handle: gatewayMetrics.route },
         { name: "mcp", paths: ["/mcp"], prefixes: ["/mcp/"], handle: mcp.handle },
@@ -406,6 +429,7 @@ export async function startGateway(
     });
     const port = await server.listen(config.HTTP_PORT, config.HTTP_HOST);
     closer.add("http server", () => server.close());
+    await oauth.listening(port);
     closer.add("mcp streams", () => mcp.close());
     closer.add("virtual mcp sessions", () => virtualMcp?.close());
     const url = `http://${config.HTTP_HOST}:${port}`;

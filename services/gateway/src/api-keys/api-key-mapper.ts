@@ -24,6 +24,11 @@ export function scopeName(scope: ApiKeyScope): Scope | undefined {
   return (Object.keys(SCOPE_OF) as Scope[]).find((name) => SCOPE_OF[name] === scope);
 }
 
+/** The proto scope of a scope name (UNSPECIFIED for an unknown one). */
+export function scopeProto(name: string): ApiKeyScope {
+  return SCOPE_OF[name as Scope] ?? ApiKeyScope.UNSPECIFIED;
+}
+
 /** The proto message of a stored key: never its secret or hash. */
 export function apiKeyFromRow(row: ApiKeyRow, now = new Date()): ApiKey {
   const state = row.revokeTime

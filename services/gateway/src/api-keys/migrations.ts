@@ -1,6 +1,7 @@
 import { requestIdsMigration } from "@berth/platform";
 import { Migration } from "@mikro-orm/migrations";
 import { auditMigration } from "../audit/audit-migration.js";
+import { oauthMigration } from "../oauth/oauth-migration.js";
 
 /** The API keys table. */
 class CreateApiKeys extends Migration {
@@ -53,4 +54,5 @@ export const gatewayMigrations = [
   requestIdsMigration,
   auditMigration,
   { name: "0003-create-virtual-servers", class: CreateVirtualServers },
+  oauthMigration,
 ];

@@ -25,7 +25,7 @@ const OUTCOMES: Record<StoredOutcome, McpCallOutcome> = {
 const STORED_OUTCOME = new Map(
   Object.entries(OUTCOMES).map(([stored, outcome]) => [outcome, stored as StoredOutcome]),
 );
-const RESOURCE_TYPES = ["McpServer", "McpServerInstance", "VirtualServer", "ApiKey"];
+const RESOURCE_TYPES = ["McpServer", "McpServerInstance", "VirtualServer", "ApiKey", "User"];
 const MAX_FILTER = 255;
 
 /** What the audit handlers may ask of the rest of the gateway. */
@@ -102,6 +102,9 @@ export function auditRecordFromRow(row: ListedAuditRow): AuditRecord {
     time: timestampFromDate(row.time),
     actorKeyId: row.actorKeyId,
     actorKeyName: row.actorKeyName,
+    actorUser: row.actorUser,
+    actorSubject: row.actorSubject,
+    actorIssuer: row.actorIssuer,
     correlationId: row.correlationId,
   };
   if (row.kind === "mcp_call") {

@@ -38,7 +38,7 @@ export interface ChangeFacts {
   time: Date;
   actorKeyId: string;
   correlationId: string;
-  resourceType: "McpServer" | "McpServerInstance" | "VirtualServer" | "ApiKey";
+  resourceType: "McpServer" | "McpServerInstance" | "VirtualServer" | "ApiKey" | "User";
   resourceId: string;
   resourceName: string;
   action:

@@ -48,7 +48,13 @@ export interface AuditFilters {
 }
 
 /** A record as listed: with the display name of its key, when the key is known. */
-export type ListedAuditRow = AuditRow & { actorKeyName: string };
+export type ListedAuditRow = AuditRow & {
+  actorKeyName: string;
+  /** The user behind an OAuth token's actor id (empty for API keys). */
+  actorUser: string;
+  actorSubject: string;
+  actorIssuer: string;
+};
 
 /** A page of records, newest first. */
 export interface AuditPage {
@@ -144,8 +150,11 @@ export function createAuditStore(orm: MikroORM): AuditStore {
         );
       }
       const rows = await orm.em.fork().execute<Record<string, unknown>[]>(
-        `select a.*, coalesce(k."display_name", '') as "actor_key_name"
+        `select a.*, coalesce(k."display_name", '') as "actor_key_name",
+                coalesce(u."name", '') as "actor_user", coalesce(u."subject", '') as "actor_subject",
+                coalesce(u."issuer", '') as "actor_issuer"
            from ${TABLE} a left join "gateway"."api_keys" k on k."id" = a."actor_key_id"
+           left join "gateway"."oauth_subjects" u on u."actor_id" = a."actor_key_id"
           ${where.length > 0 ? `where ${where.join(" and ")}` : ""}
           order by a."time" desc, a."id" desc
           limit ?`,
@@ -197,6 +206,9 @@ function fromDb(row: Record<string, unknown>): ListedAuditRow {
     time: new Date(row.time as Date | string),
     actorKeyId: text("actor_key_id"),
     actorKeyName: text("actor_key_name"),
+    actorUser: text("actor_user"),
+    actorSubject: text("actor_subject"),
+    actorIssuer: text("actor_issuer"),
     correlationId: text("correlation_id"),
     instanceId: text("instance_id"),
     instanceName: text("instance_name"),

@@ -27,10 +27,10 @@ export function createGatekeeper(
   defaults: RateLimitDefaults,
   failures?: FailedAuthLimit,
 ): Gatekeeper {
-  return async (header, needed, client) => {
+  return async (header, needed, client, resourcePath) => {
     let principal: Awaited<ReturnType<Authenticator["authenticate"]>>;
     try {
-      principal = await authenticator.authenticate(header);
+      principal = await authenticator.authenticate(header, resourcePath);
     } catch (error) {
       const wrongKey =
         credentialOf(header) !== undefined &&
@@ -46,7 +46,8 @@ export function createGatekeeper(
       );
     }
     if (!allows(principal.scopes, needed)) {
-      throw new ConnectError(`the API key lacks the ${needed} scope`, Code.PermissionDenied);
+      const holder = principal.user ? "access token" : "API key";
+      throw new ConnectError(`the ${holder} lacks the ${needed} scope`, Code.PermissionDenied);
     }
     const rate = principal.rateLimitPerSecond || defaults.perSecond;
     const burst = principal.rateLimitBurst || defaults.burst;

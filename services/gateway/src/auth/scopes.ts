@@ -1,6 +1,7 @@
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { AuditService } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
+import { UsersService } from "@berth/proto/gen/berth/gateway/v1/users_pb";
 import { http } from "@berth/proto/gen/google/api/annotations_pb";
 import { type DescMethod, getOption, hasOption } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
@@ -26,6 +27,7 @@ const ADMIN_SERVICES = [
   ApiKeysService.typeName,
   DeadLettersService.typeName,
   AuditService.typeName,
+  UsersService.typeName,
 ];
 
 /** Whether a key holding `granted` may do what needs `needed`. */

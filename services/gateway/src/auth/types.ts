@@ -1,8 +1,11 @@
 import type { Scope } from "./scopes.js";
 
-/** Who is calling: a verified API key and what it may do. */
+/** Who is calling: a verified API key (or OAuth access token) and what it may do. */
 export interface Principal {
+  /** The key's id; for an access token, the subject's actor id (`oauth_…`). */
   readonly keyId: string;
+  /** For an access token: the user it speaks for. */
+  readonly user?: { readonly issuer: string; readonly subject: string; readonly name: string };
   readonly scopes: readonly Scope[];
   /** Instance ids or names the mcp scope is limited to; empty means all. */
   readonly instances: readonly string[];
@@ -19,8 +22,11 @@ export type HeaderReader = (name: string) => string | undefined;
 
 /** Verifies API keys, with a short cache of verified ones. */
 export interface Authenticator {
-  /** The caller's principal; throws UNAUTHENTICATED when the key is missing, wrong or revoked. */
-  authenticate(header: HeaderReader): Promise<Principal>;
+  /**
+   * The caller's principal; throws UNAUTHENTICATED when the key is missing, wrong or revoked.
+   * `resourcePath` (the request path) decides which audience an access token must carry.
+   */
+  authenticate(header: HeaderReader, resourcePath?: string): Promise<Principal>;
   /** Drops a key from the cache (after a revocation). */
   forget(keyId: string): void;
 }
@@ -37,4 +43,6 @@ export type Gatekeeper = (
   needed: Scope,
   /** The caller's address, for the limit on failed authentications. */
   client?: string,
+  /** The request path: the protected resource an access token must be meant for. */
+  resourcePath?: string,
 ) => Promise<Principal>;

@@ -96,6 +96,7 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
       fromNodeHeaders(req.headers),
       "mcp",
       clientAddressOf(req),
+      (req.url ?? "/").split("?")[0],
     );
     tap?.attribute(principal.keyId);
     const instance = await identifyFor(principal, ref);

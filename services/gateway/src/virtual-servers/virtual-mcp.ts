@@ -167,6 +167,7 @@ export function createVirtualMcp(options: VirtualMcpOptions): VirtualMcp {
       fromNodeHeaders(req.headers),
       "mcp",
       clientAddressOf(req),
+      (req.url ?? "/").split("?")[0],
     );
     const header = req.headers["mcp-session-id"];
     const sessionId = typeof header === "string" ? header : undefined;

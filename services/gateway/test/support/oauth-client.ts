@@ -1,0 +1,159 @@
+import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import type {
+  OAuthClientInformationMixed,
+  OAuthClientMetadata,
+  OAuthTokens,
+} from "@modelcontextprotocol/sdk/shared/auth.js";
+
+/** Where the test client says it receives codes; nothing listens there: the test reads the redirect. */
+export const REDIRECT_URL = "http://127.0.0.1:9/callback";
+
+/**
+ * The MCP SDK's OAuthClientProvider as a desktop client implements it, in memory: registration,
+ * tokens and the PKCE verifier kept; the authorization URL handed to the test (the "browser").
+ */
+export class MemoryOAuthProvider implements OAuthClientProvider {
+  client: OAuthClientInformationMixed | undefined;
+  saved: OAuthTokens | undefined;
+  verifier = "";
+  /** Every authorization URL the SDK asked the user to open, in order. */
+  readonly authorizations: URL[] = [];
+
+  get redirectUrl() {
+    return REDIRECT_URL;
+  }
+  get clientMetadata(): OAuthClientMetadata {
+    return {
+      client_name: "berth oauth test",
+      redirect_uris: [REDIRECT_URL],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "none",
+    };
+  }
+  clientInformation() {
+    return this.client;
+  }
+  saveClientInformation(info: OAuthClientInformationMixed) {
+    this.client = info;
+  }
+  tokens() {
+    return this.saved;
+  }
+  saveTokens(tokens: OAuthTokens) {
+    this.saved = tokens;
+  }
+  redirectToAuthorization(url: URL) {
+    this.authorizations.push(url);
+  }
+  saveCodeVerifier(verifier: string) {
+    this.verifier = verifier;
+  }
+  codeVerifier() {
+    return this.verifier;
+  }
+  /** What the SDK drops when the server refuses them (a refresh token refused: a new sign-in). */
+  invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery") {
+    if (scope === "all" || scope === "client") this.client = undefined;
+    if (scope === "all" || scope === "tokens") this.saved = undefined;
+    if (scope === "all" || scope === "verifier") this.verifier = "";
+  }
+}
+
+/** A browser's cookies for one host, enough for a sign-in (names and values; paths ignored). */
+export class CookieJar {
+  private readonly cookies = new Map<string, string>();
+  take(response: Response) {
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(";");
+      const eq = pair!.indexOf("=");
+      this.cookies.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim());
+    }
+  }
+  header() {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
+  }
+}
+
+/** What the browser part of a sign-in ended with. */
+export type SignInResult =
+  | { kind: "code"; code: string; state: string | null }
+  | { kind: "error"; error: string; description: string | null }
+  | { kind: "refused"; status: number; page: string };
+
+/**
+ * Plays the browser: opens the authorization URL, follows redirects to the sign-in page, submits
+ * its form with `fields` (user name and password, or whatever the page asks), and follows the
+ * redirects until the client's redirect URI, whose code (or error) is returned.
+ */
+export async function signIn(
+  authorizationUrl: URL,
+  fields: Record<string, string>,
+): Promise<SignInResult & { pageHtml: string }> {
+  const jar = new CookieJar();
+  let url = authorizationUrl.href;
+  let pageHtml = "";
+  for (let hop = 0; hop < 12; hop++) {
+    if (url.startsWith(REDIRECT_URL)) {
+      const params = new URL(url).searchParams;
+      const code = params.get("code");
+      if (code) return { kind: "code", code, state: params.get("state"), pageHtml };
+      return {
+        kind: "error",
+        error: params.get("error") ?? "",
+        description: params.get("error_description"),
+        pageHtml,
+      };
+    }
+    const response = await fetch(url, { redirect: "manual", headers: { cookie: jar.header() } });
+    jar.take(response);
+    if (response.status >= 300 && response.status < 400) {
+      url = new URL(response.headers.get("location")!, url).href;
+      continue;
+    }
+    const html = await response.text();
+    if (response.status !== 200 || !html.includes("<form")) {
+      return { kind: "refused", status: response.status, page: html, pageHtml };
+    }
+    pageHtml = html;
+    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1]?.replace(/&amp;/g, "&");
+    const posted = await fetch(new URL(action!, url), {
+      method: "POST",
+      redirect: "manual",
+      headers: { cookie: jar.header(), "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ action: "allow", ...fields }).toString(),
+    });
+    jar.take(posted);
+    if (posted.status < 300 || posted.status >= 400) {
+      return { kind: "refused", status: posted.status, page: await posted.text(), pageHtml };
+    }
+    url = new URL(posted.headers.get("location")!, url).href;
+  }
+  throw new Error("the sign-in did not reach the redirect URI in 12 hops");
+}
+
+/** Opens the sign-in page of an authorization URL; `submit` posts its form (as often as wanted). */
+export async function openSignInPage(authorizationUrl: URL) {
+  const jar = new CookieJar();
+  let url = authorizationUrl.href;
+  for (let hop = 0; hop < 5; hop++) {
+    const response = await fetch(url, { redirect: "manual", headers: { cookie: jar.header() } });
+    jar.take(response);
+    if (response.status >= 300 && response.status < 400) {
+      url = new URL(response.headers.get("location")!, url).href;
+      continue;
+    }
+    await response.body?.cancel();
+    break;
+  }
+  const page = url;
+  return {
+    submit: (fields: Record<string, string>) =>
+      fetch(page, {
+        method: "POST",
+        redirect: "manual",
+        headers: { cookie: jar.header(), "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ action: "allow", ...fields }).toString(),
+      }),
+  };
+}
