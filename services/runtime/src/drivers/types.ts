@@ -1,8 +1,8 @@
 import type { Readable, Writable } from "node:stream";
 import type { DockerSpec, RuntimeSpec, UrlSpec } from "../spec/types.js";
 
-/** The names of the drivers; kubernetes joins later behind the same port. */
-export type DriverName = "docker" | "url";
+/** The names of the drivers. */
+export type DriverName = "docker" | "url" | "kubernetes";
 
 /** What a driver is asked to make real: one instance at one generation, secrets resolved. */
 export interface WorkloadRequest<S extends RuntimeSpec = RuntimeSpec> {
