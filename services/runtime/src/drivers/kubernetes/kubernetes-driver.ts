@@ -317,9 +317,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     await ignoreNotFound(() =>
       apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: "Background" }),
     );
-    await ignoreNotFound(() =>
-      networking.deleteNamespacedNetworkPolicy({ name, namespace }),
-    );
+    await ignoreNotFound(() => networking.deleteNamespacedNetworkPolicy({ name, namespace }));
     await ignoreNotFound(() => core.deleteNamespacedSecret({ name, namespace }));
     await ignoreNotFound(() => core.deleteNamespacedService({ name, namespace }));
     // Gone means gone: a stop followed by a start must not find the old process still running.
@@ -374,9 +372,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     ensure: (request) =>
       kubeCall(async () => {
         const name = objectName(request.instanceId);
-        const existing = await orNotFound(() =>
-          apps.readNamespacedDeployment({ name, namespace }),
-        );
+        const existing = await orNotFound(() => apps.readNamespacedDeployment({ name, namespace }));
         const generation = existing?.spec?.template?.metadata?.labels?.[LABELS.generation];
         if (existing && generation === String(request.generation) && existing.spec?.replicas) {
           // A running pod of this generation is taken over (after a runtime restart).
@@ -386,7 +382,8 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
         return start(request, existing);
       }),
     remove: (instanceId) => kubeCall(() => removeInstance(instanceId)),
-    inspect: (instanceId) => kubeCall(async () => (await listDeployments(instanceId)).map(observed)),
+    inspect: (instanceId) =>
+      kubeCall(async () => (await listDeployments(instanceId)).map(observed)),
     list: () => kubeCall(async () => (await listDeployments()).map(observed)),
     collectGarbage: (keep) => kubeCall(() => collectGarbage(keep)),
     async *logs(instanceId, logOptions) {

@@ -1,4 +1,8 @@
 import type { V1Deployment } from "@kubernetes/client-node";
+
+// biome-ignore lint/suspicious/noExplicitAny: the tests read nested wire JSON.
+type Json = Record<string, any>;
+
 import { describe, expect, it } from "vitest";
 import { schemaProblems, toWire } from "../../../test/support/kubernetes-schema.js";
 import { parseSpec } from "../../spec/parse-spec.js";
@@ -40,7 +44,7 @@ const owner = ownerReference({
 
 /** The object as client-node sends it, and what the schemas say about it. */
 const validated = (object: { apiVersion?: string; kind?: string }) => {
-  const wire = toWire(object) as Record<string, any>;
+  const wire = toWire(object) as Json;
   expect(schemaProblems(wire), `${object.kind} must pass the Kubernetes schemas`).toEqual([]);
   return wire;
 };
@@ -248,9 +252,7 @@ describe("the objects around the Deployment", () => {
 
 describe("the schema check itself", () => {
   it("reports a misspelt field, a bad quantity and a missing selector", () => {
-    const wire = toWire(
-      deployment(request({ transport: "stdio" })) as V1Deployment,
-    ) as Record<string, any>;
+    const wire = toWire(deployment(request({ transport: "stdio" })) as V1Deployment) as Json;
     const container = wire.spec.template.spec.containers[0];
     container.securityContext.readOnlyRootFileSystem = true;
     container.resources.limits.memory = "lots";

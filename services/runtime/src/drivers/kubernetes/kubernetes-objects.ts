@@ -11,8 +11,8 @@ import type {
   V1Service,
 } from "@kubernetes/client-node";
 import type { DockerSpec } from "../../spec/types.js";
-import { PermanentStartError, type WorkloadRequest } from "../types.js";
 import { LABELS, type LabelContext, workloadLabels } from "../docker/labels.js";
+import { PermanentStartError, type WorkloadRequest } from "../types.js";
 
 /** The container's name inside an instance's pod (attach and logs name it). */
 export const CONTAINER_NAME = "mcp";

@@ -10,7 +10,11 @@ const IMAGE_FAILURES = new Set([
 ]);
 
 /** Waiting reasons that mean the container ran and ended, or cannot be made from its config. */
-const START_FAILURES = new Set(["CrashLoopBackOff", "CreateContainerConfigError", "RunContainerError"]);
+const START_FAILURES = new Set([
+  "CrashLoopBackOff",
+  "CreateContainerConfigError",
+  "RunContainerError",
+]);
 
 /** What a pod's status says about the instance's container. */
 export type PodState =
@@ -50,7 +54,11 @@ export function podState(pod: V1Pod): PodState {
   if (waiting?.reason && IMAGE_FAILURES.has(waiting.reason)) {
     return {
       type: "failed",
-      reason: `image ${status?.image ?? ""} cannot be pulled by the cluster (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""})`.slice(0, 400),
+      reason:
+        `image ${status?.image ?? ""} cannot be pulled by the cluster (${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""})`.slice(
+          0,
+          400,
+        ),
       permanent: true,
     };
   }
