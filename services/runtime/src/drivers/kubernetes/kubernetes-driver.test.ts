@@ -120,7 +120,8 @@ async function bridgedClient(instanceId: string, handle: WorkloadHandle) {
   return { client, attachment };
 }
 
-describe("the Kubernetes driver on an in-process API server", () => {
+// Real processes (server-everything) start and answer MCP here: generous on a busy 2-core machine.
+describe("the Kubernetes driver on an in-process API server", { timeout: 60_000 }, () => {
   it("starts a stdio server: policy and Secret before the pod, then MCP through the attach API", async () => {
     const driver = newDriver();
     const mark = api.requests.length;
@@ -190,6 +191,7 @@ describe("the Kubernetes driver on an in-process API server", () => {
       request({}, { instanceId, generation: 2, secretEnv: { TOKEN: "two" } }),
     );
     const name = `berth-${instanceId}`;
+    // Owned objects of an existing Deployment are replaced, not created again.
     expect(writesSince(mark)).toEqual([
       `PUT networkpolicies/${name}`,
       `PUT secrets/${name}`,

@@ -230,21 +230,20 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
   }
 
   /**
-   * Creates a missing object, or replaces the one there (unconditionally: the driver owns it).
-   * A Service keeps its allocated cluster IP.
+   * Replaces the object a Deployment that existed already owns, or creates it; the other way
+   * round for a new Deployment (unconditional replace: the driver owns the object). Either
+   * falls back to the other call when the object turns out (not) to be there.
    */
-  async function upsert<T extends { metadata?: { name?: string } }>(
+  async function upsert<T>(
     body: T,
-    calls: {
-      create(body: T): Promise<unknown>;
-      replace(body: T): Promise<unknown>;
-    },
+    existed: boolean,
+    calls: { create(body: T): Promise<unknown>; replace(body: T): Promise<unknown> },
   ): Promise<void> {
     try {
-      await calls.create(body);
+      await (existed ? calls.replace(body) : calls.create(body));
     } catch (error) {
-      if (kubeStatus(error) !== 409) throw error;
-      await calls.replace(body);
+      if (kubeStatus(error) !== (existed ? 404 : 409)) throw error;
+      await (existed ? calls.create(body) : calls.replace(body));
     }
   }
 
@@ -264,13 +263,14 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
         namespace,
         body: deploymentFor(request, context, { replicas: 0, startedAt }),
       }));
+    const existed = existing !== undefined;
     const owner = ownerReference(deployment);
-    await upsert(networkPolicyFor(request, context, owner), {
+    await upsert(networkPolicyFor(request, context, owner), existed, {
       create: (body) => networking.createNamespacedNetworkPolicy({ namespace, body }),
       replace: (body) => networking.replaceNamespacedNetworkPolicy({ name, namespace, body }),
     });
     if (Object.keys(request.secretEnv ?? {}).length > 0) {
-      await upsert(secretFor(request, context, owner), {
+      await upsert(secretFor(request, context, owner), existed, {
         create: (body) => core.createNamespacedSecret({ namespace, body }),
         replace: (body) => core.replaceNamespacedSecret({ name, namespace, body }),
       });
@@ -279,7 +279,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     }
     if (spec.transport === "http") {
       const service = serviceFor(request, context, owner);
-      await upsert(service, {
+      await upsert(service, existed, {
         create: (body) => core.createNamespacedService({ namespace, body }),
         replace: async (body) => {
           const current = await core.readNamespacedService({ name, namespace });
