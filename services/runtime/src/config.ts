@@ -15,6 +15,21 @@ export const runtimeEnv = z.object({
     .string()
     .regex(/^(unix|tcp|http):\/\//, "must start with unix://, tcp:// or http://")
     .optional(),
+  /**
+   * The engine that runs container (json_spec type docker) workloads: the local Docker engine,
+   * or Kubernetes (KUBECONFIG, else the pod's service account; see drivers/kubernetes).
+   */
+  BERTH_RUNTIME_DRIVER: z.enum(["docker", "kubernetes"]).default("docker"),
+  /** The namespace of the Kubernetes driver's objects (default: the runtime pod's own). */
+  BERTH_KUBERNETES_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a Kubernetes namespace name")
+    .optional(),
+  /** The namespace of the pods labelled berth.mcp-client=true that may reach HTTP servers. */
+  BERTH_KUBERNETES_CLIENT_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a Kubernetes namespace name")
+    .optional(),
   /** Where the stdio bridge listens: loopback only. */
   BRIDGE_HOST: z.enum(LOOPBACK, { message: "must be a loopback address" }).default("127.0.0.1"),
   BRIDGE_PORT: portVar(0),

@@ -9,6 +9,10 @@ import { runtimeMigrations } from "./db/migrations.js";
 import { WorkloadEntity } from "./db/workload-entity.js";
 import { createDockerClient } from "./drivers/docker/docker-client.js";
 import { createDockerDriver } from "./drivers/docker/docker-driver.js";
+import {
+  createKubernetesDriver,
+  MCP_CLIENT_LABEL,
+} from "./drivers/kubernetes/kubernetes-driver.js";
 import type { Drivers } from "./drivers/types.js";
 import { createUrlDriver } from "./drivers/url-driver.js";
 import { applyDesiredChange, createInstanceEventConsumer } from "./events/instance-events.js";
@@ -34,6 +38,26 @@ export interface Runtime {
   stop(): Promise<void>;
 }
 
+/** The Docker driver over DOCKER_HOST; an engine that does not answer yet is waited for. */
+async function startDockerDriver(
+  config: RuntimeConfig,
+  labels: { scope: string; extra: Record<string, string> },
+  meshKey: string | Buffer,
+  log: Logger,
+) {
+  const docker = createDockerClient(config.DOCKER_HOST);
+  await docker.ping().catch((error: Error) => {
+    // Not fatal: url instances still work, and docker ones start once the engine answers.
+    log.warn({ err: error }, "the Docker engine does not answer; docker workloads wait for it");
+  });
+  return createDockerDriver(docker, labels, {
+    guardImage: config.BERTH_GUARD_IMAGE,
+    // Derived from the runtime's mesh key like the bridge's: guards of running containers keep
+    // their credential across runtime restarts; a new mesh key rotates every credential.
+    guardSecret: createHash("sha256").update("berth-port-guard\0").update(meshKey).digest("hex"),
+  });
+}
+
 /**
  * Starts the runtime: its schema, the outbox relay, the Docker and url drivers, the stdio
  * bridge, a reconciliation pass, the instance-event consumer and the gRPC API. Stopping leaves
@@ -53,26 +77,25 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
   const { log, orm, nc, relay, closer } = backbone;
   try {
     const scope = runtimeScope(config);
-    const docker = createDockerClient(config.DOCKER_HOST);
-    await docker.ping().catch((error: Error) => {
-      // Not fatal: url instances still work, and docker ones start once the engine answers.
-      log.warn({ err: error }, "the Docker engine does not answer; docker workloads wait for it");
-    });
-    const dockerDriver = createDockerDriver(
-      docker,
-      { scope, extra: extraLabels(config) },
-      {
-        guardImage: config.BERTH_GUARD_IMAGE,
-        // Derived from the runtime's mesh key like the bridge's: guards of running containers keep
-        // their credential across runtime restarts; a new mesh key rotates every credential.
-        guardSecret: createHash("sha256")
-          .update("berth-port-guard\0")
-          .update(backbone.identity.key)
-          .digest("hex"),
-      },
-    );
-    closer.add("docker driver", () => dockerDriver.close());
-    const drivers: Drivers = { docker: dockerDriver, url: createUrlDriver() };
+    const labels = { scope, extra: extraLabels(config) };
+    const containerDriver =
+      config.BERTH_RUNTIME_DRIVER === "kubernetes"
+        ? createKubernetesDriver({
+            labels,
+            namespace: config.BERTH_KUBERNETES_NAMESPACE,
+            ...(config.BERTH_KUBERNETES_CLIENT_NAMESPACE
+              ? {
+                  clients: {
+                    namespace: config.BERTH_KUBERNETES_CLIENT_NAMESPACE,
+                    labels: { [MCP_CLIENT_LABEL]: "true" },
+                  },
+                }
+              : {}),
+          })
+        : await startDockerDriver(config, labels, backbone.identity.key, log);
+    closer.add(`${containerDriver.name} driver`, () => containerDriver.close());
+    // Container workloads (json_spec type docker) run on the configured engine.
+    const drivers: Drivers = { docker: containerDriver, url: createUrlDriver() };
 
     const bridge = createBridgeServer({
       host: config.BRIDGE_HOST,

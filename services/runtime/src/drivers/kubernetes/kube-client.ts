@@ -22,14 +22,20 @@ export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env): KubeConfig
   return config;
 }
 
+/** The namespace of the pod this process runs in, when it runs in a cluster. */
+export function inClusterNamespace(): string | undefined {
+  if (!existsSync(IN_CLUSTER_NAMESPACE)) return undefined;
+  return readFileSync(IN_CLUSTER_NAMESPACE, "utf8").trim() || undefined;
+}
+
 /** The namespace: explicit, else the pod's own (in cluster), else the context's, else default. */
 export function defaultNamespace(config: KubeConfig, explicit?: string): string {
-  if (explicit) return explicit;
-  if (existsSync(IN_CLUSTER_NAMESPACE)) {
-    const own = readFileSync(IN_CLUSTER_NAMESPACE, "utf8").trim();
-    if (own) return own;
-  }
-  return config.getContextObject(config.getCurrentContext())?.namespace || "default";
+  return (
+    explicit ||
+    inClusterNamespace() ||
+    config.getContextObject(config.getCurrentContext())?.namespace ||
+    "default"
+  );
 }
 
 /** The HTTP status of a Kubernetes API error, if it is one. */

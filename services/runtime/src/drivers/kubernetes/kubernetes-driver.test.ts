@@ -265,7 +265,7 @@ describe("the Kubernetes driver on an in-process API server", { timeout: 60_000 
     );
   });
 
-  it("reaches an http server through an owned Service at its in-cluster DNS name", async () => {
+  it("reaches an http server through an owned Service at its cluster IP", async () => {
     const driver = newDriver();
     const r = request({
       image: "berth/mcp-everything:http",
@@ -274,11 +274,12 @@ describe("the Kubernetes driver on an in-process API server", { timeout: 60_000 
       network_egress: true,
     });
     const handle = await ensure(driver, r);
-    expect(handle.endpoint).toBe(
-      `http://berth-${r.instanceId}.${NAMESPACE}.svc.cluster.local:3001/mcp`,
-    );
     const deployment = named("deployments", r.instanceId)!;
     const service = named("services", r.instanceId)!;
+    // An address literal: the probe and the gateway dial it without the guarded lookup, which
+    // would refuse the Service's DNS name for resolving to a private address.
+    expect(service.spec.clusterIP).toMatch(/^10\.96\.0\.\d+$/);
+    expect(handle.endpoint).toBe(`http://${service.spec.clusterIP}:3001/mcp`);
     expect(service.metadata.ownerReferences[0].uid).toBe(deployment.metadata.uid);
     expect(service.spec.ports).toEqual([
       { name: "mcp", port: 3001, targetPort: "mcp", protocol: "TCP" },
@@ -288,8 +289,9 @@ describe("the Kubernetes driver on an in-process API server", { timeout: 60_000 
     expect(policy.spec.egress).toHaveLength(2);
     // A new generation keeps the Service's cluster IP (immutable on the API server).
     const clusterIP = service.spec.clusterIP;
-    await ensure(driver, { ...r, generation: 2 });
+    const next = await ensure(driver, { ...r, generation: 2 });
     expect(named("services", r.instanceId)!.spec.clusterIP).toBe(clusterIP);
+    expect(next.endpoint).toBe(handle.endpoint);
   });
 
   it("removes the Deployment and its dependents and waits until the pod is gone", async () => {

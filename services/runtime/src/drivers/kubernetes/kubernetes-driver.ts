@@ -1,3 +1,4 @@
+import { isIPv6 } from "node:net";
 import { createInterface } from "node:readline";
 import { PassThrough } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -26,7 +27,15 @@ import {
   type WorkloadRequest,
   WorkloadStartError,
 } from "../types.js";
-import { ignoreNotFound, kubeCall, kubeStatus, orNotFound } from "./kube-client.js";
+import {
+  defaultNamespace,
+  ignoreNotFound,
+  inClusterNamespace,
+  kubeCall,
+  kubeStatus,
+  loadKubeConfig,
+  orNotFound,
+} from "./kube-client.js";
 import {
   CONTAINER_NAME,
   deploymentFor,
@@ -45,21 +54,35 @@ import { createPodWatcher } from "./pod-watcher.js";
 /** How the runtime reaches an HTTP server's Service: a base URL without the MCP path. */
 export type ServiceUrl = (service: { name: string; namespace: string; port: number }) => string;
 
-/** Options of createKubernetesDriver. */
+/** The label that lets a pod reach HTTP servers (Berth's runtime and gateway carry it). */
+export const MCP_CLIENT_LABEL = "berth.mcp-client";
+
+/**
+ * Options of createKubernetesDriver; what is left out is read from the environment:
+ * - kubeConfig: KUBECONFIG when set, else the pod's service account in a cluster, else
+ *   ~/.kube/config;
+ * - namespace: BERTH_KUBERNETES_NAMESPACE, else the runtime pod's own namespace, else the
+ *   kubeconfig context's, else "default";
+ * - clients: pods labelled berth.mcp-client=true in BERTH_KUBERNETES_CLIENT_NAMESPACE, else in
+ *   the runtime pod's namespace, else in the workloads' namespace.
+ */
 export interface KubernetesDriverOptions {
-  kubeConfig: KubeConfig;
-  /** Where instances' objects are made. */
-  namespace: string;
   labels: LabelContext;
+  kubeConfig?: KubeConfig;
+  /** Where instances' objects are made. */
+  namespace?: string;
   /** Berth's pods that may reach HTTP servers (the runtime and the gateway). */
-  clients: ObjectContext["clients"];
+  clients?: ObjectContext["clients"];
+  /** The environment the defaults are read from (process.env). */
+  env?: NodeJS.ProcessEnv;
   /**
-   * The Service's address: by default its in-cluster DNS name
-   * (`http://<name>.<namespace>.svc.<clusterDomain>:<port>`), which resolves only inside the
-   * cluster (see deploy/README.md for a runtime outside it).
+   * The Service's base URL. By default its cluster IP (`http://<clusterIP>:<port>`), which is
+   * what its in-cluster DNS name resolves to: the runtime's probe and the gateway dial address
+   * literals directly, while a name resolving to a private address is refused by their guarded
+   * lookup (the SSRF rule for url instances). Either way it routes only inside the cluster; a
+   * runtime outside one reaches stdio servers only (deploy/README.md).
    */
   serviceUrl?: ServiceUrl;
-  clusterDomain?: string;
   /** How often pods are listed while starting and while running (default 2 s). */
   pollMs?: number;
   /** How long a pod may take to run its container before the start fails (default 120 s). */
@@ -87,19 +110,23 @@ interface RunningPod {
  * bridged through the attach API; health is the runtime's MCP probe on top of pod state.
  */
 export function createKubernetesDriver(options: KubernetesDriverOptions): KubernetesDriver {
-  const { kubeConfig, namespace } = options;
+  const env = options.env ?? process.env;
+  const kubeConfig = options.kubeConfig ?? loadKubeConfig(env);
+  const namespace = defaultNamespace(
+    kubeConfig,
+    options.namespace ?? env.BERTH_KUBERNETES_NAMESPACE,
+  );
+  const clients = options.clients ?? {
+    namespace: env.BERTH_KUBERNETES_CLIENT_NAMESPACE || inClusterNamespace() || namespace,
+    labels: { [MCP_CLIENT_LABEL]: "true" },
+  };
   const apps = kubeConfig.makeApiClient(AppsV1Api);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const networking = kubeConfig.makeApiClient(NetworkingV1Api);
   const pollMs = options.pollMs ?? 2_000;
   const startTimeoutMs = options.startTimeoutMs ?? 120_000;
   const removeTimeoutMs = options.removeTimeoutMs ?? 30_000;
-  const context: ObjectContext = { namespace, labels: options.labels, clients: options.clients };
-  const clusterDomain = options.clusterDomain ?? "cluster.local";
-  const serviceUrl: ServiceUrl =
-    options.serviceUrl ??
-    ((service) =>
-      `http://${service.name}.${service.namespace}.svc.${clusterDomain}:${service.port}`);
+  const context: ObjectContext = { namespace, labels: options.labels, clients };
   const attachments = new Set<{ close(): void }>();
 
   const listPods = async (instanceId?: string): Promise<V1Pod[]> =>
@@ -205,6 +232,16 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     return { stdin, stdout, close: channel.close };
   }
 
+  /** Where an HTTP server's Service answers (see KubernetesDriverOptions.serviceUrl). */
+  async function serviceBase(instanceId: string, port: number): Promise<string> {
+    const name = objectName(instanceId);
+    if (options.serviceUrl) return options.serviceUrl({ name, namespace, port });
+    const service = await core.readNamespacedService({ name, namespace });
+    const ip = service.spec?.clusterIP;
+    if (!ip || ip === "None") throw new WorkloadStartError(`service ${name} has no cluster IP`);
+    return `http://${isIPv6(ip) ? `[${ip}]` : ip}:${port}`;
+  }
+
   async function handle(
     request: WorkloadRequest<DockerSpec>,
     running: RunningPod,
@@ -212,9 +249,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
   ): Promise<WorkloadHandle> {
     const { spec, instanceId } = request;
     const stdio = spec.transport === "stdio" ? await attach(running.name) : undefined;
-    const endpoint = stdio
-      ? ""
-      : `${serviceUrl({ name: objectName(instanceId), namespace, port: spec.port! })}${spec.path}`;
+    const endpoint = stdio ? "" : `${await serviceBase(instanceId, spec.port!)}${spec.path}`;
     return {
       instanceId,
       generation: request.generation,
