@@ -20,6 +20,8 @@ export const runtimeEnv = z.object({
    * or Kubernetes (KUBECONFIG, else the pod's service account; see drivers/kubernetes).
    */
   BERTH_RUNTIME_DRIVER: z.enum(["docker", "kubernetes"]).default("docker"),
+  /** The kubeconfig file(s) of the Kubernetes driver (default: the pod's service account). */
+  KUBECONFIG: z.string().optional(),
   /** The namespace of the Kubernetes driver's objects (default: the runtime pod's own). */
   BERTH_KUBERNETES_NAMESPACE: z
     .string()

@@ -82,6 +82,7 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
       config.BERTH_RUNTIME_DRIVER === "kubernetes"
         ? createKubernetesDriver({
             labels,
+            env: { ...process.env, KUBECONFIG: config.KUBECONFIG },
             namespace: config.BERTH_KUBERNETES_NAMESPACE,
             ...(config.BERTH_KUBERNETES_CLIENT_NAMESPACE
               ? {

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { delimiter } from "node:path";
 import { ApiException, KubeConfig } from "@kubernetes/client-node";
 import {
   EngineUnavailableError,
@@ -17,7 +18,16 @@ const IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/name
  */
 export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env): KubeConfig {
   const config = new KubeConfig();
-  if (!env.KUBECONFIG && env.KUBERNETES_SERVICE_HOST) config.loadFromCluster();
+  const files = (env.KUBECONFIG ?? "").split(delimiter).filter(Boolean);
+  if (files.length > 0) {
+    // Merged in order, as kubectl does (client-node would read process.env, not env).
+    config.loadFromFile(files[0]!);
+    for (const file of files.slice(1)) {
+      const more = new KubeConfig();
+      more.loadFromFile(file);
+      config.mergeConfig(more);
+    }
+  } else if (env.KUBERNETES_SERVICE_HOST) config.loadFromCluster();
   else config.loadFromDefault();
   return config;
 }
