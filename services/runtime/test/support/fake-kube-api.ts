@@ -395,7 +395,10 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       const tail = Number(url.searchParams.get("tailLines") ?? 0);
       const lines = logs.get(name!) ?? [];
       const text = (tail ? lines.slice(-tail) : lines).map((line) => `${line}\n`).join("");
-      res.writeHead(200, { "content-type": "text/plain" }).end(text);
+      res.writeHead(200, { "content-type": "text/plain" });
+      // follow=true: the stream stays open (as the kubelet's does) until the client goes.
+      if (url.searchParams.get("follow") === "true") res.write(text);
+      else res.end(text);
       return;
     }
     const invalid = (object: KubeObject) => {

@@ -395,6 +395,29 @@ describe("the Kubernetes driver on an in-process API server", { timeout: 60_000 
     ]);
   });
 
+  it("follows the pod's log until the caller stops", async () => {
+    const driver = newDriver();
+    const r = request({});
+    const handle = await ensure(driver, r);
+    api.setLog(handle.containerId!, [
+      "2026-11-27T19:00:00.000000001Z one",
+      "2026-11-27T19:00:01.000000001Z two",
+    ]);
+    const stop = new AbortController();
+    const lines: string[] = [];
+    for await (const line of driver.logs(r.instanceId, {
+      follow: true,
+      tailLines: 10,
+      signal: stop.signal,
+    })) {
+      lines.push(line.line);
+      if (lines.length === 2) stop.abort(); // the stream stays open: only the abort ends it
+    }
+    expect(lines).toEqual(["one", "two"]);
+    const follow = api.requests.filter((q) => q.path.endsWith("/log")).at(-1);
+    expect(follow?.query).toMatchObject({ follow: "true", timestamps: "true", tailLines: "10" });
+  });
+
   it("says the engine is unavailable when the API server does not answer", async () => {
     const driver = newDriver();
     api.setReachable(false);
