@@ -16,6 +16,18 @@ export const runtimeEnv = z.object({
     .string()
     .regex(/^(unix|tcp|http):\/\//, "must start with unix://, tcp:// or http://")
     .optional(),
+  /** The kubeconfig file(s) of the Kubernetes driver (default: the pod's service account). */
+  KUBECONFIG: z.string().optional(),
+  /** The namespace of the Kubernetes driver's objects (default: the runtime pod's own). */
+  BERTH_KUBERNETES_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a Kubernetes namespace name")
+    .optional(),
+  /** The namespace of the pods labelled berth.mcp-client=true that may reach HTTP servers. */
+  BERTH_KUBERNETES_CLIENT_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a Kubernetes namespace name")
+    .optional(),
   /** Where the stdio bridge listens: loopback only. */
   BRIDGE_HOST: z.enum(LOOPBACK, { message: "must be a loopback address" }).default("127.0.0.1"),
   BRIDGE_PORT: portVar(0),
@@ -45,8 +57,9 @@ export const runtimeEnv = z.object({
   BERTH_GUARD_IMAGE: z.string().min(1).default("berth/mcp-guard:1"),
   /**
    * The container engine of instances whose json_spec is of type docker: docker (one container
-   * per instance on DOCKER_HOST) or swarm (one Swarm service per instance; the engine must be a
-   * Swarm manager whose tasks run on it). Engines register in src/drivers/engines.ts.
+   * per instance on DOCKER_HOST), swarm (one Swarm service per instance; the engine must be a
+   * Swarm manager whose tasks run on it) or kubernetes (one Deployment per instance; KUBECONFIG,
+   * else the pod's service account). Engines register in src/drivers/engines.ts.
    */
   BERTH_RUNTIME_DOCKER_DRIVER: z
     .string()

@@ -5,6 +5,7 @@ import { createDockerDriver } from "./docker/docker-driver.js";
 import type { LabelContext } from "./docker/labels.js";
 import { parsePlacement } from "./engine-placement.js";
 import { createEngineRouter, type EngineDriver } from "./engine-router.js";
+import { createKubernetesDriver, MCP_CLIENT_LABEL } from "./kubernetes/kubernetes-driver.js";
 import { createSwarmDriver } from "./swarm/swarm-driver.js";
 
 /** What an engine's driver may be made from. */
@@ -26,6 +27,21 @@ export interface EngineContext {
 export const ENGINES: Record<string, (context: EngineContext) => EngineDriver> = {
   docker: (context) => createDockerDriver(context.docker, context.labels, context.guard),
   swarm: (context) => createSwarmDriver(context.docker, context.labels, context.guard),
+  // KUBECONFIG, else the pod's service account; see drivers/kubernetes.
+  kubernetes: ({ labels, config }) =>
+    createKubernetesDriver({
+      labels,
+      env: { ...process.env, KUBECONFIG: config.KUBECONFIG },
+      namespace: config.BERTH_KUBERNETES_NAMESPACE,
+      ...(config.BERTH_KUBERNETES_CLIENT_NAMESPACE
+        ? {
+            clients: {
+              namespace: config.BERTH_KUBERNETES_CLIENT_NAMESPACE,
+              labels: { [MCP_CLIENT_LABEL]: "true" },
+            },
+          }
+        : {}),
+    }),
 };
 
 /**

@@ -1,8 +1,8 @@
 import type { Readable, Writable } from "node:stream";
 import type { DockerSpec, RuntimeSpec, UrlSpec } from "../spec/types.js";
 
-/** The names of the drivers; kubernetes joins later behind the same port. */
-export type DriverName = "docker" | "url" | "swarm";
+/** The names of the drivers: url, and the container engines behind the docker json_spec type. */
+export type DriverName = "docker" | "url" | "swarm" | "kubernetes";
 
 /** What a driver is asked to make real: one instance at one generation, secrets resolved. */
 export interface WorkloadRequest<S extends RuntimeSpec = RuntimeSpec> {

@@ -31,8 +31,11 @@ export async function* logLines(source: Readable | Buffer): AsyncGenerator<LogLi
   }
 }
 
-/** One line with its RFC 3339 timestamp prefix (timestamps: true) split off. */
-function parseLine(raw: string, stream: "stdout" | "stderr"): LogLine {
+/**
+ * One line with its RFC 3339 timestamp prefix (timestamps: true) split off; Kubernetes logs
+ * carry the same prefix, so its driver reads them with this too.
+ */
+export function parseLine(raw: string, stream: "stdout" | "stderr"): LogLine {
   const space = raw.indexOf(" ");
   const time = space > 0 ? new Date(raw.slice(0, space)) : undefined;
   if (time && !Number.isNaN(time.getTime())) {
