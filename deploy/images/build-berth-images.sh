@@ -39,38 +39,24 @@ done
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/berth-image.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
-# Everything the node images are made of, hashed before any tree is copied: an unchanged build
-# costs a few seconds.
-inputs_hash() {
+# What an image is made of (paths under the repository), hashed before any tree is copied: an
+# unchanged build costs a few seconds.
+inputs_hash() { # path...
   (
     cd "$ROOT"
-    find services/*/dist packages/{spec,proto,platform}/dist packages/console/lib \
-      packages/console/dist catalog deploy/images scripts/images scripts/compose-init.ts \
-      scripts/start services/runtime/src/drivers/docker/launcher -type f \
-      ! -name '*.map' ! -name '*.d.ts' ! -name '.tsbuildinfo' -print0 | sort -z | xargs -0 sha256sum
+    find "$@" deploy/images/image-lib.sh deploy/images/service-users.json \
+      deploy/images/build-berth-images.sh \
+      -type f ! -name '*.map' ! -name '*.d.ts' ! -name '.tsbuildinfo' -print0 |
+      sort -z | xargs -0 sha256sum
     sha256sum package-lock.json
     node --version
   ) | sha256sum | cut -c1-32
 }
 
-build_node_images() {
-  local hash base="berth/node-base:$(node --version | tr -d v)" service context all_current=true
-  hash="$(inputs_hash)"
-  for service in "${SERVICES[@]}" compose-init; do
-    [ "$(label_of "berth/$service:$VERSION")" = "$hash" ] || all_current=false
-  done
-  [ "$all_current" = true ] && return 0
-
-  context="$WORK/node-base"
-  local users=()
-  for service in "${SERVICES[@]}"; do users+=("berth-$service:$(uid_of "$service")"); done
-  node_rootfs "$context/rootfs" "$NODE" "${users[@]}"
-  printf 'FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/local/bin NODE_ENV=production HOME=/tmp\nWORKDIR /app\nUSER 65534:65534\n' \
-    >"$context/Dockerfile"
-  build_image "$context" "$(content_hash "$context")" node-base "$base" Dockerfile
-
-  # One layer holds the four services' code and their npm closure (they share most of it), so
-  # each service image adds only its user and entry point: one copy on disk, one slow COPY.
+# One layer holds the four services' code and their npm closure (they share most of it), so
+# each service image adds only its user and entry point: one copy on disk, one slow COPY.
+build_services() { # hash base
+  local hash="$1" base="$2" context service
   context="$WORK/services"
   mkdir -p "$context"
   "$ROOT/node_modules/.bin/tsx" "$ROOT/scripts/images/service-tree.ts" "$context/app" "${SERVICES[@]}"
@@ -85,16 +71,45 @@ build_node_images() {
     } >"$context/Dockerfile"
     build_image "$context" "$hash" "$service" "berth/$service:$VERSION" Dockerfile
   done
+}
 
+build_node_images() {
+  local hash init_hash base="berth/node-base:$(node --version | tr -d v)" service context
+  local services_current=true
+  hash="$(inputs_hash services/*/dist services/gateway/openapi.json packages/{spec,proto,platform}/dist \
+    packages/console/lib packages/console/dist catalog scripts/images)"
+  init_hash="$(inputs_hash scripts/compose-init.ts scripts/start packages/testkit/src/nats-users.ts \
+    packages/platform/src/grpc/mesh-pki.ts services/gateway/src/api-keys/key-format.ts \
+    services/runtime/src/drivers/docker/launcher)"
+  for service in "${SERVICES[@]}"; do
+    [ "$(label_of "berth/$service:$VERSION")" = "$hash" ] || services_current=false
+  done
+  if [ "$services_current" = true ] && [ "$(label_of "berth/compose-init:$VERSION")" = "$init_hash" ]; then
+    return 0
+  fi
+
+  context="$WORK/node-base"
+  local users=()
+  for service in "${SERVICES[@]}"; do users+=("berth-$service:$(uid_of "$service")"); done
+  node_rootfs "$context/rootfs" "$NODE" "${users[@]}"
+  printf 'FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/local/bin NODE_ENV=production HOME=/tmp\nWORKDIR /app\nUSER 65534:65534\n' \
+    >"$context/Dockerfile"
+  build_image "$context" "$(content_hash "$context")" node-base "$base" Dockerfile
+
+  if [ "$services_current" = false ]; then
+    build_services "$hash" "$base"
+  fi
   # The init step: one bundled file (its imports inlined by esbuild) and the runtime's launcher.
   context="$WORK/compose-init"
   mkdir -p "$context/app"
   "$ROOT/node_modules/.bin/esbuild" "$ROOT/scripts/compose-init.ts" --bundle --platform=node \
-    --format=esm --target=node20 --log-level=warning --outfile="$context/app/compose-init.mjs"
+    --format=esm --target=node20 --log-level=warning --outfile="$context/app/compose-init.mjs" \
+    --banner:js='import { createRequire } from "node:module"; const require = createRequire(import.meta.url);'
+  # (node-forge is CommonJS and requires node's modules: the banner gives the bundle a require.)
   cp "$ROOT/services/runtime/src/drivers/docker/launcher/berth-launch.cjs" "$context/app/"
   printf 'FROM %s\nCOPY app/ /app/\nUSER 0:0\nENTRYPOINT ["/usr/local/bin/node", "/app/compose-init.mjs"]\n' \
     "$base" >"$context/Dockerfile"
-  build_image "$context" "$hash" compose-init "berth/compose-init:$VERSION" Dockerfile
+  build_image "$context" "$init_hash" compose-init "berth/compose-init:$VERSION" Dockerfile
 }
 
 build_postgres() {

@@ -14,6 +14,8 @@ const SERVICES = ["registry", "instances", "runtime", "gateway"];
 const WORKSPACE_FOLDERS: Record<string, string[]> = {
   // lib/ is the Node module that loads the bundle; dist/ is the Vite bundle it serves at /ui.
   "@berth/console": ["lib", "dist"],
+  // The OpenAPI document the gateway serves at /openapi.json.
+  "@berth/gateway": ["dist", "openapi.json"],
 };
 /**
  * Workspaces whose npm dependencies Vite bundled into dist/: the Node side (lib/) imports only
