@@ -70,14 +70,19 @@ export async function composeUp(home: string, runId: string): Promise<ComposeMes
     }
   };
   const gatewayUrl = `http://127.0.0.1:${ports[names.indexOf("GATEWAY")]}`;
-  await compose(["up", "-d"], UP_MS);
-  const ready = await waitForReady(`${gatewayUrl}/readyz`, READY_MS);
-  if (ready !== "ready") {
+  // A mesh that did not come up is taken down here: the caller never gets a handle to it.
+  const failed = async (why: string) => {
     const logs = await compose(["logs", "--no-color", "--tail", "20"]).catch(
       (e: Error) => e.message,
     );
-    throw new Error(`the gateway did not report every service ready (${ready}):\n${logs}`);
-  }
+    await compose(["down", "--remove-orphans", "-t", "10"], 180_000).catch(() => undefined);
+    return new Error(`docker-compose up did not bring the mesh up (${why}):\n${logs}`);
+  };
+  await compose(["up", "-d"], UP_MS).catch(async (error: Error) => {
+    throw await failed(error.message);
+  });
+  const ready = await waitForReady(`${gatewayUrl}/readyz`, READY_MS);
+  if (ready !== "ready") throw await failed(`the gateway's /readyz said: ${ready}`);
   const kept = readFileSync(join(home, "credentials.env"), "utf8");
   const secretValues = kept
     .split("\n")
