@@ -56,6 +56,16 @@ export async function composeUp(home: string, runId: string): Promise<ComposeMes
     BERTH_RUNTIME_SCOPE: `compose-${runId}`,
     BERTH_RUNTIME_LABELS: `berth.test=${runId}`,
   });
+  // The images come from this machine, never a registry: say how to build a missing one.
+  const config = await run("docker-compose", ["-f", COMPOSE_FILE, "config"], { env });
+  const images = [...config.stdout.matchAll(/^\s+image: (\S+)$/gm)].map((m) => m[1]!);
+  for (const image of images) {
+    await run("docker", ["image", "inspect", image]).catch(() => {
+      throw new Error(
+        `image ${image} is missing: build it with bash deploy/images/build-berth-images.sh (bash scripts/bootstrap.sh test does)`,
+      );
+    });
+  }
   const compose = async (args: string[], timeoutMs = 120_000) => {
     try {
       const { stdout, stderr } = await run(
