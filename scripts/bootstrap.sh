@@ -52,6 +52,8 @@ if ! have docker || ! have dockerd; then docker_missing=true; fi
 if [ "$docker_missing" = true ] && { [ "$mode" = test ] || is_root; }; then missing+=(docker.io); fi
 # The console's browser tests drive the distribution's Chromium (a missing browser fails them).
 if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
+# test/compose runs the mesh with the distribution's docker-compose (deploy/compose).
+if [ "$mode" = test ] && ! have docker-compose; then missing+=(docker-compose); fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if is_root && have apt-get; then
@@ -121,4 +123,21 @@ if docker info >/dev/null 2>&1; then
     say "building the MCP images failed (deploy/images/build-mcp-images.sh)" >&2
     [ "$mode" = test ] && exit 1
   fi
+fi
+
+# 6. For tests: Berth's own images (services, Postgres, NATS, the compose init step), which
+#    test/compose runs with docker-compose. They hold the compiled services: compile first (tsc -b
+#    only recompiles what changed). Both steps are skipped when nothing changed.
+if [ "$mode" = test ] && docker info >/dev/null 2>&1; then
+  if ! out=$(node_modules/.bin/tsx scripts/build.ts 2>&1); then
+    echo "$out" | tail -n 20 >&2
+    say "compiling the services failed (npm run build)" >&2
+    exit 1
+  fi
+  if ! out=$(bash deploy/images/build-berth-images.sh 2>&1); then
+    echo "$out" | tail -n 20 >&2
+    say "building Berth's images failed (deploy/images/build-berth-images.sh)" >&2
+    exit 1
+  fi
+  [ -z "$out" ] || say "${out//$'\n'/, }"
 fi

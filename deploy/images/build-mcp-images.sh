@@ -31,20 +31,13 @@ done
 NODE="$(readlink -f "$(command -v node)")"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/berth-mcp-image.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
+# shellcheck source=deploy/images/image-lib.sh
+source "$ROOT/deploy/images/image-lib.sh"
 
 # A root filesystem with the node binary, every shared library it loads (the dynamic loader
 # included), a nobody user and a world-writable /tmp.
 base_rootfs() { # rootfs
-  local rootfs="$1" lib
-  mkdir -p "$rootfs/usr/local/bin" "$rootfs/app" "$rootfs/etc" "$rootfs/tmp"
-  chmod 1777 "$rootfs/tmp"
-  cp "$NODE" "$rootfs/usr/local/bin/node"
-  for lib in $(ldd "$NODE" | grep -o '/[^ ]*' | sort -u); do
-    mkdir -p "$rootfs$(dirname "$lib")"
-    cp -L "$lib" "$rootfs$lib"
-  done
-  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$rootfs/etc/passwd"
-  printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+  node_rootfs "$1" "$NODE"
 }
 
 # A package and its runtime dependency closure, resolved the way node resolves them, copied to
@@ -98,25 +91,8 @@ dockerfile() { # entrypoint-script mode port
   if [ -n "${4:-}" ]; then printf '%s\n' "$4"; fi
 }
 
-content_hash() { # context
-  (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-32)
-}
-
-label_of() { # tag
-  docker image inspect -f '{{index .Config.Labels "berth.content-hash"}}' "$1" 2>/dev/null || true
-}
-
 build() { # context hash image tag dockerfile
-  local context="$1" hash="$2" image="$3" tag="$4" file="$5" output
-  [ "$(label_of "$tag")" = "$hash" ] && return 0
-  # The legacy builder prints a deprecation notice on every build: show output only on failure.
-  if ! output="$(docker build --quiet -f "$context/$file" --label "berth.content-hash=$hash" \
-    --label "berth.image=$image" -t "$tag" "$context" 2>&1)"; then
-    echo "build-mcp-images: docker build of $tag failed:" >&2
-    echo "$output" >&2
-    exit 1
-  fi
-  echo "built $tag"
+  build_image "$@" || exit 1
 }
 
 build_everything() {

@@ -73,6 +73,14 @@ export const runtimeEnv = z.object({
     .string()
     .regex(PLACEMENT_PATTERN, "must be engine=glob rules separated by commas")
     .optional(),
+  /**
+   * Where the Docker engine finds the secret launcher on its host (an absolute path), when the
+   * runtime itself runs in a container: deploy/compose puts it in BERTH_COMPOSE_HOME/launcher.
+   */
+  BERTH_LAUNCHER_PATH: z
+    .string()
+    .regex(/^\/[^\0]*\.cjs$/, "must be an absolute path to a .cjs file")
+    .optional(),
   /** Extra labels on every container and network, as k=v,k2=v2 (tests tag their runs). */
   BERTH_RUNTIME_LABELS: z
     .string()

@@ -70,6 +70,7 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
             .update("berth-port-guard\0")
             .update(backbone.identity.key)
             .digest("hex"),
+          launcherPath: config.BERTH_LAUNCHER_PATH,
         },
         config,
       },

@@ -39,7 +39,7 @@ import {
 } from "./labels.js";
 import { guardCredential, guardEndpoint, startPortGuard } from "./port-guard.js";
 
-/** The secret launcher on this host, mounted read-only into containers that get secrets. */
+/** The secret launcher beside this code, mounted read-only into containers that get secrets. */
 const LAUNCHER_PATH = fileURLToPath(new URL("./launcher/berth-launch.cjs", import.meta.url));
 
 /** The Docker driver: one hardened container (and network) per instance. */
@@ -57,6 +57,12 @@ export interface DockerDriverOptions {
    * generation): stable across runtime restarts, so adopted guards keep working.
    */
   guardSecret: string;
+  /**
+   * The launcher's path on the Docker engine's host, when that is not where this code runs (a
+   * runtime in a container: deploy/compose copies the launcher to the host). Default: the file
+   * beside this code.
+   */
+  launcherPath?: string;
 }
 
 /**
@@ -186,7 +192,9 @@ export function createDockerDriver(
     const port = serverPort(spec, image);
     const secretEnv = request.secretEnv ?? {};
     const argv = launcherArgv(spec, image, secretEnv);
-    const launcher = argv ? { hostPath: LAUNCHER_PATH, ...argv } : undefined;
+    const launcher = argv
+      ? { hostPath: driverOptions.launcherPath ?? LAUNCHER_PATH, ...argv }
+      : undefined;
     const network =
       spec.transport === "stdio"
         ? "none"
