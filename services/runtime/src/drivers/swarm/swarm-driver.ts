@@ -120,6 +120,23 @@ export function createSwarmDriver(
 
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+  /**
+   * Runs changes to one instance's objects one at a time: a removal that lists the instance's
+   * services while another call is creating one would remove the new service under it (seen as
+   * "service not found" while waiting for its task), and two creates would clash on its name.
+   */
+  const busy = new Map<string, Promise<unknown>>();
+  function exclusive<T>(instanceId: string, change: () => Promise<T>): Promise<T> {
+    const before = busy.get(instanceId) ?? Promise.resolve();
+    const run = before.catch(() => undefined).then(change);
+    const settled = run.catch(() => undefined);
+    busy.set(instanceId, settled);
+    void settled.then(() => {
+      if (busy.get(instanceId) === settled) busy.delete(instanceId);
+    });
+    return run;
+  }
+
   /** The services of the scope (or one instance), each with its newest task. */
   async function listServices(instanceId?: string): Promise<ObservedService[]> {
     let services = await docker.listServices({ filters: scopeFilters(labels, instanceId) });
@@ -430,31 +447,33 @@ export function createSwarmDriver(
       note(c.Spec?.Labels);
     }
     let removed = 0;
-    for (const instanceId of owners) removed += await removeAll(instanceId);
+    for (const instanceId of owners) {
+      removed += await exclusive(instanceId, () => removeAll(instanceId));
+    }
     return removed;
   }
 
   return {
     name: "swarm",
     ensure: (request) =>
-      swarmCall(async () => {
-        const existing = await listServices(request.instanceId);
-        const current = existing.filter((s) => s.generation === request.generation && s.running);
-        if (existing.length === 1 && current.length === 1) {
-          const adopted = await adopt(request, current[0]!);
-          if (adopted) return adopted;
-        }
-        await removeAll(request.instanceId, true);
-        return create(request);
-      }),
+      swarmCall(() =>
+        exclusive(request.instanceId, async () => {
+          const existing = await listServices(request.instanceId);
+          const current = existing.filter((s) => s.generation === request.generation && s.running);
+          if (existing.length === 1 && current.length === 1) {
+            const adopted = await adopt(request, current[0]!);
+            if (adopted) return adopted;
+          }
+          await removeAll(request.instanceId, true);
+          return create(request);
+        }),
+      ),
     remove: (instanceId) =>
-      swarmCall(async () => {
-        await removeAll(instanceId);
-      }),
+      swarmCall(() => exclusive(instanceId, () => removeAll(instanceId))).then(() => undefined),
     sleep: (instanceId) =>
-      swarmCall(async () => {
-        await removeAll(instanceId, true);
-      }),
+      swarmCall(() => exclusive(instanceId, () => removeAll(instanceId, true))).then(
+        () => undefined,
+      ),
     inspect: (instanceId) =>
       swarmCall(async () => (await listServices(instanceId)).map(toObserved)),
     list: () => swarmCall(async () => (await listServices()).map(toObserved)),
