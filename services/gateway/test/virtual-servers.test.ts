@@ -442,12 +442,16 @@ describe("virtual servers over a stdio and an HTTP container", () => {
     // Calls are written in batches as each ends, so the trail is read until every call is in it
     // (or the wait ends), then compared call by call for a message that names what is missing.
     let calls: Call[] = [];
-    await pollUntil(async () => {
-      calls = await list("virtualServer=team&kind=AUDIT_RECORD_KIND_MCP_CALL");
-      return expected.every(([key, tool, outcome, member, n]) => {
-        return countIn(calls, key, tool, outcome, member) >= n;
-      });
-    }, 15_000, 250);
+    await pollUntil(
+      async () => {
+        calls = await list("virtualServer=team&kind=AUDIT_RECORD_KIND_MCP_CALL");
+        return expected.every(([key, tool, outcome, member, n]) => {
+          return countIn(calls, key, tool, outcome, member) >= n;
+        });
+      },
+      15_000,
+      250,
+    );
     for (const [key, tool, outcome, member, n] of expected) {
       expect(countIn(calls, key, tool, outcome, member), `${tool} ${outcome}`).toBe(n);
     }
