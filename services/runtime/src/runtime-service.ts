@@ -9,10 +9,6 @@ import { runtimeMigrations } from "./db/migrations.js";
 import { WorkloadEntity } from "./db/workload-entity.js";
 import { createDockerClient } from "./drivers/docker/docker-client.js";
 import { createDockerDriver } from "./drivers/docker/docker-driver.js";
-import {
-  createKubernetesDriver,
-  MCP_CLIENT_LABEL,
-} from "./drivers/kubernetes/kubernetes-driver.js";
 import type { Drivers } from "./drivers/types.js";
 import { createUrlDriver } from "./drivers/url-driver.js";
 import { applyDesiredChange, createInstanceEventConsumer } from "./events/instance-events.js";
@@ -59,6 +55,28 @@ async function startDockerDriver(
 }
 
 /**
+ * The Kubernetes driver (KUBECONFIG, else the pod's service account). Loaded only when chosen:
+ * its client takes seconds to import, which a Docker runtime need not pay.
+ */
+async function startKubernetesDriver(
+  config: RuntimeConfig,
+  labels: { scope: string; extra: Record<string, string> },
+) {
+  const { createKubernetesDriver, MCP_CLIENT_LABEL } = await import(
+    "./drivers/kubernetes/kubernetes-driver.js"
+  );
+  const clientNamespace = config.BERTH_KUBERNETES_CLIENT_NAMESPACE;
+  return createKubernetesDriver({
+    labels,
+    env: { ...process.env, KUBECONFIG: config.KUBECONFIG },
+    namespace: config.BERTH_KUBERNETES_NAMESPACE,
+    ...(clientNamespace
+      ? { clients: { namespace: clientNamespace, labels: { [MCP_CLIENT_LABEL]: "true" } } }
+      : {}),
+  });
+}
+
+/**
  * Starts the runtime: its schema, the outbox relay, the Docker and url drivers, the stdio
  * bridge, a reconciliation pass, the instance-event consumer and the gRPC API. Stopping leaves
  * workloads running (a restarted runtime adopts or replaces them); a failed start closes
@@ -80,19 +98,7 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
     const labels = { scope, extra: extraLabels(config) };
     const containerDriver =
       config.BERTH_RUNTIME_DRIVER === "kubernetes"
-        ? createKubernetesDriver({
-            labels,
-            env: { ...process.env, KUBECONFIG: config.KUBECONFIG },
-            namespace: config.BERTH_KUBERNETES_NAMESPACE,
-            ...(config.BERTH_KUBERNETES_CLIENT_NAMESPACE
-              ? {
-                  clients: {
-                    namespace: config.BERTH_KUBERNETES_CLIENT_NAMESPACE,
-                    labels: { [MCP_CLIENT_LABEL]: "true" },
-                  },
-                }
-              : {}),
-          })
+        ? await startKubernetesDriver(config, labels)
         : await startDockerDriver(config, labels, backbone.identity.key, log);
     closer.add(`${containerDriver.name} driver`, () => containerDriver.close());
     // Container workloads (json_spec type docker) run on the configured engine.
