@@ -58,7 +58,7 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
       // Not fatal: url instances still work, and docker ones start once the engine answers.
       log.warn({ err: error }, "the Docker engine does not answer; docker workloads wait for it");
     });
-    const dockerDriver = createContainerDriver(
+    const dockerDriver = await createContainerDriver(
       {
         docker,
         labels: { scope, extra: extraLabels(config) },

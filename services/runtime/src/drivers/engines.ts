@@ -5,7 +5,6 @@ import { createDockerDriver } from "./docker/docker-driver.js";
 import type { LabelContext } from "./docker/labels.js";
 import { parsePlacement } from "./engine-placement.js";
 import { createEngineRouter, type EngineDriver } from "./engine-router.js";
-import { createKubernetesDriver, MCP_CLIENT_LABEL } from "./kubernetes/kubernetes-driver.js";
 import { createSwarmDriver } from "./swarm/swarm-driver.js";
 
 /** What an engine's driver may be made from. */
@@ -24,12 +23,19 @@ export interface EngineContext {
  * The container engines a docker json_spec can run on, by the name BERTH_RUNTIME_DOCKER_DRIVER
  * and BERTH_RUNTIME_PLACEMENT use. A new engine registers here with one line.
  */
-export const ENGINES: Record<string, (context: EngineContext) => EngineDriver> = {
+export const ENGINES: Record<
+  string,
+  (context: EngineContext) => EngineDriver | Promise<EngineDriver>
+> = {
   docker: (context) => createDockerDriver(context.docker, context.labels, context.guard),
   swarm: (context) => createSwarmDriver(context.docker, context.labels, context.guard),
-  // KUBECONFIG, else the pod's service account; see drivers/kubernetes.
-  kubernetes: ({ labels, config }) =>
-    createKubernetesDriver({
+  // KUBECONFIG, else the pod's service account; see drivers/kubernetes. Loaded only when chosen:
+  // its client takes seconds to import, which a Docker runtime need not pay.
+  kubernetes: async ({ labels, config }) => {
+    const { createKubernetesDriver, MCP_CLIENT_LABEL } = await import(
+      "./kubernetes/kubernetes-driver.js"
+    );
+    return createKubernetesDriver({
       labels,
       env: { ...process.env, KUBECONFIG: config.KUBECONFIG },
       namespace: config.BERTH_KUBERNETES_NAMESPACE,
@@ -41,7 +47,8 @@ export const ENGINES: Record<string, (context: EngineContext) => EngineDriver> =
             },
           }
         : {}),
-    }),
+    });
+  },
 };
 
 /**
@@ -49,12 +56,13 @@ export const ENGINES: Record<string, (context: EngineContext) => EngineDriver> =
  * placement rules), each made once, behind the router. Throws naming the variable when an engine
  * is unknown.
  */
-export function createContainerDriver(
+export async function createContainerDriver(
   context: EngineContext,
   defaultEngine: string,
   placementRules: string | undefined,
-): EngineDriver {
+): Promise<EngineDriver> {
   const placement = parsePlacement(defaultEngine, placementRules, Object.keys(ENGINES));
-  const engines = new Map(placement.engines.map((name) => [name, ENGINES[name]!(context)]));
+  const engines = new Map<string, EngineDriver>();
+  for (const name of placement.engines) engines.set(name, await ENGINES[name]!(context));
   return createEngineRouter(engines, placement);
 }
