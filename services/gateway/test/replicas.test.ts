@@ -117,7 +117,7 @@ describe("two gateway replicas on one mesh", () => {
     const sdk = (async () => {
       for await (const message of berth.instances.watchInstances(
         {},
-        { signal: controller.signal, timeoutMs: 60_000 },
+        { signal: controller.signal, timeoutMs: 170_000 },
       )) {
         sdkSeen.push({ name: message.instance?.name ?? "", deleted: message.deleted });
       }
