@@ -1,3 +1,4 @@
+import type { MigrationObject } from "@mikro-orm/core";
 import { Migration } from "@mikro-orm/migrations";
 
 /**
@@ -58,4 +59,7 @@ class CreateOAuthIdentity extends Migration {
 }
 
 /** Listed after the gateway's other migrations. */
-export const oauthMigration = { name: "0004-create-oauth-identity", class: CreateOAuthIdentity };
+export const oauthMigration: MigrationObject = {
+  name: "0004-create-oauth-identity",
+  class: CreateOAuthIdentity,
+};
