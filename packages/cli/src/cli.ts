@@ -3,6 +3,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { parseCommandArgs, splitCommand, UsageError } from "./args.js";
 import { apiKeysCommands } from "./commands/api-keys.js";
 import { auditCommands } from "./commands/audit.js";
+import { authCommands } from "./commands/auth.js";
 import { deadLettersCommands } from "./commands/dead-letters.js";
 import { instancesCommands } from "./commands/instances.js";
 import { serversCommands } from "./commands/servers.js";
@@ -10,6 +11,7 @@ import { usersCommands } from "./commands/users.js";
 import { virtualServersCommands } from "./commands/virtual-servers.js";
 import { describeFailure } from "./errors.js";
 import { commandHelp, type GroupInfo, overviewHelp } from "./help.js";
+import { storedAccessToken } from "./oauth-login.js";
 import { retryOptions } from "./retries.js";
 import type { CliIo, Context, OutputFormat } from "./types.js";
 
@@ -25,6 +27,7 @@ const GROUPS: Record<string, GroupInfo> = {
   },
   "api-keys": { summary: "API keys (admin)", commands: apiKeysCommands },
   users: { summary: "Users who sign in with OAuth (admin)", commands: usersCommands },
+  auth: { summary: "Sign in with OAuth (berth login, berth logout)", commands: authCommands },
   "dead-letters": { summary: "Refused events (admin)", commands: deadLettersCommands },
   audit: { summary: "Who called what, who changed what (admin)", commands: auditCommands },
 };
@@ -52,7 +55,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let url = io.env.BERTH_URL || DEFAULT_URL;
   let apiKeyGiven = false;
   try {
-    const { words, rest } = splitCommand(argv);
+    // `berth login` and `berth logout` are `berth auth login|logout`.
+    const words0 = argv[0] === "login" || argv[0] === "logout" ? ["auth", ...argv] : argv;
+    const { words, rest } = splitCommand(words0);
     const [groupName, verb] = words;
     const help = wantsHelp(rest);
     if (!groupName) {
@@ -92,7 +97,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       args.values.retries === undefined ? io.env.BERTH_RETRIES : String(args.values.retries),
     );
     const ctx: Context = {
-      berth: createBerthClient({ baseUrl: url, retry, ...(apiKeyGiven ? { apiKey } : {}) }),
+      berth: createBerthClient({
+        baseUrl: url,
+        retry,
+        ...(apiKeyGiven ? { apiKey } : {}),
+        // Without a key: the token `berth login` kept for this gateway, if any.
+        ...(apiKeyGiven ? {} : await tokenFor(url, io.env)),
+      }),
       io,
       output: output as OutputFormat,
       url,
@@ -107,4 +118,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     for (const line of lines) io.err(line);
     return exitCode;
   }
+}
+
+async function tokenFor(url: string, env: Record<string, string | undefined>) {
+  const token = await storedAccessToken(url, env);
+  return token ? { accessToken: token } : {};
 }

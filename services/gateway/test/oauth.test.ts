@@ -1,3 +1,6 @@
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { loadConfig } from "@berth/platform";
 import { BerthError, createBerthClient } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
@@ -7,7 +10,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runBerth } from "../../../packages/cli/test/support/run-berth.js";
+import { runBerth, startBerth } from "../../../packages/cli/test/support/run-berth.js";
 import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/mesh.js";
 import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
@@ -551,6 +554,65 @@ describe("OAuth 2.1 for MCP clients", () => {
     expect((await admin("DELETE", "/v1/users/dora")).status).toBe(404);
   });
 
+  it("berth login signs the CLI in through the browser flow with a loopback redirect; later commands use the token", async () => {
+    const base = mesh.gateway.url;
+    expect(
+      (
+        await admin("POST", "/v1/users", {
+          username: "gina",
+          password: PASSWORD,
+          scopes: ["API_KEY_SCOPE_READ"],
+        })
+      ).status,
+    ).toBe(200);
+    const config = await mkdtemp(join(tmpdir(), "berth-login-"));
+    try {
+      const env = { BERTH_CONFIG_DIR: config };
+      const running = startBerth(["login", "--no-browser"], { url: base, env, timeoutMs: 90_000 });
+      const printed = await waitFor(
+        "berth login to print the authorization URL",
+        async () => /https?:\/\/\S+\/oauth\/auth\?\S+/.exec(running.stdout())?.[0],
+        60_000,
+      );
+      const authorization = new URL(printed);
+      const redirect = authorization.searchParams.get("redirect_uri")!;
+      expect(redirect).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
+      expect(authorization.searchParams.get("resource")).toBe(base);
+      const signedIn = await signIn(
+        authorization,
+        { username: "gina", password: PASSWORD },
+        { url: redirect, deliver: true },
+      );
+      expect(signedIn.kind).toBe("code");
+      const ended = await running.done;
+      expect(ended.code, ended.stderr).toBe(0);
+      expect(ended.stdout).toContain(`Signed in to ${base}`);
+      const file = join(config, "credentials.json");
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      // No API key: the CLI calls with Gina's token.
+      const listed = await runBerth(["instances", "list", "-o", "json"], {
+        url: base,
+        env,
+        timeoutMs: 60_000,
+      });
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).toContain("everything");
+      const forbidden = await runBerth(["users", "list"], { url: base, env, timeoutMs: 60_000 });
+      expect(forbidden.code).not.toBe(0);
+      expect(forbidden.stderr).toContain("admin scope");
+      const out = await runBerth(["logout"], { url: base, env, timeoutMs: 60_000 });
+      expect(out.code, out.stderr).toBe(0);
+      const anonymous = await runBerth(["instances", "list"], {
+        url: base,
+        env,
+        timeoutMs: 60_000,
+      });
+      expect(anonymous.code).not.toBe(0);
+    } finally {
+      await rm(config, { recursive: true, force: true });
+    }
+  });
+
   // Last in this file: it leaves 127.0.0.1 unable to sign in for a while.
   it("answers 429 with Retry-After to an address that typed too many wrong passwords, right or wrong after that", async () => {
     expect(
@@ -569,7 +631,9 @@ describe("OAuth 2.1 for MCP clients", () => {
     }
     expect(statuses.at(-1), statuses.join(",")).toBe(429);
     const before = statuses.slice(0, -1);
-    expect(before.length, statuses.join(",")).toBeGreaterThanOrEqual(20);
+    // Failed sign-ins of earlier tests from this address (a removed user's) count too.
+    expect(before.length, statuses.join(",")).toBeGreaterThanOrEqual(15);
+    expect(before.length, statuses.join(",")).toBeLessThanOrEqual(20);
     expect(
       before.every((s) => s === 401),
       statuses.join(","),

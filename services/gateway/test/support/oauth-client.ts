@@ -89,12 +89,15 @@ export type SignInResult =
 export async function signIn(
   authorizationUrl: URL,
   fields: Record<string, string>,
+  /** The client's redirect URI, and whether to call it (a CLI's loopback listener waits there). */
+  redirect: { url: string; deliver: boolean } = { url: REDIRECT_URL, deliver: false },
 ): Promise<SignInResult & { pageHtml: string }> {
   const jar = new CookieJar();
   let url = authorizationUrl.href;
   let pageHtml = "";
   for (let hop = 0; hop < 12; hop++) {
-    if (url.startsWith(REDIRECT_URL)) {
+    if (url.startsWith(redirect.url)) {
+      if (redirect.deliver) await (await fetch(url)).text();
       const params = new URL(url).searchParams;
       const code = params.get("code");
       if (code) return { kind: "code", code, state: params.get("state"), pageHtml };
