@@ -81,6 +81,8 @@ describe("forwarding MCP to upstreams that close idle sockets (issue 13)", () =>
         url: upstreamUrl,
         headers: {},
         generation: 1n,
+        // A remote upstream (a url instance): one that does not answer is a 502.
+        driver: "url",
       };
       forwarder.forward(req, res, endpoint, {
         onResponse: () => undefined,
@@ -187,7 +189,13 @@ describe("dialling url instances by name (issue 12, DNS rebinding)", () => {
   beforeAll(async () => {
     upstream = await startUpstream({ keepAliveMs: 5_000, hint: true });
     front = http.createServer((req, res) => {
-      const endpoint = { instanceId: "rebound", url: target, headers: {}, generation: 1n };
+      const endpoint = {
+        instanceId: "rebound",
+        url: target,
+        headers: {},
+        generation: 1n,
+        driver: "url",
+      };
       forwarder.forward(req, res, endpoint, {
         onResponse: () => undefined,
         onFailure: (error) => {
