@@ -1,5 +1,6 @@
-import { decodePageToken, encodePageToken, filterDigest } from "@berth/platform";
+import { filterDigest } from "@berth/platform";
 import type { MikroORM } from "@mikro-orm/postgresql";
+import { listNewestFirst } from "../paging/newest-first.js";
 import { ApiKeyEntity, type ApiKeyRow, type VirtualServerGrantSpec } from "./api-key-entity.js";
 import { API_KEY_ID_PATTERN, generateApiKey, hashSecret, parseApiKey } from "./key-format.js";
 
@@ -64,30 +65,13 @@ export function createApiKeyStore(orm: MikroORM): ApiKeyStore {
 
     get: (id) => orm.em.fork().findOne(ApiKeyEntity, { id }),
 
-    async list(pageSize, pageToken) {
-      // The platform's keyset token (create time, id), bound to this listing (no filters).
-      const after = pageToken ? decodePageToken(pageToken, LIST_DIGEST, KEY_ID) : undefined;
-      const where = after
-        ? {
-            $or: [
-              { createTime: { $lt: after.createdAt } },
-              { createTime: after.createdAt, id: { $lt: after.id } },
-            ],
-          }
-        : {};
-      const rows = await orm.em.fork().find(ApiKeyEntity, where, {
-        orderBy: { createTime: "desc", id: "desc" },
-        limit: pageSize + 1,
+    list(pageSize, pageToken) {
+      return listNewestFirst(orm.em.fork(), ApiKeyEntity, {
+        pageSize,
+        pageToken,
+        digest: LIST_DIGEST,
+        idPattern: KEY_ID,
       });
-      const page = rows.slice(0, pageSize);
-      const last = page.at(-1);
-      const more = rows.length > pageSize && last;
-      return {
-        rows: page,
-        nextPageToken: more
-          ? encodePageToken({ createdAt: last.createTime, id: last.id }, LIST_DIGEST)
-          : "",
-      };
     },
 
     async revoke(id) {

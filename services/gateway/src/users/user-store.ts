@@ -1,6 +1,7 @@
-import { decodePageToken, encodePageToken, filterDigest } from "@berth/platform";
+import { filterDigest } from "@berth/platform";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { OAUTH_RECORDS_TABLE } from "../oauth/embedded/postgres-adapter.js";
+import { listNewestFirst } from "../paging/newest-first.js";
 import { UserEntity, type UserRow } from "./user-entity.js";
 
 const LIST_DIGEST = filterDigest({});
@@ -58,29 +59,13 @@ export function createUserStore(orm: MikroORM): UserStore {
 
     find,
 
-    async list(pageSize, pageToken) {
-      const after = pageToken ? decodePageToken(pageToken, LIST_DIGEST, UUID) : undefined;
-      const where = after
-        ? {
-            $or: [
-              { createTime: { $lt: after.createdAt } },
-              { createTime: after.createdAt, id: { $lt: after.id } },
-            ],
-          }
-        : {};
-      const rows = await orm.em.fork().find(UserEntity, where, {
-        orderBy: { createTime: "desc", id: "desc" },
-        limit: pageSize + 1,
+    list(pageSize, pageToken) {
+      return listNewestFirst(orm.em.fork(), UserEntity, {
+        pageSize,
+        pageToken,
+        digest: LIST_DIGEST,
+        idPattern: UUID,
       });
-      const page = rows.slice(0, pageSize);
-      const last = page.at(-1);
-      return {
-        rows: page,
-        nextPageToken:
-          rows.length > pageSize && last
-            ? encodePageToken({ createdAt: last.createTime, id: last.id }, LIST_DIGEST)
-            : "",
-      };
     },
 
     async delete(ref) {

@@ -1,16 +1,9 @@
 import { randomUUID } from "node:crypto";
-import {
-  aborted,
-  alreadyExists,
-  canonicalJson,
-  decodePageToken,
-  encodePageToken,
-  filterDigest,
-  notFound,
-} from "@berth/platform";
+import { aborted, alreadyExists, canonicalJson, filterDigest, notFound } from "@berth/platform";
 import { UUID_PATTERN } from "@berth/spec";
 import { LockMode, UniqueConstraintViolationException } from "@mikro-orm/core";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import { listNewestFirst } from "../paging/newest-first.js";
 import type { MemberSpec } from "./member-policy.js";
 import { VirtualServerEntity, type VirtualServerRow } from "./virtual-server-entity.js";
 
@@ -110,29 +103,12 @@ export function createVirtualServerStore(orm: MikroORM): VirtualServerStore {
 
     find: (ref) => orm.em.fork().findOne(VirtualServerEntity, whereRef(ref)),
 
-    async list(pageSize, pageToken) {
-      const after = pageToken ? decodePageToken(pageToken, LIST_DIGEST) : undefined;
-      const where = after
-        ? {
-            $or: [
-              { createTime: { $lt: after.createdAt } },
-              { createTime: after.createdAt, id: { $lt: after.id } },
-            ],
-          }
-        : {};
-      const rows = await orm.em.fork().find(VirtualServerEntity, where, {
-        orderBy: { createTime: "desc", id: "desc" },
-        limit: pageSize + 1,
+    list(pageSize, pageToken) {
+      return listNewestFirst(orm.em.fork(), VirtualServerEntity, {
+        pageSize,
+        pageToken,
+        digest: LIST_DIGEST,
       });
-      const page = rows.slice(0, pageSize);
-      const last = page.at(-1);
-      return {
-        rows: page,
-        nextPageToken:
-          rows.length > pageSize && last
-            ? encodePageToken({ createdAt: last.createTime, id: last.id }, LIST_DIGEST)
-            : "",
-      };
     },
 
     update: (ref, revision, change, after) =>
