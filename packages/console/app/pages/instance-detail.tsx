@@ -15,6 +15,7 @@ import {
 } from "@radix-ui/themes";
 import { useEffect, useRef, useState } from "react";
 import { describeError, STREAM_TIMEOUT_MS, useSession } from "../api";
+import { CallsChart } from "../components/calls-chart";
 import { ErrorCallout } from "../components/error-callout";
 import { StatusBadge, statusName } from "../components/status-badge";
 import { href, navigate } from "../router";
@@ -175,6 +176,7 @@ export function InstanceDetailPage({ id }: { id: string }) {
         </section>
       </Card>
       {LIVE.has(instance.status) && <TryToolPanel instanceName={instance.name} />}
+      <CallsChart instanceId={instance.id} instanceName={instance.name} />
       <LogsPanel instanceId={instance.id} />
     </>
   );

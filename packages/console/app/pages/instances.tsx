@@ -1,67 +1,51 @@
-import { InstanceStatus, type McpServerInstance } from "@berth/sdk";
+import { type McpServerInstance, paginate } from "@berth/sdk";
 import { Button, Flex, Heading, Link, Table, Text } from "@radix-ui/themes";
-import { useCallback, useEffect, useState } from "react";
-import { useSession } from "../api";
+import { useEffect, useState } from "react";
+import { followInstanceList } from "../../src/live/instance-list";
+import { STREAM_TIMEOUT_MS, useSession } from "../api";
 import { ErrorCallout } from "../components/error-callout";
 import { StatusBadge } from "../components/status-badge";
 import { href } from "../router";
-import { watchInstance } from "../watch";
 import { CreateInstanceForm } from "./create-instance";
-
-/**
- * Browsers open at most six HTTP/1.1 connections to one origin and each watch holds one, so the
- * list follows this many instances live (those changing first) and leaves room for other calls.
- */
-const MAX_WATCHED = 4;
-const SETTLED = new Set([
-  InstanceStatus.RUNNING,
-  InstanceStatus.STOPPED,
-  InstanceStatus.FAILED,
-  InstanceStatus.IDLE,
-]);
 
 export function InstancesPage() {
   const { client } = useSession();
   const [instances, setInstances] = useState<McpServerInstance[]>();
   const [error, setError] = useState<unknown>();
   const [creating, setCreating] = useState(false);
+  const [live, setLive] = useState<"connecting" | "live" | "reconnecting">("connecting");
 
-  const load = useCallback(async () => {
-    try {
-      setInstances((await client.instances.listInstances({ pageSize: 100 })).instances);
-      setError(undefined);
-    } catch (err) {
-      setError(err);
-    }
-  }, [client]);
+  // One WatchInstances stream for the whole list: every change of any instance (statuses, new
+  // ones, deletions) as it happens, no polling; after a drop the list is read and watched again.
   useEffect(() => {
-    void load();
-  }, [load]);
-
-  // Which instances are followed: those in transition first, then the rest, up to MAX_WATCHED.
-  const watched = (instances ?? [])
-    .slice()
-    .sort((a, b) => Number(SETTLED.has(a.status)) - Number(SETTLED.has(b.status)))
-    .slice(0, MAX_WATCHED)
-    .map((i) => i.id)
-    .sort()
-    .join(",");
-  useEffect(() => {
-    if (!watched) return;
     const controller = new AbortController();
-    for (const id of watched.split(",")) {
-      watchInstance(
-        client,
-        id,
-        (next) =>
-          setInstances((list) =>
-            next ? list?.map((i) => (i.id === id ? next : i)) : list?.filter((i) => i.id !== id),
-          ),
-        controller.signal,
-      );
-    }
+    void followInstanceList(
+      {
+        list: async (signal) => {
+          const all: McpServerInstance[] = [];
+          for await (const instance of paginate(
+            (request) => client.instances.listInstances(request, { signal }),
+            { pageSize: 100 },
+            (answer) => answer.instances,
+            20,
+          ))
+            all.push(instance);
+          return all;
+        },
+        watch: (signal) =>
+          client.instances.watchInstances({}, { signal, timeoutMs: STREAM_TIMEOUT_MS }),
+      },
+      {
+        onList: setInstances,
+        onState: (state, failure) => {
+          setLive(state);
+          setError(state === "live" ? undefined : failure);
+        },
+      },
+      controller.signal,
+    );
     return () => controller.abort();
-  }, [client, watched]);
+  }, [client]);
 
   return (
     <>
@@ -69,10 +53,10 @@ export function InstancesPage() {
         <Heading as="h2" size="6">
           Instances
         </Heading>
-        <Flex gap="2">
-          <Button variant="soft" onClick={() => void load()}>
-            Refresh
-          </Button>
+        <Flex gap="3" align="center">
+          <Text size="2" color="gray" role="status" data-live={live}>
+            {live === "live" ? "Live" : live === "reconnecting" ? "Reconnecting…" : "Connecting…"}
+          </Text>
           <Button onClick={() => setCreating((c) => !c)} aria-expanded={creating}>
             New instance
           </Button>
