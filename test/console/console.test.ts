@@ -35,11 +35,37 @@ describe("the web console in a browser", () => {
 
   const shoot = (name: string) =>
     page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-  const expectAccessible = async () => {
-    expect(await seriousViolations(page)).toEqual([]);
+  const expectAccessible = async (on: Page = page) => {
+    expect(await seriousViolations(on)).toEqual([]);
   };
-  const rest = (path: string, apiKey: string) =>
-    fetch(`${mesh.gateway.url}${path}`, { headers: { authorization: `Bearer ${apiKey}` } });
+  const rest = (path: string, apiKey: string, init: RequestInit = {}) =>
+    fetch(`${mesh.gateway.url}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+    });
+  // Narrow screens: the page at a phone's width fits without a horizontal scroll (wide tables
+  // scroll inside their own box).
+  const expectFitsNarrow = async (name: string, on: Page = page) => {
+    const before = on.viewportSize() ?? { width: 1280, height: 900 };
+    await on.setViewportSize({ width: 390, height: 844 });
+    try {
+      await expect
+        .poll(() => on.evaluate("document.documentElement.scrollWidth"), {
+          message: `${name} is wider than a 390 px screen`,
+        })
+        .toBeLessThanOrEqual(390);
+      await on.screenshot({ path: join(ARTIFACTS, `${name}-narrow.png`), fullPage: true });
+    } finally {
+      await on.setViewportSize(before);
+    }
+  };
+  const urlInstance = (name: string) =>
+    rest("/v1/instances", mesh.apiKey, {
+      method: "POST",
+      body: JSON.stringify({
+        instance: { name, jsonSpec: { type: "url", endpoint: "http://127.0.0.1:9/mcp" } },
+      }),
+    });
 
   beforeAll(async () => {
     // The bundle the gateway serves: built here too when missing or stale (as npm test does).
@@ -92,6 +118,7 @@ describe("the web console in a browser", () => {
       .toContain("UNAUTHENTICATED");
     await expectAccessible();
     await shoot("sign-in");
+    await expectFitsNarrow("sign-in");
     await page.getByLabel("API key").fill(mesh.apiKey);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "Instances" }).waitFor();
@@ -122,6 +149,7 @@ describe("the web console in a browser", () => {
     );
     await expectAccessible();
     await shoot("catalog");
+    await expectFitsNarrow("catalog");
   });
 
   it("creates an instance from the generated form: a missing secret is reported at its field", async () => {
@@ -152,11 +180,51 @@ describe("the web console in a browser", () => {
     await expectAccessible();
     await shoot("instances");
     copyFileSync(join(ARTIFACTS, "instances.png"), join(ROOT, "docs/console-instances.png"));
-    // Narrow screens: the same page at a phone's width still fits without a horizontal scroll.
-    await page.setViewportSize({ width: 390, height: 844 });
-    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
-    await shoot("instances-narrow");
-    await page.setViewportSize({ width: 1280, height: 900 });
+    await expectFitsNarrow("instances");
+  }, 120_000);
+
+  it("keeps the whole list live over one WatchInstances stream: instances made and deleted elsewhere, also after the stream drops", async () => {
+    const streams: string[] = [];
+    const onRequest = (request: { url(): string }) => {
+      const method = /InstancesService\/(WatchInstances?)$/.exec(request.url())?.[1];
+      if (method) streams.push(method);
+    };
+    page.on("request", onRequest);
+    try {
+      await page.reload();
+      await page.locator(`tr[data-instance="${INSTANCE}"] [data-status="RUNNING"]`).waitFor();
+      await page.locator('[data-live="live"]').waitFor();
+      await page.evaluate("window.notReloaded = true");
+      // Made and deleted through the API, not this page: the rows follow the stream.
+      expect((await urlInstance("console-url-a")).status).toBe(200);
+      await page.locator('tr[data-instance="console-url-a"]').waitFor();
+      expect(
+        (await rest("/v1/instances/console-url-a", mesh.apiKey, { method: "DELETE" })).status,
+      ).toBe(200);
+      await expect
+        .poll(() => page.locator('tr[data-instance="console-url-a"]').count(), { timeout: 60_000 })
+        .toBe(0);
+      // The network goes away and comes back: the page lists and watches again by itself.
+      await context.setOffline(true);
+      await page.locator('[data-live="reconnecting"]').waitFor();
+      await context.setOffline(false);
+      await page.locator('[data-live="live"]').waitFor({ timeout: 30_000 });
+      expect((await urlInstance("console-url-b")).status).toBe(200);
+      await page.locator('tr[data-instance="console-url-b"]').waitFor();
+      expect(
+        (await rest("/v1/instances/console-url-b", mesh.apiKey, { method: "DELETE" })).status,
+      ).toBe(200);
+      await expect
+        .poll(() => page.locator('tr[data-instance="console-url-b"]').count(), { timeout: 60_000 })
+        .toBe(0);
+      expect(await page.evaluate("window.notReloaded")).toBe(true);
+      // One collection-wide stream per (re)connection, never one per row.
+      expect(streams.filter((s) => s === "WatchInstance")).toEqual([]);
+      expect(streams.filter((s) => s === "WatchInstances").length).toBeGreaterThanOrEqual(2);
+    } finally {
+      page.off("request", onRequest);
+      await context.setOffline(false);
+    }
   }, 120_000);
 
   it("lists the instance's tools, calls one from the try panel and follows its logs", async () => {
@@ -174,8 +242,51 @@ describe("the web console in a browser", () => {
       .toBe("Echo: hello from the console");
     const logs = page.getByRole("log", { name: "Log lines" });
     await expect.poll(() => logs.textContent(), { timeout: 30_000 }).not.toBe("(no lines yet)");
+
+    // The instance's chart of calls and errors is drawn from the audit trail: once the echo
+    // call is recorded, the chart counts exactly the MCP calls (and failures) the trail holds.
+    const chart = page.locator(`[data-chart-instance="${INSTANCE}"]`);
+    const since = new Date(Date.now() - 60 * 60_000).toISOString();
+    let recorded = { calls: -1, errors: -1 };
+    await expect
+      .poll(
+        async () => {
+          const answer = (await (
+            await rest(
+              `/v1/auditRecords?kind=AUDIT_RECORD_KIND_MCP_CALL&instance=${INSTANCE}&pageSize=500&startTime=${since}`,
+              mesh.apiKey,
+            )
+          ).json()) as {
+            auditRecords?: Array<{ mcpCall: { tool?: string; method: string; outcome: string } }>;
+          };
+          const calls = (answer.auditRecords ?? []).map((r) => r.mcpCall);
+          if (!calls.some((c) => c.method === "tools/call" && c.tool === "echo")) return "no echo";
+          recorded = {
+            calls: calls.length,
+            errors: calls.filter((c) => c.outcome !== "MCP_CALL_OUTCOME_OK").length,
+          };
+          await page.getByRole("button", { name: "Refresh chart" }).click();
+          const shown = {
+            calls: Number(await chart.getAttribute("data-calls", { timeout: 1_000 })),
+            errors: Number(await chart.getAttribute("data-errors", { timeout: 1_000 })),
+          };
+          return JSON.stringify(shown) === JSON.stringify(recorded)
+            ? "same"
+            : `chart ${JSON.stringify(shown)}, trail ${JSON.stringify(recorded)}`;
+        },
+        { timeout: 30_000, interval: 1_000 },
+      )
+      .toBe("same");
+    expect(recorded.calls).toBeGreaterThanOrEqual(1);
+    expect(await chart.locator("svg").getAttribute("aria-label")).toMatch(
+      new RegExp(
+        `^${INSTANCE}: ${recorded.calls} calls, ${recorded.errors} errors in the last hour`,
+      ),
+    );
+    expect(await chart.locator("svg rect.chart-calls").count()).toBeGreaterThanOrEqual(1);
     await expectAccessible();
     await shoot("instance-detail");
+    await expectFitsNarrow("instance-detail");
   }, 90_000);
 
   it("composes a virtual server over the instance (errors at their fields) and previews its tools/list", async () => {
@@ -245,6 +356,7 @@ describe("the web console in a browser", () => {
     await expect.poll(() => page.getByTestId("tool-result").textContent()).toContain("15");
     await expectAccessible();
     await shoot("virtual-server");
+    await expectFitsNarrow("virtual-server");
 
     await page.getByRole("link", { name: "← Virtual servers" }).click();
     await page.locator(`tr[data-virtual-server="${VIRTUAL}"]`).waitFor();
@@ -291,6 +403,7 @@ describe("the web console in a browser", () => {
     ).toMatch(new RegExp(`^${INSTANCE}: \\d+ calls, \\d+ errors in the last hour`));
     await expectAccessible();
     await shoot("audit");
+    await expectFitsNarrow("audit");
   }, 90_000);
 
   it("deletes the virtual server", async () => {
@@ -317,11 +430,113 @@ describe("the web console in a browser", () => {
     expect(await row.textContent()).toContain(INSTANCE);
     await expectAccessible();
     await shoot("api-keys");
+    await expectFitsNarrow("api-keys");
     await row.getByRole("button", { name: "Revoke console-ci" }).click();
     await page.getByRole("button", { name: "Revoke key" }).click();
     await row.getByText("REVOKED").waitFor();
     expect((await rest("/v1/instances", key)).status).toBe(401);
   });
+
+  it("signs in as a user made through the API (authorization code + PKCE at the embedded server): refused scopes at the field, the instances page, refresh, try a tool, sign out", async () => {
+    const password = `pw-${randomBytes(12).toString("hex")}`;
+    const made = await rest("/v1/users", mesh.apiKey, {
+      method: "POST",
+      body: JSON.stringify({
+        username: "console-user",
+        password,
+        scopes: ["API_KEY_SCOPE_WRITE", "API_KEY_SCOPE_MCP"],
+      }),
+    });
+    expect(made.status, await made.clone().text()).toBe(200);
+    const userContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const user = await userContext.newPage();
+    user.setDefaultTimeout(20_000);
+    const signInThere = async () => {
+      await user.getByRole("button", { name: "Sign in as a user" }).click();
+      await user.getByRole("heading", { name: "Sign in to Berth" }).waitFor();
+      expect(new URL(user.url()).pathname).toMatch(/^\/oauth\/interaction\//);
+      await expectAccessible(user);
+      await user.screenshot({ path: join(ARTIFACTS, "oauth-sign-in.png"), fullPage: true });
+      await user.getByLabel("User name").fill("console-user");
+      await user.getByLabel("Password").fill(password);
+      await user.getByRole("button", { name: "Sign in and allow" }).click();
+    };
+    try {
+      await user.goto(`${mesh.gateway.url}/ui`);
+      // Asking for more than the user was given: the server refuses, the console says why.
+      await user.getByRole("radio", { name: /admin/ }).click();
+      await signInThere();
+      await expect
+        .poll(() => user.locator("#user-access-error").textContent())
+        .toContain("may not have scope admin");
+      expect(new URL(user.url()).search).toBe("");
+      await expectAccessible(user);
+      await user.screenshot({ path: join(ARTIFACTS, "sign-in-user-refused.png"), fullPage: true });
+
+      await user.getByRole("radio", { name: /write, mcp/ }).click();
+      await signInThere();
+      await user.getByRole("heading", { name: "Instances" }).waitFor();
+      await user.locator(`tr[data-instance="${INSTANCE}"] [data-status="RUNNING"]`).waitFor();
+      expect(await user.getByTestId("signed-in-as").textContent()).toBe(
+        "Signed in as console-user",
+      );
+      const stored = async () =>
+        JSON.parse(
+          (await user.evaluate('sessionStorage.getItem("berth.oauth.tokens")')) as string,
+        ) as { accessToken: string; refreshToken: string; expiresAt: number; scope: string };
+      const first = await stored();
+      expect(first.scope.split(" ").sort()).toEqual(["mcp", "write"]);
+      expect(await user.evaluate('sessionStorage.getItem("berth.apiKey")')).toBeNull();
+      expect(new URL(user.url()).search).toBe("");
+      // The token is a bearer credential on the REST API too, with the user's scopes.
+      expect((await rest("/v1/instances", first.accessToken)).status).toBe(200);
+      expect((await rest("/v1/apiKeys", first.accessToken)).status).toBe(403);
+      await expectAccessible(user);
+      await user.screenshot({ path: join(ARTIFACTS, "instances-as-user.png"), fullPage: true });
+
+      // An access token about to expire is refreshed before the next call.
+      await user.evaluate(
+        `sessionStorage.setItem("berth.oauth.tokens", JSON.stringify({ ...JSON.parse(sessionStorage.getItem("berth.oauth.tokens")), expiresAt: 0 }))`,
+      );
+      await user.reload();
+      await user.locator(`tr[data-instance="${INSTANCE}"] [data-status="RUNNING"]`).waitFor();
+      const refreshed = await stored();
+      expect(refreshed.accessToken).not.toBe(first.accessToken);
+      expect(refreshed.expiresAt).toBeGreaterThan(Date.now());
+
+      // The try panel calls through the MCP proxy with the user's token.
+      await user.getByRole("link", { name: INSTANCE }).click();
+      const tool = user.getByRole("combobox", { name: "Tool" });
+      await expect.poll(() => tool.isEnabled()).toBe(true);
+      await tool.click();
+      await user.getByRole("option", { name: "echo", exact: true }).click();
+      await user.getByLabel(/^message/).fill("hello as a user");
+      await user.getByRole("button", { name: "Call tool" }).click();
+      await expect
+        .poll(() => user.getByTestId("tool-result").textContent())
+        .toBe("Echo: hello as a user");
+
+      // Signing out forgets the tokens and revokes the refresh token.
+      const revocation = user.waitForResponse((r) => r.url().endsWith("/oauth/token/revocation"));
+      await user.getByRole("button", { name: "Sign out" }).click();
+      expect((await revocation).status()).toBe(200);
+      await user.getByRole("button", { name: "Sign in as a user" }).waitFor();
+      expect(await user.evaluate('sessionStorage.getItem("berth.oauth.tokens")')).toBeNull();
+      const answer = await fetch(`${mesh.gateway.url}/oauth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({
+          grant_type: "refresh_token",
+          refresh_token: refreshed.refreshToken,
+          client_id: "berth-console",
+        }),
+      });
+      expect(answer.status).toBe(400);
+      expect(((await answer.json()) as { error: string }).error).toBe("invalid_grant");
+    } finally {
+      await userContext.close();
+    }
+  }, 120_000);
 
   it("stops and deletes the instance with progress shown live", async () => {
     await page.getByRole("link", { name: "Instances" }).click();

@@ -1,18 +1,76 @@
-import { Box, Button, Container, Flex, Heading, Link, Separator } from "@radix-ui/themes";
-import { useState } from "react";
-import { type Session, SessionContext, storedSession, storeSession } from "./api";
+import { Box, Button, Container, Flex, Heading, Link, Separator, Text } from "@radix-ui/themes";
+import { useCallback, useEffect, useState } from "react";
+import {
+  describeError,
+  type Session,
+  SessionContext,
+  storeApiKey,
+  storedSession,
+  userSession,
+} from "./api";
 import { PAGES } from "./pages/registry";
 import { SignInPage } from "./pages/sign-in";
 import { href, useRoute } from "./router";
+import { describeSignInError, finishUserSignIn, storeUserTokens } from "./user-sign-in";
+
+/** Whether this load is the redirect back from the sign-in page. */
+const returning = () => /[?&](code|error)=/.test(window.location.search);
 
 export function App() {
-  const [session, setSession] = useState<Session | undefined>(storedSession);
+  const [problem, setProblem] = useState<string>();
+  // A user whose tokens cannot be refreshed any more is sent back to the sign-in page.
+  const expired = useCallback((why: string) => {
+    storeUserTokens(undefined);
+    setSession(undefined);
+    setProblem(`Your sign-in ended (${why}): sign in again.`);
+  }, []);
+  const [session, setSession] = useState<Session | undefined>(() =>
+    returning() ? undefined : storedSession(expired),
+  );
+  const [finishing, setFinishing] = useState(returning);
   const route = useRoute();
-  const signIn = (next: Session | undefined) => {
-    storeSession(next);
-    setSession(next);
+
+  // Back from the embedded server's sign-in page: trade the code for tokens, then check them
+  // with one read call (a user without read is told so here, not on every page).
+  useEffect(() => {
+    if (!returning()) return;
+    finishUserSignIn()
+      .then(async (tokens) => {
+        if (!tokens) return;
+        const next = userSession(tokens, expired);
+        try {
+          await next.client.instances.listInstances({ pageSize: 1 });
+          setSession(next);
+        } catch (err) {
+          storeUserTokens(undefined);
+          setProblem(describeError(err));
+        }
+      })
+      .catch((err: unknown) => setProblem(describeSignInError(err)))
+      .finally(() => setFinishing(false));
+  }, [expired]);
+
+  const signOut = () => {
+    void session?.signOut();
+    setSession(undefined);
+    setProblem(undefined);
   };
-  if (!session) return <SignInPage onSignIn={signIn} />;
+  if (finishing)
+    return (
+      <Text as="p" role="status" m="4">
+        Signing in…
+      </Text>
+    );
+  if (!session)
+    return (
+      <SignInPage
+        problem={problem}
+        onSignIn={(next, apiKey) => {
+          storeApiKey(apiKey);
+          setSession(next);
+        }}
+      />
+    );
   const page = PAGES.find((p) => p.id === route.page) ?? PAGES[0]!;
   return (
     <SessionContext.Provider value={session}>
@@ -44,9 +102,14 @@ export function App() {
               </ul>
             </Flex>
           </nav>
-          <Button variant="soft" color="gray" onClick={() => signIn(undefined)}>
-            Sign out
-          </Button>
+          <Flex align="center" gap="3">
+            <Text size="2" color="gray" data-testid="signed-in-as">
+              Signed in as {session.who}
+            </Text>
+            <Button variant="soft" color="gray" onClick={signOut}>
+              Sign out
+            </Button>
+          </Flex>
         </Flex>
         <Separator size="4" />
       </header>

@@ -14,12 +14,16 @@ export function mcpPath(target: McpTarget): string {
   return target.kind === "instance" ? `/mcp/${name}` : `/mcp/v/${name}`;
 }
 
+/** The bearer credential for the next request (the session's API key or a fresh access token). */
+export type Bearer = () => Promise<string>;
+
 /**
- * An MCP client session with a target through the gateway, the API key as bearer token. Tool
+ * An MCP client session with a target through the gateway, with the console's credential as
+ * bearer token (asked for on every request, so a refreshed access token is used at once). Tool
  * output schemas are checked by the cfworker validator, which needs no eval, so the console's
  * Content-Security-Policy can forbid it.
  */
-export async function connectMcp(target: McpTarget, apiKey: string): Promise<Client> {
+export async function connectMcp(target: McpTarget, bearer: Bearer): Promise<Client> {
   const client = new Client(
     { name: "berth-console", version: "1.0.0" },
     { jsonSchemaValidator: new CfWorkerJsonSchemaValidator() },
@@ -27,7 +31,11 @@ export async function connectMcp(target: McpTarget, apiKey: string): Promise<Cli
   const url = new URL(mcpPath(target), window.location.origin);
   await client.connect(
     new StreamableHTTPClientTransport(url, {
-      requestInit: { headers: { authorization: `Bearer ${apiKey}` } },
+      fetch: async (input, init) => {
+        const headers = new Headers(init?.headers);
+        headers.set("authorization", `Bearer ${await bearer()}`);
+        return fetch(input, { ...init, headers });
+      },
     }),
   );
   return client;
@@ -49,7 +57,7 @@ export interface McpSession {
 /** Opens a session with the target and lists its tools; `version` changing opens a fresh one. */
 export function useMcpSession(
   target: McpTarget | undefined,
-  apiKey: string,
+  bearer: Bearer,
   version = 0,
 ): McpSession {
   const [session, setSession] = useState<McpSession>({
@@ -65,7 +73,7 @@ export function useMcpSession(
     if (!kind || !name) return;
     let open: Client | undefined;
     let cancelled = false;
-    connectMcp({ kind, name }, apiKey)
+    connectMcp({ kind, name }, bearer)
       .then(async (connected) => {
         open = connected;
         if (cancelled) return void connected.close();
@@ -84,6 +92,6 @@ export function useMcpSession(
       cancelled = true;
       void open?.close();
     };
-  }, [kind, name, apiKey, version]);
+  }, [kind, name, bearer, version]);
   return session;
 }

@@ -6,3 +6,4 @@ export {
   type ConsoleFile,
   loadConsoleBundle,
 } from "./bundle.js";
+export { CONSOLE_CLIENT_ID, consoleRedirectUri } from "./oauth-client.js";

@@ -18,8 +18,8 @@ import { type McpSession, useMcpSession } from "../mcp";
 
 /** Calls one of an instance's tools through the MCP proxy with a form from its input schema. */
 export function TryToolPanel({ instanceName }: { instanceName: string }) {
-  const { apiKey } = useSession();
-  const session = useMcpSession({ kind: "instance", name: instanceName }, apiKey);
+  const { bearer } = useSession();
+  const session = useMcpSession({ kind: "instance", name: instanceName }, bearer);
   return <TryToolCard session={session} />;
 }
 

@@ -124,7 +124,7 @@ function NewVirtualServerPage() {
 
 /** One virtual server: its endpoint, the editor, delete, and a preview of its tools/list. */
 function VirtualServerDetailPage({ name }: { name: string }) {
-  const { client, apiKey } = useSession();
+  const { client, bearer } = useSession();
   const [vs, setVs] = useState<VirtualServer | null>();
   const [error, setError] = useState<unknown>();
   const [version, setVersion] = useState(0);
@@ -142,7 +142,7 @@ function VirtualServerDetailPage({ name }: { name: string }) {
   // The preview opens a fresh MCP session after every save, so it shows the saved composition.
   const session = useMcpSession(
     vs ? { kind: "virtual-server", name: vs.name } : undefined,
-    apiKey,
+    bearer,
     version,
   );
 

@@ -5,6 +5,7 @@ import Provider, { type Configuration, errors, type KoaContextWithOIDC } from "o
 import { clientAddressOf } from "../../auth/client-address.js";
 import type { RateLimiter } from "../../auth/rate-limiter.js";
 import { allows, SCOPES, type Scope } from "../../auth/scopes.js";
+import { consoleOAuthClient } from "../../console/console-oauth-client.js";
 import type { HttpRequest, HttpResponse } from "../../http/types.js";
 import { DECOY_HASH, passwordMatches } from "../../users/password.js";
 import type { UserStore } from "../../users/user-store.js";
@@ -73,6 +74,8 @@ export async function startEmbeddedAuthorizationServer(
 
   const configuration: Configuration = {
     adapter: createPostgresAdapter(orm),
+    // The web console signs users in as a first-party client registered here.
+    clients: [consoleOAuthClient(urls.base)],
     jwks: { keys: [keys.signing as never] },
     cookies: { keys: keys.cookies, long: { signed: true }, short: { signed: true } },
     scopes: [...OIDC_SCOPES, ...SCOPES],
