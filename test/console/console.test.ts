@@ -111,7 +111,7 @@ describe("the web console in a browser", () => {
 
   it("signs in with an API key (a wrong one is refused at the field)", async () => {
     await page.goto(`${mesh.gateway.url}/ui`);
-    await page.getByLabel("API key").fill("berth_wrong_key");
+    await page.getByLabel("API key", { exact: true }).fill("berth_wrong_key");
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect
       .poll(() => page.locator("#api-key-error").textContent())
@@ -119,7 +119,7 @@ describe("the web console in a browser", () => {
     await expectAccessible();
     await shoot("sign-in");
     await expectFitsNarrow("sign-in");
-    await page.getByLabel("API key").fill(mesh.apiKey);
+    await page.getByLabel("API key", { exact: true }).fill(mesh.apiKey);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "Instances" }).waitFor();
     expect(await page.evaluate('sessionStorage.getItem("berth.apiKey")')).toBe(mesh.apiKey);

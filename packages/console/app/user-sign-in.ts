@@ -35,6 +35,11 @@ interface Pending {
 
 /** Where users sign in: the embedded issuer of this gateway, or why there is none here. */
 export async function findIssuer(): Promise<{ issuer: string } | { unavailable: string }> {
+  // PKCE needs WebCrypto, which browsers offer on https and on loopback addresses only.
+  if (!window.isSecureContext)
+    return {
+      unavailable: "the browser offers the crypto it needs only over https (or on 127.0.0.1)",
+    };
   const response = await fetch("/.well-known/oauth-protected-resource");
   if (!response.ok) return { unavailable: `the gateway answered ${response.status}` };
   const metadata = (await response.json()) as {
