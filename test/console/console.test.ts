@@ -112,7 +112,7 @@ describe("the web console in a browser", () => {
   it("signs in with an API key (a wrong one is refused at the field)", async () => {
     await page.goto(`${mesh.gateway.url}/ui`);
     await page.getByLabel("API key", { exact: true }).fill("berth_wrong_key");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await expect
       .poll(() => page.locator("#api-key-error").textContent())
       .toContain("UNAUTHENTICATED");
@@ -120,7 +120,7 @@ describe("the web console in a browser", () => {
     await shoot("sign-in");
     await expectFitsNarrow("sign-in");
     await page.getByLabel("API key", { exact: true }).fill(mesh.apiKey);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByRole("heading", { name: "Instances" }).waitFor();
     expect(await page.evaluate('sessionStorage.getItem("berth.apiKey")')).toBe(mesh.apiKey);
   });
@@ -147,6 +147,22 @@ describe("the web console in a browser", () => {
     expect(await variables.getByRole("row", { name: /UPSTREAM_API_KEY/ }).textContent()).toMatch(
       /required.*secret/,
     );
+    // Search keeps only the matching entries listed.
+    await page.getByRole("searchbox", { name: "Search the catalog" }).fill("console-everything");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await expect
+      .poll(() =>
+        page
+          .locator("tr[data-server]")
+          .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-server")).join(",")),
+      )
+      .toBe(SERVER);
+    // Export downloads the entry as a server.json.
+    const download = page.waitForEvent("download");
+    await page.getByRole("button", { name: "Export server.json" }).click();
+    const exported = JSON.parse(readFileSync(await (await download).path(), "utf8"));
+    expect(exported.name).toBe(SERVER);
+    expect(JSON.stringify(exported)).toContain("UPSTREAM_API_KEY");
     await expectAccessible();
     await shoot("catalog");
     await expectFitsNarrow("catalog");
