@@ -19,8 +19,8 @@ export const STREAM_TIMEOUT_MS = 2_147_483_647;
  * and on the MCP proxy alike.
  */
 export interface Session {
-  /** Who is signed in, as the header says it. */
-  readonly who: string;
+  /** How the header names the credential: "with an API key", "as alice". */
+  readonly signedIn: string;
   readonly client: BerthClient;
   /** The bearer credential for the next call (a user's access token is refreshed as needed). */
   bearer(): Promise<string>;
@@ -30,7 +30,7 @@ export interface Session {
 
 export function keySession(apiKey: string): Session {
   return {
-    who: "an API key",
+    signedIn: "with an API key",
     client: createBerthClient({ baseUrl: window.location.origin, apiKey }),
     bearer: async () => apiKey,
     async signOut() {
@@ -43,7 +43,7 @@ export function keySession(apiKey: string): Session {
 export function userSession(tokens: UserTokens, onExpired: (why: string) => void): Session {
   const bearer = createTokenSource(tokens, onExpired);
   return {
-    who: tokens.username || "a user",
+    signedIn: `as ${tokens.username || "a user"}`,
     client: createBerthClient({ baseUrl: window.location.origin, accessToken: bearer }),
     bearer,
     signOut: () => signOutUser(tokens),

@@ -104,7 +104,7 @@ export function App() {
           </nav>
           <Flex align="center" gap="3">
             <Text size="2" color="gray" data-testid="signed-in-as">
-              Signed in as {session.who}
+              Signed in {session.signedIn}
             </Text>
             <Button variant="soft" color="gray" onClick={signOut}>
               Sign out
