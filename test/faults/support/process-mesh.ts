@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rm } from "node:fs/promises";
+import { appendFile, mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -87,8 +87,11 @@ export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
     INSTANCES_ADDR: `127.0.0.1:${ports.instances}`,
     RUNTIME_ADDR: `127.0.0.1:${ports.runtime}`,
   };
+  // BERTH_FAULTS_DEBUG=runtime,instances: those services log at debug (where the seconds go).
+  const debug = new Set((process.env.BERTH_FAULTS_DEBUG ?? "").split(","));
   const envOf = (name: ServiceName): Record<string, string> => ({
     ...common,
+    ...(debug.has(name) ? { LOG_LEVEL: "debug" } : {}),
     ...serviceMeshEnv(name, engines),
     ...(name === "gateway"
       ? { HTTP_PORT: String(ports.gateway), MCP_RESOLVE_CACHE_MS: "2000" }
@@ -108,6 +111,10 @@ export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
   const gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
 
   const start = async (name: ServiceName) => {
+    await appendFile(
+      join(logDir, `${name}.log`),
+      `${JSON.stringify({ level: "info", time: new Date().toISOString(), service: name, msg: "process spawned by the fault suite" })}\n`,
+    );
     processes.set(
       name,
       spawnService(name, envOf(name), { compiled: true, logFile: join(logDir, `${name}.log`) }),
