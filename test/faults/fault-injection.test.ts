@@ -66,7 +66,9 @@ describe("fault injection under load", () => {
     });
     await ensureImages();
     upstream = await startEverythingServer();
-    mesh = await startProcessMesh(runId);
+    mesh = await startProcessMesh(runId, (partial) => {
+      mesh = partial; // stopped by afterAll even if this hook runs out of time
+    });
     note(`mesh ready; service logs in ${mesh.logDir}`);
     load = createLoad(mesh.gatewayUrl, mesh.adminKey, ledger);
     // Two instances the MCP load calls: a url one and a stdio container of the starter catalog.
@@ -90,7 +92,7 @@ describe("fault injection under load", () => {
     expect([url.status, stdio.status]).toEqual([200, 200]);
     fixed.push(url.json.id ?? "", stdio.json.id ?? "");
     note(`fixed instances converged in ${await converged(CONVERGE_WAIT_MS)} ms`);
-  }, 600_000);
+  }, 900_000);
   afterAll(async () => {
     // The convergence table, whatever failed: the figures the issue asks to report.
     console.info("fault injection: convergence after each fault");

@@ -47,7 +47,11 @@ export interface ProcessMesh {
 }
 
 /** Starts Postgres, NATS (with Berth's per-service users) and the four services as processes. */
-export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
+export async function startProcessMesh(
+  runId: string,
+  /** Handed the mesh as soon as it exists, so a caller whose time runs out can still stop it. */
+  started?: (mesh: ProcessMesh) => void,
+): Promise<ProcessMesh> {
   const dir = join(tmpdir(), `berth-faults-${runId}`);
   const logDir = join(tmpdir(), `berth-faults-logs-${runId}`);
   await mkdir(logDir, { recursive: true });
@@ -110,7 +114,9 @@ export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
   const killed = new Set<ServiceProcess>();
   const gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
 
+  let stopped = false;
   const start = async (name: ServiceName) => {
+    if (stopped) throw new Error(`the mesh was stopped; ${name} is not started`);
     await appendFile(
       join(logDir, `${name}.log`),
       `${JSON.stringify({ level: "info", time: new Date().toISOString(), service: name, msg: "process spawned by the fault suite" })}\n`,
@@ -179,12 +185,16 @@ export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
         .map(([name, p]) => `${name}: ${p.output().stderr.slice(-2_000)}`);
     },
     async stop() {
+      stopped = true; // a start still under way (a hook out of time) starts nothing more
       for (const name of [...SERVICES].reverse()) await processes.get(name)?.stop();
       await nats?.stop();
+      nats = undefined;
       await postgres?.stop();
+      postgres = undefined;
       await rm(dir, { recursive: true, force: true });
     },
   };
+  started?.(mesh);
   try {
     // The registry seeds the catalog and the others create their schemas; one at a time is
     // gentler on a small machine than all four compiling at once.
