@@ -49,6 +49,16 @@ describe("event consumer", () => {
   const failOnce = new Set<string>();
   const refuse = new Set<string>(["refused"]);
   const slow = new Set<string>();
+  // Handlers of these names wait until the test opens their gate; entered says who got that far.
+  const gates = new Map<string, { open: () => void; opened: Promise<void> }>();
+  const entered: string[] = [];
+  const gate = (name: string) => {
+    let open = () => {};
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    gates.set(name, { open, opened });
+  };
 
   const effectsOf = async (serverId: string) =>
     (
@@ -91,6 +101,10 @@ describe("event consumer", () => {
           calls.push({ name, redelivered, correlationId: currentCorrelationId() });
           await em.execute(`insert into "effects" (server_id) values (?)`, [server?.id]);
           if (slow.has(name)) await new Promise((resolve) => setTimeout(resolve, 1_500));
+          if (gates.has(name)) {
+            entered.push(name);
+            await gates.get(name)!.opened;
+          }
           if (refuse.has(name)) poison("server.name: refused by this handler");
           if (name.startsWith("failing")) throw new Error("cannot apply this event");
           if (failOnce.delete(name)) throw new Error("transient failure");
@@ -217,7 +231,8 @@ describe("event consumer", () => {
 
   it("hands delivered events back within seconds when it stops, instead of holding them to the deadline", async () => {
     await consumer.stop();
-    await start({ ackWaitMs: 30_000 });
+    // One at a time: the three behind slow-first are still undelivered or waiting when it stops.
+    await start({ ackWaitMs: 30_000, concurrency: 1 });
     slow.add("slow-first");
     const first = serverCreated("slow-first");
     const names = ["behind-1", "behind-2", "behind-3"];
@@ -234,6 +249,38 @@ describe("event consumer", () => {
     expect(callsOf("slow-first")).toHaveLength(1); // it finished before stop returned
     await consumer.stop();
     await start();
+  });
+
+  it("handles events of different aggregates at once, and one aggregate's events in stream order", async () => {
+    expect(await settled()).toBe(true);
+    // Four aggregates, each handler held open: all four are in handlers at the same time.
+    const apart = ["apart-1", "apart-2", "apart-3", "apart-4"];
+    for (const name of apart) gate(name);
+    for (const name of apart) {
+      const envelope = serverCreated(name);
+      await publish(envelope, envelope.eventId);
+    }
+    const allIn = await waitFor(() => apart.every((name) => entered.includes(name)), 10_000);
+    for (const name of apart) gates.get(name)!.open();
+    expect(allIn, `in handlers at once: ${entered.join(", ")}`).toBe(true);
+    expect(await settled()).toBe(true);
+
+    // One aggregate, three events: the second waits for the first however long it takes.
+    const id = randomUUID();
+    const same = ["same-1", "same-2", "same-3"];
+    gate("same-1");
+    for (const name of same) {
+      const envelope = serverCreated(name, "", id);
+      await publish(envelope, envelope.eventId);
+    }
+    expect(await waitFor(() => entered.includes("same-1"))).toBe(true);
+    // Held for longer than the ack deadline (5 s): the ones waiting behind it are not redelivered.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(callsOf("same-2")).toHaveLength(0);
+    gates.get("same-1")!.open();
+    expect(await settled()).toBe(true);
+    expect(calls.filter((c) => c.name.startsWith("same-")).map((c) => c.name)).toEqual(same);
+    expect(calls.filter((c) => c.name.startsWith("same-")).some((c) => c.redelivered)).toBe(false);
   });
 
   it("redelivers within seconds an event whose consumer process was killed -9 while holding it", async () => {

@@ -6,8 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { createEnvelope } from "../src/events/envelope.js";
 
 /** A McpServerCreated envelope for a fresh server id (subject berth.registry.server.created). */
-export function serverCreated(name: string, description = ""): EventEnvelope {
-  const id = randomUUID();
+export function serverCreated(name: string, description = "", id = randomUUID()): EventEnvelope {
   return createEnvelope({
     schema: McpServerCreatedSchema,
     payload: create(McpServerCreatedSchema, {

@@ -171,6 +171,14 @@ describe("transactional outbox", () => {
       ownRelay.kick();
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       expect(await unsent(orm, "outbox_test")).toEqual(recorded);
+      // Nothing was tried while the connection was down: a publish then waits in the client's
+      // buffer and times out after the reconnect, delaying the catch-up by its whole timeout.
+      const [tried] = await orm.em
+        .fork()
+        .execute<{ attempts: number }[]>(
+          `select coalesce(max(attempts), 0) as attempts from "outbox_test".outbox where sent_at is null`,
+        );
+      expect(Number(tried?.attempts)).toBe(0);
       server = await startNats({ storeDir, port, users: OWN_USERS });
       expect(
         await waitFor(async () => (await unsent(orm, "outbox_test")).length === 0, 20_000),

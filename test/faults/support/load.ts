@@ -63,8 +63,16 @@ export interface Load {
   /** One REST call, retried on 503 and on no gateway (same body, same request id), as the SDK does. */
   call(method: string, path: string, body?: unknown): Promise<{ status: number; json: AnswerBody }>;
   /** Runs the mixed load until stop() (bounded by maxOps per loop). */
-  run(options: { urlEndpoint: string; mcpInstances: string[]; maxOps: number }): {
+  run(options: {
+    urlEndpoint: string;
+    mcpInstances: string[];
+    maxOps: number;
+    /** health_check of the url instances it creates. */
+    health: { interval: number; timeout: number };
+  }): {
     stop(): Promise<void>;
+    /** When the last create, update or delete was acknowledged (ms since the epoch; 0: none). */
+    lastAcknowledgedAt(): number;
   };
 }
 
@@ -108,13 +116,17 @@ export function createLoad(gatewayUrl: string, apiKey: string, ledger: Ledger): 
   };
 
   let serial = 0;
-  const createOne = async (urlEndpoint: string) => {
+  let lastAcknowledgedAt = 0;
+  const acknowledged = () => {
+    lastAcknowledgedAt = Date.now();
+  };
+  const createOne = async (urlEndpoint: string, health: { interval: number; timeout: number }) => {
     const requestId = randomUUID();
     const name = `load-${Date.now().toString(36)}-${serial++}`;
     const body = {
       instance: {
         name,
-        jsonSpec: { type: "url", endpoint: urlEndpoint, health_check: { interval: 2, timeout: 5 } },
+        jsonSpec: { type: "url", endpoint: urlEndpoint, health_check: health },
       },
       requestId,
     };
@@ -124,6 +136,7 @@ export function createLoad(gatewayUrl: string, apiKey: string, ledger: Ledger): 
       return;
     }
     ledger.created.set(first.json.id ?? "", name);
+    acknowledged();
     // The same request again (as after a lost answer): the same instance, not a second one.
     const again = await call("POST", "/v1/instances", body);
     if (again.status !== 200 || again.json.id !== first.json.id) {
@@ -144,6 +157,7 @@ export function createLoad(gatewayUrl: string, apiKey: string, ledger: Ledger): 
     }
     const before = ledger.updates.get(id)?.count ?? 0;
     ledger.updates.set(id, { count: before + 1, description });
+    acknowledged();
     const again = await call("PATCH", `/v1/instances/${id}`, body);
     if (again.status !== 200 || again.json.revision !== answer.json.revision) {
       ledger.inconsistencies.push(`update ${id} retried: ${again.status} ${again.json.revision}`);
@@ -157,6 +171,7 @@ export function createLoad(gatewayUrl: string, apiKey: string, ledger: Ledger): 
       return;
     }
     ledger.deleted.add(id);
+    acknowledged();
   };
   const mistake = async () => {
     // The client's own mistake: a name that is not one. 400, outage or not.
@@ -220,7 +235,7 @@ export function createLoad(gatewayUrl: string, apiKey: string, ledger: Ledger): 
 
   return {
     call,
-    run({ urlEndpoint, mcpInstances, maxOps }) {
+    run({ urlEndpoint, mcpInstances, maxOps, health }) {
       let stopping = false;
       const control = (async () => {
         for (let op = 0; op < maxOps && !stopping; op++) {
@@ -230,7 +245,7 @@ export function createLoad(gatewayUrl: string, apiKey: string, ledger: Ledger): 
           if (kind === 5) await mistake();
           else if (kind === 4 && pick && live.length > 3) await deleteOne(pick);
           else if ((kind === 1 || kind === 3) && pick) await updateOne(pick);
-          else await createOne(urlEndpoint);
+          else await createOne(urlEndpoint, health);
           await sleep(100);
         }
       })();
@@ -242,6 +257,7 @@ export function createLoad(gatewayUrl: string, apiKey: string, ledger: Ledger): 
         }
       })();
       return {
+        lastAcknowledgedAt: () => lastAcknowledgedAt,
         async stop() {
           stopping = true;
           await Promise.all([control, data]);

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rm } from "node:fs/promises";
+import { appendFile, mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,7 +47,11 @@ export interface ProcessMesh {
 }
 
 /** Starts Postgres, NATS (with Berth's per-service users) and the four services as processes. */
-export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
+export async function startProcessMesh(
+  runId: string,
+  /** Handed the mesh as soon as it exists, so a caller whose time runs out can still stop it. */
+  started?: (mesh: ProcessMesh) => void,
+): Promise<ProcessMesh> {
   const dir = join(tmpdir(), `berth-faults-${runId}`);
   const logDir = join(tmpdir(), `berth-faults-logs-${runId}`);
   await mkdir(logDir, { recursive: true });
@@ -87,8 +91,11 @@ export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
     INSTANCES_ADDR: `127.0.0.1:${ports.instances}`,
     RUNTIME_ADDR: `127.0.0.1:${ports.runtime}`,
   };
+  // BERTH_FAULTS_DEBUG=runtime,instances: those services log at debug (where the seconds go).
+  const debug = new Set((process.env.BERTH_FAULTS_DEBUG ?? "").split(","));
   const envOf = (name: ServiceName): Record<string, string> => ({
     ...common,
+    ...(debug.has(name) ? { LOG_LEVEL: "debug" } : {}),
     ...serviceMeshEnv(name, engines),
     ...(name === "gateway"
       ? { HTTP_PORT: String(ports.gateway), MCP_RESOLVE_CACHE_MS: "2000" }
@@ -107,7 +114,13 @@ export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
   const killed = new Set<ServiceProcess>();
   const gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
 
+  let stopped = false;
   const start = async (name: ServiceName) => {
+    if (stopped) throw new Error(`the mesh was stopped; ${name} is not started`);
+    await appendFile(
+      join(logDir, `${name}.log`),
+      `${JSON.stringify({ level: "info", time: new Date().toISOString(), service: name, msg: "process spawned by the fault suite" })}\n`,
+    );
     processes.set(
       name,
       spawnService(name, envOf(name), { compiled: true, logFile: join(logDir, `${name}.log`) }),
@@ -172,12 +185,16 @@ export async function startProcessMesh(runId: string): Promise<ProcessMesh> {
         .map(([name, p]) => `${name}: ${p.output().stderr.slice(-2_000)}`);
     },
     async stop() {
+      stopped = true; // a start still under way (a hook out of time) starts nothing more
       for (const name of [...SERVICES].reverse()) await processes.get(name)?.stop();
       await nats?.stop();
+      nats = undefined;
       await postgres?.stop();
+      postgres = undefined;
       await rm(dir, { recursive: true, force: true });
     },
   };
+  started?.(mesh);
   try {
     // The registry seeds the catalog and the others create their schemas; one at a time is
     // gentler on a small machine than all four compiling at once.

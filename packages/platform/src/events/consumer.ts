@@ -48,6 +48,12 @@ export interface EventConsumerOptions extends EventConsumerBase {
   retryDelayMs?: number;
   /** Redelivery delay while a dependency is away (default 1 s): the wait after it is back. */
   outageRetryMs?: number;
+  /**
+   * Events handled at once (default 4), one at a time per aggregate: a backlog (a runtime back
+   * from a crash, NATS back from an outage) drains that many times faster than one by one, and
+   * no event of an aggregate overtakes an earlier one.
+   */
+  concurrency?: number;
 }
 
 /** A running consumer. */
@@ -78,6 +84,7 @@ export function createEventConsumer(
   const handlers = collectRoutes(register);
   const durable = durableName(options.service, options.name);
   const ackWaitMs = options.ackWaitMs ?? 5_000;
+  const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
   const retries = createRetryTracker({
     maxDeliver: options.maxDeliver ?? DEFAULT_RETRY_POLICY.maxDeliver,
     retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_POLICY.retryDelayMs,
@@ -85,6 +92,7 @@ export function createEventConsumer(
   });
   return createRunner(options, handlers, {
     ackWaitMs,
+    concurrency,
     failFast: true,
     async open(stream, filter) {
       await ensureDurableConsumer(options.nc, {
@@ -96,8 +104,11 @@ export function createEventConsumer(
         ackWaitMs,
       });
       const consumer = await jetstream(options.nc).consumers.get(stream, durable);
-      // A small batch: delivered events wait in this process, and a dead process holds them.
-      return consumer.consume({ max_messages: 10, expires: PULL_EXPIRES_MS });
+      // No more than are handled at once: an event delivered to this process but not yet in a
+      // handler has no progress acknowledgements, so a deep buffer would let its ack deadline
+      // pass (JetStream then delivers it again, and the backlog grows by the copies), and a dead
+      // process holds whatever it buffered.
+      return consumer.consume({ max_messages: concurrency, expires: PULL_EXPIRES_MS });
     },
     async apply(msg, envelope, run, base) {
       const after: Array<() => void> = [];
@@ -147,6 +158,8 @@ export function createEventListener(
   const handlers = collectRoutes(register);
   return createRunner(options, handlers, {
     ackWaitMs: 30_000,
+    // In stream order: a cache applies each change over the one before.
+    concurrency: 1,
     // A listener is an optimisation: its service starts without it and it joins when it can.
     failFast: false,
     async open(stream, filter) {
@@ -171,6 +184,8 @@ export function createEventListener(
 
 interface Mode<Ctx> {
   ackWaitMs: number;
+  /** Events in handlers at once (each aggregate's one at a time, in order). */
+  concurrency: number;
   /** Whether start() waits for the consumer (and fails with it) or keeps trying in the background. */
   failFast: boolean;
   open(stream: string, filter: string): Promise<ConsumerMessages>;
@@ -201,6 +216,7 @@ function readableFacts(bytes: Uint8Array): Facts {
   }
 }
 
+const DEFAULT_CONCURRENCY = 4;
 const RESTART_DELAY_MS = 1_000;
 const MAX_RESTART_DELAY_MS = 5_000;
 
@@ -255,16 +271,31 @@ function createRunner<Ctx extends EventContext>(
       working: () => msg.working(),
     };
     const progress = setInterval(() => msg.working(), Math.max(500, mode.ackWaitMs / 3));
+    const began = Date.now();
+    let outcome = "applied";
     try {
       await processInSpan(msg, envelope, () =>
         mode.apply(msg, envelope, (c) => prepared.run(c), { ctx, log }),
       );
     } catch (error) {
+      outcome = isPoisonEvent(error) ? "refused" : "failed";
       if (isPoisonEvent(error)) await mode.refuse(msg, error.reason, facts(envelope), log);
       else await mode.failed(msg, envelope, error, log);
     } finally {
       clearInterval(progress);
     }
+    // Where an event's time goes: in the stream before this delivery, and in the handler.
+    log.debug(
+      {
+        event_id: envelope.eventId,
+        event_type: envelope.eventType,
+        delivery: msg.info.deliveryCount,
+        since_published_ms: began - Math.round(Number(msg.info.timestampNanos) / 1e6),
+        handled_ms: Date.now() - began,
+        outcome,
+      },
+      "event handled",
+    );
   }
 
   async function drain(messages: ConsumerMessages): Promise<void> {
@@ -274,17 +305,44 @@ function createRunner<Ctx extends EventContext>(
     // in stop()); handle() hands back whatever was delivered meanwhile.
     const closing = stopping ? messages.close().catch(() => undefined) : undefined;
     open.add(messages);
+    const inFlight = new Set<Promise<void>>();
+    // The last task of each aggregate: its next event starts after it.
+    const lanes = new Map<string, Promise<void>>();
     try {
       for await (const msg of messages) {
-        await handle(msg).catch((error) => {
-          // Nothing settled the message: it comes back after the ack deadline.
-          log.error({ err: error, subject: msg.subject }, "event handling failed");
+        // Waiting for a free handler or its turn counts as progress: its ack deadline must not
+        // pass meanwhile (JetStream would deliver a second copy).
+        const waiting = setInterval(() => msg.working(), Math.max(500, mode.ackWaitMs / 3));
+        // The next message is read (and the next pull sent) only once a handler is free.
+        while (inFlight.size >= mode.concurrency) await Promise.race(inFlight);
+        const lane = readableFacts(msg.data).aggregateId;
+        const before = lane ? lanes.get(lane) : undefined;
+        const task = runAfter(before, msg, waiting).finally(() => {
+          inFlight.delete(task);
+          if (lane && lanes.get(lane) === task) lanes.delete(lane);
         });
+        inFlight.add(task);
+        if (lane) lanes.set(lane, task);
       }
     } finally {
+      await Promise.all(inFlight);
       open.delete(messages);
     }
     await closing;
+  }
+
+  /** Handles msg once `before` (its aggregate's previous event) is done; never rejects. */
+  async function runAfter(
+    before: Promise<void> | undefined,
+    msg: JsMsg,
+    waiting: NodeJS.Timeout,
+  ): Promise<void> {
+    await before;
+    clearInterval(waiting);
+    await handle(msg).catch((error) => {
+      // Nothing settled the message: it comes back after the ack deadline.
+      log.error({ err: error, subject: msg.subject }, "event handling failed");
+    });
   }
 
   // Keeps consuming through outages: a failed pull or a lost consumer is opened again.

@@ -50,11 +50,35 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let running: Promise<void> | undefined;
   let stopping = false;
   let lastPrune = 0;
+  // Whether the NATS connection is up. A publish made while it is down waits in the client's
+  // buffer and runs into its timeout after the reconnect (measured: 5 s of a NATS outage's
+  // recovery); so none is made then, and the reconnect wakes the relay at once.
+  let connected = true;
+  let reconnected = false;
+  void (async () => {
+    for await (const status of options.nc.status()) {
+      if (status.type === "disconnect") connected = false;
+      else if (status.type === "reconnect") {
+        connected = true;
+        reconnected = true;
+        waker.interrupt();
+      }
+    }
+  })().catch(() => undefined);
 
   async function loop(): Promise<void> {
     let failures = 0;
     while (!stopping) {
       let delay = options.pollIntervalMs ?? 1_000;
+      if (reconnected) {
+        // Back from an outage: start again from the shortest back-off.
+        reconnected = false;
+        failures = 0;
+      }
+      if (!connected) {
+        await waker.sleep(options.maxBackoffMs ?? 2_000, false);
+        continue;
+      }
       try {
         const result = await publishOutboxBatch(orm, js, batch);
         if (result.error) throw result.error;

@@ -101,9 +101,11 @@ export function settleFailure(
   };
   if (verdict.outage) {
     // Once per event and outage, not once per second.
-    if (msg.info.deliveryCount === 1 || msg.info.deliveryCount % 30 === 0) {
-      log.warn({ ...fields, err: error }, "event handler waits for a dependency; will retry");
-    }
+    const first = msg.info.deliveryCount === 1 || msg.info.deliveryCount % 30 === 0;
+    log[first ? "warn" : "debug"](
+      { ...fields, err: error },
+      "event handler waits for a dependency; will retry",
+    );
   } else {
     log.warn({ ...fields, err: error }, "event handler failed; will retry");
   }

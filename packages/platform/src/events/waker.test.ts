@@ -28,4 +28,13 @@ describe("waker", () => {
     setTimeout(() => waker.wake(true), 10);
     expect(await timed(() => waker.sleep(5_000, false))).toBeLessThan(1_000);
   });
+
+  it("ends a back-off on interrupt, once", async () => {
+    const waker = createWaker();
+    setTimeout(() => waker.interrupt(), 10);
+    expect(await timed(() => waker.sleep(5_000, false))).toBeLessThan(1_000);
+    waker.interrupt();
+    expect(await timed(() => waker.sleep(5_000, false))).toBeLessThan(100);
+    expect(await timed(() => waker.sleep(50, false))).toBeGreaterThanOrEqual(40);
+  });
 });

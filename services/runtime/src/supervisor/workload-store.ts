@@ -149,8 +149,9 @@ export function createWorkloadStore(orm: MikroORM, kickOutbox: () => void): Work
         if (report.restartCount !== undefined) row.restartCount = report.restartCount;
         if (report.state === "FAILED") row.failedRevision = row.revision;
         row.endpoint = endpoint;
-        row.updatedAt = now;
+        // A probe that finds what the row says writes nothing (one per instance per interval).
         if (!changed) return false;
+        row.updatedAt = now;
         row.state = report.state;
         row.message = report.message;
         row.observedAt = now;
