@@ -1,6 +1,8 @@
+import { dialGuarded, splitGuard } from "@berth/platform";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { Agent, fetch as undiciFetch } from "undici";
 import { type LatencySummary, summarize } from "../support/stats.js";
 
 /** How a client reaches one MCP target. */
@@ -21,22 +23,46 @@ export interface CallRun extends LatencySummary {
 const CALL_TIMEOUT_MS = 30_000;
 const OPEN_IN_PARALLEL = 4;
 
-/** A target over MCP Streamable HTTP at url, with extra request headers. */
+/**
+ * A target over MCP Streamable HTTP at url, with extra request headers. An HTTP container's
+ * guard credential among them (as ResolveEndpoint hands it out) opens each connection instead,
+ * as the gateway and the runtime's probe do: the container's own port admits nothing else.
+ */
 export function httpTarget(
   key: string,
   label: string,
   url: string,
   options: { headers?: Record<string, string>; berth?: boolean } = {},
 ): McpTarget {
+  const { headers, guard } = splitGuard(options.headers ?? {});
+  const fetch = guard === undefined ? undefined : guardedFetch(guard);
   return {
     key,
     label,
     berth: options.berth ?? false,
     transport: () =>
       new StreamableHTTPClientTransport(new URL(url), {
-        requestInit: { headers: options.headers ?? {} },
+        requestInit: { headers },
+        ...(fetch ? { fetch } : {}),
       }),
   };
+}
+
+/** A fetch whose connections open with a port guard's credential (keep-alive, no delay). */
+function guardedFetch(guard: string) {
+  const dispatcher = new Agent({
+    connect: (options, callback) => {
+      const socket = dialGuarded(guard, {
+        host: options.hostname,
+        port: Number(options.port) || 80,
+        noDelay: true,
+      });
+      socket.once("connect", () => callback(null, socket));
+      socket.once("error", (error) => callback(error, null));
+    },
+  });
+  return ((input: string | URL, init?: RequestInit) =>
+    undiciFetch(input, { ...(init as object), dispatcher })) as typeof fetch;
 }
 
 /** An initialized MCP SDK client session on the target. */
