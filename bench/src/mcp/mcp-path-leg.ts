@@ -1,5 +1,4 @@
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { BenchMesh } from "../mesh/bench-mesh.js";
 import type { BerthApi } from "../mesh/berth-api.js";
 import type { BenchContext } from "../support/context.js";
@@ -35,7 +34,6 @@ const STDIO_SERVER = "io.github.modelcontextprotocol/everything";
 const STDIO_IMAGE = "berth/mcp-everything:stdio";
 const HTTP_SERVER = "io.github.modelcontextprotocol/everything-http";
 const CONCURRENT_WARMUP = 5;
-const NO_DELAY_PRELOAD = fileURLToPath(new URL("../mesh/no-delay-preload.ts", import.meta.url));
 
 /**
  * Echo calls to server-everything in the same hardened container every way: the SDK's stdio
@@ -72,9 +70,12 @@ export async function mcpPathLeg(
       members: [{ instance: "bench-stdio", prefix: "" }],
     });
     if (vs.status !== 200) throw new Error(`POST /v1/virtualServers: ${vs.status}`);
-    // The diagnostic variant: a second gateway whose sockets have TCP_NODELAY (see the preload).
-    const noDelay = await mesh.extraGateway("gateway-nodelay", ["--import", NO_DELAY_PRELOAD]);
-    stops.push(() => noDelay.stop());
+    // The diagnostic variant: a second gateway that reaches the bridge with an HTTP request per
+    // exchange instead of its channel (the design before it), everything else the same.
+    const httpHop = await mesh.extraGateway("gateway-http-hop", [], {
+      MCP_BRIDGE_CHANNEL: "false",
+    });
+    stops.push(() => httpHop.stop());
     const bridge = await api.grpc.runtime.resolveEndpoint({ instanceId: stdioId });
     const container = await api.grpc.runtime.resolveEndpoint({ instanceId: httpId });
     const auth = { authorization: `Bearer ${mesh.apiKey}` };
@@ -108,9 +109,9 @@ export async function mcpPathLeg(
         { headers: auth, berth: true },
       ),
       httpTarget(
-        "berth-nodelay",
-        "Berth gateway → stdio container, TCP_NODELAY forced on the gateway's sockets (diagnostic)",
-        `http://127.0.0.1:${noDelay.port}/mcp/bench-stdio`,
+        "berth-http-hop",
+        "Berth gateway → stdio container, an HTTP request per exchange to the bridge instead of the channel (diagnostic)",
+        `http://127.0.0.1:${httpHop.port}/mcp/bench-stdio`,
         { headers: auth, berth: true },
       ),
       httpTarget("bridge", "Berth runtime stdio bridge alone (no gateway)", bridge.url, {

@@ -82,7 +82,12 @@ export interface ForwarderOptions {
   maxPools?: number;
   /** Most sockets to one instance. */
   maxSocketsPerInstance?: number;
-  /** Opening a channel to a runtime's bridge (default: createBridgeChannels()). */
+  /**
+   * Whether a runtime's stdio bridge is reached over its channel (default) or with an HTTP
+   * request per exchange, as any other endpoint.
+   */
+  bridgeChannel?: boolean;
+  /** The channels to the runtimes' bridges (default: createBridgeChannels()). */
   channels?: BridgeChannels;
   /**
    * Resolves host names of endpoints (createGuardedLookup: refuses forbidden addresses at dial
@@ -113,6 +118,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const maxPools = options.maxPools ?? 1_000;
   const pools = new Map<string, http.Agent>();
   const channels = options.channels ?? createBridgeChannels();
+  const useChannels = options.bridgeChannel ?? true;
 
   const agentFor = (endpoint: McpEndpoint, target: URL, guard?: string): http.Agent => {
     const key = `${endpoint.instanceId} ${target.origin} ${guard ?? ""}`;
@@ -177,7 +183,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       found = { target, headers, ...(guard !== undefined ? { guard } : {}) };
       const authorization = headers.authorization;
       // The channel carries plain (loopback) traffic authenticated by the bridge's token.
-      if (channel && !target.https && authorization !== undefined) {
+      if (channel && useChannels && !target.https && authorization !== undefined) {
         const { authorization: _, ...rest } = headers;
         found.headers = rest;
         found.channel = { hostname: target.hostname, port: target.port, authorization };
