@@ -355,6 +355,9 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       if (!finished) exchange?.cancel();
     });
 
+    // A JSON answer (one message, already whole at the bridge) goes out in one write with its
+    // length; an event stream's events go out as they come.
+    let held: Buffer[] | undefined;
     const send = (body: Buffer, attempt: number) => {
       const request = { method: req.method ?? "GET", path, headers, body };
       exchange = channels.exchange(channel, request, {
@@ -368,14 +371,18 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
           events.onResponse(head.status, sessionId);
           if (head.headers["content-type"]?.startsWith("text/event-stream")) {
             (res as { flushHeaders?: () => void }).flushHeaders?.();
-          }
+          } else held = [];
         },
         data(chunk) {
-          (res as NodeJS.WritableStream).write(chunk);
+          if (held) held.push(chunk);
+          else (res as NodeJS.WritableStream).write(chunk);
         },
         end() {
           finished = true;
-          res.end();
+          if (!held) return void res.end();
+          const whole = held.length === 1 ? held[0]! : Buffer.concat(held);
+          res.setHeader("content-length", whole.length);
+          res.end(whole);
         },
         failed(code, phase) {
           if (answered) {
