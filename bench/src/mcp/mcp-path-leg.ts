@@ -79,12 +79,16 @@ export async function mcpPathLeg(
     const bridge = await api.grpc.runtime.resolveEndpoint({ instanceId: stdioId });
     const container = await api.grpc.runtime.resolveEndpoint({ instanceId: httpId });
     const auth = { authorization: `Bearer ${mesh.apiKey}` };
+    // Berth's processes on each row's path: their CPU per call is reported beside the peers'.
+    const gatewayPid = mesh.services.gateway!.pid;
+    const runtimePid = mesh.services.runtime!.pid;
+    const viaBridge = () => [gatewayPid, runtimePid];
     const [floor, ...bridges] = peers.targets;
     const gatewayStdio = httpTarget(
       "berth-stdio",
       "(b) Berth gateway /mcp/{instance} → stdio container",
       `${mesh.gatewayUrl}/mcp/bench-stdio`,
-      { headers: auth, berth: true },
+      { headers: auth, berth: true, pids: viaBridge },
     );
     const targets: McpTarget[] = [
       floor!,
@@ -106,17 +110,18 @@ export async function mcpPathLeg(
         "berth-http",
         "(b) Berth gateway /mcp/{instance} → http container",
         `${mesh.gatewayUrl}/mcp/bench-http`,
-        { headers: auth, berth: true },
+        { headers: auth, berth: true, pids: () => [gatewayPid] },
       ),
       httpTarget(
         "berth-http-hop",
         "Berth gateway → stdio container, an HTTP request per exchange to the bridge instead of the channel (diagnostic)",
         `http://127.0.0.1:${httpHop.port}/mcp/bench-stdio`,
-        { headers: auth, berth: true },
+        { headers: auth, berth: true, pids: () => [httpHop.pid, runtimePid] },
       ),
       httpTarget("bridge", "Berth runtime stdio bridge alone (no gateway)", bridge.url, {
         headers: { ...bridge.headers },
         berth: true,
+        pids: () => [runtimePid],
       }),
     ];
     // BENCH_MCP_TARGETS=floor-stdio,berth-stdio,… measures only the rows named (by key).
@@ -191,5 +196,7 @@ export function targetMedians(result: TargetResult) {
     conRate: medianOf(result.concurrent, (r) => r.callsPerSecond),
     conP50: medianOf(result.concurrent, (r) => r.p50),
     conP99: medianOf(result.concurrent, (r) => r.p99),
+    seqCpu: medianOf(result.sequential, (r) => r.cpuMsPerCall ?? Number.NaN),
+    conCpu: medianOf(result.concurrent, (r) => r.cpuMsPerCall ?? Number.NaN),
   };
 }

@@ -52,6 +52,16 @@ export function mcpSection(
       ratio(m.conP99 / (f?.conP99 ?? Number.NaN)),
     ]),
   );
+  const cpuRows = rows.filter(({ m }) => Number.isFinite(m.seqCpu) || Number.isFinite(m.conCpu));
+  const cpu = table(
+    [
+      "target",
+      "processes",
+      "CPU ms per call, sequential",
+      `CPU ms per call, ${settings.sessions} sessions`,
+    ],
+    cpuRows.map(({ t, m }) => [name(t), processesOf(t.key), num(m.seqCpu, 3), num(m.conCpu, 3)]),
+  );
   const findings = judge(rows, medians);
   const profiles = result.profiles.map((p) => profileMarkdown(p.process, p.summary)).join("\n\n");
   const markdown = [
@@ -68,6 +78,12 @@ export function mcpSection(
     `### ${settings.sessions} concurrent sessions`,
     "",
     concurrent,
+    "",
+    "### CPU per call",
+    "",
+    "User and system CPU time of the processes that serve a row (and their children, such as a peer's `docker run -i` client), read from /proc before and after the measured calls, divided by the calls: unlike latencies, it hardly depends on how many other tasks wait for the cores. dockerd and the container are left out (the same for every row).",
+    "",
+    cpuRows.length > 0 ? cpu : "No row measured its processes' CPU in this run.",
     "",
     ...virtualCost(medians),
     "### Findings",
@@ -183,4 +199,13 @@ export function profileMarkdown(process: string, summary: ProfileSummary): strin
       summary.topFrames.slice(0, 10).map((f) => [`\`${f.name.trim()}\``, `${num(f.percent, 1)}%`]),
     ),
   ].join("\n");
+}
+
+/** Which processes a row's CPU figure covers. */
+function processesOf(key: string): string {
+  if (key === "berth-stdio") return "gateway, runtime";
+  if (key === "berth-http-hop") return "second gateway, runtime";
+  if (key === "berth-http") return "gateway";
+  if (key === "bridge") return "runtime";
+  return `${key}, its docker run -i`;
 }
