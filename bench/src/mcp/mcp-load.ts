@@ -1,6 +1,9 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { dialGuarded, splitGuard } from "@berth/platform";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { Agent, fetch as undiciFetch } from "undici";
 import { type LatencySummary, summarize } from "../support/stats.js";
 
 /** How a client reaches one MCP target. */
@@ -11,32 +14,97 @@ export interface McpTarget {
   transport(): Transport;
   /** Whether this row is Berth's (judged against the floor and the peers). */
   berth: boolean;
+  /**
+   * The processes that serve this row's calls (their children included: a peer's `docker run`):
+   * their CPU time over the measured calls is reported per call.
+   */
+  pids?: () => number[];
 }
 
 /** One measured run of echo calls. */
 export interface CallRun extends LatencySummary {
   callsPerSecond: number;
+  /** CPU milliseconds (user + system) the target's processes spent per measured call. */
+  cpuMsPerCall?: number;
+}
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** CPU milliseconds used so far by these processes and their live descendants (Linux /proc). */
+function cpuMsOf(pids: number[]): number {
+  let ticks = 0;
+  const seen = new Set<number>();
+  const visit = (pid: number) => {
+    if (seen.has(pid)) return;
+    seen.add(pid);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        const children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+        for (const child of children ? children.split(" ") : []) visit(Number(child));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  };
+  for (const pid of pids) visit(pid);
+  return ticks * TICK_MS;
+}
+
+/** Starts counting the target's CPU; the returned function gives ms per call for `calls`. */
+function cpuMeter(target: McpTarget): (calls: number) => number | undefined {
+  const pids = target.pids?.();
+  if (!pids || pids.length === 0) return () => undefined;
+  const before = cpuMsOf(pids);
+  return (calls) => (calls > 0 ? (cpuMsOf(pids) - before) / calls : undefined);
 }
 
 const CALL_TIMEOUT_MS = 30_000;
 const OPEN_IN_PARALLEL = 4;
 
-/** A target over MCP Streamable HTTP at url, with extra request headers. */
+/**
+ * A target over MCP Streamable HTTP at url, with extra request headers. An HTTP container's
+ * guard credential among them (as ResolveEndpoint hands it out) opens each connection instead,
+ * as the gateway and the runtime's probe do: the container's own port admits nothing else.
+ */
 export function httpTarget(
   key: string,
   label: string,
   url: string,
-  options: { headers?: Record<string, string>; berth?: boolean } = {},
+  options: { headers?: Record<string, string>; berth?: boolean; pids?: () => number[] } = {},
 ): McpTarget {
+  const { headers, guard } = splitGuard(options.headers ?? {});
+  const fetch = guard === undefined ? undefined : guardedFetch(guard);
   return {
     key,
     label,
     berth: options.berth ?? false,
+    ...(options.pids ? { pids: options.pids } : {}),
     transport: () =>
       new StreamableHTTPClientTransport(new URL(url), {
-        requestInit: { headers: options.headers ?? {} },
+        requestInit: { headers },
+        ...(fetch ? { fetch } : {}),
       }),
   };
+}
+
+/** A fetch whose connections open with a port guard's credential (keep-alive, no delay). */
+function guardedFetch(guard: string) {
+  const dispatcher = new Agent({
+    connect: (options, callback) => {
+      const socket = dialGuarded(guard, {
+        host: options.hostname,
+        port: Number(options.port) || 80,
+        noDelay: true,
+      });
+      socket.once("connect", () => callback(null, socket));
+      socket.once("error", (error) => callback(error, null));
+    },
+  });
+  return ((input: string | URL, init?: RequestInit) =>
+    undiciFetch(input, { ...(init as object), dispatcher })) as typeof fetch;
 }
 
 /** An initialized MCP SDK client session on the target. */
@@ -82,11 +150,17 @@ export async function sequentialRun(
   try {
     for (let i = 0; i < warmup; i++) await echo(client);
     const samples: number[] = [];
+    const cpu = cpuMeter(target);
     const began = performance.now();
     const until = began + maxSeconds * 1000;
     for (let i = 0; i < calls && performance.now() < until; i++) samples.push(await echo(client));
     const seconds = (performance.now() - began) / 1000;
-    return { ...summarize(samples), callsPerSecond: samples.length / seconds };
+    const cpuMsPerCall = cpu(samples.length);
+    return {
+      ...summarize(samples),
+      callsPerSecond: samples.length / seconds,
+      ...(cpuMsPerCall === undefined ? {} : { cpuMsPerCall }),
+    };
   } finally {
     await closeSession(client);
   }
@@ -120,6 +194,7 @@ export async function concurrentRun(
       }),
     );
     const samples: number[] = [];
+    const cpu = cpuMeter(target);
     const began = performance.now();
     const until = began + maxSeconds * 1000;
     await Promise.all(
@@ -130,7 +205,12 @@ export async function concurrentRun(
       }),
     );
     const seconds = (performance.now() - began) / 1000;
-    return { ...summarize(samples), callsPerSecond: samples.length / seconds };
+    const cpuMsPerCall = cpu(samples.length);
+    return {
+      ...summarize(samples),
+      callsPerSecond: samples.length / seconds,
+      ...(cpuMsPerCall === undefined ? {} : { cpuMsPerCall }),
+    };
   } finally {
     await Promise.all(clients.map(closeSession));
   }

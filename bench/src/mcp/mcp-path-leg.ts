@@ -1,5 +1,4 @@
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { BenchMesh } from "../mesh/bench-mesh.js";
 import type { BerthApi } from "../mesh/berth-api.js";
 import type { BenchContext } from "../support/context.js";
@@ -35,7 +34,6 @@ const STDIO_SERVER = "io.github.modelcontextprotocol/everything";
 const STDIO_IMAGE = "berth/mcp-everything:stdio";
 const HTTP_SERVER = "io.github.modelcontextprotocol/everything-http";
 const CONCURRENT_WARMUP = 5;
-const NO_DELAY_PRELOAD = fileURLToPath(new URL("../mesh/no-delay-preload.ts", import.meta.url));
 
 /**
  * Echo calls to server-everything in the same hardened container every way: the SDK's stdio
@@ -72,18 +70,25 @@ export async function mcpPathLeg(
       members: [{ instance: "bench-stdio", prefix: "" }],
     });
     if (vs.status !== 200) throw new Error(`POST /v1/virtualServers: ${vs.status}`);
-    // The diagnostic variant: a second gateway whose sockets have TCP_NODELAY (see the preload).
-    const noDelay = await mesh.extraGateway("gateway-nodelay", ["--import", NO_DELAY_PRELOAD]);
-    stops.push(() => noDelay.stop());
+    // The diagnostic variant: a second gateway that reaches the bridge with an HTTP request per
+    // exchange instead of its channel (the design before it), everything else the same.
+    const httpHop = await mesh.extraGateway("gateway-http-hop", [], {
+      MCP_BRIDGE_CHANNEL: "false",
+    });
+    stops.push(() => httpHop.stop());
     const bridge = await api.grpc.runtime.resolveEndpoint({ instanceId: stdioId });
     const container = await api.grpc.runtime.resolveEndpoint({ instanceId: httpId });
     const auth = { authorization: `Bearer ${mesh.apiKey}` };
+    // Berth's processes on each row's path: their CPU per call is reported beside the peers'.
+    const gatewayPid = mesh.services.gateway!.pid;
+    const runtimePid = mesh.services.runtime!.pid;
+    const viaBridge = () => [gatewayPid, runtimePid];
     const [floor, ...bridges] = peers.targets;
     const gatewayStdio = httpTarget(
       "berth-stdio",
       "(b) Berth gateway /mcp/{instance} → stdio container",
       `${mesh.gatewayUrl}/mcp/bench-stdio`,
-      { headers: auth, berth: true },
+      { headers: auth, berth: true, pids: viaBridge },
     );
     const targets: McpTarget[] = [
       floor!,
@@ -105,17 +110,18 @@ export async function mcpPathLeg(
         "berth-http",
         "(b) Berth gateway /mcp/{instance} → http container",
         `${mesh.gatewayUrl}/mcp/bench-http`,
-        { headers: auth, berth: true },
+        { headers: auth, berth: true, pids: () => [gatewayPid] },
       ),
       httpTarget(
-        "berth-nodelay",
-        "Berth gateway → stdio container, TCP_NODELAY forced on the gateway's sockets (diagnostic)",
-        `http://127.0.0.1:${noDelay.port}/mcp/bench-stdio`,
-        { headers: auth, berth: true },
+        "berth-http-hop",
+        "Berth gateway → stdio container, an HTTP request per exchange to the bridge instead of the channel (diagnostic)",
+        `http://127.0.0.1:${httpHop.port}/mcp/bench-stdio`,
+        { headers: auth, berth: true, pids: () => [httpHop.pid, runtimePid] },
       ),
       httpTarget("bridge", "Berth runtime stdio bridge alone (no gateway)", bridge.url, {
         headers: { ...bridge.headers },
         berth: true,
+        pids: () => [runtimePid],
       }),
     ];
     // BENCH_MCP_TARGETS=floor-stdio,berth-stdio,… measures only the rows named (by key).
@@ -190,5 +196,7 @@ export function targetMedians(result: TargetResult) {
     conRate: medianOf(result.concurrent, (r) => r.callsPerSecond),
     conP50: medianOf(result.concurrent, (r) => r.p50),
     conP99: medianOf(result.concurrent, (r) => r.p99),
+    seqCpu: medianOf(result.sequential, (r) => r.cpuMsPerCall ?? Number.NaN),
+    conCpu: medianOf(result.concurrent, (r) => r.cpuMsPerCall ?? Number.NaN),
   };
 }

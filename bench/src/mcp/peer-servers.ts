@@ -112,8 +112,12 @@ export async function startPeerServers(
         berth: false,
         transport: () => new StdioClientTransport({ command: command!, args, stderr: "ignore" }),
       },
-      httpTarget("supergateway", "(c) supergateway --stateful → docker run -i", url(sgPort)),
-      httpTarget("mcp-proxy", "(c) mcp-proxy → docker run -i", url(mpPort)),
+      httpTarget("supergateway", "(c) supergateway --stateful → docker run -i", url(sgPort), {
+        pids: () => [sg.pid!],
+      }),
+      httpTarget("mcp-proxy", "(c) mcp-proxy → docker run -i", url(mpPort), {
+        pids: () => [mp.pid!],
+      }),
     ];
     for (const port of [sgPort, mpPort]) {
       if (!(await waitForPort(port, READY_MS))) throw new Error(`nothing listens on ${port}`);

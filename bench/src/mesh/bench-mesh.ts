@@ -22,7 +22,11 @@ export interface BenchMesh {
   /** The environment a service of this mesh runs with (its identity, engines, peers). */
   envOf(name: ServiceName): Record<string, string>;
   /** Starts one more gateway over the same services and keys (a diagnostic variant). */
-  extraGateway(name: string, nodeArgs: string[]): Promise<ServiceProcess>;
+  extraGateway(
+    name: string,
+    nodeArgs: string[],
+    env?: Record<string, string>,
+  ): Promise<ServiceProcess>;
   stop(): Promise<void>;
 }
 
@@ -105,12 +109,16 @@ export async function startBenchMesh(options: BenchMeshOptions): Promise<BenchMe
       return `127.0.0.1:${service.port}`;
     },
     envOf,
-    async extraGateway(name, nodeArgs) {
-      const gateway = await startServiceProcess("gateway", envOf("gateway"), {
-        cwd: options.root,
-        logFile: join(options.logDir, `${name}.log`),
-        nodeArgs,
-      });
+    async extraGateway(name, nodeArgs, env = {}) {
+      const gateway = await startServiceProcess(
+        "gateway",
+        { ...envOf("gateway"), ...env },
+        {
+          cwd: options.root,
+          logFile: join(options.logDir, `${name}.log`),
+          nodeArgs,
+        },
+      );
       extras.push(gateway);
       return gateway;
     },

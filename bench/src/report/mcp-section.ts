@@ -52,6 +52,16 @@ export function mcpSection(
       ratio(m.conP99 / (f?.conP99 ?? Number.NaN)),
     ]),
   );
+  const cpuRows = rows.filter(({ m }) => Number.isFinite(m.seqCpu) || Number.isFinite(m.conCpu));
+  const cpu = table(
+    [
+      "target",
+      "processes",
+      "CPU ms per call, sequential",
+      `CPU ms per call, ${settings.sessions} sessions`,
+    ],
+    cpuRows.map(({ t, m }) => [name(t), processesOf(t.key), num(m.seqCpu, 3), num(m.conCpu, 3)]),
+  );
   const findings = judge(rows, medians);
   const profiles = result.profiles.map((p) => profileMarkdown(p.process, p.summary)).join("\n\n");
   const markdown = [
@@ -59,7 +69,7 @@ export function mcpSection(
     "",
     `Echo tool calls with the official MCP SDK client (Client + StreamableHTTPClientTransport; the stdio floor uses StdioClientTransport). Sequential: one session, ${settings.warmupCalls} warm-up calls, then ${settings.sequentialCalls} measured or as many as fit in ${settings.sequentialSeconds} s ("calls" shows how many). Concurrent: ${settings.sessions} sessions calling at once in closed loops, 5 warm-up calls each, then ${settings.callsPerSession} each (${settings.sessions * settings.callsPerSession} calls) or as many as fit in ${settings.concurrentSeconds} s. Every figure is the median over ${settings.repeats} repeats, run round-robin over the targets.`,
     "",
-    "Like with like: every row runs server-everything in the same hardened container Berth runs (berth/mcp-everything, the runtime's default limits and hardening). (a) floors: the SDK's stdio client on `docker run -i` of the stdio image, and the http container at its own published port; (b) Berth through the gateway; (c) the npm peers wrapping the same `docker run -i`. Ratios are to the row's floor: the http floor for the http rows, the stdio floor for all others (\"calls/s vs floor\" above 1× is faster than the floor, \"p50 vs floor\" above 1× is slower). Diagnostic rows measure Berth's parts alone (the runtime's stdio bridge reached with its own endpoint and token) and a second gateway whose accepted sockets get TCP_NODELAY from a preload (bench/src/mesh/no-delay-preload.ts; Berth's code unchanged otherwise).",
+    "Like with like: every row runs server-everything in the same hardened container Berth runs (berth/mcp-everything, the runtime's default limits and hardening). (a) floors: the SDK's stdio client on `docker run -i` of the stdio image, and the http container at its own published port; (b) Berth through the gateway; (c) the npm peers wrapping the same `docker run -i`. Ratios are to the row's floor: the http floor for the http rows, the stdio floor for all others (\"calls/s vs floor\" above 1× is faster than the floor, \"p50 vs floor\" above 1× is slower). Diagnostic rows measure Berth's parts alone (the runtime's stdio bridge reached with its own endpoint and token) and a second gateway started with MCP_BRIDGE_CHANNEL=false, which reaches the runtime's bridge with an HTTP request per exchange (the design before the gateway → runtime channel) instead of over the channel.",
     "",
     "### Sequential calls",
     "",
@@ -68,6 +78,12 @@ export function mcpSection(
     `### ${settings.sessions} concurrent sessions`,
     "",
     concurrent,
+    "",
+    "### CPU per call",
+    "",
+    "User and system CPU time of the processes that serve a row (and their children, such as a peer's `docker run -i` client), read from /proc before and after the measured calls, divided by the calls: unlike latencies, it hardly depends on how many other tasks wait for the cores. dockerd and the container are left out (the same for every row).",
+    "",
+    cpuRows.length > 0 ? cpu : "No row measured its processes' CPU in this run.",
     "",
     ...virtualCost(medians),
     "### Findings",
@@ -183,4 +199,13 @@ export function profileMarkdown(process: string, summary: ProfileSummary): strin
       summary.topFrames.slice(0, 10).map((f) => [`\`${f.name.trim()}\``, `${num(f.percent, 1)}%`]),
     ),
   ].join("\n");
+}
+
+/** Which processes a row's CPU figure covers. */
+function processesOf(key: string): string {
+  if (key === "berth-stdio") return "gateway, runtime";
+  if (key === "berth-http-hop") return "second gateway, runtime";
+  if (key === "berth-http") return "gateway";
+  if (key === "bridge") return "runtime";
+  return `${key}, its docker run -i`;
 }

@@ -125,6 +125,23 @@ export {
   type Logger,
   REDACT_PATHS,
 } from "./logging/logger.js";
+export {
+  BRIDGE_CHANNEL_HEADER,
+  BRIDGE_CHANNEL_PATH,
+  BRIDGE_CHANNEL_PROTOCOL,
+  type ChannelHead,
+  type ChannelRequest,
+  createFrameReader,
+  decodeHead,
+  decodeOpen,
+  encodeFrame,
+  encodeHead,
+  encodeOpen,
+  type FrameHandler,
+  FrameType,
+  MAX_FRAME_BYTES,
+  splitBridgeChannel,
+} from "./mcp/bridge-channel.js";
 export { dialGuarded, GUARD_HEADER, guardPreamble, splitGuard } from "./mcp/port-guard.js";
 export {
   createServiceMetrics,

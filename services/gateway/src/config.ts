@@ -55,6 +55,11 @@ export const gatewayEnv = z.object({
   MCP_ACTIVITY_INTERVAL_MS: z.coerce.number().int().min(100).default(1_000),
   /** The longest an MCP request waits for an idle instance to wake before 503 + Retry-After. */
   MCP_WAKE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
+  /**
+   * Reach the runtimes' stdio bridges over one long-lived channel each (on: the default), or with
+   * an HTTP request per exchange (off: what the bench compares the channel with).
+   */
+  MCP_BRIDGE_CHANNEL: flagVar(true),
   /** Circuit breaker on url instances: failures in a row that open it, and how long it stays open. */
   MCP_BREAKER_FAILURES: z.coerce.number().int().positive().default(5),
   MCP_BREAKER_OPEN_MS: z.coerce.number().int().positive().default(5_000),

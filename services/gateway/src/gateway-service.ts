@@ -324,7 +324,12 @@ export async function startGateway(
       gatekeeper,
       pins,
       forwarder: withCircuitBreaker(
-        createForwarder({ logger: log, maxBodyBytes: config.MAX_BODY_BYTES, lookup }),
+        createForwarder({
+          logger: log,
+          maxBodyBytes: config.MAX_BODY_BYTES,
+          lookup,
+          bridgeChannel: config.MCP_BRIDGE_CHANNEL,
+        }),
         createCircuitBreakers({
           failureThreshold: config.MCP_BREAKER_FAILURES,
           openMs: config.MCP_BREAKER_OPEN_MS,

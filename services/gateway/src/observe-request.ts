@@ -29,7 +29,10 @@ function correlationIdOf(req: AnyRequest): string | undefined {
  * continuing the caller's W3C trace context, and one access log line when the response ends.
  * When no exporter takes spans, no span is made (the caller's trace context still flows on
  * upstream), and the access line, whose fields are fixed and hold no secret, skips redaction:
- * every MCP call crosses this, so it does only what someone reads.
+ * every MCP call crosses this, so it does only what someone reads. An MCP exchange that went
+ * well is logged at debug level only: the audit trail already records each call (who, which
+ * instance, method, tool, outcome, duration), and a line per call on the hot path is a write per
+ * call; refused and failed ones keep their line.
  */
 export function observeRequests(
   logger: Logger,
@@ -63,7 +66,10 @@ export function observeRequests(
           if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
           span.end();
         }
-        access.info(
+        const quiet = res.statusCode < 400 && path.startsWith("/mcp/");
+        if (quiet && !access.isLevelEnabled("debug")) return;
+        (quiet ? access.debug : access.info).call(
+          access,
           {
             method: req.method,
             path,

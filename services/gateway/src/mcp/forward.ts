@@ -7,10 +7,12 @@ import {
   dialGuarded,
   injectTraceHeaders,
   type Logger,
+  splitBridgeChannel,
   splitGuard,
 } from "@berth/platform";
 import { context, trace } from "@opentelemetry/api";
 import type { HttpRequest, HttpResponse } from "../http/types.js";
+import { type BridgeChannels, type ChannelTarget, createBridgeChannels } from "./bridge-channel.js";
 import { type McpEndpoint, McpProxyError } from "./types.js";
 import { type ForwardPhase, upstreamRetryDelayMs } from "./upstream-retry.js";
 
@@ -43,6 +45,17 @@ interface Target {
   path: string;
 }
 
+/** What every call to one endpoint shares, worked out on its first call. */
+interface Prepared {
+  target: Target;
+  /** The endpoint's own headers (its credential), without the guard and the channel mark. */
+  headers: Record<string, string>;
+  /** An HTTP container's port-guard credential. */
+  guard?: string;
+  /** The runtime's stdio bridge, reached over the bridge channel. */
+  channel?: ChannelTarget;
+}
+
 /** Why an upstream exchange failed, for the log line of a 502: never a body or a header value. */
 export interface UpstreamFailureCause {
   code: string;
@@ -69,6 +82,13 @@ export interface ForwarderOptions {
   maxPools?: number;
   /** Most sockets to one instance. */
   maxSocketsPerInstance?: number;
+  /**
+   * Whether a runtime's stdio bridge is reached over its channel (default) or with an HTTP
+   * request per exchange, as any other endpoint.
+   */
+  bridgeChannel?: boolean;
+  /** The channels to the runtimes' bridges (default: createBridgeChannels()). */
+  channels?: BridgeChannels;
   /**
    * Resolves host names of endpoints (createGuardedLookup: refuses forbidden addresses at dial
    * time). Address literals (the runtime's own loopback endpoints) are dialled without it.
@@ -97,6 +117,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const { logger, maxBodyBytes } = options;
   const maxPools = options.maxPools ?? 1_000;
   const pools = new Map<string, http.Agent>();
+  const channels = options.channels ?? createBridgeChannels();
+  const useChannels = options.bridgeChannel ?? true;
 
   const agentFor = (endpoint: McpEndpoint, target: URL, guard?: string): http.Agent => {
     const key = `${endpoint.instanceId} ${target.origin} ${guard ?? ""}`;
@@ -149,20 +171,44 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     return target;
   };
 
+  // Endpoints are resolved objects the resolver caches per instance: what they imply (the parsed
+  // URL, their headers, whether they are a bridge) is worked out once for each.
+  const prepared = new WeakMap<McpEndpoint, Prepared>();
+  const prepare = (endpoint: McpEndpoint): Prepared => {
+    let found = prepared.get(endpoint);
+    if (!found) {
+      const target = targetOf(endpoint.url);
+      const { headers: withoutGuard, guard } = splitGuard({ ...endpoint.headers });
+      const { headers, channel } = splitBridgeChannel(withoutGuard);
+      found = { target, headers, ...(guard !== undefined ? { guard } : {}) };
+      const authorization = headers.authorization;
+      // The channel carries plain (loopback) traffic authenticated by the bridge's token.
+      if (channel && useChannels && !target.https && authorization !== undefined) {
+        const { authorization: _, ...rest } = headers;
+        found.headers = rest;
+        found.channel = { hostname: target.hostname, port: target.port, authorization };
+      }
+      prepared.set(endpoint, found);
+    }
+    return found;
+  };
+
   return {
     forward(req, res, endpoint, events) {
-      const target = targetOf(endpoint.url);
-      const headers: Record<string, string> = {};
-      for (const name of REQUEST_HEADERS) {
-        const value = req.headers[name];
-        if (typeof value === "string") headers[name] = value;
+      const setup = prepare(endpoint);
+      const headers = upstreamHeaders(req, setup.headers);
+      if (setup.channel) {
+        return forwardOverChannel(
+          req,
+          res,
+          endpoint,
+          setup.channel,
+          setup.target.path,
+          headers,
+          events,
+        );
       }
-      // The trace context only when there is one to continue.
-      if (trace.getSpanContext(context.active())) Object.assign(headers, injectTraceHeaders());
-      const { headers: endpointHeaders, guard } = splitGuard(endpoint.headers);
-      Object.assign(headers, endpointHeaders);
-      const correlationId = currentCorrelationId();
-      if (correlationId) headers[CORRELATION_HEADER] = correlationId;
+      const { target, guard } = setup;
       const agent = agentFor(endpoint, target.parsed, guard);
       const client = target.https ? https : http;
       const hasBody = !(req.method === "GET" || req.method === "DELETE" || req.method === "HEAD");
@@ -277,8 +323,132 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     async close() {
       for (const agent of pools.values()) agent.destroy();
       pools.clear();
+      channels.close();
     },
   };
+
+  /**
+   * One exchange with a runtime's stdio bridge over its channel (bridge-channel.ts): the body (one
+   * JSON-RPC message or batch, bounded by maxBodyBytes) goes in one frame once it has arrived, and
+   * the answer streams back frame by frame. Failures and retries follow the HTTP path's rules.
+   */
+  function forwardOverChannel(
+    req: HttpRequest,
+    res: HttpResponse,
+    endpoint: McpEndpoint,
+    channel: ChannelTarget,
+    path: string,
+    headers: Record<string, string>,
+    events: ForwardEvents,
+  ): void {
+    const hasBody = !(req.method === "GET" || req.method === "DELETE" || req.method === "HEAD");
+    let answered = false;
+    let finished = false;
+    let exchange: { cancel(): void } | undefined;
+    const fail = (error: McpProxyError, cause?: UpstreamFailureCause) => {
+      exchange?.cancel();
+      if (answered) return void res.destroy();
+      answered = true;
+      events.onFailure(error, cause);
+    };
+    res.once("close", () => {
+      if (!finished) exchange?.cancel();
+    });
+
+    // A JSON answer (one message, already whole at the bridge) goes out in one write with its
+    // length; an event stream's events go out as they come.
+    let held: Buffer[] | undefined;
+    const send = (body: Buffer, attempt: number) => {
+      const request = { method: req.method ?? "GET", path, headers, body };
+      exchange = channels.exchange(channel, request, {
+        head(head) {
+          answered = true;
+          res.statusCode = head.status;
+          for (const name in head.headers) {
+            if (!DROPPED_RESPONSE.test(name)) res.setHeader(name, head.headers[name]!);
+          }
+          const sessionId = head.headers["mcp-session-id"];
+          events.onResponse(head.status, sessionId);
+          if (head.headers["content-type"]?.startsWith("text/event-stream")) {
+            (res as { flushHeaders?: () => void }).flushHeaders?.();
+          } else held = [];
+        },
+        data(chunk) {
+          if (held) held.push(chunk);
+          else (res as NodeJS.WritableStream).write(chunk);
+        },
+        end() {
+          finished = true;
+          if (!held) return void res.end();
+          const whole = held.length === 1 ? held[0]! : Buffer.concat(held);
+          res.setHeader("content-length", whole.length);
+          res.end(whole);
+        },
+        failed(code, phase) {
+          if (answered) {
+            finished = true;
+            return void res.destroy();
+          }
+          // A reused socket's early close does not apply: a channel is never "reused" in that
+          // sense. Only what never reached the bridge (it could not be opened) is sent again.
+          const cause = { code, phase, reused: false, attempts: attempt };
+          const retryIn = upstreamRetryDelayMs(cause);
+          if (retryIn === undefined) return fail(unreachable(endpoint), cause);
+          logger.debug(
+            { instance_id: endpoint.instanceId, ...cause, retryIn },
+            "MCP upstream retry",
+          );
+          setTimeout(() => {
+            if (!answered && !res.destroyed) send(body, attempt + 1);
+          }, retryIn);
+        },
+      });
+    };
+
+    if (!hasBody) {
+      req.resume();
+      send(EMPTY, 1);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let received = 0;
+    req.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > maxBodyBytes) {
+        req.removeAllListeners("data");
+        req.pause();
+        return fail(tooLarge(maxBodyBytes));
+      }
+      chunks.push(chunk);
+    });
+    req.once("end", () => {
+      if (answered) return;
+      send(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), 1);
+    });
+    req.once("error", () => fail(new McpProxyError(400, "the request body was cut short")));
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The headers sent upstream with one request: what MCP Streamable HTTP needs of the caller's
+ * (never its credential or cookies), the trace context when a trace is under way, the correlation
+ * id, then the endpoint's own headers (its credential), which win.
+ */
+function upstreamHeaders(
+  req: HttpRequest,
+  endpointHeaders: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of REQUEST_HEADERS) {
+    const value = req.headers[name];
+    if (typeof value === "string") headers[name] = value;
+  }
+  if (trace.getSpanContext(context.active())) Object.assign(headers, injectTraceHeaders());
+  const correlationId = currentCorrelationId();
+  if (correlationId) headers[CORRELATION_HEADER] = correlationId;
+  return Object.assign(headers, endpointHeaders);
 }
 
 /**

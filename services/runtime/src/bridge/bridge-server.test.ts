@@ -1,5 +1,16 @@
+import * as http from "node:http";
+import type { Socket } from "node:net";
 import { PassThrough } from "node:stream";
-import { createLogger } from "@berth/platform";
+import {
+  BRIDGE_CHANNEL_PATH,
+  BRIDGE_CHANNEL_PROTOCOL,
+  createFrameReader,
+  createLogger,
+  decodeHead,
+  encodeFrame,
+  encodeOpen,
+  FrameType,
+} from "@berth/platform";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -178,6 +189,130 @@ describe("stdio bridge (lean Streamable HTTP over one shared server process)", (
     await transport.terminateSession();
     const gone = await post({ ...bridge.headers(), "mcp-session-id": sessionId }, ping);
     expect(gone.status).toBe(404);
+  });
+});
+
+/** A channel opened the way the gateway opens it; its exchanges collected frame by frame. */
+async function openChannel(bridge: BridgeServer, authorization: string) {
+  const url = new URL(bridge.url(INSTANCE));
+  const upgrade = http.request({
+    hostname: url.hostname,
+    port: url.port,
+    path: BRIDGE_CHANNEL_PATH,
+    headers: { connection: "Upgrade", upgrade: BRIDGE_CHANNEL_PROTOCOL, authorization },
+  });
+  upgrade.end();
+  const opened = await new Promise<{ status: number; socket?: Socket }>((resolve, reject) => {
+    upgrade.once("upgrade", (_res, socket: Socket) => resolve({ status: 101, socket }));
+    upgrade.once("response", (res) => resolve({ status: res.statusCode ?? 0 }));
+    upgrade.once("error", reject);
+  });
+  const streams = new Map<
+    number,
+    { status?: number; headers?: Record<string, string>; body: string; ended?: string }
+  >();
+  const waiters: Array<() => void> = [];
+  opened.socket?.on(
+    "data",
+    createFrameReader((type, id, payload) => {
+      const stream = streams.get(id) ?? { body: "" };
+      streams.set(id, stream);
+      if (type === FrameType.head) Object.assign(stream, decodeHead(payload));
+      if (type === FrameType.data) stream.body += payload.toString();
+      if (type === FrameType.end) stream.ended = "end";
+      if (type === FrameType.reset) stream.ended = "reset";
+      for (const wake of waiters.splice(0)) wake();
+    }),
+  );
+  const until = async (id: number, what: (s: { body: string; ended?: string }) => boolean) => {
+    for (;;) {
+      const stream = streams.get(id);
+      if (stream && what(stream)) return stream;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  const post = (id: number, message: unknown, headers: Record<string, string> = {}) =>
+    opened.socket!.write(
+      encodeOpen(id, {
+        method: "POST",
+        path: new URL(bridge.url(INSTANCE)).pathname,
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...headers,
+        },
+        body: Buffer.from(JSON.stringify(message)),
+      }),
+    );
+  return { status: opened.status, socket: opened.socket, post, until };
+}
+
+describe("the gateway's channel to the bridge", () => {
+  it("opens only with the bridge's token and carries interleaved exchanges, events and resets", async () => {
+    const { bridge } = await serve();
+    expect((await openChannel(bridge, "Bearer nope")).status).toBe(401);
+    const channel = await openChannel(bridge, bridge.headers().authorization!);
+    expect(channel.status).toBe(101);
+
+    channel.post(1, {
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-06-18",
+        capabilities: {},
+        clientInfo: { name: "t", version: "1" },
+      },
+    });
+    const init = await channel.until(1, (s) => s.ended !== undefined);
+    expect(init).toMatchObject({ status: 200, ended: "end" });
+    const session = (init as { headers: Record<string, string> }).headers["mcp-session-id"]!;
+    expect(session).toMatch(/\./);
+    const call = (id: number, name: string, args: unknown, meta?: unknown) => ({
+      jsonrpc: "2.0",
+      id,
+      method: "tools/call",
+      params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) },
+    });
+
+    // A call that waits on the client (sampling), then two that answer while it waits.
+    channel.post(2, call(1, "ask", { question: "?" }), { "mcp-session-id": session });
+    const asked = await channel.until(2, (s) => s.body.includes("sampling/createMessage"));
+    expect(asked.headers?.["content-type"]).toBe("text/event-stream");
+    channel.post(3, call(2, "count", { to: 2 }, { progressToken: "p" }), {
+      "mcp-session-id": session,
+    });
+    channel.post(4, call(3, "echo", { text: "hi" }), { "mcp-session-id": session });
+    const echoed = await channel.until(4, (s) => s.ended !== undefined);
+    expect(echoed.headers?.["content-type"]).toBe("application/json");
+    expect(JSON.parse(echoed.body)).toMatchObject({ id: 3, result: { content: [{ text: "hi" }] } });
+    const counted = await channel.until(3, (s) => s.ended !== undefined);
+    expect(counted.body.match(/notifications\/progress/g)).toHaveLength(2);
+    expect(counted.body).toContain('"progressToken":"p"');
+    expect(counted.body).toContain("counted to 2");
+
+    // The caller of the waiting call goes away: its stream ends, the session keeps serving.
+    channel.socket!.write(encodeFrame(FrameType.reset, 2));
+    channel.post(5, call(4, "echo", { text: "after" }), { "mcp-session-id": session });
+    const after = await channel.until(5, (s) => s.ended !== undefined);
+    expect(JSON.parse(after.body)).toMatchObject({
+      id: 4,
+      result: { content: [{ text: "after" }] },
+    });
+
+    // The same session over plain HTTP: the channel is another way to the same sessions.
+    const viaHttp = await fetch(bridge.url(INSTANCE), {
+      method: "POST",
+      headers: {
+        ...bridge.headers(),
+        "mcp-session-id": session,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify(call(5, "echo", { text: "http" })),
+    });
+    expect(await viaHttp.json()).toMatchObject({ id: 5, result: { content: [{ text: "http" }] } });
+    channel.socket!.destroy();
   });
 });
 

@@ -1,11 +1,20 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Logger } from "@berth/platform";
+import type { Duplex } from "node:stream";
+import {
+  BRIDGE_CHANNEL_HEADER,
+  BRIDGE_CHANNEL_PATH,
+  BRIDGE_CHANNEL_PROTOCOL,
+  type ChannelRequest,
+  type Logger,
+} from "@berth/platform";
 import type { StdioChannel } from "../drivers/types.js";
+import { type ServedChannel, serveChannel } from "./channel-server.js";
 import { createHttpSession, type HttpSession } from "./http-session.js";
 import type { RpcMessage } from "./json-rpc.js";
 import { readLines, writeLine } from "./line-channel.js";
+import type { ReplyStream } from "./reply-stream.js";
 import { createStdioMux, type StdioMux } from "./stdio-mux.js";
 
 /** Options of createBridgeServer. */
@@ -37,7 +46,10 @@ export interface BridgeServer {
   listen(): Promise<number>;
   /** The instance's MCP URL on this bridge. */
   url(instanceId: string): string;
-  /** Headers a caller must send (the bridge's bearer token). */
+  /**
+   * Headers a caller must send (the bridge's bearer token), and the mark that the endpoint is
+   * also reachable over the channel (BRIDGE_CHANNEL_HEADER, which HTTP callers send harmlessly).
+   */
   headers(): Record<string, string>;
   attach(instanceId: string, channel: StdioChannel): BridgeAttachment;
   close(): Promise<void>;
@@ -84,6 +96,20 @@ export function prefersJson(accept: string): boolean {
   return json.q > sse.q || (json.q === sse.q && json.at < sse.at);
 }
 
+/**
+ * One exchange as the bridge handles it, whether it came as an HTTP request or over the channel.
+ * Header names are lower-case.
+ */
+interface BridgeCall {
+  method: string;
+  url: string;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The whole body; rejects with a BridgeError 413 beyond `max` bytes. */
+  body(max: number): Promise<Buffer>;
+  /** The body will not be read. */
+  discard(): void;
+}
+
 /** An error the bridge answers as a JSON-RPC error with this status. */
 class BridgeError extends Error {
   constructor(
@@ -114,7 +140,7 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
   let port = 0;
 
-  const reply = (res: ServerResponse, status: number, message: string, code = -32000) => {
+  const reply = (res: ReplyStream, status: number, message: string, code = -32000) => {
     res.writeHead(status, { "content-type": "application/json" });
     res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }));
   };
@@ -126,46 +152,29 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
   };
 
   /** The body's JSON-RPC messages (one or a batch). */
-  function readMessages(req: IncomingMessage): Promise<{ messages: RpcMessage[]; batch: boolean }> {
-    return new Promise((resolve, reject) => {
-      if (Number(req.headers["content-length"] ?? 0) > maxBody) {
-        return reject(new BridgeError(413, "request body too large"));
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBody) {
-          req.destroy();
-          return reject(new BridgeError(413, "request body too large"));
-        }
-        chunks.push(chunk);
-      });
-      req.once("error", reject);
-      req.once("end", () => {
-        let body: unknown;
-        try {
-          const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString();
-          body = JSON.parse(text);
-        } catch {
-          return reject(new BridgeError(400, "Parse error: the body is not JSON", -32700));
-        }
-        const batch = Array.isArray(body);
-        const messages = (batch ? body : [body]) as RpcMessage[];
-        const valid =
-          messages.length > 0 &&
-          messages.every(
-            (m) =>
-              m !== null &&
-              typeof m === "object" &&
-              m.jsonrpc === "2.0" &&
-              (m.method === undefined ? m.id !== undefined : typeof m.method === "string"),
-          );
-        if (!valid)
-          return reject(new BridgeError(400, "Parse error: Invalid JSON-RPC message", -32700));
-        resolve({ messages, batch });
-      });
-    });
+  async function readMessages(
+    call: BridgeCall,
+  ): Promise<{ messages: RpcMessage[]; batch: boolean }> {
+    const raw = await call.body(maxBody);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString());
+    } catch {
+      throw new BridgeError(400, "Parse error: the body is not JSON", -32700);
+    }
+    const batch = Array.isArray(body);
+    const messages = (batch ? body : [body]) as RpcMessage[];
+    const valid =
+      messages.length > 0 &&
+      messages.every(
+        (m) =>
+          m !== null &&
+          typeof m === "object" &&
+          m.jsonrpc === "2.0" &&
+          (m.method === undefined ? m.id !== undefined : typeof m.method === "string"),
+      );
+    if (!valid) throw new BridgeError(400, "Parse error: Invalid JSON-RPC message", -32700);
+    return { messages, batch };
   }
 
   /** A session id the bridge can verify without memory: `<uuid>.<signature over instance and uuid>`. */
@@ -216,20 +225,20 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
     throw new BridgeError(404, "Session not found", -32001);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = req.url ?? "/";
+  /** Serves one exchange of a caller already authenticated (its bearer token, or its channel's). */
+  async function handle(req: BridgeCall, res: ReplyStream): Promise<void> {
+    const url = req.url;
     const query = url.indexOf("?");
     const match = PATH.exec(query === -1 ? url : url.slice(0, query));
     if (!match) return reply(res, 404, "not found");
-    if (!authorized(req)) return reply(res, 401, "missing or wrong bridge credentials");
     const instanceId = match[1]!;
     const entry = served.get(instanceId);
     if (!entry)
       return reply(res, 503, `instance ${instanceId} is not being served by this runtime`);
-    const method = req.method ?? "GET";
+    const method = req.method;
     const header = req.headers["mcp-session-id"];
     const sessionId = typeof header === "string" ? header : undefined;
-    const accept = req.headers.accept ?? "";
+    const accept = (req.headers.accept as string | undefined) ?? "";
     const version = req.headers["mcp-protocol-version"];
     if (typeof version === "string" && !PROTOCOL_VERSIONS.has(version)) {
       throw new BridgeError(
@@ -244,7 +253,9 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
           "Not Acceptable: Client must accept both application/json and text/event-stream",
         );
       }
-      if (!(req.headers["content-type"] ?? "").includes("application/json")) {
+      if (
+        !((req.headers["content-type"] as string | undefined) ?? "").includes("application/json")
+      ) {
         throw new BridgeError(415, "Unsupported Media Type: Content-Type must be application/json");
       }
       const { messages, batch } = await readMessages(req);
@@ -270,7 +281,7 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
         throw new BridgeError(406, "Not Acceptable: Client must accept text/event-stream");
       }
       const session = sessionOf(instanceId, entry, sessionId, method);
-      req.resume();
+      req.discard();
       if (method === "GET") return session.listen(res);
       session.close();
       entry.deleted.add(sessionId);
@@ -291,8 +302,8 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
     entry.sessions.clear();
   }
 
-  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS, noDelay: true }, (req, res) => {
-    handle(req, res).catch((error: Error) => {
+  const serve = (call: BridgeCall, res: ReplyStream) => {
+    handle(call, res).catch((error: Error) => {
       const known = error instanceof BridgeError;
       if (!res.headersSent) {
         if (known) reply(res, error.status, error.message, error.code);
@@ -300,6 +311,41 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
       } else res.destroy();
       if (!known) log.warn({ err: error }, "bridge request failed");
     });
+  };
+
+  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS, noDelay: true }, (req, res) => {
+    if (!authorized(req)) {
+      req.resume();
+      return reply(res, 401, "missing or wrong bridge credentials");
+    }
+    serve(httpCall(req), res);
+  });
+
+  // The gateway's channel: an HTTP Upgrade on this port, authenticated once by the same token.
+  const channels = new Set<ServedChannel>();
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, first: Buffer) => {
+    const refuse = (status: string) => {
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    };
+    socket.on("error", () => socket.destroy());
+    if (
+      (req.url ?? "") !== BRIDGE_CHANNEL_PATH ||
+      req.headers.upgrade !== BRIDGE_CHANNEL_PROTOCOL
+    ) {
+      return refuse("404 Not Found");
+    }
+    if (!authorized(req)) return refuse("401 Unauthorized");
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${BRIDGE_CHANNEL_PROTOCOL}\r\n\r\n`,
+    );
+    (socket as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+    const channel = serveChannel(
+      socket,
+      first,
+      (request, reply) => serve(channelCall(request), reply),
+      () => channels.delete(channel),
+    );
+    channels.add(channel);
   });
 
   const sweep = setInterval(
@@ -328,7 +374,7 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
       const host = options.host.includes(":") ? `[${options.host}]` : options.host;
       return `http://${host}:${port}/instances/${instanceId}/mcp`;
     },
-    headers: () => ({ authorization: `Bearer ${token}` }),
+    headers: () => ({ authorization: `Bearer ${token}`, [BRIDGE_CHANNEL_HEADER]: "1" }),
     attach(instanceId, channel) {
       const previous = served.get(instanceId);
       if (previous) end(previous, "replaced by a new server process");
@@ -358,8 +404,51 @@ export function createBridgeServer(options: BridgeServerOptions): BridgeServer {
       clearInterval(sweep);
       for (const entry of served.values()) end(entry, "the runtime is stopping");
       served.clear();
+      for (const channel of [...channels]) channel.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** An HTTP request as a BridgeCall. */
+function httpCall(req: IncomingMessage): BridgeCall {
+  return {
+    method: req.method ?? "GET",
+    url: req.url ?? "/",
+    headers: req.headers,
+    discard: () => void req.resume(),
+    body: (max) =>
+      new Promise((resolve, reject) => {
+        if (Number(req.headers["content-length"] ?? 0) > max) {
+          return reject(new BridgeError(413, "request body too large"));
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        req.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > max) {
+            req.destroy();
+            return reject(new BridgeError(413, "request body too large"));
+          }
+          chunks.push(chunk);
+        });
+        req.once("error", reject);
+        req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+      }),
+  };
+}
+
+/** An exchange of the channel as a BridgeCall: its body came whole with it. */
+function channelCall(request: ChannelRequest): BridgeCall {
+  return {
+    method: request.method,
+    url: request.path,
+    headers: request.headers,
+    discard: () => undefined,
+    body: async (max) => {
+      if (request.body.length > max) throw new BridgeError(413, "request body too large");
+      return request.body;
     },
   };
 }

@@ -1,5 +1,5 @@
-import type { ServerResponse } from "node:http";
 import { idKey, isRequest, isResponse, type RpcId, type RpcMessage } from "./json-rpc.js";
+import type { ReplyStream } from "./reply-stream.js";
 import type { ClientSink, MuxSession } from "./stdio-mux.js";
 
 /**
@@ -15,9 +15,9 @@ export interface HttpSession {
    * Serves a POST of these messages (already parsed; `batch` when the body was an array).
    * `json`: the client prefers application/json to an event stream (its Accept header).
    */
-  post(res: ServerResponse, messages: RpcMessage[], batch: boolean, json: boolean): void;
+  post(res: ReplyStream, messages: RpcMessage[], batch: boolean, json: boolean): void;
   /** Opens the session's standalone event stream (GET). */
-  listen(res: ServerResponse): void;
+  listen(res: ReplyStream): void;
   /** Ends the session: its streams end, its requests upstream are cancelled. */
   close(): void;
 }
@@ -27,7 +27,7 @@ export type OpenMuxSession = (sink: ClientSink) => MuxSession;
 
 /** A POST's answer: JSON when it is one request answered with nothing before, else SSE. */
 interface ResponseStream {
-  res: ServerResponse;
+  res: ReplyStream;
   /** Keys of the requests of this POST still unanswered. */
   open: Set<string>;
   /** Headers sent as text/event-stream. */
@@ -53,7 +53,7 @@ export function createHttpSession(
 ): HttpSession {
   const byRequest = new Map<string, ResponseStream>();
   const streams = new Set<ResponseStream>();
-  let standalone: ServerResponse | undefined;
+  let standalone: ReplyStream | undefined;
   let closed = false;
 
   const event = (message: RpcMessage) => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
