@@ -205,9 +205,13 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Shar
           remember(name, { tokens: left, at: t, revision });
           const extra = granted - Math.min(granted, batch.length);
           if (extra > 0) {
+            // Calls may have spent from the lease while the write was under way: add to what
+            // is left now, never to what was there before.
+            const current = leases.get(name);
+            const unspent = current && now() < current.until ? current.tokens : 0;
             leases.delete(name);
             if (leases.size >= MAX_SEEN) leases.delete(leases.keys().next().value!);
-            leases.set(name, { tokens: holding + extra, until: t + LEASE_MS });
+            leases.set(name, { tokens: unspent + extra, until: now() + LEASE_MS });
           }
         } catch (error) {
           if (!isConflict(error)) throw error;
