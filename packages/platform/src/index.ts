@@ -28,7 +28,9 @@ export {
   createChangeFeed,
   createDatabase,
   createPreparedReads,
+  insertRows,
   type PreparedReads,
+  type RowInsert,
 } from "./db/index.js";
 export {
   dependencyUnavailable,
@@ -74,6 +76,7 @@ export {
   listDeadLetters,
   OutboxMessage,
   type OutboxRelay,
+  outboxRow,
   PoisonEventError,
   poison,
   recordEvent,

@@ -1,4 +1,4 @@
-import { createEnvelope, currentCorrelationId, recordEvent } from "@berth/platform";
+import { createEnvelope, currentCorrelationId, outboxRow, recordEvent } from "@berth/platform";
 import {
   McpServerInstanceCreatedSchema,
   McpServerInstanceDeletedSchema,
@@ -17,24 +17,34 @@ export type InstanceEvent =
   | { kind: "updated"; changedFields: string[] }
   | { kind: "deleted" };
 
+function envelopeOf<D extends DescMessage>(row: InstanceRow, schema: D, payload: MessageShape<D>) {
+  return createEnvelope({
+    schema,
+    payload,
+    aggregateType: "McpServerInstance",
+    aggregateId: row.id,
+    aggregateVersion: row.revision,
+    source: "instances",
+    correlationId: currentCorrelationId(),
+  });
+}
+
 function record<D extends DescMessage>(
   em: EntityManager,
   row: InstanceRow,
   schema: D,
   payload: MessageShape<D>,
 ) {
-  recordEvent(
-    em,
-    createEnvelope({
-      schema,
-      payload,
-      aggregateType: "McpServerInstance",
-      aggregateId: row.id,
-      aggregateVersion: row.revision,
-      source: "instances",
-      correlationId: currentCorrelationId(),
-    }),
-  );
+  recordEvent(em, envelopeOf(row, schema, payload));
+}
+
+/**
+ * The outbox row of McpServerInstanceCreated for a new row, for a create that inserts both in
+ * one statement (insertRows); the same event recordInstanceEvent(…, { kind: "created" }) records.
+ */
+export function createdEventRow(row: InstanceRow) {
+  const schema = McpServerInstanceCreatedSchema;
+  return outboxRow(envelopeOf(row, schema, create(schema, { instance: instanceFromRow(row) })));
 }
 
 /**

@@ -6,6 +6,7 @@ export {
   describeTarget,
   parseDatabaseUrl,
 } from "./database-url.js";
+export { insertRows, type RowInsert } from "./insert-rows.js";
 export { ormLoggerFactory, PinoOrmLogger } from "./orm-logger.js";
 export { inboxMigration, outboxMigration } from "./platform-migrations.js";
 export { createPreparedReads, type PreparedReads } from "./prepared-reads.js";

@@ -39,7 +39,12 @@ export type {
 } from "./event-routes.js";
 export { InboxEntry } from "./inbox.js";
 export { connectNats, natsTarget } from "./nats.js";
-export { OutboxMessage, type RecordEventOptions, recordEvent } from "./outbox.js";
+export {
+  OutboxMessage,
+  outboxRow,
+  type RecordEventOptions,
+  recordEvent,
+} from "./outbox.js";
 export {
   type OutboxBatchOptions,
   type OutboxBatchResult,

@@ -40,10 +40,18 @@ export function recordEvent(
   envelope: EventEnvelope,
   options: RecordEventOptions = {},
 ): void {
+  em.persist(em.create(OutboxMessage, outboxRow(envelope, options)));
+}
+
+/**
+ * The outbox row of an event, for a write that inserts it itself (insertRows: the state row and
+ * its event in one statement) rather than through a unit of work (recordEvent).
+ */
+export function outboxRow(envelope: EventEnvelope, options: RecordEventOptions = {}) {
   const correlationId = envelope.correlationId || currentCorrelationId();
   const headers: Record<string, string> = { ...options.headers, ...injectTraceHeaders() };
   if (correlationId) headers[CORRELATION_HEADER] = correlationId;
-  const row = em.create(OutboxMessage, {
+  return {
     id: envelope.eventId,
     subject: options.subject ?? subjectFor(envelope.eventType),
     eventType: envelope.eventType,
@@ -53,6 +61,5 @@ export function recordEvent(
     createdAt: new Date(),
     sentAt: null,
     attempts: 0,
-  });
-  em.persist(row);
+  };
 }

@@ -9,23 +9,37 @@ import {
   currentCorrelationId,
 } from "../context/request-context.js";
 import { injectTraceHeaders } from "../tracing/propagation.js";
+import { tracingExports } from "../tracing/start-tracing.js";
 import type { MeshIdentity } from "./mesh-identity.js";
 
 const tracer = trace.getTracer("berth-grpc");
 
-/** Carries the trace context, correlation id and actor of the current request to the callee. */
+/** Writes the active trace context, correlation id and actor into an outgoing call's headers. */
+function writeContext(header: Headers): void {
+  const carrier = injectTraceHeaders();
+  for (const key in carrier) header.set(key, carrier[key]!);
+  const correlationId = currentCorrelationId();
+  if (correlationId) header.set(CORRELATION_HEADER, correlationId);
+  const actor = currentActor();
+  if (actor) header.set(ACTOR_HEADER, actor);
+}
+
+/**
+ * Carries the trace context, correlation id and actor of the current request to the callee.
+ * A CLIENT span is made only when spans are exported: otherwise the caller's context (and its
+ * trace id) is passed on as it is, which costs no span and no context switch per call.
+ */
 const propagate: Interceptor = (next) => async (request) => {
+  if (!tracingExports()) {
+    writeContext(request.header);
+    return next(request);
+  }
   const name = `${request.service.typeName}/${request.method.name}`;
   return tracer.startActiveSpan(
     name,
     { kind: SpanKind.CLIENT, attributes: { "rpc.system": "grpc" } },
     async (span) => {
-      for (const [key, value] of Object.entries(injectTraceHeaders()))
-        request.header.set(key, value);
-      const correlationId = currentCorrelationId();
-      if (correlationId) request.header.set(CORRELATION_HEADER, correlationId);
-      const actor = currentActor();
-      if (actor) request.header.set(ACTOR_HEADER, actor);
+      writeContext(request.header);
       try {
         return await next(request);
       } catch (error) {

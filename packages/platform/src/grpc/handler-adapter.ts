@@ -8,7 +8,7 @@ import {
   type sendUnaryData,
   type UntypedHandleCall,
 } from "@grpc/grpc-js";
-import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
   ACTOR_HEADER,
   actorOf,
@@ -19,6 +19,7 @@ import {
 import { statusDetailsBin, toConnectError } from "../errors/status.js";
 import type { Logger } from "../logging/logger.js";
 import { extractTraceContext } from "../tracing/propagation.js";
+import { tracingExports } from "../tracing/start-tracing.js";
 import { createCallContext } from "./call-context.js";
 
 const tracer = trace.getTracer("berth-grpc");
@@ -48,44 +49,64 @@ async function observe<T>(
   ctx: HandlerContext,
   run: () => Promise<T>,
 ): Promise<T> {
-  const carrier = Object.fromEntries(ctx.requestHeader.entries());
-  const parent = extractTraceContext(carrier);
+  const header = ctx.requestHeader;
+  const traceparent = header.get("traceparent");
+  const carrier: Record<string, string> = {};
+  if (traceparent !== null) {
+    // What the registered propagators (W3C trace context and baggage) read.
+    carrier.traceparent = traceparent;
+    for (const key of ["tracestate", "baggage"]) {
+      const value = header.get(key);
+      if (value !== null) carrier[key] = value;
+    }
+  }
+  const parent = traceparent === null ? context.active() : extractTraceContext(carrier);
   const name = `${service.typeName}/${method.name}`;
-  const actor = actorOf(ctx.requestHeader.get(ACTOR_HEADER));
-  return withCorrelationId(ctx.requestHeader.get(CORRELATION_HEADER) ?? undefined, () =>
+  const actor = actorOf(header.get(ACTOR_HEADER));
+  // Without an exporter no span is made: the caller's trace context is the call's context, so
+  // logs and further calls still carry its trace id.
+  const inSpan = <R>(body: (span: Span | undefined) => Promise<R>): Promise<R> =>
+    tracingExports()
+      ? tracer.startActiveSpan(
+          name,
+          { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc" } },
+          parent,
+          body,
+        )
+      : parent === context.active()
+        ? body(undefined)
+        : context.with(parent, () => body(undefined));
+  return withCorrelationId(header.get(CORRELATION_HEADER) ?? undefined, () =>
     withActor(actor, () =>
-      tracer.startActiveSpan(
-        name,
-        { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc" } },
-        parent,
-        async (span) => {
-          const started = performance.now();
-          try {
-            const result = await run();
+      inSpan(async (span) => {
+        const started = performance.now();
+        try {
+          const result = await run();
+          if (logger.isLevelEnabled("debug")) {
             logger.debug(
               { rpc: name, code: "OK", duration_ms: Math.round(performance.now() - started) },
               "rpc",
             );
-            return result;
-          } catch (error) {
-            const mapped = toConnectError(error);
-            span.setStatus({ code: SpanStatusCode.ERROR, message: mapped.rawMessage });
-            const level = mapped.code === 13 || mapped.code === 2 ? "error" : "info";
-            logger[level](
-              {
-                rpc: name,
-                code: mapped.code,
-                duration_ms: Math.round(performance.now() - started),
-                err: level === "error" ? error : undefined,
-              },
-              mapped.rawMessage,
-            );
-            throw mapped;
-          } finally {
-            span.end();
           }
-        },
-      ),
+          return result;
+        } catch (error) {
+          const mapped = toConnectError(error);
+          span?.setStatus({ code: SpanStatusCode.ERROR, message: mapped.rawMessage });
+          const level = mapped.code === 13 || mapped.code === 2 ? "error" : "info";
+          logger[level](
+            {
+              rpc: name,
+              code: mapped.code,
+              duration_ms: Math.round(performance.now() - started),
+              err: level === "error" ? error : undefined,
+            },
+            mapped.rawMessage,
+          );
+          throw mapped;
+        } finally {
+          span?.end();
+        }
+      }),
     ),
   );
 }

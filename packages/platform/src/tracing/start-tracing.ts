@@ -1,17 +1,16 @@
-import { trace } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { registerInstrumentations } from "@opentelemetry/instrumentation";
-import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
-import { resourceFromAttributes } from "@opentelemetry/resources";
+import { createRequire } from "node:module";
+import { context, propagation, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
-  AlwaysOffSampler,
-  BatchSpanProcessor,
-  NodeTracerProvider,
-  SimpleSpanProcessor,
-  type SpanExporter,
-  type SpanProcessor,
-} from "@opentelemetry/sdk-trace-node";
-import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
+  CompositePropagator,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from "@opentelemetry/core";
+import type { SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-node";
+
+// The SDK, the OTLP exporter and the pg instrumentation are loaded only when spans go somewhere:
+// together they are megabytes of code every idle service would otherwise hold.
+const require = createRequire(import.meta.url);
 
 /** Options of startTracing. */
 export interface TracingOptions {
@@ -40,41 +39,74 @@ export function tracingExports(): boolean {
 }
 
 /**
- * Starts OpenTelemetry: W3C trace context propagation, an AsyncLocalStorage context manager and,
- * when spans go somewhere, SQL spans from the pg driver. Call it before the service's modules are
- * imported, so the pg driver is patched when MikroORM first loads it. Without an exporter tracing
- * costs (almost) nothing: spans are never recorded (AlwaysOffSampler: a span is only its ids, so a
- * caller's trace id still reaches logs and the next service) and pg is not instrumented.
+ * Starts OpenTelemetry: W3C trace context (and baggage) propagation, an AsyncLocalStorage context
+ * manager and, when spans go somewhere, the SDK's tracer provider and SQL spans from the pg driver.
+ * Call it before the service's modules are imported, so the pg driver is patched when MikroORM
+ * first loads it. Without an exporter tracing costs (almost) nothing: no SDK is loaded, no span is
+ * recorded (the API's no-op tracer: a span is its parent's context, so a caller's trace id still
+ * reaches logs, events and the next service) and pg is not instrumented.
  */
 export function startTracing(options: TracingOptions): Tracing {
   if (started) return started;
-  const spanProcessors: SpanProcessor[] = [];
-  if (options.exporter) spanProcessors.push(new SimpleSpanProcessor(options.exporter));
+  const exporters: SpanExporter[] = options.exporter ? [options.exporter] : [];
   if (options.otlpEndpoint) {
+    const { OTLPTraceExporter } =
+      require("@opentelemetry/exporter-trace-otlp-http") as typeof import("@opentelemetry/exporter-trace-otlp-http");
     const url = `${options.otlpEndpoint.replace(/\/$/, "")}/v1/traces`;
-    spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
+    exporters.push(new OTLPTraceExporter({ url }));
   }
-  exporting = spanProcessors.length > 0;
-  const provider = new NodeTracerProvider({
+  exporting = exporters.length > 0;
+  if (!exporting) {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(
+      new CompositePropagator({
+        propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+      }),
+    );
+    started = {
+      async shutdown() {
+        context.disable();
+        propagation.disable();
+        started = undefined;
+      },
+    };
+    return started;
+  }
+  const sdk =
+    require("@opentelemetry/sdk-trace-node") as typeof import("@opentelemetry/sdk-trace-node");
+  const { resourceFromAttributes } =
+    require("@opentelemetry/resources") as typeof import("@opentelemetry/resources");
+  const { ATTR_SERVICE_NAME } =
+    require("@opentelemetry/semantic-conventions") as typeof import("@opentelemetry/semantic-conventions");
+  const { registerInstrumentations } =
+    require("@opentelemetry/instrumentation") as typeof import("@opentelemetry/instrumentation");
+  const { PgInstrumentation } =
+    require("@opentelemetry/instrumentation-pg") as typeof import("@opentelemetry/instrumentation-pg");
+  // A test's in-memory exporter is written synchronously; OTLP in batches.
+  const spanProcessors: SpanProcessor[] = exporters.map((exporter) =>
+    exporter === options.exporter
+      ? new sdk.SimpleSpanProcessor(exporter)
+      : new sdk.BatchSpanProcessor(exporter),
+  );
+  const provider = new sdk.NodeTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName }),
     spanProcessors,
-    ...(exporting ? {} : { sampler: new AlwaysOffSampler() }),
   });
   provider.register();
-  const unregister = exporting
-    ? registerInstrumentations({
-        tracerProvider: provider,
-        instrumentations: [
-          new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
-        ],
-      })
-    : () => undefined;
+  const unregister = registerInstrumentations({
+    tracerProvider: provider,
+    instrumentations: [
+      new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
+    ],
+  });
   started = {
     async shutdown() {
       unregister();
       exporting = false;
       await provider.shutdown();
       trace.disable();
+      context.disable();
+      propagation.disable();
       started = undefined;
     },
   };

@@ -46,12 +46,44 @@ interface Waiter {
   resolve(decision: RateDecision): void;
 }
 
+/** Tokens this replica took from the shared bucket ahead of need, spent without a round trip. */
+interface Lease {
+  tokens: number;
+  /** Unspent tokens are dropped after this (epoch ms): a replica never sits on a key's tokens. */
+  until: number;
+}
+
+/** How long leased tokens stay this replica's to spend. */
+const LEASE_MS = 1_000;
+// At most this share of a second's refill, and of the burst, is leased at once.
+const LEASE_SECONDS = 0.1;
+const LEASE_BURST_SHARE = 0.25;
+
+/**
+ * How many tokens a replica leases ahead of need for a key with this limit: 1 (none ahead:
+ * every take is a compare-and-set, exact across replicas) for slow limits, up to a tenth of a
+ * second's refill and a quarter of the burst for fast ones. What a lease may cost: tokens a
+ * replica has leased but not yet spent are refused to the other replicas, at most `leaseSize`
+ * per replica and for at most LEASE_MS; it never lets more calls through than the shared bucket
+ * holds.
+ */
+export function leaseSize(rate: number, burst: number): number {
+  return Math.max(1, Math.floor(Math.min(rate * LEASE_SECONDS, burst * LEASE_BURST_SHARE)));
+}
+
 // A bucket idle this long is full again at any sensible rate; its entry may go.
 const ENTRY_TTL_MS = 60 * 60_000;
 const MAX_BYTES = 64 * 1024 * 1024;
 const MAX_SEEN = 100_000;
 // Writes of one key on one replica are batched: only other replicas' writes conflict.
 const MAX_ATTEMPTS = 10;
+
+interface Limit {
+  rate: number;
+  burst: number;
+}
+
+const ALLOWED: RateDecision = { ok: true };
 
 class StoreTimeout extends Error {
   override readonly name = "StoreTimeout";
@@ -65,6 +97,13 @@ class StoreTimeout extends Error {
  * can only overstate the tokens left: other replicas only take). When the store does not answer
  * within `timeoutMs` (NATS away, bucket full), the replica's own limiter decides for `outageMs`
  * (each replica then allows the whole limit), so a request never waits on the store for long.
+ *
+ * A key with a fast limit (the default 50/s) would still cost every allowed call a round trip to
+ * NATS: such keys are leased, a few tokens at a time (leaseSize), by the same compare-and-set,
+ * and spent here without asking; the next lease is taken beside the calls when half is spent.
+ * The limit stays shared and is never exceeded; the error is the other way, bounded: tokens a
+ * replica leased and has not spent yet (at most leaseSize, for at most a second) are not
+ * available on the others. Slow limits (and the failed-authentication limit) lease nothing.
  */
 export function createSharedRateLimiter(options: SharedRateLimiterOptions): SharedRateLimiter {
   const { logger, local } = options;
@@ -73,6 +112,7 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Shar
   const outageMs = options.outageMs ?? 5_000;
   const seen = new Map<string, Seen>();
   const queues = new Map<string, Waiter[]>();
+  const leases = new Map<string, Lease>();
   let bucket: Promise<KV> | undefined;
   let downUntil = 0;
   let outage = false;
@@ -120,16 +160,40 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Shar
     return { tokens: t, at: a, revision: entry.revision };
   }
 
-  /** Decides a batch of takes of one key with one write; resolves every waiter. */
-  async function decide(name: string, batch: Waiter[]): Promise<void> {
+  /** A leased token of the key, if this replica holds one; `undefined` when it has to ask. */
+  function spendLeased(name: string, rate: number, burst: number): RateDecision | undefined {
+    const lease = leases.get(name);
+    if (!lease) return undefined;
+    if (lease.tokens < 1 || now() >= lease.until) {
+      leases.delete(name);
+      return undefined;
+    }
+    lease.tokens -= 1;
+    // Half spent: lease the next ones beside the calls, so that none waits for the store.
+    if (lease.tokens < leaseSize(rate, burst) / 2 && !queues.has(name)) {
+      queues.set(name, []);
+      void drain(name, { rate, burst });
+    }
+    return ALLOWED;
+  }
+
+  /**
+   * Decides a batch of takes of one key with one write; resolves every waiter. For a key with a
+   * fast limit it also leases tokens ahead of need (leaseSize), which later takes spend locally.
+   */
+  async function decide(name: string, batch: Waiter[], limit: Limit): Promise<void> {
     const store = await kv();
-    // The first waiter's limit: every take of one key carries the key's own limit.
-    const { rate, burst } = batch[0]!;
+    // Every take of one key carries the key's own limit.
+    const { rate, burst } = limit;
+    const lease = leaseSize(rate, burst);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const state = seen.get(name) ?? (await read(store, name, burst));
       const t = now();
       const tokens = refilled(state, rate, burst, t);
-      const granted = Math.min(batch.length, Math.floor(tokens));
+      const held = leases.get(name);
+      const holding = held && t < held.until ? held.tokens : 0;
+      const ahead = lease > 1 ? Math.max(0, lease - holding) : 0;
+      const granted = Math.min(batch.length + ahead, Math.floor(tokens));
       const left = tokens - granted;
       if (granted > 0) {
         const value = JSON.stringify({ t: left, a: t });
@@ -139,6 +203,16 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Shar
               ? await store.create(name, value)
               : await store.update(name, value, state.revision, timeoutMs);
           remember(name, { tokens: left, at: t, revision });
+          const extra = granted - Math.min(granted, batch.length);
+          if (extra > 0) {
+            // Calls may have spent from the lease while the write was under way: add to what
+            // is left now, never to what was there before.
+            const current = leases.get(name);
+            const unspent = current && now() < current.until ? current.tokens : 0;
+            leases.delete(name);
+            if (leases.size >= MAX_SEEN) leases.delete(leases.keys().next().value!);
+            leases.set(name, { tokens: unspent + extra, until: now() + LEASE_MS });
+          }
         } catch (error) {
           if (!isConflict(error)) throw error;
           // Another replica took tokens since: read the entry again.
@@ -159,18 +233,22 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Shar
     for (const waiter of batch) waiter.resolve(local.take(name, waiter.rate, waiter.burst));
   }
 
-  async function drain(name: string): Promise<void> {
+  async function drain(name: string, first?: Limit): Promise<void> {
+    // A lease renewal starts with no waiter: its first round runs all the same.
+    let renewal = first;
     for (;;) {
       const batch = queues.get(name);
-      if (!batch || batch.length === 0) {
+      if (!batch || (batch.length === 0 && !renewal)) {
         queues.delete(name);
         return;
       }
+      const limit = renewal ?? batch[0]!;
+      renewal = undefined;
       queues.set(name, []);
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
-          decide(name, batch),
+          decide(name, batch, limit),
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new StoreTimeout("no answer in time")), timeoutMs);
           }),
@@ -181,6 +259,7 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Shar
         }
       } catch (error) {
         seen.delete(name);
+        leases.delete(name);
         downUntil = now() + outageMs;
         if (!outage) {
           outage = true;
@@ -209,6 +288,8 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Shar
   return {
     take(key, rate, burst) {
       const name = `${prefix}.${Buffer.from(key).toString("base64url")}`;
+      const leased = spendLeased(name, rate, burst);
+      if (leased) return leased;
       if (stopped || !connected || now() < downUntil || options.nc.isClosed()) {
         return local.take(name, rate, burst);
       }

@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { alreadyExists, invalidArgument } from "@berth/platform";
+import {
+  alreadyExists,
+  failpoint,
+  insertRows,
+  invalidArgument,
+  OutboxMessage,
+} from "@berth/platform";
 import type {
   CreateInstanceRequest,
   CreateInstanceResponseSchema,
@@ -7,12 +13,26 @@ import type {
 import { createProblems } from "@berth/spec";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { UniqueConstraintViolationException } from "@mikro-orm/core";
-import { InstanceEntity } from "../db/instance-entity.js";
-import { recordInstanceEvent } from "../instance-events.js";
-import { desiredStateName, endpointFor } from "../instance-mapper.js";
+import { InstanceEntity, type InstanceRow } from "../db/instance-entity.js";
+import { createdEventRow, recordInstanceEvent } from "../instance-events.js";
+import { desiredStateName, endpointFor, instanceFromRow } from "../instance-mapper.js";
 import { checkDescription, checkName, desiredStateOf } from "../validation/instance-fields.js";
 import { buildSpec, checkResolvedEndpoint } from "../validation/spec-builder.js";
 import { commitWrite, type InstancesDeps } from "./deps.js";
+
+/**
+ * The common create (no secret values to seal, no request id's transaction to join): the row and
+ * McpServerInstanceCreated in one statement, one round trip instead of a transaction of four.
+ */
+async function insertCreated(deps: InstancesDeps, row: InstanceRow) {
+  await insertRows(deps.orm, "instances.create", [
+    { entity: InstanceEntity, values: row },
+    { entity: OutboxMessage, values: createdEventRow(row) },
+  ]);
+  failpoint("outbox.after-commit");
+  deps.kickOutbox();
+  return instanceFromRow(row);
+}
 
 /**
  * CreateInstance: validates everything (reporting every problem at once), fetches the catalog
@@ -51,33 +71,39 @@ export async function createInstance(
   if (problems.list.length > 0) throw invalidArgument(problems.list);
 
   const now = new Date();
+  const values: InstanceRow = {
+    id,
+    name: input.name,
+    description: input.description,
+    serverId: server?.id ?? null,
+    specType: built.type!,
+    jsonSpec: built.spec,
+    desiredState: desiredStateName(desired),
+    status: "PENDING",
+    statusMessage: "",
+    statusTime: null,
+    statusGeneration: 0,
+    statusSequence: 0,
+    endpoint: endpointFor(input.name),
+    upstream: null,
+    idle: null,
+    generation: 1,
+    revision: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
   try {
     // A taken name is the unique constraint's to report (caught below): no count round trip.
-    const instance = await commitWrite(deps, async (em) => {
-      const row = em.create(InstanceEntity, {
-        id,
-        name: input.name,
-        description: input.description,
-        serverId: server?.id ?? null,
-        specType: built.type!,
-        jsonSpec: built.spec,
-        desiredState: desiredStateName(desired),
-        status: "PENDING",
-        statusMessage: "",
-        statusTime: null,
-        statusGeneration: 0,
-        statusSequence: 0,
-        endpoint: endpointFor(input.name),
-        generation: 1,
-        revision: 1,
-        createdAt: now,
-        updatedAt: now,
-      });
-      await em.flush(); // the row first: secrets reference it
-      await deps.secrets.put(em, id, secrets.toStore);
-      recordInstanceEvent(em, row, { kind: "created" });
-      return { row, changed: true };
-    });
+    const instance =
+      secrets.toStore.size === 0 && !deps.joined
+        ? await insertCreated(deps, values)
+        : await commitWrite(deps, async (em) => {
+            const row = em.create(InstanceEntity, values);
+            await em.flush(); // the row first: secrets reference it
+            await deps.secrets.put(em, id, secrets.toStore);
+            recordInstanceEvent(em, row, { kind: "created" });
+            return { row, changed: true };
+          });
     deps.logger.info(
       { instance_id: id, name: input.name, server_id: server?.id },
       "instance created",

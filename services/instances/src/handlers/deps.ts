@@ -20,6 +20,11 @@ export interface InstancesDeps {
   secrets: SecretStore;
   hub: WatchHub;
   policy: SpecPolicy;
+  /**
+   * Set when `orm` joins a transaction already open (a request id's record, AIP-155): writes
+   * must run through it, so they commit or roll back with that record.
+   */
+  joined?: boolean;
 }
 
 /** The where-clause of an id-or-name key. */

@@ -87,6 +87,7 @@ function createIdempotentHandlers(deps: InstancesDeps) {
         return handler({
           ...deps,
           orm,
+          joined: true,
           kickOutbox: () => afterCommit.push(() => deps.kickOutbox()),
         });
       },
