@@ -109,11 +109,28 @@ export function createRuntimeLease(options: RuntimeLeaseOptions): RuntimeLease {
     if (!(await renewRuntime(em(), id, ttlMs))) {
       log.warn(
         { runtime_id: id, owned: owned.size },
-        "runtime lease expired before it was renewed; releasing every workload and registering again",
+        "runtime lease expired before it was renewed; registering again and taking back only what nobody else took",
       );
       validUntil = 0;
-      release([...owned.keys()]);
+      // Nothing acts from here until each workload is settled: owns() is false for all of them.
+      const previous = new Map(owned);
+      owned.clear();
       await register();
+      // What no survivor took in the meantime is taken back by compare-and-set on the epoch this
+      // process knew, its supervisor kept (nothing acted while the lease had run out). The rest
+      // belongs to others now: released.
+      const lost: string[] = [];
+      for (const [instanceId, epoch] of previous) {
+        const next = await claimWorkload(em(), {
+          runtimeId: id,
+          engine: options.engine,
+          instanceId,
+          epoch,
+        }).catch(() => undefined);
+        if (next === undefined) lost.push(instanceId);
+        else owned.set(instanceId, next);
+      }
+      if (lost.length > 0) options.onReleased(lost);
     } else {
       validUntil = at + ttlMs;
     }
