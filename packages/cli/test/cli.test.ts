@@ -160,6 +160,11 @@ describe("berth, the command line", () => {
 
     const tools = await berth(["instances", "tools", "cli-ev"]);
     expect(tools.stdout).toMatch(/^echo\s+Echoes back the input string$/m);
+    // The runtime that owns the workload (its lease) and where it runs.
+    const workload = await berth(["instances", "workload", "cli-ev"]);
+    expect(workload.stdout).toMatch(/^owner\s+[A-Za-z0-9_.-]+$/m);
+    expect(workload.stdout).toMatch(/^state\s+RUNNING$/m);
+    expect(workload.stdout).toMatch(/^engine\s+\S+/m);
     const logs = await berth(["instances", "logs", "cli-ev", "--tail", "5"]);
     expect(logs.code).toBe(0);
     expect(logs.stdout.trim().split("\n").length).toBeGreaterThan(0);

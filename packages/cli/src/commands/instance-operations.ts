@@ -1,4 +1,9 @@
-import { ListInstanceToolsResponseSchema, StreamLogsResponseSchema } from "@berth/sdk";
+import {
+  ListInstanceToolsResponseSchema,
+  StreamLogsResponseSchema,
+  WorkloadSchema,
+  WorkloadState,
+} from "@berth/sdk";
 import { parseCount, parseSeconds } from "../args.js";
 import { Interrupted } from "../errors.js";
 import { formatTable } from "../table.js";
@@ -62,6 +67,32 @@ export const instanceOperations: CommandGroup = {
         timeoutMs,
         onChange: (instance) => printChange(ctx, instance, asJson),
       });
+    },
+  },
+  workload: {
+    usage: "<id|name>",
+    summary: "Show the workload: the runtime that owns it, its engine, state and container",
+    options: {},
+    positionals: one,
+    async run(ctx, { positionals }) {
+      const id = await instanceId(ctx, positionals[0]!);
+      const { workload } = await ctx.berth.runtime.getWorkload({ instanceId: id });
+      if (!workload) return;
+      if (ctx.output === "json") return ctx.json(WorkloadSchema, workload);
+      ctx.io.out(
+        formatTable(
+          [{ header: "FIELD" }, { header: "VALUE", max: 100 }],
+          [
+            ["owner", workload.owner || "(none: being taken over)"],
+            ["engine", workload.engine],
+            ["state", WorkloadState[workload.state] ?? String(workload.state)],
+            ["generation", String(workload.generation)],
+            ["container", workload.containerId],
+            ["restarts", String(workload.restartCount)],
+            ["message", workload.message],
+          ],
+        ),
+      );
     },
   },
   tools: {
