@@ -83,7 +83,11 @@ describe("scaled out: two replicas of everything, three NATS nodes, HAProxy in f
     const url = await load.call("POST", "/v1/instances", {
       instance: {
         name: "cluster-remote",
-        jsonSpec: { type: "url", endpoint: upstream.url, health_check: { interval: 2, timeout: 5 } },
+        jsonSpec: {
+          type: "url",
+          endpoint: upstream.url,
+          health_check: { interval: 2, timeout: 5 },
+        },
       },
       requestId: randomUUID(),
     });
@@ -199,9 +203,7 @@ describe("scaled out: two replicas of everything, three NATS nodes, HAProxy in f
     const delayMs = Math.round(performance.now() - start);
     console.info(`gateway 2 refused the key revoked on gateway 1 after ${delayMs} ms`);
     expect(status, `still accepted ${delayMs} ms after the revocation`).toBe(401);
-    expect(delayMs, "the revocation reached the other gateway within a second").toBeLessThan(
-      1_000,
-    );
+    expect(delayMs, "the revocation reached the other gateway within a second").toBeLessThan(1_000);
   });
 
   it("survives kill -9 of a gateway", async () => {

@@ -74,7 +74,8 @@ export function haproxyConfig(ports: readonly BalancedPort[]): string {
         "  option allbackups",
       );
     }
-    for (const server of port.servers) lines.push(`  server ${server.name} ${server.address} check`);
+    for (const server of port.servers)
+      lines.push(`  server ${server.name} ${server.address} check`);
     if (port.readiness) {
       for (const server of port.servers) {
         // Unchecked (a check would fail like the primary's): a dead one refuses, and the

@@ -57,7 +57,9 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
   const ports = options.ports ?? (await freePorts(size));
   const clusterPorts = options.clusterPorts ?? (await freePorts(size));
   if (clusterPorts.length !== size) {
-    throw new Error(`startNatsCluster: ${size} client ports but ${clusterPorts.length} route ports`);
+    throw new Error(
+      `startNatsCluster: ${size} client ports but ${clusterPorts.length} route ports`,
+    );
   }
   const clusterName = options.name ?? "berth";
   const routeLogin = { user: "route", password: randomBytes(18).toString("base64url") };

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  BERTH_NATS_SERVICES,
   type BalancedPort,
+  BERTH_NATS_SERVICES,
   type BerthNatsService,
   berthNatsUsers,
   findFreePort,
@@ -148,8 +148,7 @@ export async function startProcessMesh(
     ...(cluster ? { NATS_STREAM_REPLICAS: "3" } : {}),
     ...options.env,
   };
-  const label = (name: string, replica: number) =>
-    replicas > 1 ? `${name}-${replica + 1}` : name;
+  const label = (name: string, replica: number) => (replicas > 1 ? `${name}-${replica + 1}` : name);
   const envOf = (name: ServiceName, replica: number): Record<string, string> => ({
     ...common,
     ...serviceMeshEnv(name, engines),

@@ -70,10 +70,11 @@ export function urlVar(protocols: string[], defaultUrl?: string) {
  */
 export function urlListVar(protocols: string[], defaultUrl?: string) {
   const one = urlVar(protocols);
-  const schema = z.string().refine(
-    (value) => value.split(",").every((part) => one.safeParse(part.trim()).success),
-    { message: `must be a URL like ${protocols[0]}//host:port, or several separated by commas` },
-  );
+  const schema = z
+    .string()
+    .refine((value) => value.split(",").every((part) => one.safeParse(part.trim()).success), {
+      message: `must be a URL like ${protocols[0]}//host:port, or several separated by commas`,
+    });
   return defaultUrl === undefined ? schema : schema.default(defaultUrl);
 }
 
