@@ -46,7 +46,7 @@ const shown = (path: string) => {
   const near = relative(process.cwd(), path);
   return near.startsWith("..") ? path : near || ".";
 };
-const label = (name: string) => name.padEnd(10);
+const label = (name: string) => name.padEnd(12);
 const indent = (text: string) => text.replace(/^/gm, "    ");
 
 /** Stops services (in parallel, SIGTERM then SIGKILL), then the engines, then exits. */

@@ -25,7 +25,11 @@ export function clusterReplicas(fronts: readonly ServiceSpec[]): ServiceReplica[
   for (const front of fronts) {
     for (let n = 1; n <= CLUSTER_REPLICAS; n++) {
       const port = front.name === "gateway" ? front.port + n : front.port + 1_000 * n;
-      const metrics = METRICS_PORTS[front.name];
+      const base = METRICS_PORTS[front.name];
+      const metrics =
+        base === undefined
+          ? undefined
+          : portFromEnv(`BERTH_${front.name.toUpperCase()}_METRICS_PORT`, base);
       replicas.push({
         label: `${front.name}-${n}`,
         spec: { ...front, port },
