@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { controlPlaneLeg } from "./control/control-plane-leg.js";
 import { eventPathLeg } from "./events/event-path-leg.js";
+import { handoverLeg } from "./handover/handover-leg.js";
 import { mcpPathLeg } from "./mcp/mcp-path-leg.js";
 import { startBenchMesh } from "./mesh/bench-mesh.js";
 import { berthApi } from "./mesh/berth-api.js";
@@ -59,9 +60,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 const skipped = <T>(why: string): LegOutcome<T> => ({ ok: false, error: why });
-// BENCH_LEGS=startup,mcp,ready,wake,events,control,scale (default: all) runs only the legs named; such a
+// BENCH_LEGS=startup,mcp,ready,wake,events,control,scale,handover (default: all) runs only the legs named; such a
 // partial run writes its RESULTS.md beside its raw figures and leaves bench/RESULTS.md alone.
-const LEGS = ["startup", "mcp", "ready", "wake", "events", "control", "scale"] as const;
+const LEGS = ["startup", "mcp", "ready", "wake", "events", "control", "scale", "handover"] as const;
 const wanted = new Set((process.env.BENCH_LEGS ?? LEGS.join(",")).split(",").map((l) => l.trim()));
 const partial = LEGS.some((leg) => !wanted.has(leg));
 const leg = <T>(name: (typeof LEGS)[number], title: string, fn: () => Promise<T>) =>
@@ -101,6 +102,9 @@ async function main(): Promise<number> {
   const scale = engineRef
     ? await leg("scale", "5. scale", () => scaleLeg(ctx, engineRef))
     : skipped<never>("no engines");
+  const handover = engineRef
+    ? await leg("handover", "8. runtime hand-over", () => handoverLeg(ctx, engineRef))
+    : skipped<never>("no engines");
 
   const run: BenchRun = {
     startedAt,
@@ -117,12 +121,13 @@ async function main(): Promise<number> {
     scale,
     startup,
     wake,
+    handover,
   };
   await writeFile(join(outDir, "results.json"), JSON.stringify(run, null, 2));
   const results = partial ? join(outDir, "RESULTS.md") : join(root, "bench", "RESULTS.md");
   await writeFile(results, resultsMarkdown(run));
   say(`wrote ${results} (raw figures: ${join(outDir, "results.json")})`);
-  const ran = { startup, mcp, control, ready, wake, events, scale };
+  const ran = { startup, mcp, control, ready, wake, events, scale, handover };
   return Object.entries(ran).every(([name, outcome]) => outcome.ok || !wanted.has(name)) ? 0 : 1;
 }
 

@@ -1,5 +1,6 @@
 import type { ControlPlaneResult } from "../control/control-plane-leg.js";
 import type { EventPathResult } from "../events/event-path-leg.js";
+import type { HandoverResult } from "../handover/handover-leg.js";
 import type { McpPathResult } from "../mcp/mcp-path-leg.js";
 import type { TimeToReadyResult } from "../ready/time-to-ready-leg.js";
 import type { ScaleResult } from "../scale/scale-leg.js";
@@ -9,6 +10,7 @@ import type { WakeResult } from "../wake/wake-leg.js";
 import { controlSection } from "./control-section.js";
 import { eventSection } from "./event-section.js";
 import { num, table } from "./format.js";
+import { handoverSection } from "./handover-section.js";
 import type { LegOutcome } from "./leg-outcome.js";
 import type { Machine, Version } from "./machine.js";
 import { mcpSection } from "./mcp-section.js";
@@ -35,6 +37,7 @@ export interface BenchRun {
   scale: LegOutcome<ScaleResult>;
   startup: LegOutcome<StartupResult>;
   wake: LegOutcome<WakeResult>;
+  handover: LegOutcome<HandoverResult>;
 }
 
 function section<T>(title: string, outcome: LegOutcome<T>, render: (value: T) => Section): Section {
@@ -56,6 +59,7 @@ export function resultsMarkdown(run: BenchRun): string {
     section("5. Scale", run.scale, scaleSection),
     section("6. Start-up and idle memory", run.startup, startupSection),
     section("7. Wake-up from idle", run.wake, wakeSection),
+    section("8. Runtime hand-over", run.handover, handoverSection),
   ];
   const findings = sections.flatMap((s) => s.findings);
   return [

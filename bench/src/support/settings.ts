@@ -28,6 +28,8 @@ export interface BenchSettings {
     profiled: number;
   };
   scale: { instances: number; servers: number; passes: number };
+  /** Runtimes killed in turn while sharing `instances` stdio workloads by lease. */
+  handover: { instances: number; repeats: number };
   /** Each service started alone, compiled and through tsx; memory read after settleMs idle. */
   startup: { repeats: number; settleMs: number };
 }
@@ -55,6 +57,7 @@ const FULL: BenchSettings = {
     profiled: 200,
   },
   scale: { instances: 1000, servers: 4, passes: 5 },
+  handover: { instances: 8, repeats: 3 },
   startup: { repeats: 3, settleMs: 3_000 },
 };
 
@@ -82,6 +85,7 @@ const QUICK: BenchSettings = {
     profiled: 50,
   },
   scale: { instances: 100, servers: 2, passes: 2 },
+  handover: { instances: 4, repeats: 1 },
   startup: { repeats: 1, settleMs: 1_000 },
 };
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { hostname } from "node:os";
 import { addressVar, baseEnv, flagVar, portVar } from "@berth/platform";
 import { z } from "zod";
 import { PLACEMENT_PATTERN } from "./drivers/engine-placement.js";
@@ -81,6 +82,35 @@ export const runtimeEnv = z.object({
     .string()
     .regex(/^\/[^\0]*\.cjs$/, "must be an absolute path to a .cjs file")
     .optional(),
+  /**
+   * This runtime's name among the runtimes sharing one database (unique, stable across restarts:
+   * a runtime started again under its name takes its workloads back at once). Default: the host
+   * name, which suits one runtime per host.
+   */
+  BERTH_RUNTIME_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,63}$/, "must be 1-63 letters, digits, '.', '_' or '-'")
+    .optional(),
+  /**
+   * The engine (Docker host) this runtime's workloads are placed on. Runtimes naming the same
+   * engine adopt each other's containers when one dies; a workload of a dead engine is started
+   * again on a survivor's own. Default: DOCKER_HOST when it is tcp:// (reachable from several
+   * hosts), else this host's name and the local socket.
+   */
+  BERTH_RUNTIME_ENGINE: z.string().min(1).max(255).optional(),
+  /**
+   * How long a runtime's lease lasts without a renewal (renewed every third of it): a dead
+   * runtime's workloads are owned again by a survivor within about this time.
+   */
+  RUNTIME_LEASE_TTL_MS: z.coerce.number().int().min(1_000).max(300_000).default(10_000),
+  /**
+   * Where peers reach this runtime's RuntimeService (host:port) when a request for an instance it
+   * owns reaches another runtime. Default: 127.0.0.1 and the bound GRPC_PORT (one machine).
+   */
+  RUNTIME_ADVERTISE_ADDR: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:[\]-]+:\d{1,5}$/, "must be host:port")
+    .optional(),
   /** Extra labels on every container and network, as k=v,k2=v2 (tests tag their runs). */
   BERTH_RUNTIME_LABELS: z
     .string()
@@ -100,6 +130,24 @@ export function runtimeScope(config: RuntimeConfig): string {
   const url = new URL(config.DATABASE_URL);
   url.password = "";
   return `db-${createHash("sha256").update(url.toString()).digest("hex").slice(0, 12)}`;
+}
+
+/** This runtime's name among its peers (BERTH_RUNTIME_NAME, else the host name). */
+export function runtimeName(config: RuntimeConfig): string {
+  if (config.BERTH_RUNTIME_NAME) return config.BERTH_RUNTIME_NAME;
+  return (
+    hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, "-")
+      .slice(0, 63) || "runtime"
+  );
+}
+
+/** The engine its workloads are placed on (BERTH_RUNTIME_ENGINE, else derived from DOCKER_HOST). */
+export function runtimeEngine(config: RuntimeConfig): string {
+  if (config.BERTH_RUNTIME_ENGINE) return config.BERTH_RUNTIME_ENGINE;
+  const host = config.DOCKER_HOST;
+  if (host && !host.startsWith("unix://")) return host;
+  return `${hostname()}:${host ?? "unix:///var/run/docker.sock"}`;
 }
 
 /** The extra labels of BERTH_RUNTIME_LABELS as a record. */

@@ -1,17 +1,32 @@
 import { createHash } from "node:crypto";
-import { bind, type Logger, openServiceBackbone, serveGrpc } from "@berth/platform";
+import {
+  bind,
+  createChangeFeed,
+  createServiceClient,
+  type Logger,
+  openServiceBackbone,
+  serveGrpc,
+} from "@berth/platform";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import { createGuardedLookup } from "@berth/spec";
+import type { Client } from "@connectrpc/connect";
 import { createRuntimeHandlers } from "./api/runtime-handlers.js";
 import { createBridgeServer } from "./bridge/bridge-server.js";
-import { extraLabels, type RuntimeConfig, runtimeScope } from "./config.js";
-import { runtimeMigrations } from "./db/migrations.js";
+import {
+  extraLabels,
+  type RuntimeConfig,
+  runtimeEngine,
+  runtimeName,
+  runtimeScope,
+} from "./config.js";
+import { runtimeMigrations, WORKLOAD_CHANGES_CHANNEL } from "./db/migrations.js";
 import { WorkloadEntity } from "./db/workload-entity.js";
 import { createDockerClient } from "./drivers/docker/docker-client.js";
 import { createContainerDriver } from "./drivers/engines.js";
 import type { Drivers } from "./drivers/types.js";
 import { createUrlDriver } from "./drivers/url-driver.js";
 import { applyDesiredChange, createInstanceEventConsumer } from "./events/instance-events.js";
+import { createRuntimeLease, type OwnerChange } from "./leases/runtime-lease.js";
 import { registerRuntimeMetrics } from "./runtime-metrics.js";
 import { createDesiredStateSource, syncDesiredState } from "./supervisor/desired-state-sync.js";
 import { createReconciler } from "./supervisor/reconciler.js";
@@ -29,6 +44,8 @@ export interface Runtime {
   bridgePort: number;
   /** The label value that marks this runtime's containers and networks. */
   scope: string;
+  /** Its name among the runtimes of its database (the owner workloads name). */
+  name: string;
   /** Runs one reconciliation pass now. */
   reconcile(): Promise<void>;
   stop(): Promise<void>;
@@ -94,9 +111,31 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
     const bridgePort = await bridge.listen();
     closer.add("bridge", () => bridge.close());
 
-    const store = createWorkloadStore(orm, () => relay.kick());
+    // Ownership: a lease per runtime, an owner per workload (src/leases). The supervisors are
+    // created below; the lease tells them what this runtime gains and loses.
+    let supervisors: ReturnType<typeof createSupervisors> | undefined;
+    const lease = createRuntimeLease({
+      orm,
+      name: runtimeName(config),
+      engine: runtimeEngine(config),
+      ttlMs: config.RUNTIME_LEASE_TTL_MS,
+      logger: log,
+      onOwned: (ids) => {
+        for (const id of ids) supervisors?.kick(id);
+      },
+      onReleased: (ids) => {
+        for (const id of ids) {
+          log.info({ instance_id: id }, "workload owned by another runtime now; released");
+          void supervisors?.release(id);
+        }
+      },
+    });
+    // Ended after the supervisors (closers run last-added first): nothing acts past the lease.
+    closer.add("runtime lease", () => lease.stop());
+    const store = createWorkloadStore(orm, () => relay.kick(), { runtimeId: () => lease.id() });
     const runtimeMetrics = registerRuntimeMetrics(backbone.metrics, orm);
-    const supervisors = createSupervisors({
+    supervisors = createSupervisors({
+      owns: (instanceId) => lease.owns(instanceId),
       store,
       drivers,
       bridge,
@@ -119,8 +158,30 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
       onIdle: runtimeMetrics.idle,
     });
     closer.add("supervisors", () => supervisors.closeAll());
+    // Every change of a workload's owner or desired state, whichever runtime committed it: the
+    // owner converges, a runtime that lost the workload lets go.
+    const feed = createChangeFeed({
+      url: config.DATABASE_URL,
+      channel: WORKLOAD_CHANGES_CHANNEL,
+      logger: log,
+      onNotify: (payload) => {
+        try {
+          const change = JSON.parse(payload) as OwnerChange;
+          lease.noteChange({ id: change.id, owner: change.owner, epoch: Number(change.epoch) });
+        } catch (error) {
+          log.warn({ err: error }, "an unreadable workload change notification");
+        }
+      },
+      // Notifications were lost while the feed was away: the heartbeat reads ownership again.
+      onGap: () => void lease.beat(),
+    });
+    await feed.start();
+    closer.add("workload change feed", () => feed.stop());
+    await lease.start();
+
     const reconciler = createReconciler({
       store,
+      engine: lease.engine,
       drivers,
       supervisors,
       logger: log,
@@ -153,7 +214,22 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
       await synced;
     });
 
+    const peers = new Map<string, Client<typeof RuntimeService>>();
     const handlers = createRuntimeHandlers({
+      lease,
+      // Runtime to runtime, with this runtime's mesh identity (MESH_POLICY admits it).
+      peer: (address) => {
+        let client = peers.get(address);
+        if (!client) {
+          client = createServiceClient(RuntimeService, address, {
+            identity: backbone.identity,
+            // A handed-on wake waits as long as a wake does; the caller's deadline ends it sooner.
+            defaultTimeoutMs: config.RUNTIME_WAKE_TIMEOUT_SECONDS * 1000 + 5_000,
+          });
+          peers.set(address, client);
+        }
+        return client;
+      },
       store,
       supervisors,
       drivers,
@@ -161,12 +237,17 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
       onWakeTimeout: runtimeMetrics.wakeTimedOut,
     });
     const port = await serveGrpc(backbone, [bind(RuntimeService, handlers)], config.GRPC_PORT);
-    log.info({ bridge_port: bridgePort, scope }, "runtime bridge and scope");
+    await lease.advertise(config.RUNTIME_ADVERTISE_ADDR ?? `127.0.0.1:${port}`);
+    log.info(
+      { bridge_port: bridgePort, scope, runtime: lease.name, engine: lease.engine },
+      "runtime bridge, scope and lease",
+    );
     return {
       port,
       metricsPort: backbone.metricsPort,
       bridgePort,
       scope,
+      name: lease.name,
       reconcile: () => reconciler.reconcileOnce(),
       stop: () => closer.closeAll(),
     };

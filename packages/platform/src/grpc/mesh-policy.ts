@@ -28,8 +28,14 @@ export const MESH_POLICY: MeshPolicy = {
   },
   // Decrypted secret values go to the runtime, which starts the workloads, and nobody else.
   "berth.instances.v1.InstanceSecretsService": { "*": ["runtime"] },
-  // ResolveEndpoint answers upstream credentials: the gateway's MCP proxy only.
-  "berth.runtime.v1.RuntimeService": { "*": GATEWAY_ONLY },
+  // ResolveEndpoint answers upstream credentials: the gateway's MCP proxy, and a runtime handing
+  // a request on to the runtime that owns the instance (runtime leases).
+  "berth.runtime.v1.RuntimeService": {
+    "*": GATEWAY_ONLY,
+    ResolveEndpoint: ["gateway", "runtime"],
+    WakeInstance: ["gateway", "runtime"],
+    ReportActivity: ["gateway", "runtime"],
+  },
 };
 
 /**

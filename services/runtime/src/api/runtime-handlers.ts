@@ -15,8 +15,10 @@ import {
 } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { WorkloadRow } from "../db/workload-entity.js";
 import type { Drivers } from "../drivers/types.js";
+import type { RuntimeRow } from "../leases/lease-sql.js";
 import type { Supervisors } from "../supervisor/supervisors.js";
 import type { WorkloadStore } from "../supervisor/workload-store.js";
 import { toolsFromRow, workloadFromRow, workloadState } from "./workload-mapper.js";
@@ -29,8 +31,22 @@ const DEFAULT_PAGE = 50;
 const DEFAULT_TAIL = 100;
 const MAX_TAIL = 10_000;
 
+/** The header of a request one runtime hands on to the owner (never handed on again). */
+const FORWARDED_HEADER = "x-berth-forwarded-by";
+
+/** What the handlers need of the runtime's lease (src/leases). */
+export interface HandlerLease {
+  owns(instanceId: string): boolean;
+  runtimes(): ReadonlyMap<string, RuntimeRow>;
+  readonly name: string;
+}
+
 /** What the RuntimeService handlers read. */
 export interface RuntimeHandlerDeps {
+  /** Ownership: requests about an instance another runtime owns are handed on to it. */
+  lease?: HandlerLease;
+  /** A client of the runtime at this address (a peer). */
+  peer?: (address: string) => Client<typeof RuntimeService>;
   store: WorkloadStore;
   supervisors: Supervisors;
   drivers: Drivers;
@@ -54,10 +70,39 @@ export function createRuntimeHandlers(
     return row;
   }
 
+  /** The name of the live runtime that owns a row; empty while nobody does. */
+  const ownerOf = (row: WorkloadRow) => {
+    const owner = row.owner ? deps.lease?.runtimes().get(row.owner) : undefined;
+    return owner?.alive ? owner.name : "";
+  };
+
+  /**
+   * The owner's client when another runtime owns the instance: the request is handed on to it
+   * (once: a handed-on request that finds no owner either is answered 503, to be retried).
+   * Undefined when this runtime answers itself.
+   */
+  function handOn(row: WorkloadRow, context: HandlerContext) {
+    const { lease, peer } = deps;
+    if (!lease || !peer || lease.owns(row.instanceId)) return undefined;
+    const owner = row.owner ? lease.runtimes().get(row.owner) : undefined;
+    if (context.requestHeader.get(FORWARDED_HEADER) || !owner?.alive || !owner.address) {
+      throw unavailableRetryAfter(
+        `instance ${row.name || row.instanceId} is changing runtime (its owner is away); retry shortly`,
+        1,
+      );
+    }
+    return {
+      client: peer(owner.address),
+      options: { headers: { [FORWARDED_HEADER]: lease.name }, signal: context.signal },
+    };
+  }
+
   return {
     async getWorkload(request) {
       const row = await liveRow(request.instanceId);
-      return { workload: workloadFromRow(row, deps.supervisors.get(row.instanceId)?.idle()) };
+      return {
+        workload: workloadFromRow(row, deps.supervisors.get(row.instanceId)?.idle(), ownerOf(row)),
+      };
     },
 
     async listWorkloads(request) {
@@ -71,7 +116,7 @@ export function createRuntimeHandlers(
       const last = page[page.length - 1];
       return {
         workloads: page.map((row) =>
-          workloadFromRow(row, deps.supervisors.get(row.instanceId)?.idle()),
+          workloadFromRow(row, deps.supervisors.get(row.instanceId)?.idle(), ownerOf(row)),
         ),
         nextPageToken:
           rows.length > size && last
@@ -80,8 +125,10 @@ export function createRuntimeHandlers(
       };
     },
 
-    async resolveEndpoint(request) {
+    async resolveEndpoint(request, context) {
       const row = await liveRow(request.instanceId);
+      const owner = handOn(row, context);
+      if (owner) return owner.client.resolveEndpoint(request, owner.options);
       const supervisor = deps.supervisors.get(row.instanceId);
       // The gateway resolves for a request on its way: traffic (the idle clock moves first).
       supervisor?.touch(Date.now());
@@ -117,6 +164,8 @@ export function createRuntimeHandlers(
 
     async wakeInstance(request, context) {
       const row = await liveRow(request.instanceId);
+      const owner = handOn(row, context);
+      if (owner) return owner.client.wakeInstance(request, owner.options);
       if (row.desired !== "running") {
         throw failedPrecondition(
           `instance ${row.instanceId} is not meant to run (desired state ${row.desired})`,
@@ -149,19 +198,41 @@ export function createRuntimeHandlers(
       };
     },
 
-    async reportActivity(request) {
+    async reportActivity(request, context) {
       if (request.activity.length > MAX_ACTIVITY) {
         throw invalidArgument([
           { field: "activity", description: `must name at most ${MAX_ACTIVITY} instances` },
         ]);
       }
       const now = Date.now();
+      // Activity of instances other runtimes own goes on to them, one call per owner.
+      const elsewhere = new Map<string, typeof request.activity>();
       for (const item of request.activity) {
         const supervisor = deps.supervisors.get(item.instanceId);
-        if (!supervisor) continue; // not an instance of this runtime (or gone): nothing to time
+        if (!supervisor) {
+          if (deps.lease && !context.requestHeader.get(FORWARDED_HEADER)) {
+            const row = await deps.store.get(item.instanceId).catch(() => null);
+            const owner = row?.owner ? deps.lease.runtimes().get(row.owner) : undefined;
+            if (owner?.alive && owner.address && !deps.lease.owns(item.instanceId)) {
+              elsewhere.set(owner.address, [...(elsewhere.get(owner.address) ?? []), item]);
+            }
+          }
+          continue; // not an instance of this runtime (or gone): nothing to time here
+        }
         const requested = item.lastRequestTime ? timestampDate(item.lastRequestTime).getTime() : 0;
         // An open stream is traffic now; a request is traffic when it came (never in the future).
         supervisor.touch(item.openStreams > 0 ? now : Math.min(requested, now));
+      }
+      if (deps.peer) {
+        const headers = { [FORWARDED_HEADER]: deps.lease?.name ?? "" };
+        await Promise.all(
+          [...elsewhere].map(([address, activity]) =>
+            // Best effort: the idle clock is advisory, and the next report carries it again.
+            deps.peer!(address)
+              .reportActivity({ activity }, { headers, signal: context.signal })
+              .catch(() => undefined),
+          ),
+        );
       }
       return {};
     },

@@ -16,8 +16,11 @@ export function workloadState(state: string): WorkloadState {
   return WorkloadState[state as keyof typeof WorkloadState] ?? WorkloadState.UNSPECIFIED;
 }
 
-/** The proto message of a workload row, with the idle policy's clock when it has one. */
-export function workloadFromRow(row: WorkloadRow, idle?: IdleView): Workload {
+/**
+ * The proto message of a workload row, with the idle policy's clock when it has one and the name
+ * of the runtime that owns it (empty while nobody does).
+ */
+export function workloadFromRow(row: WorkloadRow, idle?: IdleView, owner = ""): Workload {
   const lastRequest = idle?.lastRequestAt ?? row.lastRequestAt?.getTime();
   return create(WorkloadSchema, {
     instanceId: row.instanceId,
@@ -32,6 +35,8 @@ export function workloadFromRow(row: WorkloadRow, idle?: IdleView): Workload {
     idleTimeoutSeconds: idle ? Math.round(idle.policy.timeoutMs / 1000) : 0,
     ...(lastRequest ? { lastRequestTime: timestampFromDate(new Date(lastRequest)) } : {}),
     ...(idle?.idleAt ? { idleTime: timestampFromDate(new Date(idle.idleAt)) } : {}),
+    owner,
+    engine: row.engine,
   });
 }
 

@@ -36,6 +36,12 @@ export const WorkloadEntity = defineEntity({
     observedAt: p.datetime().columnType("timestamptz").nullable(),
     /** The last MCP traffic the gateway reported (the idle policy's clock; written in steps). */
     lastRequestAt: p.datetime().columnType("timestamptz").nullable(),
+    /** The runtime (a row of runtime.runtimes) that owns the workload; null: nobody yet. */
+    owner: p.string().columnType("uuid").nullable(),
+    /** Bumped on every change of owner: the compare-and-set token of a claim. */
+    ownerEpoch: p.bigint("number").default(0),
+    /** The engine (Docker host) the workload was placed on; empty before placement. */
+    engine: p.text().default(""),
     createdAt: p.datetime().columnType("timestamptz"),
     updatedAt: p.datetime().columnType("timestamptz"),
   }),

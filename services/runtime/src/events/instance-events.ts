@@ -20,6 +20,7 @@ import { LockMode } from "@mikro-orm/core";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type DesiredWorkload, WorkloadEntity } from "../db/workload-entity.js";
+import { placeWorkload } from "../leases/lease-sql.js";
 import { parseSpec } from "../spec/parse-spec.js";
 
 /** One event reduced to what the workload table needs. */
@@ -82,7 +83,12 @@ export async function applyDesiredChange(
   const driver =
     typeof spec === "object" && spec !== null && "type" in spec ? spec.type : undefined;
   if (!row) {
+    // Placement: the new workload goes to the least loaded live runtime, whichever applied it.
+    const placed = await placeWorkload(em);
     em.create(WorkloadEntity, {
+      owner: placed?.id ?? null,
+      ownerEpoch: placed ? 1 : 0,
+      engine: placed?.engine ?? "",
       instanceId: change.instanceId,
       name: change.name ?? "",
       revision: change.order,

@@ -37,6 +37,12 @@ export interface SupervisorDeps {
   lookup?: LookupFunction;
   /** The deployment's idle policy, for specs that name none (timeout 0: never idle). */
   idle: { timeoutMs: number; wakeTimeoutMs: number };
+  /**
+   * Whether this runtime owns the instance now (its lease): checked before every action on the
+   * engine, so a runtime that lost the instance (paused past its lease) does not touch it.
+   * Absent: a runtime that owns everything.
+   */
+  owns?: (instanceId: string) => boolean;
   /** Told of sleeps and wake-ups (the runtime's metrics). */
   onIdle?: (event: { type: "slept" } | { type: "woke"; seconds: number }) => void;
 }
@@ -82,6 +88,14 @@ interface Active extends ActiveEndpoint {
   handle: WorkloadHandle;
   attachment?: BridgeAttachment;
   monitor: AbortController;
+}
+
+/** An engine action refused because this runtime does not hold the instance's lease now. */
+class LeaseNotHeldError extends Error {
+  constructor(instanceId: string) {
+    super(`this runtime does not hold the lease of instance ${instanceId} now`);
+    this.name = "LeaseNotHeldError";
+  }
 }
 
 /** A step of the supervisor's queue: read the row, decide about an observation, check idleness. */
@@ -153,6 +167,12 @@ export function createInstanceSupervisor(
           await apply({ type: "idle-elapsed", reason: `no MCP traffic for ${seconds}s` });
         }
       } catch (error) {
+        if (error instanceof LeaseNotHeldError) {
+          // What this supervisor believed may be stale: it starts over from the row (adopting
+          // the workload) once the lease holds again, as a fresh owner would.
+          teardown();
+          lifecycle = initialLifecycle();
+        }
         retryLater(error);
       }
       armIdleTimer();
@@ -306,6 +326,15 @@ export function createInstanceSupervisor(
   }
 
   async function perform(action: Action): Promise<Observation | undefined> {
+    if (
+      (action.type === "start" || action.type === "sleep" || action.type === "remove") &&
+      deps.owns &&
+      !deps.owns(instanceId)
+    ) {
+      // Fencing: the engine is touched only under a lease that holds. The step is retried (and
+      // the supervisor released once the loss is known), never performed without the lease.
+      throw new LeaseNotHeldError(instanceId);
+    }
     switch (action.type) {
       case "report":
         await report(action.state, action.message, action.endpoint, action.idleChange);

@@ -17,6 +17,11 @@ export function createReconciler(deps: {
   drivers: Drivers;
   supervisors: Supervisors;
   logger: Logger;
+  /**
+   * The engine this runtime works on: containers of workloads placed on another engine are not
+   * kept here (a copy left behind on a host whose runtime was given up for dead).
+   */
+  engine?: string;
   /** Told how long each pass took, in seconds (the reconcile duration metric). */
   onPass?: (seconds: number) => void;
 }): Reconciler {
@@ -27,7 +32,11 @@ export function createReconciler(deps: {
 
   async function pass(): Promise<void> {
     const rows = await deps.store.live();
-    const keep = new Set(rows.map((row) => row.instanceId));
+    const keep = new Set(
+      rows
+        .filter((row) => !deps.engine || !row.engine || row.engine === deps.engine)
+        .map((row) => row.instanceId),
+    );
     try {
       const removed = await deps.drivers.docker.collectGarbage(keep);
       if (removed > 0)
@@ -39,6 +48,7 @@ export function createReconciler(deps: {
         log.warn({ err: error }, "cannot list Docker objects; docker workloads wait");
       dockerDown = true;
     }
+    // Only the owner's kick converges a workload (Supervisors.kick checks the lease).
     for (const row of rows) deps.supervisors.kick(row.instanceId);
   }
 

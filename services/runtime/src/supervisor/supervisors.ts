@@ -6,7 +6,13 @@ import {
 
 /** Every instance's supervisor, created on first kick. */
 export interface Supervisors {
+  /** Converges the instance, when this runtime owns it (deps.owns); otherwise does nothing. */
   kick(instanceId: string): void;
+  /**
+   * Stops supervising an instance this runtime no longer owns: local activity ends (probe,
+   * bridge attachment), the workload is left to its new owner.
+   */
+  release(instanceId: string): Promise<void>;
   get(instanceId: string): InstanceSupervisor | undefined;
   closeAll(): Promise<void>;
 }
@@ -17,7 +23,7 @@ export function createSupervisors(deps: SupervisorDeps): Supervisors {
   let closing = false;
   return {
     kick(instanceId) {
-      if (closing) return;
+      if (closing || (deps.owns && !deps.owns(instanceId))) return;
       let supervisor = all.get(instanceId);
       if (!supervisor) {
         const created = createInstanceSupervisor(instanceId, deps, () => {
@@ -29,6 +35,12 @@ export function createSupervisors(deps: SupervisorDeps): Supervisors {
       supervisor.kick();
     },
     get: (instanceId) => all.get(instanceId),
+    async release(instanceId) {
+      const supervisor = all.get(instanceId);
+      if (!supervisor) return;
+      all.delete(instanceId);
+      await supervisor.close();
+    },
     async closeAll() {
       closing = true;
       await Promise.all([...all.values()].map((s) => s.close()));

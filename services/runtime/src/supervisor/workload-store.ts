@@ -10,6 +10,7 @@ import { LockMode } from "@mikro-orm/core";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { WorkloadEntity, type WorkloadRow } from "../db/workload-entity.js";
 import type { ProbedTool } from "../health/mcp-probe.js";
+import { leaseHolds } from "../leases/lease-sql.js";
 
 /** Observed states, as stored (WorkloadState names without the prefix). */
 export type StateName =
@@ -54,7 +55,8 @@ export interface WorkloadStore {
   live(): Promise<WorkloadRow[]>;
   /**
    * Records an observation for this generation; publishes McpServerInstanceStatusChanged when
-   * state, message or endpoint changed. False when the row moved to another generation.
+   * state, message or endpoint changed. False when the row moved to another generation or to
+   * another owner (the write fence).
    */
   report(instanceId: string, generation: number, report: StatusReport): Promise<boolean>;
   saveTools(instanceId: string, generation: number, tools: ProbedTool[]): Promise<void>;
@@ -86,8 +88,26 @@ const STATUS: Record<StateName, InstanceStatus> = {
   IDLE: InstanceStatus.IDLE,
 };
 
+/**
+ * The writer's fence: observations are recorded only by the runtime that owns the workload, while
+ * its lease holds at the database's clock, checked in the same transaction that holds the row's
+ * lock (a claim takes that lock too, so a write and a change of owner never interleave).
+ */
+export interface WriteFence {
+  /** The writing runtime's current incarnation. */
+  runtimeId(): string;
+}
+
 /** Creates the store; kickOutbox wakes the relay after a commit that recorded an event. */
-export function createWorkloadStore(orm: MikroORM, kickOutbox: () => void): WorkloadStore {
+export function createWorkloadStore(
+  orm: MikroORM,
+  kickOutbox: () => void,
+  fence?: WriteFence,
+): WorkloadStore {
+  /** Whether the fence lets this runtime write the locked row. */
+  const fenced = async (em: EntityManager, row: WorkloadRow) =>
+    fence !== undefined &&
+    (row.owner !== fence.runtimeId() || !(await leaseHolds(em, fence.runtimeId())));
   /** Records McpServerInstanceStatusChanged of the row as it is now (sequence already bumped). */
   const recordStatus = (em: EntityManager, row: WorkloadRow, now: Date, idle?: IdleReport) => {
     const payload = create(McpServerInstanceStatusChangedSchema, {
@@ -141,6 +161,7 @@ export function createWorkloadStore(orm: MikroORM, kickOutbox: () => void): Work
           { lockMode: LockMode.PESSIMISTIC_WRITE },
         );
         if (!row || row.generation !== generation) return undefined;
+        if (await fenced(em, row)) return undefined;
         const now = new Date();
         const endpoint = report.endpoint ?? row.endpoint;
         const changed =
@@ -193,6 +214,7 @@ export function createWorkloadStore(orm: MikroORM, kickOutbox: () => void): Work
           { lockMode: LockMode.PESSIMISTIC_WRITE },
         );
         if (!row || row.generation !== generation || row.state === "REMOVED") return false;
+        if (await fenced(em, row)) return false;
         const now = new Date();
         if (idle.lastRequestAt) row.lastRequestAt = idle.lastRequestAt;
         row.updatedAt = now;
@@ -207,7 +229,7 @@ export function createWorkloadStore(orm: MikroORM, kickOutbox: () => void): Work
       const em = orm.em.fork();
       await em.nativeUpdate(
         WorkloadEntity,
-        { instanceId, generation },
+        { instanceId, generation, ...(fence ? { owner: fence.runtimeId() } : {}) },
         { tools, toolsObservedAt: new Date() },
       );
     },

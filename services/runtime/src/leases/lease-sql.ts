@@ -1,0 +1,159 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
+import type { LiveRuntime, Orphan } from "./assign-orphans.js";
+
+// Every time below is the database's clock (now()): runtimes on different hosts never compare
+// their own clocks, so clock skew between hosts cannot make two of them believe they own a row.
+
+const RUNTIMES = `"runtime"."runtimes"`;
+const WORKLOADS = `"runtime"."workloads"`;
+const ttl = `? * interval '1 millisecond'`;
+
+/** A runtime row as peers see it. */
+export interface RuntimeRow {
+  id: string;
+  name: string;
+  engine: string;
+  /** Where its RuntimeService answers (host:port); empty until it serves. */
+  address: string;
+  alive: boolean;
+}
+
+/**
+ * Registers a new incarnation. An older live row of the same name is a previous process of this
+ * runtime (killed and started again): it is expired at once, so its workloads come back now
+ * rather than after its lease runs out, and should it still be running somewhere it is fenced.
+ */
+export async function registerRuntime(
+  em: EntityManager,
+  row: { id: string; name: string; engine: string; ttlMs: number },
+): Promise<void> {
+  await em.transactional(async (tx) => {
+    await tx.execute(
+      `update ${RUNTIMES} set expires_at = now() where name = ? and expires_at > now()`,
+      [row.name],
+    );
+    await tx.execute(
+      `insert into ${RUNTIMES} (id, name, engine, expires_at) values (?, ?, ?, now() + ${ttl})`,
+      [row.id, row.name, row.engine, row.ttlMs],
+    );
+  });
+}
+
+/**
+ * Extends the lease; false when it had already run out (the incarnation is over for good: its
+ * workloads may be someone else's by now, and it must register again to own anything).
+ */
+export async function renewRuntime(em: EntityManager, id: string, ttlMs: number): Promise<boolean> {
+  const rows = await em.execute<{ id: string }[]>(
+    `update ${RUNTIMES} set renewed_at = now(), expires_at = now() + ${ttl}
+     where id = ? and expires_at > now() returning id`,
+    [ttlMs, id],
+  );
+  return rows.length === 1;
+}
+
+/** Ends the lease now (a graceful stop): survivors take the workloads on their next beat. */
+export async function expireRuntime(em: EntityManager, id: string): Promise<void> {
+  await em.execute(`update ${RUNTIMES} set expires_at = now() where id = ?`, [id]);
+}
+
+export async function setRuntimeAddress(em: EntityManager, id: string, address: string) {
+  await em.execute(`update ${RUNTIMES} set address = ? where id = ?`, [address, id]);
+}
+
+/** Runtimes alive now or recently (an owner shown by name after it died), with their loads. */
+export async function listRuntimes(em: EntityManager): Promise<(RuntimeRow & { load: number })[]> {
+  // Rows of runtimes long dead that own nothing are pruned on the way.
+  await em.execute(
+    `delete from ${RUNTIMES} r where r.expires_at < now() - interval '1 hour'
+     and not exists (select 1 from ${WORKLOADS} w where w.owner = r.id)`,
+  );
+  const rows = await em.execute<
+    { id: string; name: string; engine: string; address: string; alive: boolean; load: string }[]
+  >(
+    `select r.id, r.name, r.engine, r.address, r.expires_at > now() as alive,
+       (select count(*) from ${WORKLOADS} w where w.owner = r.id and w.state <> 'REMOVED') as load
+     from ${RUNTIMES} r`,
+  );
+  return rows.map((r) => ({ ...r, load: Number(r.load) }));
+}
+
+/** Live workloads whose owner is no live runtime (dead, expired, or none yet). */
+export async function listOrphans(em: EntityManager, limit: number): Promise<Orphan[]> {
+  const rows = await em.execute<
+    { instance_id: string; owner_epoch: string; engine: string; owner_name: string | null }[]
+  >(
+    `select w.instance_id, w.owner_epoch, w.engine, r.name as owner_name
+     from ${WORKLOADS} w left join ${RUNTIMES} r on r.id = w.owner
+     where w.state <> 'REMOVED' and (r.id is null or r.expires_at <= now())
+     order by w.instance_id limit ?`,
+    [limit],
+  );
+  return rows.map((r) => ({
+    instanceId: r.instance_id,
+    epoch: Number(r.owner_epoch),
+    engine: r.engine,
+    ownerName: r.owner_name ?? "",
+  }));
+}
+
+/**
+ * Takes an orphan: a compare-and-set on its owner_epoch, which only succeeds while its owner is
+ * still no live runtime and the claimant's own lease holds. The workload is placed on the
+ * claimant's engine (the same one when the claimant can adopt its container). Returns the new
+ * epoch, or undefined when someone else moved first.
+ */
+export async function claimWorkload(
+  em: EntityManager,
+  claim: { runtimeId: string; engine: string; instanceId: string; epoch: number },
+): Promise<number | undefined> {
+  const rows = await em.execute<{ owner_epoch: string }[]>(
+    `update ${WORKLOADS} w set owner = ?, owner_epoch = w.owner_epoch + 1, engine = ?
+     where w.instance_id = ? and w.owner_epoch = ?
+       and not exists (select 1 from ${RUNTIMES} r where r.id = w.owner and r.expires_at > now())
+       and exists (select 1 from ${RUNTIMES} m where m.id = ? and m.expires_at > now())
+     returning w.owner_epoch`,
+    [claim.runtimeId, claim.engine, claim.instanceId, claim.epoch, claim.runtimeId],
+  );
+  return rows[0] ? Number(rows[0].owner_epoch) : undefined;
+}
+
+/** The live workloads a runtime owns, with their epochs. */
+export async function listOwned(
+  em: EntityManager,
+  runtimeId: string,
+): Promise<Map<string, number>> {
+  const rows = await em.execute<{ instance_id: string; owner_epoch: string }[]>(
+    `select instance_id, owner_epoch from ${WORKLOADS} where owner = ? and state <> 'REMOVED'`,
+    [runtimeId],
+  );
+  return new Map(rows.map((r) => [r.instance_id, Number(r.owner_epoch)]));
+}
+
+/**
+ * Where a new workload goes: the live runtime owning the fewest workloads (then the oldest), read
+ * in the caller's transaction. Undefined when none is alive: the row stays an orphan and the
+ * first runtime to beat claims it.
+ */
+export async function placeWorkload(
+  em: EntityManager,
+): Promise<{ id: string; engine: string } | undefined> {
+  const rows = await em.execute<{ id: string; engine: string }[]>(
+    `select r.id, r.engine from ${RUNTIMES} r where r.expires_at > now()
+     order by (select count(*) from ${WORKLOADS} w where w.owner = r.id and w.state <> 'REMOVED'),
+       r.started_at, r.id
+     limit 1`,
+  );
+  return rows[0];
+}
+
+/** Whether a runtime's lease holds now (in the caller's transaction: a fenced write checks it). */
+export async function leaseHolds(em: EntityManager, runtimeId: string): Promise<boolean> {
+  const rows = await em.execute<{ id: string }[]>(
+    `select id from ${RUNTIMES} where id = ? and expires_at > now()`,
+    [runtimeId],
+  );
+  return rows.length === 1;
+}
+
+export type { LiveRuntime };
