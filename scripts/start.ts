@@ -30,7 +30,8 @@ const HOME = process.env.BERTH_HOME ? resolve(process.env.BERTH_HOME) : join(ROO
 const LOGS = join(HOME, "logs");
 const credentials = loadOrCreateCredentials(join(HOME, "credentials.env"), join(HOME, "mesh"));
 const leftovers = createLeftovers(join(HOME, "run"), ROOT);
-const SERVICE_LISTEN_MS = 30_000;
+// Eight processes start at once in a cluster: give each longer on a small machine.
+const SERVICE_LISTEN_MS = process.argv.includes("--cluster") ? 90_000 : 30_000;
 const CLUSTER = process.argv.includes("--cluster");
 const GATEWAY_HEALTHY_MS = 60_000;
 
@@ -224,7 +225,7 @@ async function main(): Promise<void> {
     if (!listening) {
       return shutdown(
         1,
-        `${name} did not listen on 127.0.0.1:${spec.port} within 30 s; see ${shown(logFile)}`,
+        `${name} did not listen on 127.0.0.1:${spec.port} within ${SERVICE_LISTEN_MS / 1_000} s; see ${shown(logFile)}`,
       );
     }
     say(`${label(name)}127.0.0.1:${spec.port}  (log: ${shown(logFile)})`);

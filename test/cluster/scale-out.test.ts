@@ -136,11 +136,11 @@ describe("scaled out: two replicas of everything, three NATS nodes, HAProxy in f
     await sleep(1_000);
     await restart();
     note(`${fault}: started again`);
-    const ready = await mesh.waitReady(120_000);
+    const ready = await mesh.waitReady(180_000);
     const readyAt = Date.now();
     note(`${fault}: ready after ${ready} ms`);
     await running.stop();
-    await load.converged(90_000, note);
+    await load.converged(120_000, note);
     const after = ledger.mcpAttempts.filter((call) => call.at >= killedAt);
     phases.push({
       fault,
@@ -282,13 +282,24 @@ describe("scaled out: two replicas of everything, three NATS nodes, HAProxy in f
       expect(byId.get(id)?.description, id).toBe(description);
       expect(Number(byId.get(id)?.revision), `${id} updated ${count} times`).toBe(1 + count);
     }
-    // Exactly one container per running container instance, none for the deleted one.
+    // Exactly one container per running container instance (and one port guard in front of
+    // it: the image serves HTTP), none for the deleted one.
     const containers = (await leftovers(runId)).containers;
     const owners = containers.map((c) => c.Labels["berth.instance"] ?? "");
+    const servers = containers
+      .filter((c) => c.Labels["berth.role"] !== "guard")
+      .map((c) => c.Labels["berth.instance"] ?? "");
+    const guards = containers
+      .filter((c) => c.Labels["berth.role"] === "guard")
+      .map((c) => c.Labels["berth.instance"] ?? "");
     for (const id of dockerKept) {
       expect(
-        owners.filter((owner) => owner === id),
+        servers.filter((owner) => owner === id),
         `containers of ${id}`,
+      ).toHaveLength(1);
+      expect(
+        guards.filter((owner) => owner === id),
+        `port guards of ${id}`,
       ).toHaveLength(1);
     }
     for (const id of dockerDeleted) expect(owners, `containers of deleted ${id}`).not.toContain(id);
