@@ -6,9 +6,9 @@ set -euo pipefail
 
 mode="${1:-}"
 case "$mode" in
-  start | test) ;;
+  start | cluster | test) ;;
   *)
-    echo "usage: bash scripts/bootstrap.sh start|test" >&2
+    echo "usage: bash scripts/bootstrap.sh start|cluster|test" >&2
     exit 2
     ;;
 esac
@@ -52,6 +52,8 @@ if ! have docker || ! have dockerd; then docker_missing=true; fi
 if [ "$docker_missing" = true ] && { [ "$mode" = test ] || is_root; }; then missing+=(docker.io); fi
 # The console's browser tests drive the distribution's Chromium (a missing browser fails them).
 if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
+# npm run start:cluster and test/cluster put the distribution's HAProxy in front of the replicas.
+if [ "$mode" != start ] && ! have haproxy; then missing+=(haproxy); fi
 # test/compose runs the mesh with the distribution's docker-compose (deploy/compose).
 if [ "$mode" = test ] && ! have docker-compose; then missing+=(docker-compose); fi
 

@@ -66,8 +66,10 @@ describe("fault injection under load", () => {
     });
     await ensureImages();
     upstream = await startEverythingServer();
-    mesh = await startProcessMesh(runId, (partial) => {
-      mesh = partial; // stopped by afterAll even if this hook runs out of time
+    mesh = await startProcessMesh(runId, {
+      started: (partial) => {
+        mesh = partial; // stopped by afterAll even if this hook runs out of time
+      },
     });
     note(`mesh ready; service logs in ${mesh.logDir}`);
     load = createLoad(mesh.gatewayUrl, mesh.adminKey, ledger);
@@ -102,46 +104,8 @@ describe("fault injection under load", () => {
     await removeLeftovers(runId);
   }, 120_000);
 
-  /** Lists every instance (bounded pages). */
-  async function instances(): Promise<Array<Record<string, string>>> {
-    const all: Array<Record<string, string>> = [];
-    let token = "";
-    for (let page = 0; page < 20; page++) {
-      const answer = await load.call(
-        "GET",
-        `/v1/instances?pageSize=100${token ? `&pageToken=${token}` : ""}`,
-      );
-      all.push(...(answer.json.instances ?? []));
-      token = answer.json.nextPageToken ?? "";
-      if (!token) break;
-    }
-    return all;
-  }
-
-  /** Waits until every instance's observed status is its desired one; the ms it took. */
-  async function converged(limitMs: number): Promise<number> {
-    const began = Date.now();
-    let last = "";
-    while (Date.now() - began < limitMs) {
-      const all = await instances();
-      const off = all.filter(
-        (i) =>
-          !(
-            (i.desiredState === "DESIRED_STATE_RUNNING" &&
-              i.status === "INSTANCE_STATUS_RUNNING") ||
-            (i.desiredState === "DESIRED_STATE_STOPPED" && i.status === "INSTANCE_STATUS_STOPPED")
-          ),
-      );
-      const ghosts = all.filter((i) => ledger.deleted.has(i.id!));
-      if (off.length === 0 && ghosts.length === 0) return Date.now() - began;
-      const now = [...off, ...ghosts].map((i) => `${i.name} ${i.status}`).join(", ");
-      // What still lags, each time it changes: where the convergence time goes.
-      if (now !== last) note(`waiting for ${off.length + ghosts.length}: ${now.slice(0, 400)}`);
-      last = now;
-      await sleep(200);
-    }
-    throw new Error(`not converged after ${limitMs} ms: ${last}`);
-  }
+  const instances = () => load.list();
+  const converged = (limitMs: number) => load.converged(limitMs, note);
 
   /** One fault under load: inject, restore, wait for readiness, then time the convergence. */
   async function underLoad(

@@ -9,6 +9,7 @@ export {
   meshEnv,
   metricsEnv,
   portVar,
+  urlListVar,
   urlVar,
 } from "./config/index.js";
 export {

@@ -7,6 +7,9 @@ export const INSTALL_POSTGRES = "apt-get install postgresql";
 /** apt package that provides nats-server. */
 export const INSTALL_NATS = "apt-get install nats-server";
 
+/** apt package that provides haproxy (the load balancer in front of replicas). */
+export const INSTALL_HAPROXY = "apt-get install haproxy";
+
 /** The directories searched for executables: PATH plus the sbin folders a non-root PATH lacks. */
 export function searchDirs(path = process.env.PATH ?? ""): string[] {
   const dirs = path.split(delimiter).filter((dir) => dir !== "");
@@ -33,6 +36,13 @@ export function findExecutable(name: string, dirs: string[]): string | undefined
 export function findNatsServer(dirs: string[] = searchDirs()): string {
   const found = findExecutable("nats-server", dirs);
   if (!found) throw new EngineMissingError("nats-server", INSTALL_NATS);
+  return found;
+}
+
+/** The haproxy executable; throws EngineMissingError when absent. */
+export function findHaproxy(dirs: string[] = searchDirs()): string {
+  const found = findExecutable("haproxy", dirs);
+  if (!found) throw new EngineMissingError("haproxy", INSTALL_HAPROXY);
   return found;
 }
 

@@ -1,8 +1,10 @@
 // The engines alone, without vitest: what `npm start` uses.
 export {
   findExecutable,
+  findHaproxy,
   findNatsServer,
   findPostgresBinDir,
+  INSTALL_HAPROXY,
   INSTALL_NATS,
   INSTALL_POSTGRES,
   type PostgresSearch,
@@ -10,11 +12,25 @@ export {
 } from "./engine-binaries.js";
 export { EngineMissingError, EngineStartError } from "./errors.js";
 export { findFreePort, isPortListening, waitForPort } from "./free-port.js";
+export {
+  type BalancedPort,
+  type BalancedServer,
+  type HaproxyHandle,
+  haproxyConfig,
+  startHaproxy,
+} from "./haproxy.js";
 export { startNats } from "./nats.js";
+export {
+  type NatsClusterHandle,
+  type NatsClusterNodeHandle,
+  type NatsClusterOptions,
+  startNatsCluster,
+} from "./nats-cluster.js";
 export {
   BERTH_NATS_SERVICES,
   type BerthNatsService,
   berthNatsUsers,
+  type NatsClusterNode,
   type NatsUser,
   natsServerConfig,
 } from "./nats-users.js";

@@ -104,18 +104,40 @@ export function berthNatsUsers(
 /** A JSON string: valid in nats-server's config syntax, which accepts JSON values. */
 const quoted = (value: string) => JSON.stringify(value);
 
+/** A node's place in a JetStream cluster: the route port and the other nodes' route ports. */
+export interface NatsClusterNode {
+  /** The cluster's name (the same on every node). */
+  name: string;
+  /** This node's name, unique in the cluster (JetStream clustering needs one). */
+  serverName: string;
+  /** The route port this node listens on (127.0.0.1). */
+  port: number;
+  /** The route ports of the other nodes. */
+  routes: readonly number[];
+  /** Routes log in with this user and password: a stranger on the route port cannot join. */
+  user: string;
+  password: string;
+}
+
 /** The nats-server configuration file for these users, listening on 127.0.0.1:port. */
 export function natsServerConfig(options: {
   port: number;
   storeDir: string;
   users: readonly NatsUser[];
+  cluster?: NatsClusterNode | undefined;
 }): string {
   const users = options.users.map(
     (u) =>
       `    { user: ${quoted(u.user)}, password: ${quoted(u.password)}, permissions: { publish: { allow: ${JSON.stringify(u.publish)}${u.publishDeny?.length ? `, deny: ${JSON.stringify(u.publishDeny)}` : ""} }, subscribe: { allow: ${JSON.stringify(u.subscribe)} }${u.allowResponses ? ", allow_responses: true" : ""} } }`,
   );
+  const cluster = options.cluster;
+  const route = (port: number) =>
+    quoted(
+      `nats://${encodeURIComponent(cluster?.user ?? "")}:${encodeURIComponent(cluster?.password ?? "")}@127.0.0.1:${port}`,
+    );
   return [
     "# Written by Berth on every start; one user per service, see SECURITY.md.",
+    ...(cluster ? [`server_name: ${quoted(cluster.serverName)}`] : []),
     `listen: "127.0.0.1:${options.port}"`,
     `jetstream { store_dir: ${quoted(options.storeDir)} }`,
     "authorization {",
@@ -123,6 +145,16 @@ export function natsServerConfig(options: {
     users.join(",\n"),
     "  ]",
     "}",
+    ...(cluster
+      ? [
+          "cluster {",
+          `  name: ${quoted(cluster.name)}`,
+          `  listen: "127.0.0.1:${cluster.port}"`,
+          `  authorization { user: ${quoted(cluster.user)}, password: ${quoted(cluster.password)} }`,
+          `  routes: [${cluster.routes.map(route).join(", ")}]`,
+          "}",
+        ]
+      : []),
     "",
   ].join("\n");
 }

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -14,7 +15,8 @@ import type { NatsHandle, NatsOptions } from "./types.js";
 const READY_TIMEOUT_MS = 30_000;
 
 /**
- * Starts nats-server with JetStream on 127.0.0.1 and waits until JetStream answers. It knows
+ * Starts nats-server with JetStream on 127.0.0.1 and waits until JetStream answers (for a
+ * cluster node: until the cluster has elected its JetStream leader). It knows
  * only options.users (a config file beside the store, mode 0600, holds them): a client without
  * a user and password is refused.
  */
@@ -32,9 +34,11 @@ export async function startNats(options: NatsOptions): Promise<NatsHandle> {
   if (!probe) throw new EngineStartError("nats-server needs at least one user");
   const configFile = `${storeDir.replace(/\/$/, "")}.conf`;
   await mkdir(dirname(configFile), { recursive: true });
-  await writeFile(configFile, natsServerConfig({ port, storeDir, users: options.users }), {
-    mode: 0o600,
-  });
+  await writeFile(
+    configFile,
+    natsServerConfig({ port, storeDir, users: options.users, cluster: options.cluster }),
+    { mode: 0o600 },
+  );
   await chmod(configFile, 0o600);
   const args = ["-c", configFile];
   if (options.logFile) args.push("-l", resolve(options.logFile));
@@ -58,7 +62,17 @@ export async function startNats(options: NatsOptions): Promise<NatsHandle> {
       output: lastLines(output),
     });
   }
-  return { url, pid: child.pid ?? 0, stop: () => stopProcess(child) };
+  return {
+    url,
+    pid: child.pid ?? 0,
+    stop: () => stopProcess(child),
+    async kill() {
+      if (hasExited(child)) return;
+      const exited = once(child, "exit");
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
 }
 
 /** Polls until a client can connect and JetStream answers an account info request. */

@@ -1,4 +1,4 @@
-import type { BerthNatsService, NatsUser } from "./nats-users.js";
+import type { BerthNatsService, NatsClusterNode, NatsUser } from "./nats-users.js";
 
 /** A running Postgres started by the testkit. */
 export interface PostgresHandle {
@@ -30,6 +30,8 @@ export interface NatsHandle {
   pid: number;
   /** Stops the server and waits for it to exit. */
   stop(): Promise<void>;
+  /** kill -9: the server gets no chance to leave the cluster cleanly; resolves once it is gone. */
+  kill(): Promise<void>;
 }
 
 /** Options of startNats. */
@@ -42,6 +44,8 @@ export interface NatsOptions {
   logFile?: string;
   /** Who may connect and what each may publish and subscribe to (berthNatsUsers). */
   users: readonly NatsUser[];
+  /** This server as one node of a JetStream cluster (startNatsCluster sets it). */
+  cluster?: NatsClusterNode;
 }
 
 /** A database created for one test file. */

@@ -19,6 +19,7 @@ export const gatewayEnv = z.object({
   LOG_LEVEL: baseEnv.LOG_LEVEL,
   DATABASE_URL: baseEnv.DATABASE_URL,
   NATS_URL: baseEnv.NATS_URL,
+  NATS_STREAM_REPLICAS: baseEnv.NATS_STREAM_REPLICAS,
   /** A second, key-less /metrics listener (loopback by default); GET /metrics on HTTP_PORT needs a key. */
   ...metricsEnv,
   HTTP_PORT: portVar(8080),

@@ -135,6 +135,7 @@ export async function startGateway(
     const revocations = createRevocationFeed({
       nc,
       logger: log,
+      replicas: config.NATS_STREAM_REPLICAS,
       onRevoked: (id) => keys.forget(id),
     });
     revocations.start();
@@ -145,6 +146,7 @@ export async function startGateway(
       const limiter = createSharedRateLimiter({
         nc,
         logger: log,
+        replicas: config.NATS_STREAM_REPLICAS,
         scope,
         deployment: deploymentOf(config.DATABASE_URL),
         local: createRateLimiter(),

@@ -23,6 +23,8 @@ export interface Ledger {
   abandoned: string[];
   /** MCP tool calls answered with the echo. */
   mcpCalls: number;
+  /** Each MCP tool call: when it began (ms since the epoch) and the attempts it took (1 = no retry). */
+  mcpAttempts: Array<{ at: number; attempts: number }>;
   /** 4xx answers to the deliberate mistakes (the client's own), and their count. */
   mistakes: number;
   /** The first answers that were neither success, 4xx nor 503: what was called and what it said. */
@@ -39,6 +41,7 @@ export function newLedger(): Ledger {
     inconsistencies: [],
     abandoned: [],
     mcpCalls: 0,
+    mcpAttempts: [],
     mistakes: 0,
     odd: [],
   };
@@ -62,6 +65,13 @@ export interface AnswerBody {
 export interface Load {
   /** One REST call, retried on 503 and on no gateway (same body, same request id), as the SDK does. */
   call(method: string, path: string, body?: unknown): Promise<{ status: number; json: AnswerBody }>;
+  /** Every instance (bounded pages). */
+  list(): Promise<Array<Record<string, string>>>;
+  /**
+   * Waits until every instance's observed status is its desired one and no acknowledged delete
+   * is still listed; resolves with the ms it took, throws naming what lags after limitMs.
+   */
+  converged(limitMs: number, note?: (text: string) => void): Promise<number>;
   /** Runs the mixed load until stop() (bounded by maxOps per loop). */
   run(options: {
     urlEndpoint: string;
@@ -187,8 +197,9 @@ export function createLoad(gatewayUrl: string, apiKey: string, ledger: Ledger): 
   };
 
   const mcpCall = async (instance: string, clients: Map<string, Client>) => {
-    const deadline = Date.now() + OP_DEADLINE_MS;
-    for (;;) {
+    const at = Date.now();
+    const deadline = at + OP_DEADLINE_MS;
+    for (let attempts = 1; ; attempts++) {
       try {
         let client = clients.get(instance);
         if (!client) {
@@ -208,6 +219,7 @@ export function createLoad(gatewayUrl: string, apiKey: string, ledger: Ledger): 
         const text = (result.content as Array<{ text?: string }>)[0]?.text;
         if (text !== `Echo: ${message}`) ledger.inconsistencies.push(`echo answered ${text}`);
         else ledger.mcpCalls++;
+        ledger.mcpAttempts.push({ at, attempts });
         return;
       } catch (error) {
         const status = error instanceof StreamableHTTPError ? error.code : undefined;
@@ -233,8 +245,49 @@ export function createLoad(gatewayUrl: string, apiKey: string, ledger: Ledger): 
     }
   };
 
+  const list: Load["list"] = async () => {
+    const all: Array<Record<string, string>> = [];
+    let token = "";
+    for (let page = 0; page < 20; page++) {
+      const answer = await call(
+        "GET",
+        `/v1/instances?pageSize=100${token ? `&pageToken=${token}` : ""}`,
+      );
+      all.push(...(answer.json.instances ?? []));
+      token = answer.json.nextPageToken ?? "";
+      if (!token) break;
+    }
+    return all;
+  };
+
+  const converged: Load["converged"] = async (limitMs, note) => {
+    const began = Date.now();
+    let last = "";
+    while (Date.now() - began < limitMs) {
+      const all = await list();
+      const off = all.filter(
+        (i) =>
+          !(
+            (i.desiredState === "DESIRED_STATE_RUNNING" &&
+              i.status === "INSTANCE_STATUS_RUNNING") ||
+            (i.desiredState === "DESIRED_STATE_STOPPED" && i.status === "INSTANCE_STATUS_STOPPED")
+          ),
+      );
+      const ghosts = all.filter((i) => ledger.deleted.has(i.id!));
+      if (off.length === 0 && ghosts.length === 0) return Date.now() - began;
+      const now = [...off, ...ghosts].map((i) => `${i.name} ${i.status}`).join(", ");
+      // What still lags, each time it changes: where the convergence time goes.
+      if (now !== last) note?.(`waiting for ${off.length + ghosts.length}: ${now.slice(0, 400)}`);
+      last = now;
+      await sleep(200);
+    }
+    throw new Error(`not converged after ${limitMs} ms: ${last}`);
+  };
+
   return {
     call,
+    list,
+    converged,
     run({ urlEndpoint, mcpInstances, maxOps, health }) {
       let stopping = false;
       const control = (async () => {

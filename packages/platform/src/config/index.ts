@@ -7,5 +7,6 @@ export {
   meshEnv,
   metricsEnv,
   portVar,
+  urlListVar,
   urlVar,
 } from "./load-config.js";

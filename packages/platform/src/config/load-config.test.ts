@@ -18,6 +18,25 @@ const schema = z.object({
 });
 
 describe("loadConfig", () => {
+  it("takes the servers of a NATS cluster and the copies of each stream", () => {
+    const config = loadConfig(schema, {
+      ...mesh,
+      DATABASE_URL: "postgres://u:p@127.0.0.1:5432/berth",
+      NATS_URL: "nats://127.0.0.1:4222,nats://127.0.0.1:4223, nats://127.0.0.1:4224",
+      NATS_STREAM_REPLICAS: "3",
+    });
+    expect(config.NATS_STREAM_REPLICAS).toBe(3);
+    expect(config.NATS_URL.split(",")).toHaveLength(3);
+    expect(() =>
+      loadConfig(schema, {
+        ...mesh,
+        DATABASE_URL: "postgres://u:p@127.0.0.1:5432/berth",
+        NATS_URL: "nats://127.0.0.1:4222,http://x",
+        NATS_STREAM_REPLICAS: "7",
+      }),
+    ).toThrow(/NATS_URL.*NATS_STREAM_REPLICAS|NATS_STREAM_REPLICAS.*NATS_URL/);
+  });
+
   it("parses valid variables and fills defaults", () => {
     const config = loadConfig(schema, {
       ...mesh,

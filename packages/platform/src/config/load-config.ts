@@ -65,6 +65,20 @@ export function urlVar(protocols: string[], defaultUrl?: string) {
 }
 
 /**
+ * One URL or a comma-separated list of them (the servers of a cluster, any of which will do),
+ * each restricted to the given protocols. The value stays the string it was.
+ */
+export function urlListVar(protocols: string[], defaultUrl?: string) {
+  const one = urlVar(protocols);
+  const schema = z
+    .string()
+    .refine((value) => value.split(",").every((part) => one.safeParse(part.trim()).success), {
+      message: `must be a URL like ${protocols[0]}//host:port, or several separated by commas`,
+    });
+  return defaultUrl === undefined ? schema : schema.default(defaultUrl);
+}
+
+/**
  * A service's credentials on the mesh: its certificate and key from the mesh CA (PEM text or a
  * file path each; npm start keeps them in .berth/mesh/) and its own NATS user. Required: a
  * service without them could not be told apart from a stranger on the internal ports.
@@ -97,6 +111,17 @@ export const baseEnv = {
   ...meshEnv,
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   DATABASE_URL: urlVar(["postgres:", "postgresql:"]),
-  NATS_URL: urlVar(["nats:", "tls:"], "nats://127.0.0.1:4222"),
+  /** One NATS server, or the servers of a cluster separated by commas (the client fails over). */
+  NATS_URL: urlListVar(["nats:", "tls:"], "nats://127.0.0.1:4222"),
+  /**
+   * How many servers keep a copy of each Berth stream and key-value bucket: 1 on a single server,
+   * 3 on a three-node JetStream cluster (a stream then survives the loss of one node).
+   */
+  NATS_STREAM_REPLICAS: z.coerce
+    .number()
+    .int("must be an integer")
+    .min(1, "must be 1 to 5")
+    .max(5, "must be 1 to 5")
+    .default(1),
   OTEL_EXPORTER_OTLP_ENDPOINT: urlVar(["http:", "https:"]).optional(),
 };

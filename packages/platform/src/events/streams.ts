@@ -23,10 +23,17 @@ const SUBJECTS: Record<StreamName, string> = {
 // Dead letters wait for an operator, but not forever.
 const DEAD_LETTER_MAX_AGE_MS = 30 * 24 * 3_600_000;
 
-/** The configuration of one Berth stream (durations in nanoseconds, as JetStream wants). */
-export function streamConfig(name: StreamName): Partial<StreamConfig> & { name: string } {
+/**
+ * The configuration of one Berth stream (durations in nanoseconds, as JetStream wants), kept on
+ * `replicas` servers of a JetStream cluster (NATS_STREAM_REPLICAS).
+ */
+export function streamConfig(
+  name: StreamName,
+  replicas = 1,
+): Partial<StreamConfig> & { name: string } {
   return {
     name,
+    num_replicas: replicas,
     subjects: [SUBJECTS[name]],
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
@@ -42,14 +49,18 @@ export const ALL_STREAMS: readonly StreamName[] = [...Object.values(STREAMS), DE
 const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_IN_USE = 10058;
 
-/** Creates or updates the given streams (all by default); safe to call from every service at once. */
+/**
+ * Creates or updates the given streams (all by default) with `replicas` copies each; safe to
+ * call from every service at once.
+ */
 export async function ensureStreams(
   nc: NatsConnection,
   names: readonly StreamName[] = ALL_STREAMS,
+  replicas = 1,
 ): Promise<void> {
   const jsm = await jetstreamManager(nc);
   for (const name of names) {
-    const config = streamConfig(name);
+    const config = streamConfig(name, replicas);
     try {
       await jsm.streams.update(name, config);
     } catch (error) {

@@ -41,6 +41,7 @@ export interface ServiceBackboneOptions {
   config: MeshIdentityConfig & {
     DATABASE_URL: string;
     NATS_URL: string;
+    NATS_STREAM_REPLICAS?: number | undefined;
     NATS_USER: string;
     NATS_PASSWORD: string;
     LOG_LEVEL: string;
@@ -84,7 +85,7 @@ export async function openServiceBackbone(
       pass: options.config.NATS_PASSWORD,
     });
     closer.add("nats", () => nc.drain());
-    await ensureStreams(nc);
+    await ensureStreams(nc, undefined, options.config.NATS_STREAM_REPLICAS ?? 1);
     // A dead letter of an event this service produced is replayed by this service (only it may
     // publish its subjects).
     const replays = serveDeadLetterReplays(nc, options.service, log);

@@ -16,6 +16,8 @@ export interface RevocationFeed {
 export interface RevocationFeedOptions {
   nc: NatsConnection;
   logger: Logger;
+  /** Copies of the bucket on a JetStream cluster (NATS_STREAM_REPLICAS); 1 by default. */
+  replicas?: number;
   /** Called for every key revoked on any replica (this one included). */
   onRevoked(keyId: string): void;
   /** Delay between attempts while NATS is away (default 1 s). */
@@ -49,6 +51,7 @@ export function createRevocationFeed(options: RevocationFeedOptions): Revocation
   const kv = () => {
     bucket ??= openBucket(options.nc, GATEWAY_BUCKETS.revocations, {
       history: 1,
+      replicas: options.replicas ?? 1,
       ttl: KEEP_MS,
       timeout: 2_000,
     }).catch((error) => {

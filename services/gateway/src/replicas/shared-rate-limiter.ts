@@ -9,6 +9,8 @@ import { GATEWAY_BUCKETS, openBucket } from "./gateway-buckets.js";
 export interface SharedRateLimiterOptions {
   nc: NatsConnection;
   logger: Logger;
+  /** Copies of the bucket on a JetStream cluster (NATS_STREAM_REPLICAS); 1 by default. */
+  replicas?: number;
   /**
    * Names this limiter's buckets apart from another's in the shared store ("key", "address"),
    * and the deployment's apart from another deployment's on the same NATS (deploymentOf).
@@ -129,6 +131,7 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Shar
   const kv = () => {
     bucket ??= openBucket(options.nc, GATEWAY_BUCKETS.rates, {
       history: 1,
+      replicas: options.replicas ?? 1,
       ttl: ENTRY_TTL_MS,
       max_bytes: MAX_BYTES,
       storage: StorageType.Memory,
