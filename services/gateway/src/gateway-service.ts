@@ -217,12 +217,10 @@ export async function startGateway(
       identity,
     });
     // Delegated upstream credentials: each person's own grant to a url instance's upstream.
-    const upstreamFetch = createGuardedFetch(
-      createGuardedLookup({
-        allowLoopback: config.BERTH_ALLOW_LOOPBACK_ENDPOINTS,
-        allowPrivate: config.BERTH_ALLOW_PRIVATE_ENDPOINTS,
-      }),
-    );
+    const upstreamFetch = createGuardedFetch({
+      allowLoopback: config.BERTH_ALLOW_LOOPBACK_ENDPOINTS,
+      allowPrivate: config.BERTH_ALLOW_PRIVATE_ENDPOINTS,
+    });
     closer.add("upstream authorization fetch", () => upstreamFetch.close());
     const delegated = createDelegatedCredentials({
       instances: instancesClient,

@@ -1,7 +1,7 @@
-import type { LookupFunction } from "node:net";
+import { type AddressPolicy, classifyHost, classProblem, createGuardedLookup } from "@berth/spec";
 import { Agent, fetch as undiciFetch } from "undici";
 
-/** A fetch whose connections go through the guarded lookup, and a way to close them. */
+/** A fetch whose connections obey the endpoint address policy, and a way to close them. */
 export interface GuardedFetch {
   fetch: (input: string | URL, init?: RequestInit) => Promise<Response>;
   close(): Promise<void>;
@@ -9,24 +9,28 @@ export interface GuardedFetch {
 
 /**
  * The fetch the gateway uses toward upstream authorization servers. Their addresses come from
- * metadata an upstream publishes, so each name is resolved with the same guard as url
- * endpoints (createGuardedLookup): metadata cannot send the gateway to a forbidden address.
- * Redirects are not followed (the MCP SDK's helpers follow only same-origin ones themselves).
+ * metadata an upstream publishes, so they obey the same policy as url endpoints: an address
+ * literal is checked before the request, a name when it is resolved (createGuardedLookup), so
+ * metadata cannot send the gateway to a forbidden address. Redirects are not followed.
  */
-export function createGuardedFetch(lookup?: LookupFunction, timeoutMs = 10_000): GuardedFetch {
+export function createGuardedFetch(policy: AddressPolicy, timeoutMs = 10_000): GuardedFetch {
   const dispatcher = new Agent({
-    ...(lookup ? { connect: { lookup } } : {}),
+    connect: { lookup: createGuardedLookup(policy) },
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });
   return {
-    fetch: ((input: string | URL, init?: RequestInit) =>
-      undiciFetch(input, {
+    fetch: (async (input: string | URL, init?: RequestInit) => {
+      const url = new URL(input instanceof Request ? input.url : input);
+      const refused = classProblem(classifyHost(url.hostname), policy);
+      if (refused) throw new Error(`refused to connect to ${url.host}: ${refused}`);
+      return undiciFetch(url, {
         ...(init as object),
         dispatcher,
         redirect: "manual",
         signal: init?.signal ?? AbortSignal.timeout(timeoutMs),
-      })) as never,
+      });
+    }) as never,
     close: () => dispatcher.close().catch(() => undefined),
   };
 }
