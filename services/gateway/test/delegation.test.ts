@@ -52,18 +52,18 @@ describe("delegated upstream credentials", () => {
     return { status: response.status, text, body: (text ? JSON.parse(text) : {}) as Json };
   };
   const admin = (method: string, path: string, body?: unknown) =>
-    call(mesh.gateway.url, mesh.apiKey, method, path, body);
+    call(gateway.url, mesh.apiKey, method, path, body);
 
   /** A Berth user signed in with the MCP SDK's OAuth client: a gateway-wide access token. */
   const berthToken = async (username: string) => {
     const provider = new MemoryOAuthProvider();
     const serverUrl = gateway.url.replace("0.0.0.0", "127.0.0.1");
-    expect(await auth(provider, { serverUrl })).toBe("REDIRECT");
+    expect(await auth(provider, { serverUrl, scope: "mcp" })).toBe("REDIRECT");
     const signedIn = await signIn(provider.authorizations[0]!, { username, password: PASSWORD });
     if (signedIn.kind !== "code") throw new Error(`sign-in ended with ${JSON.stringify(signedIn)}`);
-    expect(await auth(provider, { serverUrl, authorizationCode: signedIn.code })).toBe(
-      "AUTHORIZED",
-    );
+    expect(
+      await auth(provider, { serverUrl, scope: "mcp", authorizationCode: signedIn.code }),
+    ).toBe("AUTHORIZED");
     return provider.saved!.access_token;
   };
 
