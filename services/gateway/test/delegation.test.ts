@@ -1,11 +1,17 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createLogger, loadConfig } from "@berth/platform";
+import { ConnectInstanceResponseSchema, createBerthClient } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
+import { toJson } from "@bufbuild/protobuf";
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBerth } from "../../../packages/cli/test/support/run-berth.js";
 import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/mesh.js";
 import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
@@ -34,6 +40,7 @@ describe("delegated upstream credentials", () => {
   let upstream: ProtectedUpstream;
   let db: pg.Client;
   const logLines: string[] = [];
+  const configDirs: string[] = [];
   const clients: Client[] = [];
 
   const call = async (
@@ -89,11 +96,51 @@ describe("delegated upstream credentials", () => {
     return result.content[0]?.text;
   };
 
-  /** Connects a Berth user's upstream account: the gateway's flow, the user signing in upstream. */
-  const connectUpstream = async (token: string, upstreamUser: string) => {
+  /** Starts the flow over REST: the response's text and its authorization URL. */
+  const startOverRest = async (token: string) => {
     const started = await call(gateway.url, token, "POST", "/v1/instances/upstream:connect", {});
     expect(started.status, started.text).toBe(200);
-    const authorizationUrl = new URL(started.body.authorizationUrl as string);
+    return { text: started.text, url: started.body.authorizationUrl as string };
+  };
+  /** Starts the flow with the SDK (Connect protocol). */
+  const startWithSdk = async (token: string) => {
+    const berth = createBerthClient({ baseUrl: gateway.url, accessToken: token });
+    const started = await berth.delegation.connectInstance({ instance: "upstream" });
+    expect(started.expireTime, "an expiry").toBeDefined();
+    return {
+      text: JSON.stringify(toJson(ConnectInstanceResponseSchema, started)),
+      url: started.authorizationUrl,
+    };
+  };
+  /** Starts the flow with the CLI, signed in (`berth login`'s credentials file holds the token). */
+  const startWithCli = async (token: string) => {
+    const dir = await mkdtemp(join(tmpdir(), "berth-delegation-"));
+    configDirs.push(dir);
+    await writeFile(
+      join(dir, "credentials.json"),
+      JSON.stringify({
+        [gateway.url]: {
+          tokens: { access_token: token, token_type: "Bearer" },
+          expiresAt: Date.now() + 600_000,
+        },
+      }),
+      { mode: 0o600 },
+    );
+    const run = await runBerth(["instances", "connect", "upstream", "--no-browser"], {
+      url: gateway.url,
+      env: { BERTH_CONFIG_DIR: dir },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("Open this address to connect your account");
+    const url = /^(http\S+)$/m.exec(run.stdout)?.[1];
+    expect(url, run.stdout).toBeDefined();
+    return { text: run.stdout + run.stderr, url: url! };
+  };
+
+  /** Connects a Berth user's upstream account: the gateway's flow, the user signing in upstream. */
+  const connectUpstream = async (start: { text: string; url: string }, upstreamUser: string) => {
+    const started = start;
+    const authorizationUrl = new URL(started.url);
     expect(authorizationUrl.origin).toBe(issuer.issuer);
     expect(authorizationUrl.searchParams.get("code_challenge_method")).toBe("S256");
     expect(authorizationUrl.searchParams.get("resource")).toBe(upstream.url);
@@ -149,6 +196,7 @@ describe("delegated upstream credentials", () => {
   afterAll(async () => {
     await Promise.allSettled(clients.map((c) => c.close()));
     await db?.end();
+    await Promise.all(configDirs.map((dir) => rm(dir, { recursive: true, force: true })));
     await gateway?.stop();
     await mesh?.stop();
     await upstream?.stop();
@@ -195,8 +243,17 @@ describe("delegated upstream credentials", () => {
     expect(viaKey.status).toBe(403);
 
     // Each connects their own upstream account through the gateway's flow.
-    const aliceFlow = await connectUpstream(alice, "alice-upstream");
-    const bobFlow = await connectUpstream(bob, "bob-upstream");
+    // Alice starts over REST first, then again with the SDK (which replaces the first flow);
+    // Bob with the CLI.
+    const superseded = await startOverRest(alice);
+    const aliceFlow = await connectUpstream(await startWithSdk(alice), "alice-upstream");
+    const bobFlow = await connectUpstream(await startWithCli(bob), "bob-upstream");
+    // The REST flow Alice started first was replaced: its state is no longer known.
+    const stale = await fetch(
+      `${gateway.url}/delegation/callback?${new URLSearchParams({ code: "x", state: new URL(superseded.url).searchParams.get("state") ?? "" })}`,
+    );
+    expect(stale.status).toBe(400);
+    await stale.body?.cancel();
     // The state is single-use: the same redirect again stores nothing.
     const replay = await fetch(
       `${gateway.url}/delegation/callback?${new URLSearchParams({ code: aliceFlow.code, state: aliceFlow.state })}`,
@@ -280,6 +337,7 @@ describe("delegated upstream credentials", () => {
     );
     expect(grants.rows.length, "two user grants and the registered client").toBe(3);
     const exposed = [
+      superseded.text,
       aliceFlow.started.text,
       aliceFlow.page,
       bobFlow.started.text,
