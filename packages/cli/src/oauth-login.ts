@@ -97,6 +97,14 @@ class FileProvider implements OAuthClientProvider {
   }
 }
 
+/** Tries to open an address in the desktop's browser (xdg-open / open); silent when there is none. */
+export function openInBrowser(url: string): void {
+  const opener = process.platform === "darwin" ? "open" : "xdg-open";
+  spawn(opener, [url], { stdio: "ignore", detached: true })
+    .on("error", () => {})
+    .unref();
+}
+
 /** Options of login. */
 export interface LoginOptions {
   url: string;
@@ -154,12 +162,7 @@ export async function login(options: LoginOptions): Promise<void> {
       redirect,
       (url) => {
         options.say(`Open this address to sign in:\n${url.href}`);
-        if (options.browser) {
-          const opener = process.platform === "darwin" ? "open" : "xdg-open";
-          spawn(opener, [url.href], { stdio: "ignore", detached: true })
-            .on("error", () => {})
-            .unref();
-        }
+        if (options.browser) openInBrowser(url.href);
       },
     );
     // Always a new sign-in: tokens kept from before are replaced.

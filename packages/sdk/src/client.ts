@@ -1,6 +1,7 @@
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { AuditService } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
+import { DelegationService } from "@berth/proto/gen/berth/gateway/v1/delegation_pb";
 import { UsersService } from "@berth/proto/gen/berth/gateway/v1/users_pb";
 import { VirtualServersService } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
@@ -52,6 +53,11 @@ export interface BerthClient {
   users: Client<typeof UsersService>;
   /** Virtual servers: several instances as one MCP endpoint, /mcp/v/{name}. */
   virtualServers: Client<typeof VirtualServersService>;
+  /**
+   * The signed-in person's own accounts at url instances' upstreams (json_spec.delegation):
+   * connect (an authorization URL to open), status, disconnect. Needs an OAuth access token.
+   */
+  delegation: Client<typeof DelegationService>;
   /** Events consumers refused (admin). */
   deadLetters: Client<typeof DeadLettersService>;
   /** Who called what through the gateway, and who changed what (admin). */
@@ -92,6 +98,7 @@ export function createBerthClient(options: BerthClientOptions): BerthClient {
       createClient(VirtualServersService, transport),
     ),
     deadLetters: withBerthErrors(DeadLettersService, createClient(DeadLettersService, transport)),
+    delegation: withBerthErrors(DelegationService, createClient(DelegationService, transport)),
     audit: withBerthErrors(AuditService, createClient(AuditService, transport)),
     transport,
   };

@@ -6,6 +6,7 @@
  * on nothing of Berth's, so every package and service can use it.
  */
 export * from "./address-policy.js";
+export * from "./delegation.js";
 export * from "./docker-policy.js";
 export * from "./guarded-lookup.js";
 export * from "./headers.js";

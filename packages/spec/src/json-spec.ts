@@ -11,6 +11,7 @@
  *   "idle": { "timeout": 600, "wake_timeout": 30 } }
  * { "type": "url", "endpoint": "https://…", "transport": "streamable_http",
  *   "headers": { "x-name": "value" }, "authentication": { "type": "bearer" | "none", "token": "…" },
+ *   "delegation": { "type": "oauth", … } (delegation.ts: each user's own upstream grant),
  *   "health_check": { "interval": 30, "timeout": 10 } }
  * ```
  *
@@ -30,6 +31,7 @@
  * Every field has a length limit (see limits.ts) so nothing accepted can overflow a column.
  */
 import { type AddressPolicy, classifyHost, classProblem } from "./address-policy.js";
+import { checkDelegation, type DelegationSpec, readDelegation } from "./delegation.js";
 import { checkHeaders } from "./headers.js";
 import { checkIdle, type IdleSpec, readIdle } from "./idle-policy.js";
 import { LIMITS } from "./limits.js";
@@ -98,6 +100,8 @@ export interface UrlSpec {
   headers: Record<string, string>;
   /** A bearer token (usually a secret reference) sent as `authorization`. */
   bearerToken?: string;
+  /** Each user's own OAuth grant to the upstream (delegation.ts); exclusive with bearerToken. */
+  delegation?: DelegationSpec;
   health: HealthSpec;
 }
 
@@ -158,6 +162,7 @@ export const URL_FIELDS = [
   "transport",
   "headers",
   "authentication",
+  "delegation",
   "health_check",
 ] as const;
 
@@ -388,6 +393,16 @@ export function checkUrlSpec(
   }
   if (options.authentication !== false)
     checkAuthentication(spec.authentication, `${at}.authentication`, options, problems);
+  checkDelegation(spec.delegation, `${at}.delegation`, problems);
+  if (
+    spec.delegation !== undefined &&
+    isObject(spec.authentication) &&
+    spec.authentication.type !== "none"
+  )
+    problems.add(
+      `${at}.delegation`,
+      "is not allowed with bearer authentication: each user's own token is sent instead",
+    );
   checkHealth(spec.health_check, `${at}.health_check`, problems);
 }
 
@@ -437,6 +452,7 @@ function toRuntimeSpec(spec: JsonRecord): RuntimeSpec {
       endpoint: spec.endpoint as string,
       headers: texts(spec.headers),
       bearerToken: auth && auth.type !== "none" ? (auth.token as string) : undefined,
+      ...(spec.delegation !== undefined ? { delegation: readDelegation(spec.delegation)! } : {}),
       health: health(spec.health_check),
     };
   }

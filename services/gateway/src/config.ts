@@ -111,6 +111,11 @@ export const gatewayEnv = z.object({
   BERTH_OAUTH_ISSUERS: z.string().default(""),
   /** Lifetime of the embedded server's access tokens, in seconds. */
   BERTH_OAUTH_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(900),
+  /**
+   * Delegated credentials: a user's upstream access token is refreshed when less than this many
+   * seconds are left of it.
+   */
+  BERTH_DELEGATION_REFRESH_SECONDS: z.coerce.number().int().min(0).default(60),
   /** How often old audit records are looked for. */
   BERTH_AUDIT_RETENTION_INTERVAL_MS: z.coerce.number().int().positive().default(3_600_000),
 });

@@ -11,9 +11,13 @@ import {
 } from "@berth/platform";
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
+import { DelegationService } from "@berth/proto/gen/berth/gateway/v1/delegation_pb";
 import { UsersService } from "@berth/proto/gen/berth/gateway/v1/users_pb";
 import { VirtualServersService } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
-import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
+import {
+  InstancesService,
+  UserGrantsService,
+} from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
 import { createGuardedLookup } from "@berth/spec";
@@ -36,6 +40,13 @@ import type { GatewayConfig } from "./config.js";
 import { createConsoleRoutes } from "./console/console-routes.js";
 import { createCors, parseOrigins } from "./cors.js";
 import { createDeadLettersHandlers } from "./dead-letters/dead-letters-handlers.js";
+import {
+  createDelegatedCredentials,
+  DELEGATION_CALLBACK_PATH,
+} from "./delegation/delegated-credentials.js";
+import { createDelegationCallback } from "./delegation/delegation-callback.js";
+import { createDelegationHandlers } from "./delegation/delegation-handlers.js";
+import { createGuardedFetch } from "./delegation/guarded-fetch.js";
 import { edgeErrors } from "./edge-headers.js";
 import { createForwardingImpl } from "./forwarding-impl.js";
 import { createFrontDoor } from "./front-door.js";
@@ -207,6 +218,22 @@ export async function startGateway(
     const instancesClient = createServiceClient(InstancesService, config.INSTANCES_ADDR, {
       identity,
     });
+    // Delegated upstream credentials: each person's own grant to a url instance's upstream.
+    const upstreamFetch = createGuardedFetch({
+      allowLoopback: config.BERTH_ALLOW_LOOPBACK_ENDPOINTS,
+      allowPrivate: config.BERTH_ALLOW_PRIVATE_ENDPOINTS,
+    });
+    closer.add("upstream authorization fetch", () => upstreamFetch.close());
+    const delegated = createDelegatedCredentials({
+      instances: instancesClient,
+      grants: createServiceClient(UserGrantsService, config.INSTANCES_ADDR, { identity }),
+      orm,
+      publicUrl: () => oauth.publicUrl(),
+      fetch: upstreamFetch.fetch,
+      refreshBeforeMs: config.BERTH_DELEGATION_REFRESH_SECONDS * 1000,
+      specTtlMs: Math.max(config.MCP_RESOLVE_CACHE_MS, 1_000),
+      logger: log,
+    });
     // edgeErrors first: it is the outermost, so every error leaves with its edge headers.
     const interceptors = [
       edgeErrors,
@@ -253,8 +280,28 @@ export async function startGateway(
         impl: createUsersHandlers({
           store: userStore,
           orm,
-          onDeleted: (id) => oauth.userRemoved(id),
+          onDeleted: (id) => {
+            oauth.userRemoved(id);
+            const actor = oauth.embeddedActorOf(id);
+            if (actor) {
+              delegated
+                .userRemoved(actor)
+                .catch((error: unknown) =>
+                  log.warn(
+                    { err: error, user_id: id },
+                    "deleting the user's delegated grants failed",
+                  ),
+                );
+            }
+          },
           logger: log,
+        }),
+      },
+      {
+        service: DelegationService as DescService,
+        impl: createDelegationHandlers({
+          credentials: delegated,
+          whoami: (header) => authenticator.authenticate(header),
         }),
       },
       {
@@ -304,7 +351,14 @@ export async function startGateway(
       },
     });
     closer.add("activity reports", async () => activity.stop());
-    const invalidations = createInvalidationListener(nc, (id) => resolver.invalidate(id), log);
+    const invalidations = createInvalidationListener(
+      nc,
+      (id) => {
+        resolver.invalidate(id);
+        delegated.invalidate(id);
+      },
+      log,
+    );
     await invalidations.start();
     closer.add("endpoint cache events", () => invalidations.stop());
     const circuits = createCircuitReporter(nc, log);
@@ -347,6 +401,7 @@ export async function startGateway(
       logger: log,
       onCall: onMcpCall,
       activity,
+      credentials: delegated.endpointFor,
     });
     virtualMcp = createVirtualMcp({
       store: virtualServerStore,
@@ -411,6 +466,12 @@ export async function startGateway(
         },
         // OAuth: protected resource metadata (RFC 9728) and the embedded authorization server.
         ...oauth.routes,
+        {
+          name: "delegation-callback",
+          methods: ["GET"],
+          paths: [DELEGATION_CALLBACK_PATH],
+          handle: createDelegationCallback(delegated),
+        },
         { name: "mcp-virtual", prefixes: ["/mcp/v/"], handle: virtualMcp.handle },
         { name: "metrics", methods: ["GET"], paths: ["/metrics"], handle: gatewayMetrics.route },
         { name: "mcp", paths: ["/mcp"], prefixes: ["/mcp/"], handle: mcp.handle },

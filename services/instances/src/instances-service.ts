@@ -8,13 +8,16 @@ import {
 import {
   InstanceSecretsService,
   InstancesService,
+  UserGrantsService,
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import type { InstancesConfig } from "./config.js";
 import { InstanceEntity } from "./db/instance-entity.js";
 import { INSTANCE_CHANGES_CHANNEL, instancesMigrations } from "./db/migrations.js";
 import { SecretEntity } from "./db/secret-entity.js";
+import { UserGrantEntity } from "./db/user-grant-entity.js";
 import { createInstancesHandlers } from "./handlers/instances-handlers.js";
 import { createSecretsHandlers } from "./handlers/secrets-handler.js";
+import { createUserGrantsHandlers } from "./handlers/user-grants-handler.js";
 import { instanceFromRow } from "./instance-mapper.js";
 import { rewrapSecrets } from "./secrets/rewrap.js";
 import { createSecretStore } from "./secrets/secret-store.js";
@@ -43,7 +46,7 @@ export async function startInstances(config: InstancesConfig, logger?: Logger): 
     config,
     logger,
     schema: "instances",
-    entities: [InstanceEntity, SecretEntity],
+    entities: [InstanceEntity, SecretEntity, UserGrantEntity],
     migrations: instancesMigrations,
     withInbox: true,
   });
@@ -98,6 +101,7 @@ export async function startInstances(config: InstancesConfig, logger?: Logger): 
           logger: log,
         }),
       ),
+      bind(UserGrantsService, createUserGrantsHandlers({ orm, ring, logger: log })),
     ];
     const port = await serveGrpc(backbone, services, config.GRPC_PORT, 2_000);
     return { port, metricsPort: backbone.metricsPort, stop: () => closer.closeAll() };

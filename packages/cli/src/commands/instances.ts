@@ -2,6 +2,7 @@ import { DesiredState, type McpServerInstance, paginate } from "@berth/sdk";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { parseAssignments, UsageError } from "../args.js";
 import type { CommandGroup, Context } from "../types.js";
+import { instanceConnectionCommands } from "./instance-connections.js";
 import { instanceOperations } from "./instance-operations.js";
 import { printInstance, printInstances, reportChange, WAIT_OPTIONS } from "./instance-view.js";
 import { goneGoal, runningGoal, stoppedGoal } from "./wait.js";
@@ -141,4 +142,5 @@ export const instancesCommands: CommandGroup = {
     },
   },
   ...instanceOperations,
+  ...instanceConnectionCommands,
 };

@@ -1,6 +1,7 @@
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { AuditService } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
+import { DelegationService } from "@berth/proto/gen/berth/gateway/v1/delegation_pb";
 import { UsersService } from "@berth/proto/gen/berth/gateway/v1/users_pb";
 import { http } from "@berth/proto/gen/google/api/annotations_pb";
 import { type DescMethod, getOption, hasOption } from "@bufbuild/protobuf";
@@ -38,12 +39,15 @@ export function allows(granted: Iterable<Scope>, needed: Scope): boolean {
 
 /**
  * The scope an RPC needs, derived from its descriptor: API key management, dead letters
- * (events may name any instance) and the audit trail need admin; a method
+ * (events may name any instance) and the audit trail need admin; delegated credentials (a
+ * person connecting their own upstream account) need mcp; a method
  * without side effects (idempotency_level NO_SIDE_EFFECTS, or bound to HTTP GET) needs read;
  * anything else needs write.
  */
 export function requiredScope(method: DescMethod): Scope {
   if (ADMIN_SERVICES.includes(method.parent.typeName)) return "admin";
+  // Connecting one's own upstream account is part of using MCP servers, not of managing them.
+  if (method.parent.typeName === DelegationService.typeName) return "mcp";
   if (method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) return "read";
   if (hasOption(method, http) && getOption(method, http).pattern.case === "get") return "read";
   return "write";

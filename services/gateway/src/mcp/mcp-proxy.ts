@@ -12,7 +12,12 @@ import type { ActivityReporter } from "./activity-reporter.js";
 import type { Forwarder } from "./forward.js";
 import { toProxyError, writeJsonRpcError } from "./json-rpc-error.js";
 import type { SessionPins } from "./session-pins.js";
-import { type InstanceIdentity, type InstanceResolver, McpProxyError } from "./types.js";
+import {
+  type InstanceIdentity,
+  type InstanceResolver,
+  type McpEndpoint,
+  McpProxyError,
+} from "./types.js";
 
 /** Options of createMcpProxy. */
 export interface McpProxyOptions {
@@ -31,6 +36,16 @@ export interface McpProxyOptions {
   onCall?: McpCallSink;
   /** The idle policy's clock: told of each request and of each exchange while it is open. */
   activity?: ActivityReporter;
+  /**
+   * The caller's own upstream credential (delegated credentials): the endpoint to forward this
+   * caller's request to. Applied per request, after session pinning, so a pinned endpoint never
+   * holds one user's token for another.
+   */
+  credentials?: (
+    principal: Principal,
+    instance: InstanceIdentity,
+    endpoint: McpEndpoint,
+  ) => Promise<McpEndpoint>;
 }
 
 /** The MCP proxy: a request handler, and a way to end its open streams on shutdown. */
@@ -115,8 +130,11 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
     const endpoint = pinned ?? current;
     // A request without a session may open one (initialize): refused beyond the caps.
     if (!session && req.method === "POST") checkSessionCaps(principal.keyId, instance);
+    const upstream = options.credentials
+      ? await options.credentials(principal, instance, endpoint)
+      : endpoint;
     tap?.forwarding();
-    options.forwarder.forward(req, res, endpoint, {
+    options.forwarder.forward(req, res, upstream, {
       onResponse(status, answeredSession) {
         const ended = (req.method === "DELETE" && status < 300) || status === 404;
         if (session && ended) pins.delete(instance.id, session);

@@ -17,7 +17,7 @@ import { createExternalIssuer, parseExternalIssuers } from "./external-issuers.j
 import { createProtectedResourceRoutes } from "./protected-resource-routes.js";
 import { createResourceUrls, RESOURCE_METADATA_PATH, type ResourceUrls } from "./resource-urls.js";
 import { createSubjectRecorder } from "./subjects.js";
-import { createTokenVerifier } from "./token-verifier.js";
+import { actorIdOf, createTokenVerifier } from "./token-verifier.js";
 import type { TrustedIssuer } from "./trusted-issuer.js";
 
 /** Options of createOAuth. */
@@ -46,6 +46,10 @@ export interface OAuth {
   listening(port: number): Promise<void>;
   /** A user was deleted: their tokens are refused from now on. */
   userRemoved(id: string): void;
+  /** The gateway's public base URL; throws UNAVAILABLE before the port is bound. */
+  publicUrl(): string;
+  /** The actor id of an embedded user (the embedded issuer and the user's id as subject). */
+  embeddedActorOf(userId: string): string | undefined;
   close(): void;
 }
 
@@ -129,6 +133,8 @@ export function createOAuth(options: OAuthOptions): OAuth {
       }
     },
     userRemoved: (id) => embedded?.userRemoved(id),
+    publicUrl: () => currentUrls().base,
+    embeddedActorOf: (userId) => (embedded ? actorIdOf(embedded.issuer, userId) : undefined),
     close: () => embedded?.close(),
   };
 }

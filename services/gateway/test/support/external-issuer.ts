@@ -17,7 +17,11 @@ export interface ExternalIssuer {
  * access tokens for any resource under `resourceBase` (resource indicators), the scope `mcp`,
  * and a `groups` claim. Its sign-in page is a plain form (user name and password).
  */
-export async function startExternalIssuer(resourceBase: () => string): Promise<ExternalIssuer> {
+export async function startExternalIssuer(
+  resourceBase: () => string,
+  options: { accessTokenTtlSeconds?: number } = {},
+): Promise<ExternalIssuer> {
+  const accessTokenTtl = options.accessTokenTtlSeconds ?? 300;
   const users = new Map<string, string>();
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -35,7 +39,7 @@ export async function startExternalIssuer(resourceBase: () => string): Promise<E
         getResourceServerInfo: async (_ctx, resource) => ({
           audience: resource,
           scope: "mcp",
-          accessTokenTTL: 300,
+          accessTokenTTL: accessTokenTtl,
           accessTokenFormat: "jwt",
           jwt: { sign: { alg: "RS256" } },
         }),
@@ -44,7 +48,7 @@ export async function startExternalIssuer(resourceBase: () => string): Promise<E
     pkce: { required: () => true, methods: ["S256"] },
     cookies: { keys: [randomBytes(32).toString("hex")] },
     ttl: {
-      AccessToken: 300,
+      AccessToken: accessTokenTtl,
       AuthorizationCode: 60,
       Grant: 3600,
       Interaction: 600,

@@ -55,6 +55,26 @@ class AddIdle extends Migration {
   }
 }
 
+/**
+ * Each user's delegated OAuth grant to a url instance's upstream (json_spec.delegation), sealed
+ * like the secrets; deleted with the instance.
+ */
+class CreateUserGrants extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      create table "instances"."user_grants" (
+        "instance_id" uuid not null references "instances"."instances" ("id") on delete cascade,
+        "user" varchar(64) not null,
+        "key_id" varchar(32) not null,
+        "nonce" bytea not null,
+        "ciphertext" bytea not null,
+        "updated_at" timestamptz not null,
+        primary key ("instance_id", "user")
+      )`);
+    this.addSql(`create index "user_grants_user_idx" on "instances"."user_grants" ("user")`);
+  }
+}
+
 /** The channel instance changes are notified on (NotifyInstanceChanges). */
 export const INSTANCE_CHANGES_CHANNEL = "berth_instances";
 
@@ -90,4 +110,5 @@ export const instancesMigrations = [
   { name: "0003-instance-upstream", class: AddUpstream },
   { name: "0004-instance-idle", class: AddIdle },
   { name: "0005-notify-instance-changes", class: NotifyInstanceChanges },
+  { name: "0006-user-grants", class: CreateUserGrants },
 ];

@@ -2,7 +2,10 @@ import type { LookupFunction } from "node:net";
 import { dialGuarded, splitGuard } from "@berth/platform";
 import { isForbiddenAddressError } from "@berth/spec";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { Agent, type Dispatcher, fetch as undiciFetch } from "undici";
 
 /** One tool as the server described it. */
@@ -13,8 +16,11 @@ export interface ProbedTool {
   inputSchema?: Record<string, unknown>;
 }
 
-/** The outcome of one MCP health probe. */
-export type ProbeResult = { ok: true; tools: ProbedTool[] } | { ok: false; error: string };
+/**
+ * The outcome of one MCP health probe. `tools` is undefined when the server answered but asks
+ * each user for their own credential (delegated credentials): it is up, its tools unknown here.
+ */
+export type ProbeResult = { ok: true; tools?: ProbedTool[] } | { ok: false; error: string };
 
 const MAX_PAGES = 20;
 
@@ -94,6 +100,11 @@ export function endpointFetch(
 export interface ProbeOptions {
   /** Resolves url-instance host names (createGuardedLookup); address literals skip it. */
   lookup?: LookupFunction;
+  /**
+   * The server takes each user's own token (json_spec.delegation): a 401 answer means it is up
+   * and asks the probe, which is nobody, to authenticate.
+   */
+  challengeIsHealthy?: boolean;
 }
 
 /**
@@ -135,6 +146,12 @@ export async function probeMcp(
     return { ok: true, tools };
   } catch (error) {
     if (abort.signal.aborted) return { ok: false, error: `no answer within ${timeoutMs} ms` };
+    if (
+      probeOptions.challengeIsHealthy &&
+      error instanceof StreamableHTTPError &&
+      error.code === 401
+    )
+      return { ok: true };
     return { ok: false, error: describe(error, url) };
   } finally {
     clearTimeout(timer);

@@ -16,6 +16,8 @@ export interface HealthMonitorOptions {
   headers: Record<string, string>;
   /** Resolves url-instance host names (createGuardedLookup). */
   lookup?: LookupFunction;
+  /** A url upstream with delegated credentials: its 401 answer is healthy (probeMcp). */
+  challengeIsHealthy?: boolean;
   health: HealthSpec;
   signal: AbortSignal;
   restartable: boolean;
@@ -44,13 +46,14 @@ export async function monitorHealth(options: HealthMonitorOptions): Promise<void
   while (!signal.aborted) {
     const result = await probeMcp(options.url, options.headers, health.timeoutMs, {
       ...(options.lookup ? { lookup: options.lookup } : {}),
+      challengeIsHealthy: options.challengeIsHealthy === true,
     });
     if (signal.aborted) return;
     if (result.ok) {
       failures = 0;
       healthy = true;
       const tools = JSON.stringify(result.tools);
-      if (tools !== lastTools) {
+      if (result.tools && tools !== lastTools) {
         try {
           await options.saveTools(result.tools);
           lastTools = tools;
@@ -60,7 +63,9 @@ export async function monitorHealth(options: HealthMonitorOptions): Promise<void
       }
       options.report({
         state: "RUNNING",
-        message: `MCP server answered initialize and tools/list (${result.tools.length} tools)`,
+        message: result.tools
+          ? `MCP server answered initialize and tools/list (${result.tools.length} tools)`
+          : "MCP server answered and asks each user for their own credential (delegation)",
       });
     } else {
       failures += 1;

@@ -479,6 +479,7 @@ export function createInstanceSupervisor(
       url: current.url,
       headers: current.headers,
       lookup: deps.lookup,
+      challengeIsHealthy: spec.type === "url" && spec.delegation !== undefined,
       health: spec.health,
       signal: current.monitor.signal,
       restartable: handle.restartable,

@@ -153,7 +153,7 @@ describe("the Kubernetes driver on an in-process API server", { timeout: 60_000 
     // The runtime's bridge serves the attached server; the secret reached it by secretKeyRef.
     const { client, attachment } = await bridgedClient(r.instanceId, handle);
     const probe = await probeMcp(bridge.url(r.instanceId), bridge.headers(), 10_000);
-    expect(probe.ok && probe.tools.map((t) => t.name)).toEqual(
+    expect(probe.ok && probe.tools?.map((t) => t.name)).toEqual(
       expect.arrayContaining(["echo", "get-env"]),
     );
     const echoed = await client.callTool({ name: "echo", arguments: { message: "over attach" } });

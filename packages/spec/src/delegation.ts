@@ -1,0 +1,86 @@
+/**
+ * Delegated upstream credentials of a url instance (json_spec `delegation`): each user connects
+ * with their own OAuth grant to the upstream server, and the gateway sends that user's access
+ * token on their calls (never another user's, never their Berth token).
+ *
+ * ```json
+ * "delegation": {
+ *   "type": "oauth",
+ *   "authorization_server": "https://auth.example.com",
+ *   "client_id": "berth",
+ *   "scopes": ["read", "write"]
+ * }
+ * ```
+ *
+ * Every field but `type` may be left out: the authorization server is then the first one the
+ * upstream's protected resource metadata (RFC 9728) names, the client is registered dynamically
+ * (RFC 7591) with the gateway's callback as its redirect URI, and the scopes are those the
+ * metadata lists. A url spec has either `authentication` (one credential for everyone) or
+ * `delegation`, not both.
+ */
+import { checkKnownKeys, isObject, type Problems } from "./problems.js";
+
+/** The delegation of a valid url spec, read with its defaults. */
+export interface DelegationSpec {
+  type: "oauth";
+  /** The issuer to use; undefined: discovered from the upstream. */
+  authorizationServer?: string;
+  /** A client registered beforehand (public client); undefined: dynamic registration. */
+  clientId?: string;
+  /** Scopes to ask for; empty: the upstream's advertised scopes. */
+  scopes: string[];
+}
+
+export const DELEGATION_FIELDS = ["type", "authorization_server", "client_id", "scopes"] as const;
+
+const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
+const CLIENT_ID = /^[\x21-\x7e]{1,255}$/;
+
+/** Checks json_spec.delegation of a url spec; every problem names its field. */
+export function checkDelegation(value: unknown, at: string, problems: Problems): void {
+  if (value === undefined) return;
+  if (!isObject(value)) {
+    problems.add(at, 'must be an object such as {"type": "oauth"}');
+    return;
+  }
+  checkKnownKeys(value, DELEGATION_FIELDS, at, "a delegation", problems);
+  if (value.type !== "oauth") problems.add(`${at}.type`, "must be oauth");
+  const server = value.authorization_server;
+  if (server !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = typeof server === "string" && server.length <= 2048 ? new URL(server) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== "https:" && url.protocol !== "http:") || url.username)
+      problems.add(`${at}.authorization_server`, "must be an http:// or https:// issuer URL");
+  }
+  if (value.client_id !== undefined && !CLIENT_ID.test(String(value.client_id)))
+    problems.add(`${at}.client_id`, "must be 1 to 255 visible ASCII characters");
+  if (value.client_id !== undefined && typeof value.client_id !== "string")
+    problems.add(`${at}.client_id`, "must be a string");
+  const scopes = value.scopes;
+  if (scopes !== undefined) {
+    if (!Array.isArray(scopes) || scopes.length > 32)
+      problems.add(`${at}.scopes`, "must be a list of at most 32 scopes");
+    else
+      scopes.forEach((scope, i) => {
+        if (typeof scope !== "string" || !SCOPE.test(scope))
+          problems.add(`${at}.scopes[${i}]`, "must be an OAuth scope (visible ASCII, no spaces)");
+      });
+  }
+}
+
+/** json_spec.delegation of a valid spec; undefined when the spec has none. */
+export function readDelegation(value: unknown): DelegationSpec | undefined {
+  if (!isObject(value)) return undefined;
+  return {
+    type: "oauth",
+    ...(typeof value.authorization_server === "string"
+      ? { authorizationServer: value.authorization_server }
+      : {}),
+    ...(typeof value.client_id === "string" ? { clientId: value.client_id } : {}),
+    scopes: Array.isArray(value.scopes) ? (value.scopes as string[]) : [],
+  };
+}

@@ -1,0 +1,528 @@
+import { createHash, randomBytes } from "node:crypto";
+import { Code, ConnectError, failedPrecondition, type Logger, notFound } from "@berth/platform";
+import type {
+  InstancesService,
+  McpServerInstance,
+  UserGrantsService,
+} from "@berth/proto/gen/berth/instances/v1/instances_pb";
+import { type DelegationSpec, readJsonSpec } from "@berth/spec";
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import {
+  exchangeAuthorization,
+  refreshAuthorization,
+  startAuthorization,
+} from "@modelcontextprotocol/sdk/client/auth.js";
+import type {
+  OAuthClientInformationMixed,
+  OAuthTokens,
+} from "@modelcontextprotocol/sdk/shared/auth.js";
+import type { Principal } from "../auth/types.js";
+import type { InstanceIdentity, McpEndpoint } from "../mcp/types.js";
+import { McpProxyError } from "../mcp/types.js";
+import { fromUpstream } from "../upstream-error.js";
+import {
+  discoverUpstreamAuthorization,
+  registerGatewayClient,
+  type UpstreamAuthorization,
+} from "./upstream-authorization.js";
+
+/** The path of the callback every upstream authorization server redirects to. */
+export const DELEGATION_CALLBACK_PATH = "/delegation/callback";
+
+/** A user's grant as sealed by the instances service (UserGrantsService): never in a response. */
+interface StoredGrant {
+  issuer: string;
+  clientId: string;
+  accessToken: string;
+  refreshToken?: string;
+  /** Epoch milliseconds; undefined: the server did not say. */
+  expiresAt?: number;
+  scope?: string;
+}
+
+/** The gateway's client registration at an upstream's authorization server (user ""). */
+interface StoredClient {
+  issuer: string;
+  redirectUri: string;
+  client: OAuthClientInformationMixed;
+}
+
+/** Options of createDelegatedCredentials. */
+export interface DelegatedCredentialsOptions {
+  instances: Client<typeof InstancesService>;
+  grants: Client<typeof UserGrantsService>;
+  orm: MikroORM;
+  /** The gateway's public base URL (known once it listens). */
+  publicUrl: () => string;
+  /** Reaches upstream authorization servers (createGuardedFetch). */
+  fetch: (input: string | URL, init?: RequestInit) => Promise<Response>;
+  /** A token is refreshed when less than this is left of it. */
+  refreshBeforeMs: number;
+  /** How long a flow may take from start to callback. */
+  flowTtlMs?: number;
+  /** How long an instance's delegation (json_spec) is cached; instance events drop it sooner. */
+  specTtlMs?: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** The connection state of one user and instance (never a token). */
+export interface ConnectionStatus {
+  connected: boolean;
+  scopes: string[];
+  expireTime?: Date;
+  issuer: string;
+}
+
+/** Delegated upstream credentials: the flow, the storage, the refresh, and the per-call token. */
+export interface DelegatedCredentials {
+  /** Starts the authorization code flow with PKCE for the caller: the URL to open. */
+  start(principal: Principal, ref: string): Promise<{ authorizationUrl: string; expireTime: Date }>;
+  status(principal: Principal, ref: string): Promise<ConnectionStatus>;
+  disconnect(principal: Principal, ref: string): Promise<boolean>;
+  /** The callback's work: the HTML page shown in the browser, and its status. */
+  complete(query: URLSearchParams): Promise<{ status: number; message: string }>;
+  /**
+   * The MCP proxy's hook: the endpoint with the caller's own upstream token as `authorization`
+   * when the instance declares delegation; the endpoint unchanged otherwise.
+   */
+  endpointFor(
+    principal: Principal,
+    instance: InstanceIdentity,
+    endpoint: McpEndpoint,
+  ): Promise<McpEndpoint>;
+  /** An instance changed or went away: forget what is cached of it. */
+  invalidate(instanceId: string): void;
+  /** A person was removed: their grants and flows go. */
+  userRemoved(actorId: string): Promise<void>;
+}
+
+const FLOWS = `"gateway"."delegation_flows"`;
+const hashState = (state: string) => createHash("sha256").update(state).digest("hex");
+
+/** What the caller's grants are filed under: the actor id of a person, never an API key. */
+function personOf(principal: Principal): string {
+  if (!principal.user) {
+    throw new ConnectError(
+      "delegated credentials belong to people: sign in with OAuth (berth login), not an API key",
+      Code.PermissionDenied,
+    );
+  }
+  return principal.keyId;
+}
+
+/**
+ * Delegated upstream credentials (json_spec.delegation). The gateway is an OAuth client of the
+ * upstream's authorization server on each user's behalf: it starts the authorization code flow
+ * with PKCE for the signed-in user (the state is bound to that user and instance, single-use,
+ * and stored only as a hash), takes the code at its callback, and has the instances service
+ * seal the tokens (the owner of sealed values and of the key ring). On each MCP call of that
+ * user it sends their access token upstream, refreshed before it expires: never another user's,
+ * never the caller's Berth token (the forwarder drops the caller's `authorization`).
+ */
+export function createDelegatedCredentials(
+  options: DelegatedCredentialsOptions,
+): DelegatedCredentials {
+  const { logger } = options;
+  const now = options.now ?? Date.now;
+  const flowTtlMs = options.flowTtlMs ?? 10 * 60_000;
+  const specTtlMs = options.specTtlMs ?? 30_000;
+  const callbackUrl = () => `${options.publicUrl()}${DELEGATION_CALLBACK_PATH}`;
+
+  // What is cached per instance: its delegation (or none), and its authorization server.
+  const specs = new Map<
+    string,
+    { until: number; value: Promise<InstanceDelegation | undefined> }
+  >();
+  const servers = new Map<string, { until: number; value: Promise<UpstreamAuthorization> }>();
+  // Access tokens per instance and user, until shortly before they expire; refreshes in flight.
+  const tokens = new Map<string, { token: string; until: number }>();
+  const refreshing = new Map<string, Promise<string>>();
+  const MAX_CACHED = 10_000;
+
+  interface InstanceDelegation {
+    id: string;
+    name: string;
+    endpoint: string;
+    delegation: DelegationSpec;
+  }
+
+  const loadInstance = async (
+    ref: string,
+  ): Promise<{ id: string; name: string; delegation?: InstanceDelegation }> => {
+    let instance: McpServerInstance | undefined;
+    try {
+      ({ instance } = await options.instances.getInstance({ id: ref }));
+    } catch (error) {
+      if (error instanceof ConnectError && error.code === Code.NotFound)
+        throw notFound("instance", ref);
+      throw fromUpstream(error, "instances", false);
+    }
+    if (!instance) throw notFound("instance", ref);
+    const read = readJsonSpec((instance.jsonSpec ?? {}) as JsonObject);
+    const spec = read.ok ? read.spec : undefined;
+    const delegation =
+      spec?.type === "url" && spec.delegation
+        ? {
+            id: instance.id,
+            name: instance.name,
+            endpoint: spec.endpoint,
+            delegation: spec.delegation,
+          }
+        : undefined;
+    return { id: instance.id, name: instance.name, ...(delegation ? { delegation } : {}) };
+  };
+
+  const delegationOf = (instanceId: string): Promise<InstanceDelegation | undefined> => {
+    const cached = specs.get(instanceId);
+    if (cached && cached.until > now()) return cached.value;
+    const value = loadInstance(instanceId).then((found) => found.delegation);
+    if (specs.size >= MAX_CACHED) specs.clear();
+    specs.set(instanceId, { until: now() + specTtlMs, value });
+    value.catch(() => specs.delete(instanceId));
+    return value;
+  };
+
+  const requireDelegation = async (ref: string): Promise<InstanceDelegation> => {
+    const found = await loadInstance(ref);
+    if (!found.delegation) {
+      throw failedPrecondition(
+        `instance ${JSON.stringify(found.name)} does not declare delegated credentials (json_spec.delegation)`,
+      );
+    }
+    return found.delegation;
+  };
+
+  const serverOf = (instance: InstanceDelegation): Promise<UpstreamAuthorization> => {
+    const key = `${instance.id} ${JSON.stringify(instance.delegation)} ${instance.endpoint}`;
+    const cached = servers.get(key);
+    if (cached && cached.until > now()) return cached.value;
+    const value = discoverUpstreamAuthorization(
+      instance.endpoint,
+      instance.delegation,
+      options.fetch,
+    );
+    servers.set(key, { until: now() + 10 * 60_000, value });
+    value.catch(() => servers.delete(key));
+    return value;
+  };
+
+  const unreachableServer = (instance: InstanceDelegation, error: unknown) => {
+    logger.warn(
+      { instance_id: instance.id, reason: (error as Error).message?.slice(0, 300) },
+      "the upstream's authorization server could not be used",
+    );
+    return new ConnectError(
+      `the authorization server of instance ${JSON.stringify(instance.name)}'s upstream could not be used: ${(error as Error).message?.slice(0, 300)}`,
+      Code.Unavailable,
+      { "retry-after": "5" },
+    );
+  };
+
+  const getGrant = async <T>(instanceId: string, user: string): Promise<T | undefined> => {
+    const { found, grant } = await options.grants
+      .getUserGrant({ instanceId, user })
+      .catch((error: unknown) => {
+        throw fromUpstream(error, "instances", false);
+      });
+    return found ? (JSON.parse(grant) as T) : undefined;
+  };
+  const putGrant = (instanceId: string, user: string, grant: StoredGrant | StoredClient) =>
+    options.grants
+      .putUserGrant({ instanceId, user, grant: JSON.stringify(grant) })
+      .catch((error: unknown) => {
+        throw fromUpstream(error, "instances", false);
+      });
+
+  /** The configured client, or the one registered for this instance (registered now if none). */
+  const clientOf = async (
+    instance: InstanceDelegation,
+    server: UpstreamAuthorization,
+  ): Promise<OAuthClientInformationMixed> => {
+    if (instance.delegation.clientId) return { client_id: instance.delegation.clientId };
+    const stored = await getGrant<StoredClient>(instance.id, "");
+    if (stored && stored.issuer === server.issuer && stored.redirectUri === callbackUrl())
+      return stored.client;
+    const client = await registerGatewayClient(server, callbackUrl(), options.fetch);
+    await putGrant(instance.id, "", { issuer: server.issuer, redirectUri: callbackUrl(), client });
+    logger.info(
+      { instance_id: instance.id, issuer: server.issuer },
+      "registered as an OAuth client of the upstream",
+    );
+    return client;
+  };
+
+  const toGrant = (issuer: string, clientId: string, issued: OAuthTokens): StoredGrant => ({
+    issuer,
+    clientId,
+    accessToken: issued.access_token,
+    ...(issued.refresh_token ? { refreshToken: issued.refresh_token } : {}),
+    ...(issued.expires_in !== undefined ? { expiresAt: now() + issued.expires_in * 1000 } : {}),
+    ...(issued.scope ? { scope: issued.scope } : {}),
+  });
+
+  const notConnected = (instance: InstanceIdentity, why: string) =>
+    new McpProxyError(
+      403,
+      `instance ${JSON.stringify(instance.name)} sends each user's own credential to its upstream, and ${why}: connect your account with \`berth instances connect ${instance.name}\` (or POST ${options.publicUrl()}/v1/instances/${instance.id}:connect and open the authorization_url it returns), then call again`,
+    );
+
+  /** The caller's current access token, refreshed when it is about to expire. */
+  const accessToken = async (
+    instance: InstanceDelegation,
+    identity: InstanceIdentity,
+    user: string,
+  ): Promise<string> => {
+    const key = `${instance.id} ${user}`;
+    const cached = tokens.get(key);
+    if (cached && cached.until > now()) return cached.token;
+    let pending = refreshing.get(key);
+    if (!pending) {
+      pending = (async () => {
+        let grant = await getGrant<StoredGrant>(instance.id, user);
+        if (!grant) throw notConnected(identity, "you have not connected yet");
+        const fresh = (g: StoredGrant) =>
+          g.expiresAt === undefined || g.expiresAt - options.refreshBeforeMs > now();
+        if (!fresh(grant)) {
+          if (!grant.refreshToken) throw notConnected(identity, "your upstream token has expired");
+          let server: UpstreamAuthorization;
+          try {
+            server = await serverOf(instance);
+          } catch (error) {
+            throw new McpProxyError(503, unreachableServer(instance, error).rawMessage, {
+              "retry-after": "5",
+            });
+          }
+          let issued: OAuthTokens;
+          try {
+            const client = await clientOf(instance, server);
+            issued = await refreshAuthorization(server.issuer, {
+              metadata: server.metadata,
+              clientInformation: client,
+              refreshToken: grant.refreshToken,
+              resource: new URL(server.resource),
+              fetchFn: options.fetch,
+            });
+          } catch (error) {
+            // Refused (revoked, expired): the grant is gone; the user connects again.
+            logger.info(
+              { instance_id: instance.id, user, reason: (error as Error).message?.slice(0, 200) },
+              "a delegated grant could not be refreshed",
+            );
+            await options.grants
+              .deleteUserGrants({ instanceId: instance.id, user })
+              .catch(() => undefined);
+            throw notConnected(identity, "your upstream grant could not be refreshed");
+          }
+          grant = toGrant(grant.issuer, grant.clientId, {
+            refresh_token: grant.refreshToken,
+            ...issued,
+          });
+          await putGrant(instance.id, user, grant);
+          logger.info({ instance_id: instance.id, user }, "delegated token refreshed");
+        }
+        const until =
+          grant.expiresAt === undefined
+            ? now() + 60_000
+            : grant.expiresAt - options.refreshBeforeMs;
+        if (tokens.size >= MAX_CACHED) tokens.clear();
+        tokens.set(key, { token: grant.accessToken, until: Math.min(until, now() + 5 * 60_000) });
+        return grant.accessToken;
+      })().finally(() => refreshing.delete(key));
+      refreshing.set(key, pending);
+    }
+    return pending;
+  };
+
+  const dropTokens = (match: (key: string) => boolean) => {
+    for (const key of tokens.keys()) if (match(key)) tokens.delete(key);
+  };
+
+  return {
+    async start(principal, ref) {
+      const user = personOf(principal);
+      const instance = await requireDelegation(ref);
+      let authorizationUrl: URL;
+      let codeVerifier: string;
+      let clientId: string;
+      const state = randomBytes(32).toString("base64url");
+      try {
+        const server = await serverOf(instance);
+        const client = await clientOf(instance, server);
+        clientId = client.client_id;
+        ({ authorizationUrl, codeVerifier } = await startAuthorization(server.issuer, {
+          metadata: server.metadata,
+          clientInformation: client,
+          redirectUrl: callbackUrl(),
+          state,
+          resource: new URL(server.resource),
+          ...(server.scopes.length > 0 ? { scope: server.scopes.join(" ") } : {}),
+        }));
+      } catch (error) {
+        if (error instanceof ConnectError) throw error;
+        throw unreachableServer(instance, error);
+      }
+      const expireTime = new Date(now() + flowTtlMs);
+      const em = options.orm.em.fork();
+      await em.execute(`delete from ${FLOWS} where "expire_time" < now()`);
+      // One flow per user and instance: starting again replaces the one under way.
+      await em.execute(
+        `insert into ${FLOWS} ("state_hash", "actor_id", "instance_id", "client_id", "code_verifier", "expire_time")
+         values (?, ?, ?, ?, ?, ?)
+         on conflict ("actor_id", "instance_id") do update set "state_hash" = excluded."state_hash",
+           "client_id" = excluded."client_id", "code_verifier" = excluded."code_verifier",
+           "expire_time" = excluded."expire_time"`,
+        [hashState(state), user, instance.id, clientId, codeVerifier, expireTime],
+      );
+      logger.info({ instance_id: instance.id, user }, "delegated credential flow started");
+      return { authorizationUrl: authorizationUrl.href, expireTime };
+    },
+
+    async status(principal, ref) {
+      const user = personOf(principal);
+      const instance = await requireDelegation(ref);
+      const grant = await getGrant<StoredGrant>(instance.id, user);
+      if (!grant) return { connected: false, scopes: [], issuer: "" };
+      return {
+        connected: true,
+        scopes: grant.scope ? grant.scope.split(" ") : [],
+        ...(grant.expiresAt !== undefined ? { expireTime: new Date(grant.expiresAt) } : {}),
+        issuer: grant.issuer,
+      };
+    },
+
+    async disconnect(principal, ref) {
+      const user = personOf(principal);
+      const instance = await requireDelegation(ref);
+      const { deleted } = await options.grants
+        .deleteUserGrants({ instanceId: instance.id, user })
+        .catch((error: unknown) => {
+          throw fromUpstream(error, "instances", false);
+        });
+      tokens.delete(`${instance.id} ${user}`);
+      logger.info({ instance_id: instance.id, user }, "delegated credential disconnected");
+      return deleted > 0;
+    },
+
+    async complete(query) {
+      const state = query.get("state") ?? "";
+      if (state === "")
+        return {
+          status: 400,
+          message: "The request has no state: start again with berth instances connect.",
+        };
+      const rows = (await options.orm.em
+        .fork()
+        .execute(
+          `delete from ${FLOWS} where "state_hash" = ? returning "actor_id", "instance_id", "client_id", "code_verifier", "expire_time"`,
+          [hashState(state)],
+        )) as Array<{
+        actor_id: string;
+        instance_id: string;
+        client_id: string;
+        code_verifier: string;
+        expire_time: Date;
+      }>;
+      const flow = rows[0];
+      if (!flow || new Date(flow.expire_time).getTime() < now()) {
+        return {
+          status: 400,
+          message:
+            "This sign-in is unknown, used or expired: start again with berth instances connect.",
+        };
+      }
+      const denied = query.get("error");
+      if (denied) {
+        return {
+          status: 400,
+          message: `The upstream's authorization server answered ${denied.slice(0, 64)}: nothing was stored.`,
+        };
+      }
+      const code = query.get("code");
+      if (!code) return { status: 400, message: "The redirect carries no code: start again." };
+      let instance: InstanceDelegation;
+      try {
+        instance = await requireDelegation(flow.instance_id);
+      } catch {
+        return { status: 404, message: "The instance is gone or no longer delegates credentials." };
+      }
+      try {
+        const server = await serverOf(instance);
+        const client = await clientOf(instance, server);
+        if (client.client_id !== flow.client_id) {
+          return {
+            status: 409,
+            message: "The gateway's client registration changed meanwhile: start again.",
+          };
+        }
+        const issued = await exchangeAuthorization(server.issuer, {
+          metadata: server.metadata,
+          clientInformation: client,
+          authorizationCode: code,
+          codeVerifier: flow.code_verifier,
+          redirectUri: callbackUrl(),
+          resource: new URL(server.resource),
+          fetchFn: options.fetch,
+        });
+        await putGrant(
+          instance.id,
+          flow.actor_id,
+          toGrant(server.issuer, client.client_id, issued),
+        );
+        tokens.delete(`${instance.id} ${flow.actor_id}`);
+        logger.info(
+          { instance_id: instance.id, user: flow.actor_id },
+          "delegated credential connected",
+        );
+        return {
+          status: 200,
+          message: `Connected to instance ${instance.name}'s upstream. You can close this window.`,
+        };
+      } catch (error) {
+        logger.warn(
+          {
+            instance_id: instance.id,
+            user: flow.actor_id,
+            reason: (error as Error).message?.slice(0, 300),
+          },
+          "a delegated credential flow failed",
+        );
+        return {
+          status: 502,
+          message: "The upstream's authorization server refused the code: start again.",
+        };
+      }
+    },
+
+    async endpointFor(principal, instance, endpoint) {
+      if (endpoint.driver !== undefined && endpoint.driver !== "url") return endpoint;
+      const delegated = await delegationOf(instance.id).catch((error: unknown) => {
+        throw error instanceof McpProxyError
+          ? error
+          : new McpProxyError(503, "the instances service is unavailable", { "retry-after": "1" });
+      });
+      if (!delegated) return endpoint;
+      if (!principal.user) {
+        throw new McpProxyError(
+          403,
+          `instance ${JSON.stringify(instance.name)} sends each user's own credential to its upstream: sign in as a person (OAuth), an API key has no upstream account`,
+        );
+      }
+      const token = await accessToken(delegated, instance, principal.keyId);
+      return { ...endpoint, headers: { ...endpoint.headers, authorization: `Bearer ${token}` } };
+    },
+
+    invalidate(instanceId) {
+      specs.delete(instanceId);
+      dropTokens((key) => key.startsWith(`${instanceId} `));
+    },
+
+    async userRemoved(actorId) {
+      dropTokens((key) => key.endsWith(` ${actorId}`));
+      await options.orm.em.fork().execute(`delete from ${FLOWS} where "actor_id" = ?`, [actorId]);
+      await options.grants.deleteUserGrants({ user: actorId });
+    },
+  };
+}

@@ -1,0 +1,385 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { createLogger, loadConfig } from "@berth/platform";
+import { ConnectInstanceResponseSchema, createBerthClient } from "@berth/sdk";
+import { useEngines } from "@berth/testkit";
+import { toJson } from "@bufbuild/protobuf";
+import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBerth } from "../../../packages/cli/test/support/run-berth.js";
+import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/mesh.js";
+import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
+import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
+import { actorIdOf } from "../src/oauth/token-verifier.js";
+import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
+import { MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
+import { type ProtectedUpstream, startProtectedUpstream } from "./support/protected-upstream.js";
+
+type Json = Record<string, unknown>;
+const PASSWORD = "correct horse battery staple";
+// The upstream's tokens live 65 s and the gateway refreshes those with less than 60 s left: a
+// token is used for about 5 s, then refreshed on the next call (no test waits on a clock).
+const UPSTREAM_TOKEN_SECONDS = 65;
+
+// Delegated upstream credentials end to end with real parts: a third-party MCP server (the
+// official SDK, Streamable HTTP) protected by its own OpenID provider (oidc-provider), a url
+// instance declaring json_spec.delegation, two Berth users signed in with the MCP SDK's OAuth
+// client against the embedded authorization server, each connecting their own upstream account
+// through the gateway's flow; real Postgres, NATS and the runtime's health probe.
+describe("delegated upstream credentials", () => {
+  const runId = newRunId();
+  let engines: Awaited<ReturnType<typeof useEngines>>;
+  let mesh: TestMesh;
+  let gateway: Gateway;
+  let issuer: ExternalIssuer;
+  let upstream: ProtectedUpstream;
+  let db: pg.Client;
+  const logLines: string[] = [];
+  const configDirs: string[] = [];
+  const clients: Client[] = [];
+
+  const call = async (
+    base: string,
+    token: string,
+    method: string,
+    path: string,
+    body?: unknown,
+  ) => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, text, body: (text ? JSON.parse(text) : {}) as Json };
+  };
+  const admin = (method: string, path: string, body?: unknown) =>
+    call(gateway.url, mesh.apiKey, method, path, body);
+
+  /** A Berth user signed in with the MCP SDK's OAuth client: a gateway-wide access token. */
+  const berthToken = async (username: string) => {
+    const provider = new MemoryOAuthProvider();
+    const serverUrl = gateway.url.replace("0.0.0.0", "127.0.0.1");
+    expect(await auth(provider, { serverUrl, scope: "mcp" })).toBe("REDIRECT");
+    const signedIn = await signIn(provider.authorizations[0]!, { username, password: PASSWORD });
+    if (signedIn.kind !== "code") throw new Error(`sign-in ended with ${JSON.stringify(signedIn)}`);
+    expect(
+      await auth(provider, { serverUrl, scope: "mcp", authorizationCode: signedIn.code }),
+    ).toBe("AUTHORIZED");
+    return provider.saved!.access_token;
+  };
+
+  /** An MCP client on /mcp/upstream with a Berth token; the client, or the error. */
+  const mcpClient = async (token: string) => {
+    const transport = new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/upstream`), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    });
+    const client = new Client({ name: "delegation-test", version: "1.0.0" });
+    try {
+      await client.connect(transport, { timeout: 30_000 });
+      clients.push(client);
+      return { client };
+    } catch (error) {
+      return { error: error as Error };
+    }
+  };
+
+  const whoami = async (client: Client, caller: string) => {
+    const result = (await client.callTool({ name: "whoami", arguments: { caller } })) as {
+      content: Array<{ text?: string }>;
+    };
+    return result.content[0]?.text;
+  };
+
+  /** Starts the flow over REST: the response's text and its authorization URL. */
+  const startOverRest = async (token: string) => {
+    const started = await call(gateway.url, token, "POST", "/v1/instances/upstream:connect", {});
+    expect(started.status, started.text).toBe(200);
+    return { text: started.text, url: started.body.authorizationUrl as string };
+  };
+  /** Starts the flow with the SDK (Connect protocol). */
+  const startWithSdk = async (token: string) => {
+    const berth = createBerthClient({ baseUrl: gateway.url, accessToken: token });
+    const started = await berth.delegation.connectInstance({ instance: "upstream" });
+    expect(started.expireTime, "an expiry").toBeDefined();
+    return {
+      text: JSON.stringify(toJson(ConnectInstanceResponseSchema, started)),
+      url: started.authorizationUrl,
+    };
+  };
+  /** Starts the flow with the CLI, signed in (`berth login`'s credentials file holds the token). */
+  const startWithCli = async (token: string) => {
+    const dir = await mkdtemp(join(tmpdir(), "berth-delegation-"));
+    configDirs.push(dir);
+    await writeFile(
+      join(dir, "credentials.json"),
+      JSON.stringify({
+        [gateway.url]: {
+          tokens: { access_token: token, token_type: "Bearer" },
+          expiresAt: Date.now() + 600_000,
+        },
+      }),
+      { mode: 0o600 },
+    );
+    const run = await runBerth(["instances", "connect", "upstream", "--no-browser"], {
+      url: gateway.url,
+      env: { BERTH_CONFIG_DIR: dir },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("Open this address to connect your account");
+    const url = /^(http\S+)$/m.exec(run.stdout)?.[1];
+    expect(url, run.stdout).toBeDefined();
+    return { text: run.stdout + run.stderr, url: url! };
+  };
+
+  /** Connects a Berth user's upstream account: the gateway's flow, the user signing in upstream. */
+  const connectUpstream = async (start: { text: string; url: string }, upstreamUser: string) => {
+    const started = start;
+    const authorizationUrl = new URL(started.url);
+    expect(authorizationUrl.origin).toBe(issuer.issuer);
+    expect(authorizationUrl.searchParams.get("code_challenge_method")).toBe("S256");
+    expect(authorizationUrl.searchParams.get("resource")).toBe(upstream.url);
+    const callback = `${gateway.url}/delegation/callback`;
+    expect(authorizationUrl.searchParams.get("redirect_uri")).toBe(callback);
+    const signedIn = await signIn(
+      authorizationUrl,
+      { username: upstreamUser, password: PASSWORD },
+      { url: callback, deliver: false },
+    );
+    if (signedIn.kind !== "code") throw new Error(`upstream sign-in: ${JSON.stringify(signedIn)}`);
+    const landed = await fetch(
+      `${callback}?${new URLSearchParams({ code: signedIn.code, state: signedIn.state ?? "" })}`,
+    );
+    const page = await landed.text();
+    expect(landed.status, page).toBe(200);
+    expect(page).toContain("Connected to instance upstream");
+    return { started, page, code: signedIn.code, state: signedIn.state ?? "" };
+  };
+
+  beforeAll(async () => {
+    engines = await useEngines();
+    mesh = await startMesh(engines, {
+      services: ["registry", "instances", "runtime"],
+      env: { BERTH_RUNTIME_LABELS: `berth.test=${runId}`, RECONCILE_INTERVAL_MS: "2000" },
+    });
+    issuer = await startExternalIssuer(() => upstream.url, {
+      accessTokenTtlSeconds: UPSTREAM_TOKEN_SECONDS,
+    });
+    upstream = await startProtectedUpstream(issuer.issuer);
+    issuer.users.set("alice-upstream", PASSWORD);
+    issuer.users.set("bob-upstream", PASSWORD);
+    // The gateway under test, its log in memory at debug (every line it writes).
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        logLines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+        done();
+      },
+    });
+    gateway = await startGateway(
+      loadConfig(gatewayEnv, {
+        ...mesh.env,
+        ...serviceMeshEnv("gateway", engines),
+        HTTP_PORT: "0",
+        BERTH_DELEGATION_REFRESH_SECONDS: "60",
+      }),
+      createLogger({ service: "gateway", level: "debug", destination }),
+    );
+    db = new pg.Client({ connectionString: engines.databaseUrl });
+    await db.connect();
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(clients.map((c) => c.close()));
+    await db?.end();
+    await Promise.all(configDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+    await gateway?.stop();
+    await mesh?.stop();
+    await upstream?.stop();
+    await issuer?.stop();
+    await removeLeftovers(runId);
+    await engines?.cleanup();
+  });
+
+  it("two users each reach the upstream with their own token, refreshed; never another's, never their Berth token; the audit trail names each", async () => {
+    for (const username of ["alice", "bob"]) {
+      const created = await admin("POST", "/v1/users", { username, password: PASSWORD });
+      expect(created.status, created.text).toBe(200);
+    }
+    const created = await admin("POST", "/v1/instances", {
+      instance: {
+        name: "upstream",
+        jsonSpec: { type: "url", endpoint: upstream.url, delegation: { type: "oauth" } },
+      },
+    });
+    expect(created.status, created.text).toBe(200);
+    const instanceId = created.body.id as string;
+    // The runtime's probe gets the upstream's 401: up, asking each user for their credential.
+    await waitFor(
+      "the delegated instance RUNNING",
+      async () =>
+        (await admin("GET", `/v1/instances/${instanceId}`)).body.status ===
+        "INSTANCE_STATUS_RUNNING"
+          ? true
+          : undefined,
+      60_000,
+    );
+
+    const alice = await berthToken("alice");
+    const bob = await berthToken("bob");
+
+    // Not connected yet: a clear MCP error naming how to connect, not a crash or a 401.
+    const early = await mcpClient(alice);
+    expect(early.error?.message).toContain("berth instances connect upstream");
+    expect(early.error?.message).toContain(`/v1/instances/${instanceId}:connect`);
+    // An API key has no upstream account.
+    const keyed = await mcpClient(mesh.apiKey);
+    expect(keyed.error?.message).toContain("an API key has no upstream account");
+    const viaKey = await admin("POST", "/v1/instances/upstream:connect", {});
+    expect(viaKey.status).toBe(403);
+
+    // Each connects their own upstream account through the gateway's flow.
+    // Alice starts over REST first, then again with the SDK (which replaces the first flow);
+    // Bob with the CLI.
+    const superseded = await startOverRest(alice);
+    const aliceFlow = await connectUpstream(await startWithSdk(alice), "alice-upstream");
+    const bobFlow = await connectUpstream(await startWithCli(bob), "bob-upstream");
+    // The REST flow Alice started first was replaced: its state is no longer known.
+    const stale = await fetch(
+      `${gateway.url}/delegation/callback?${new URLSearchParams({ code: "x", state: new URL(superseded.url).searchParams.get("state") ?? "" })}`,
+    );
+    expect(stale.status).toBe(400);
+    await stale.body?.cancel();
+    // The state is single-use: the same redirect again stores nothing.
+    const replay = await fetch(
+      `${gateway.url}/delegation/callback?${new URLSearchParams({ code: aliceFlow.code, state: aliceFlow.state })}`,
+    );
+    expect(replay.status).toBe(400);
+    await replay.body?.cancel();
+
+    const status = await call(gateway.url, alice, "GET", "/v1/instances/upstream/connection");
+    expect(status.status, status.text).toBe(200);
+    expect(status.body).toMatchObject({ connected: true, issuer: issuer.issuer, scopes: ["mcp"] });
+
+    const aliceClient = (await mcpClient(alice)).client!;
+    const bobClient = (await mcpClient(bob)).client!;
+    expect(await whoami(aliceClient, "alice")).toBe("alice-upstream");
+    expect(await whoami(bobClient, "bob")).toBe("bob-upstream");
+
+    // Refresh: calls go on until the upstream has seen a second token of each user (the first
+    // expires within the gateway's refresh margin about 5 s after it was issued).
+    const tokensOf = (subject: string) =>
+      new Set(upstream.seen.filter((s) => s.subject === subject).map((s) => s.authorization));
+    let rounds = 0;
+    await waitFor(
+      "two distinct upstream tokens of each user (a refresh each)",
+      async () => {
+        rounds++;
+        expect(await whoami(aliceClient, "alice")).toBe("alice-upstream");
+        expect(await whoami(bobClient, "bob")).toBe("bob-upstream");
+        return tokensOf("alice-upstream").size >= 2 && tokensOf("bob-upstream").size >= 2
+          ? true
+          : undefined;
+      },
+      90_000,
+      1_000,
+    );
+
+    // What the upstream recorded: every call carried the caller's own upstream token.
+    const calls = upstream.seen.filter((s) => s.caller !== undefined);
+    expect(calls.length).toBeGreaterThanOrEqual(2 * (rounds + 1));
+    for (const seen of calls) {
+      expect(seen.subject, `a call of ${seen.caller} with the wrong account`).toBe(
+        `${seen.caller}-upstream`,
+      );
+    }
+    const aliceTokens = tokensOf("alice-upstream");
+    for (const token of tokensOf("bob-upstream")) expect(aliceTokens.has(token)).toBe(false);
+    // Nothing the upstream saw was a Berth credential, and every authorized request verified.
+    for (const seen of upstream.seen) {
+      for (const berth of [alice, bob, mesh.apiKey])
+        expect(seen.authorization).not.toContain(berth);
+    }
+    const refused = upstream.seen.filter((s) => s.subject === undefined);
+    expect(
+      refused.every((s) => s.authorization === ""),
+      "only the health probe (no token) was ever refused",
+    ).toBe(true);
+
+    // The audit trail names each person behind their calls.
+    const records = await waitFor(
+      "tools/call records of whoami naming alice and bob, one per call made",
+      async () => {
+        const listed = await admin(
+          "GET",
+          "/v1/auditRecords?kind=AUDIT_RECORD_KIND_MCP_CALL&tool=whoami&pageSize=500",
+        );
+        const all = (listed.body.auditRecords ?? []) as Json[];
+        const of = (user: string) => all.filter((r) => r.actorUser === user);
+        return of("alice").length >= rounds + 1 && of("bob").length >= rounds + 1 ? all : undefined;
+      },
+      30_000,
+    );
+    const base = gateway.url.replace("0.0.0.0", "127.0.0.1");
+    for (const record of records) expect(record.actorIssuer).toBe(`${base}/oauth`);
+
+    // No upstream token in any response, audit record, stored row or log line.
+    const upstreamTokens = [...aliceTokens, ...tokensOf("bob-upstream")].map((a) =>
+      a.replace(/^Bearer /, ""),
+    );
+    const grants = await db.query(
+      `select encode(ciphertext, 'escape') as sealed from instances.user_grants where instance_id = $1`,
+      [instanceId],
+    );
+    expect(grants.rows.length, "two user grants and the registered client").toBe(3);
+    const exposed = [
+      superseded.text,
+      aliceFlow.started.text,
+      aliceFlow.page,
+      bobFlow.started.text,
+      bobFlow.page,
+      status.text,
+      JSON.stringify(records),
+      ...grants.rows.map((r) => r.sealed as string),
+      ...logLines,
+    ].join("\n");
+    for (const token of upstreamTokens) expect(exposed).not.toContain(token);
+    expect(logLines.some((l) => l.includes("delegated token refreshed"))).toBe(true);
+
+    // Disconnecting forgets Alice's grant: her next session is refused again, Bob's goes on.
+    const gone = await call(gateway.url, alice, "POST", "/v1/instances/upstream:disconnect", {});
+    expect(gone.body).toMatchObject({ deleted: true });
+    expect((await mcpClient(alice)).error?.message).toContain("berth instances connect upstream");
+    expect(await whoami(bobClient, "bob")).toBe("bob-upstream");
+
+    // Removing Bob deletes his grant; deleting the instance deletes the rest.
+    const bobActor = actorIdOf(
+      `${base}/oauth`,
+      (await admin("GET", "/v1/users/bob")).body.id as string,
+    );
+    expect((await admin("DELETE", "/v1/users/bob")).status).toBe(200);
+    await waitFor(
+      "bob's grant deleted",
+      async () =>
+        (await db.query(`select 1 from instances.user_grants where "user" = $1`, [bobActor]))
+          .rowCount === 0
+          ? true
+          : undefined,
+      10_000,
+    );
+    expect((await admin("DELETE", `/v1/instances/${instanceId}`)).status).toBe(200);
+    await waitFor(
+      "the instance's grants deleted with it",
+      async () =>
+        (await db.query(`select 1 from instances.user_grants where instance_id = $1`, [instanceId]))
+          .rowCount === 0
+          ? true
+          : undefined,
+      60_000,
+    );
+  }, 300_000);
+});
