@@ -49,7 +49,9 @@ export function newLedger(): Ledger {
 
 const RETRY_MS = 250;
 const MAX_ODD = 20;
-const OP_DEADLINE_MS = 60_000;
+// As long as the suite waits for convergence: a restart on a busy machine can take over a minute,
+// and an operation retried on 503 meanwhile is not abandoned.
+const OP_DEADLINE_MS = 180_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The fields of REST answers the load and the assertions read. */
