@@ -73,6 +73,9 @@ export async function connectNats(
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1_000,
       waitOnFirstConnect: false,
+      // Every request (each JetStream publish and KV operation) would otherwise build an Error
+      // up front for its stack trace: a measurable cost per event on the outbox relay.
+      noAsyncTraces: true,
       ...(login ? { user: login.user, pass: login.pass } : {}),
     });
   } catch (error) {
