@@ -2,6 +2,7 @@ import { requestIdsMigration } from "@berth/platform";
 import { Migration } from "@mikro-orm/migrations";
 import { auditMigration } from "../audit/audit-migration.js";
 import { oauthMigration } from "../oauth/oauth-migration.js";
+import { teamsMigration } from "../teams/teams-migration.js";
 
 /** The API keys table. */
 class CreateApiKeys extends Migration {
@@ -55,4 +56,5 @@ export const gatewayMigrations = [
   auditMigration,
   { name: "0003-create-virtual-servers", class: CreateVirtualServers },
   oauthMigration,
+  teamsMigration,
 ];

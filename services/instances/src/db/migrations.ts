@@ -55,6 +55,18 @@ class AddIdle extends Migration {
   }
 }
 
+/** The team that owns each instance; instances made before teams belong to the default team. */
+class AddTeam extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(
+      `alter table "instances"."instances" add column "team" varchar(63) not null default 'default'`,
+    );
+    this.addSql(
+      `create index "instances_team_created_at_id_idx" on "instances"."instances" ("team", "created_at", "id")`,
+    );
+  }
+}
+
 /** The channel instance changes are notified on (NotifyInstanceChanges). */
 export const INSTANCE_CHANGES_CHANNEL = "berth_instances";
 
@@ -90,4 +102,5 @@ export const instancesMigrations = [
   { name: "0003-instance-upstream", class: AddUpstream },
   { name: "0004-instance-idle", class: AddIdle },
   { name: "0005-notify-instance-changes", class: NotifyInstanceChanges },
+  { name: "0006-instance-team", class: AddTeam },
 ];
