@@ -179,16 +179,14 @@ describe("teams and roles", () => {
     }
     expect((await as("red.agent")("GET", `/v1/instances/${red}`)).status).toBe(403);
     // Changing: viewer no, editor yes.
-    expect(
-      (await as("red.viewer")("PATCH", `/v1/instances/${red}`, { description: "v" })).status,
-    ).toBe(403);
-    expect(
-      (
-        await as("red.editor")("PATCH", `/v1/instances/${red}?updateMask=description`, {
-          description: "red's",
-        })
-      ).status,
-    ).toBe(200);
+    const patch = (description: string) => ({
+      instance: { description },
+      updateMask: "description",
+    });
+    const viewerPatch = await as("red.viewer")("PATCH", `/v1/instances/${red}`, patch("v"));
+    expect(viewerPatch.status, JSON.stringify(viewerPatch.body)).toBe(403);
+    const editorPatch = await as("red.editor")("PATCH", `/v1/instances/${red}`, patch("red's"));
+    expect(editorPatch.status, JSON.stringify(editorPatch.body)).toBe(200);
     // Another team's instance does not exist for the caller, whatever their role, by id or name.
     for (const ref of [blue, "blue-ev"]) {
       expect((await as("red.admin")("GET", `/v1/instances/${ref}`)).status, ref).toBe(404);
@@ -267,9 +265,10 @@ describe("teams and roles", () => {
 
   it("lets agents, editors and admins call MCP tools of their team; viewers get 403, other teams 404", async () => {
     const ok = await connect("/mcp/red-ev", keys["red.agent"]!.key);
-    expect(ok.error).toBeUndefined();
+    expect(ok.error?.message).toBeUndefined();
     expect(await echo(ok.client!)).toContain("hi");
     const viaVs = await connect("/mcp/v/red-vs", keys["red.agent"]!.key);
+    expect(viaVs.error?.message).toBeUndefined();
     expect(await echo(viaVs.client!, "r_echo")).toContain("hi");
     const editor = await connect("/mcp/red-ev", keys["red.editor"]!.key);
     expect(await echo(editor.client!)).toContain("hi");
@@ -292,13 +291,13 @@ describe("teams and roles", () => {
     });
     const hidden = await blueSdk.instances.getInstance({ id: instanceIds.red! }).catch((e) => e);
     expect(hidden).toBeInstanceOf(BerthError);
-    expect((hidden as BerthError).code).toBe(Code.NotFound);
+    expect((hidden as BerthError).code).toBe("NOT_FOUND");
     const agentSdk = createBerthClient({
       baseUrl: mesh.gateway.url,
       apiKey: keys["red.agent"]!.key,
     });
     const refused = await agentSdk.instances.listInstances({}).catch((e) => e);
-    expect((refused as BerthError).code).toBe(Code.PermissionDenied);
+    expect((refused as BerthError).code).toBe("PERMISSION_DENIED");
     const { teams } = await createBerthClient({
       baseUrl: mesh.gateway.url,
       apiKey: keys["red.viewer"]!.key,
@@ -323,7 +322,9 @@ describe("teams and roles", () => {
     expect(listed.instances.map((i) => i.name)).toEqual(["blue-ev"]);
   });
 
-  it("manages members with the CLI; a signed-in user acts with the roles of their memberships", async () => {
+  it("manages members with the CLI; a signed-in user acts with the roles of their memberships", {
+    timeout: 180_000,
+  }, async () => {
     const created = await admin("POST", "/v1/users", {
       username: "rita",
       password: PASSWORD,
@@ -452,7 +453,9 @@ describe("teams and roles", () => {
     );
   });
 
-  it("takes team memberships from an external issuer's groups claim, configured without code", async () => {
+  it("takes team memberships from an external issuer's groups claim, configured without code", {
+    timeout: 120_000,
+  }, async () => {
     external = await startExternalIssuer(() => federated.url);
     federated = await startGateway(
       loadConfig(gatewayEnv, {

@@ -35,8 +35,8 @@ export interface ApiKeyStore {
   /** Stores a key and returns it with its whole value (the only time the value exists). */
   create(input: NewApiKey): Promise<{ row: ApiKeyRow; key: string }>;
   get(id: string): Promise<ApiKeyRow | null>;
-  /** Keys of `teams`, newest first. */
-  list(pageSize: number, pageToken: string, teams: readonly string[]): Promise<ApiKeyPage>;
+  /** Keys of `teams` (all when undefined), newest first. */
+  list(pageSize: number, pageToken: string, teams?: readonly string[]): Promise<ApiKeyPage>;
   /** Marks a key revoked (keeps the first revoke time); null when there is no such key. */
   revoke(id: string): Promise<ApiKeyRow | null>;
   /**
@@ -75,7 +75,7 @@ export function createApiKeyStore(orm: MikroORM): ApiKeyStore {
         pageToken,
         digest: LIST_DIGEST,
         idPattern: KEY_ID,
-        filter: { team: { $in: [...teams] } },
+        ...(teams ? { filter: { team: { $in: [...teams] } } } : {}),
       });
     },
 

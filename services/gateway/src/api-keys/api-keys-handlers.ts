@@ -11,7 +11,14 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { recordGatewayChange } from "../audit/gateway-change.js";
 import { credentialOf, fromHeaders } from "../auth/credential.js";
 import { roleCovers, roleFromProto, roleOfScopes, scopesOfRole } from "../teams/roles.js";
-import { authorize, principalOf, teamForNew, teamsWhere } from "../teams/team-access.js";
+import {
+  authorize,
+  isPlatformAdmin,
+  principalOf,
+  roleFor,
+  teamForNew,
+  teamsWhere,
+} from "../teams/team-access.js";
 import { apiKeyFromRow, newApiKeyFrom, scopeName, scopeProto } from "./api-key-mapper.js";
 import { type ApiKeyStore, createApiKeyStore } from "./api-key-store.js";
 import { validateNewApiKey } from "./api-key-validation.js";
@@ -109,7 +116,7 @@ export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof Api
       validateNewApiKey(request.apiKey);
       const team = teamForNew(principal, request.apiKey.team, "manage");
       const role = askedRole ?? roleOfScopes(request.apiKey.scopes.map((s) => scopeName(s)!));
-      const creatorRole = principal.teams.get(team);
+      const creatorRole = roleFor(principal, team, "manage");
       if (!creatorRole || !roleCovers(creatorRole, role)) {
         throw new ConnectError(
           `a key cannot have the ${role} role: its creator is ${creatorRole ?? "no member"} in team ${JSON.stringify(team)}`,
@@ -153,7 +160,8 @@ export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof Api
         throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
       }
       const pageSize = Math.min(request.pageSize || 50, 500);
-      const teams = teamsWhere(principalOf(context), "manage");
+      const caller = principalOf(context);
+      const teams = isPlatformAdmin(caller) ? undefined : teamsWhere(caller, "manage");
       const page = await deps.store.list(pageSize, request.pageToken, teams);
       const now = new Date();
       return {

@@ -22,6 +22,16 @@ export function roleIn(principal: Principal, team: string): Role | undefined {
   return principal.teams.get(team);
 }
 
+/**
+ * The role the caller acts with in `team` for `action`: their own, except that the platform's
+ * admins (admins of the default team) manage every team's members and keys, so that a new team
+ * can be given its first admin. They do not thereby see or use the team's instances.
+ */
+export function roleFor(principal: Principal, team: string, action: Action): Role | undefined {
+  if (action === "manage" && isPlatformAdmin(principal)) return "admin";
+  return roleIn(principal, team);
+}
+
 /** The teams in which the caller may do `action`, by name. */
 export function teamsWhere(principal: Principal, action: Action): string[] {
   return [...principal.teams].filter(([, role]) => roleAllows(role, action)).map(([t]) => t);
@@ -44,7 +54,7 @@ export function authorize(
   kind: string,
   ref: string,
 ): void {
-  const role = roleIn(principal, team);
+  const role = roleFor(principal, team, action);
   if (!role) throw notFound(kind, ref);
   if (!roleAllows(role, action)) throw denied(role, action, team);
 }

@@ -144,7 +144,9 @@ export function createTeamsHandlers(deps: TeamsDeps): ServiceImpl<typeof TeamsSe
 
     async listTeamMembers(request, ctx) {
       const row = await visibleTeam(ctx, request.team, "team");
-      authorize(principalOf(ctx), row.name, "read", "team", row.name);
+      // Members are read by the team's members, and by the platform's admins who manage them.
+      const principal = principalOf(ctx);
+      if (!isPlatformAdmin(principal)) authorize(principal, row.name, "read", "team", row.name);
       return { members: (await deps.store.members(row.name)).map(memberFromRow) };
     },
 
