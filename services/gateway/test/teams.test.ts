@@ -328,7 +328,14 @@ describe("teams and roles", () => {
     const created = await admin("POST", "/v1/users", {
       username: "rita",
       password: PASSWORD,
-      scopes: ["API_KEY_SCOPE_READ", "API_KEY_SCOPE_MCP"],
+      // Every scope: her roles, not her scopes, decide what she may do.
+      scopes: [
+        "API_KEY_SCOPE_ADMIN",
+        "API_KEY_SCOPE_WRITE",
+        "API_KEY_SCOPE_READ",
+        "API_KEY_SCOPE_MCP",
+        "API_KEY_SCOPE_METRICS",
+      ],
       team: "blue",
       role: "ROLE_VIEWER",
     });
@@ -358,20 +365,12 @@ describe("teams and roles", () => {
     expect(JSON.parse(listed.stdout).members).toEqual([
       expect.objectContaining({ username: "rita", role: "ROLE_AGENT" }),
     ]);
-    const refused = await berth(keys["red.viewer"]!.key, [
-      "teams",
-      "members",
-      "add",
-      "red",
-      "rita",
-      "--role",
-      "admin",
-    ]);
-    expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain("PERMISSION_DENIED");
-    const foreign = await berth(keys["blue.admin"]!.key, ["teams", "members", "list", "red"]);
-    expect(foreign.code).not.toBe(0);
-    expect(foreign.stderr).toContain("NOT_FOUND");
+    const refused = await as("red.viewer")("PUT", "/v1/teams/red/members/rita", {
+      role: "ROLE_ADMIN",
+    });
+    expect(refused.status).toBe(403);
+    expect((await as("blue.admin")("GET", "/v1/teams/red/members")).status).toBe(404);
+    expect((await as("blue.admin")("DELETE", "/v1/teams/red/members/rita")).status).toBe(404);
     const teamsOfRed = await berth(keys["red.admin"]!.key, ["teams", "list"]);
     expect(teamsOfRed.stdout).toContain("red");
     expect(teamsOfRed.stdout).not.toContain("blue");
@@ -392,6 +391,19 @@ describe("teams and roles", () => {
     const listedByRita = await call(token, "GET", "/v1/instances");
     expect((listedByRita.body.instances as Json[]).map((i) => i.name)).toEqual(["blue-ev"]);
     expect((await call(token, "GET", `/v1/instances/${instanceIds.red}`)).status).toBe(403);
+    // Her admin scope does not make her an admin: a viewer of blue may not create there.
+    expect(
+      (
+        await call(token, "POST", "/v1/instances", {
+          instance: {
+            name: "rita-ev",
+            team: "blue",
+            jsonSpec: { type: "url", endpoint: everything.url },
+          },
+        })
+      ).status,
+    ).toBe(403);
+    expect((await call(token, "GET", "/v1/users")).status).toBe(403);
     // MCP: her token for the gateway is not for /mcp/red-ev (audience): connect with one that is.
     const mcpProvider = new MemoryOAuthProvider();
     expect(await auth(mcpProvider, { serverUrl: `${mesh.gateway.url}/mcp/red-ev` })).toBe(
