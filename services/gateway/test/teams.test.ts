@@ -341,7 +341,7 @@ describe("teams and roles", () => {
     });
     expect(created.status, JSON.stringify(created.body)).toBe(200);
     const berth = async (key: string, args: string[]) =>
-      runBerth(args, { url: mesh.gateway.url, apiKey: key, timeoutMs: 60_000 });
+      runBerth(args, { url: mesh.gateway.url, apiKey: key, timeoutMs: 150_000 });
     const added = await berth(keys["red.admin"]!.key, [
       "teams",
       "members",
@@ -459,9 +459,13 @@ describe("teams and roles", () => {
             r.actorKeyId === keys["red.admin"]!.id &&
             (r.change as Json | undefined)?.resourceType === "Team",
         );
-        return created && agentCalls && ritaCalls && membership ? true : undefined;
+        const missing = Object.entries({ created, agentCalls, ritaCalls, membership })
+          .filter(([, seen]) => !seen)
+          .map(([name]) => name);
+        if (missing.length > 0) throw new Error(`not yet recorded: ${missing.join(", ")}`);
+        return true;
       },
-      30_000,
+      60_000,
     );
   });
 
