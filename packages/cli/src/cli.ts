@@ -7,6 +7,7 @@ import { authCommands } from "./commands/auth.js";
 import { deadLettersCommands } from "./commands/dead-letters.js";
 import { instancesCommands } from "./commands/instances.js";
 import { serversCommands } from "./commands/servers.js";
+import { teamsCommands } from "./commands/teams.js";
 import { usersCommands } from "./commands/users.js";
 import { virtualServersCommands } from "./commands/virtual-servers.js";
 import { describeFailure } from "./errors.js";
@@ -26,6 +27,7 @@ const GROUPS: Record<string, GroupInfo> = {
     commands: virtualServersCommands,
   },
   "api-keys": { summary: "API keys (admin)", commands: apiKeysCommands },
+  teams: { summary: "Teams, their members and roles", commands: teamsCommands },
   users: { summary: "Users who sign in with OAuth (admin)", commands: usersCommands },
   auth: { summary: "Sign in with OAuth (berth login, berth logout)", commands: authCommands },
   "dead-letters": { summary: "Refused events (admin)", commands: deadLettersCommands },

@@ -2,6 +2,7 @@ import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { AuditService } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 import { DelegationService } from "@berth/proto/gen/berth/gateway/v1/delegation_pb";
+import { TeamsService } from "@berth/proto/gen/berth/gateway/v1/teams_pb";
 import { UsersService } from "@berth/proto/gen/berth/gateway/v1/users_pb";
 import { VirtualServersService } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
@@ -49,6 +50,8 @@ export interface BerthClient {
   instances: Client<typeof InstancesService>;
   runtime: Client<typeof RuntimeService>;
   apiKeys: Client<typeof ApiKeysService>;
+  /** Teams and their members: instances, virtual servers and keys belong to a team. */
+  teams: Client<typeof TeamsService>;
   /** People who sign in to the embedded authorization server (admin). */
   users: Client<typeof UsersService>;
   /** Virtual servers: several instances as one MCP endpoint, /mcp/v/{name}. */
@@ -92,6 +95,7 @@ export function createBerthClient(options: BerthClientOptions): BerthClient {
     instances: withBerthErrors(InstancesService, createClient(InstancesService, transport)),
     runtime: withBerthErrors(RuntimeService, createClient(RuntimeService, transport)),
     apiKeys: withBerthErrors(ApiKeysService, createClient(ApiKeysService, transport)),
+    teams: withBerthErrors(TeamsService, createClient(TeamsService, transport)),
     users: withBerthErrors(UsersService, createClient(UsersService, transport)),
     virtualServers: withBerthErrors(
       VirtualServersService,

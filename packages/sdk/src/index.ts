@@ -2,6 +2,7 @@ export * from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 export * from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 export * from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 export * from "@berth/proto/gen/berth/gateway/v1/delegation_pb";
+export * from "@berth/proto/gen/berth/gateway/v1/teams_pb";
 export * from "@berth/proto/gen/berth/gateway/v1/users_pb";
 export * from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 export * from "@berth/proto/gen/berth/instances/v1/instances_pb";

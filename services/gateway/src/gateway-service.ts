@@ -12,6 +12,7 @@ import {
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 import { DelegationService } from "@berth/proto/gen/berth/gateway/v1/delegation_pb";
+import { TeamsService } from "@berth/proto/gen/berth/gateway/v1/teams_pb";
 import { UsersService } from "@berth/proto/gen/berth/gateway/v1/users_pb";
 import { VirtualServersService } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 import {
@@ -68,6 +69,11 @@ import { observeRequests } from "./observe-request.js";
 import { createOpenApiRoutes, loadOpenApi } from "./openapi/openapi-routes.js";
 import { createRevocationFeed } from "./replicas/revocation-feed.js";
 import { createSharedRateLimiter, deploymentOf } from "./replicas/shared-rate-limiter.js";
+import { guardInstances, guardRuntime, type InstanceReader } from "./teams/instance-guard.js";
+import { createMembershipCache } from "./teams/membership-cache.js";
+import { createTeamStore } from "./teams/team-store.js";
+import { createTeamsHandlers } from "./teams/teams-handlers.js";
+import { fromUpstream } from "./upstream-error.js";
 import { UserEntity } from "./users/user-entity.js";
 import { createUserStore } from "./users/user-store.js";
 import { createUsersHandlers } from "./users/users-handlers.js";
@@ -168,7 +174,15 @@ export async function startGateway(
     };
     // OAuth 2.1 resource server beside the API keys, and the embedded authorization server.
     const userStore = createUserStore(orm);
-    const oauth = createOAuth({ config, orm, users: userStore, logger: log });
+    const teamStore = createTeamStore(orm);
+    const memberships = createMembershipCache(teamStore.membershipsOf, config.API_KEY_CACHE_MS);
+    const oauth = createOAuth({
+      config,
+      orm,
+      users: userStore,
+      memberships: memberships.of,
+      logger: log,
+    });
     closer.add("oauth", async () => oauth.close());
     const authenticator = oauth.authenticator(keys);
     const gatekeeper = oauth.withChallenges(
@@ -244,15 +258,33 @@ export async function startGateway(
       { service: InstancesService, address: config.INSTANCES_ADDR, label: "instances" },
       { service: RuntimeService, address: config.RUNTIME_ADDR, label: "runtime" },
     ];
+    // The instance a request names, read before the team check of the access table.
+    const readInstance: InstanceReader = async (ref, ctx) => {
+      try {
+        const { instance } = await instancesClient.getInstance(
+          { id: ref },
+          { signal: ctx.signal, timeoutMs: 10_000 },
+        );
+        if (!instance) throw new Error("GetInstance answered no instance");
+        return instance;
+      } catch (error) {
+        throw fromUpstream(error, "instances", ctx.signal.aborted);
+      }
+    };
+    // Each forwarded service behind the team checks its methods need.
+    const teamGuards = new Map<DescService, (impl: object) => object>([
+      [InstancesService, (impl) => guardInstances(impl, readInstance)],
+      [RuntimeService, (impl) => guardRuntime(impl, readInstance)],
+    ]);
     const services = [
-      ...upstreams.map(({ service, address, label }) => ({
-        service,
-        impl: createForwardingImpl(
+      ...upstreams.map(({ service, address, label }) => {
+        const forwarded = createForwardingImpl(
           service,
           createServiceClient(service, address, { identity }),
           label,
-        ),
-      })),
+        );
+        return { service, impl: teamGuards.get(service)?.(forwarded) ?? forwarded };
+      }),
       {
         service: ApiKeysService as DescService,
         impl: createApiKeysHandlers({
@@ -279,6 +311,7 @@ export async function startGateway(
         service: UsersService as DescService,
         impl: createUsersHandlers({
           store: userStore,
+          teams: teamStore,
           orm,
           onDeleted: (id) => {
             oauth.userRemoved(id);
@@ -293,7 +326,21 @@ export async function startGateway(
                   ),
                 );
             }
+            memberships.forget(id);
           },
+          logger: log,
+        }),
+      },
+      {
+        service: TeamsService as DescService,
+        impl: createTeamsHandlers({
+          store: teamStore,
+          users: userStore,
+          orm,
+          hasInstances: async (team) =>
+            (await instancesClient.listInstances({ teams: [team], pageSize: 1 })).instances.length >
+            0,
+          onMembershipChanged: (id) => memberships.forget(id),
           logger: log,
         }),
       },

@@ -133,7 +133,15 @@ describe("OAuth 2.1 for MCP clients", () => {
         ...serviceMeshEnv("gateway", engines),
         HTTP_PORT: "0",
         BERTH_OAUTH_EMBEDDED: "false",
-        BERTH_OAUTH_ISSUERS: JSON.stringify([{ issuer: external.issuer, nameClaim: "email" }]),
+        // Its users' groups claim makes them agents of the default team (claim-mapped membership).
+        BERTH_OAUTH_ISSUERS: JSON.stringify([
+          {
+            issuer: external.issuer,
+            nameClaim: "email",
+            groupsClaim: "groups",
+            teams: { "berth-users": { default: "agent" } },
+          },
+        ]),
       }),
     );
     db = new pg.Client({ connectionString: engines.databaseUrl });

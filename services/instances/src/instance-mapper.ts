@@ -30,6 +30,7 @@ export function instanceFromRow(row: InstanceRow): McpServerInstance {
     name: row.name,
     description: row.description,
     serverId: row.serverId ?? "",
+    team: row.team,
     jsonSpec: row.jsonSpec,
     desiredState:
       DesiredState[row.desiredState as keyof typeof DesiredState] ?? DesiredState.UNSPECIFIED,

@@ -187,6 +187,34 @@ describe("instance validation", () => {
     expect(local.instance?.serverId).toBe("");
   });
 
+  it("keeps each instance's team (default when none is given) and lists by team", async () => {
+    const url = { type: "url", endpoint: "https://mcp.example.com/mcp" };
+    const red = (await create({ name: "team-red-1", team: "red", jsonSpec: url })).instance!;
+    const plain = (await create({ name: "team-none-1", jsonSpec: url })).instance!;
+    expect(red.team).toBe("red");
+    expect(plain.team).toBe("default");
+    const bad = await refused(create({ name: "team-bad-1", team: "Red Team!", jsonSpec: url }));
+    expect(fieldsOf(bad)).toEqual(["instance.team"]);
+    const names = async (teams: string[]) =>
+      (await stack.instancesClient.listInstances({ teams, pageSize: 500 })).instances.map(
+        (i) => i.name,
+      );
+    expect(await names(["red"])).toEqual(["team-red-1"]);
+    expect(await names(["red", "default"])).toEqual(
+      expect.arrayContaining(["team-red-1", "team-none-1"]),
+    );
+    expect(await names(["blue"])).toEqual([]);
+    const badFilter = await refused(stack.instancesClient.listInstances({ teams: ["x y"] }));
+    expect(fieldsOf(badFilter)).toEqual(["teams[0]"]);
+    // The team is not changeable: an update mask naming it is refused.
+    await refused(
+      stack.instancesClient.updateInstance({
+        instance: { id: red.id, team: "blue" },
+        updateMask: { paths: ["team"] },
+      }),
+    );
+  });
+
   it("answers ALREADY_EXISTS for a taken name", async () => {
     await create({
       name: "twin",

@@ -6,12 +6,14 @@ import {
   CreateApiKeyResponseSchema,
   ListApiKeysResponseSchema,
   paginate,
+  Role,
 } from "@berth/sdk";
 import { create } from "@bufbuild/protobuf";
 import { UsageError } from "../args.js";
 import { enumName, formatTime } from "../format.js";
 import { formatFields, formatTable } from "../table.js";
 import type { CommandGroup, Context } from "../types.js";
+import { parseRole, roleName } from "./teams.js";
 
 const SCOPES: Record<string, ApiKeyScope> = {
   admin: ApiKeyScope.ADMIN,
@@ -66,6 +68,8 @@ function printKey(ctx: Context, key: ApiKey | undefined, secret?: string): void 
     formatFields([
       ["id", key.id],
       ["name", key.displayName],
+      ["team", key.team],
+      ["role", key.role ? roleName(key.role) : ""],
       ["scopes", scopeNames(key)],
       ["instances", key.instances.join(", ")],
       [
@@ -88,11 +92,13 @@ function printKey(ctx: Context, key: ApiKey | undefined, secret?: string): void 
 export const apiKeysCommands: CommandGroup = {
   create: {
     usage:
-      "--name NAME --scope admin|write|read|mcp... [--instance <id|name>]... [--virtual-server <id|name>[=TOOL,PATTERN*]]...",
+      "--name NAME (--role viewer|agent|editor|admin | --scope admin|write|read|mcp...) [--team NAME] [--instance <id|name>]... [--virtual-server <id|name>[=TOOL,PATTERN*]]...",
     summary: "Create an API key; the key itself is printed once, never again",
     options: {
       name: { type: "string" },
       scope: { type: "string", multiple: true },
+      team: { type: "string" },
+      role: { type: "string" },
       instance: { type: "string", multiple: true },
       "virtual-server": { type: "string", multiple: true },
     },
@@ -102,7 +108,10 @@ export const apiKeysCommands: CommandGroup = {
       const response = await ctx.berth.apiKeys.createApiKey({
         apiKey: {
           displayName: String(values.name),
-          scopes: parseScopes(values.scope),
+          // With a role, scopes are optional: the gateway gives the ones that carry it.
+          scopes: values.role && !values.scope ? [] : parseScopes(values.scope),
+          team: String(values.team ?? ""),
+          role: values.role ? parseRole(String(values.role)) : Role.UNSPECIFIED,
           instances: (values.instance as string[] | undefined) ?? [],
           virtualServers: parseGrants(values["virtual-server"]),
         },

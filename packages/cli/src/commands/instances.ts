@@ -50,10 +50,11 @@ function specFrom(text: unknown): JsonObject {
 export const instancesCommands: CommandGroup = {
   create: {
     usage:
-      "<name> --server <id|name> [--env NAME=VALUE]... [--secret NAME=VALUE]... [--spec JSON] [--description TEXT] [--stopped] [--wait] [--timeout 120]",
+      "<name> --server <id|name> [--team NAME] [--env NAME=VALUE]... [--secret NAME=VALUE]... [--spec JSON] [--description TEXT] [--stopped] [--wait] [--timeout 120]",
     summary: "Create an instance of a catalog entry (secrets are stored encrypted, never shown)",
     options: {
       server: { type: "string" },
+      team: { type: "string" },
       env: { type: "string", multiple: true },
       secret: { type: "string", multiple: true },
       spec: { type: "string" },
@@ -75,6 +76,7 @@ export const instancesCommands: CommandGroup = {
         instance: {
           name: positionals[0]!,
           serverId: String(values.server ?? ""),
+          team: String(values.team ?? ""),
           description: String(values.description ?? ""),
           jsonSpec: spec,
           desiredState: values.stopped ? DesiredState.STOPPED : DesiredState.RUNNING,
@@ -88,12 +90,16 @@ export const instancesCommands: CommandGroup = {
     },
   },
   list: {
-    usage: "[--server <id>]",
-    summary: "List instances",
-    options: { server: { type: "string" } },
+    usage: "[--server <id>] [--team NAME]...",
+    summary: "List instances (of your teams)",
+    options: { server: { type: "string" }, team: { type: "string", multiple: true } },
     positionals: { min: 0, max: 0 },
     async run(ctx, { values }) {
-      const request = { pageSize: 100, serverId: String(values.server ?? "") };
+      const request = {
+        pageSize: 100,
+        serverId: String(values.server ?? ""),
+        teams: (values.team as string[] | undefined) ?? [],
+      };
       const all: McpServerInstance[] = [];
       const list = ctx.berth.instances.listInstances;
       for await (const i of paginate(list, request, (r) => r.instances)) all.push(i);

@@ -1,10 +1,18 @@
-import { ApiKeyScope, ListUsersResponseSchema, paginate, type User, UserSchema } from "@berth/sdk";
+import {
+  ApiKeyScope,
+  ListUsersResponseSchema,
+  paginate,
+  Role,
+  type User,
+  UserSchema,
+} from "@berth/sdk";
 import { create } from "@bufbuild/protobuf";
 import { UsageError } from "../args.js";
 import { enumName, formatTime } from "../format.js";
 import { formatFields, formatTable } from "../table.js";
 import type { CommandGroup, Context } from "../types.js";
 import { parseScopes } from "./api-keys.js";
+import { parseRole } from "./teams.js";
 
 const scopeNames = (user: User) =>
   user.scopes.map((s) => enumName(ApiKeyScope, s).toLowerCase()).join(",");
@@ -29,12 +37,15 @@ function printUser(ctx: Context, user: User | undefined): void {
 /** `berth users …`: people who sign in to the embedded authorization server (admin key). */
 export const usersCommands: CommandGroup = {
   create: {
-    usage: "<username> [--display-name NAME] [--scope mcp|read|write|admin|metrics]...",
+    usage:
+      "<username> [--display-name NAME] [--scope mcp|read|write|admin|metrics]... [--team NAME --role viewer|agent|editor|admin]",
     summary:
       "Create a user who signs in with a password (typed at a prompt, or read from standard input)",
     options: {
       "display-name": { type: "string" },
       scope: { type: "string", multiple: true },
+      team: { type: "string" },
+      role: { type: "string" },
     },
     positionals: { min: 1, max: 1 },
     async run(ctx, { values, positionals }) {
@@ -46,6 +57,8 @@ export const usersCommands: CommandGroup = {
           displayName: String(values["display-name"] ?? ""),
           password,
           scopes: values.scope === undefined ? [] : parseScopes(values.scope),
+          team: String(values.team ?? ""),
+          role: values.role ? parseRole(String(values.role)) : Role.UNSPECIFIED,
         },
       });
       printUser(ctx, response.user);

@@ -25,6 +25,10 @@ export const ApiKeyEntity = defineEntity({
     expireTime: p.datetime().columnType("timestamptz").nullable(),
     createTime: p.datetime().columnType("timestamptz"),
     revokeTime: p.datetime().columnType("timestamptz").nullable(),
+    /** The team the key acts for (its name). */
+    team: p.string().default("default"),
+    /** The key's role in its team: viewer, agent, editor or admin. */
+    role: p.string().default("admin"),
     /** The key that created this one (empty for the bootstrap key). */
     createdBy: p.string().default(""),
   }),

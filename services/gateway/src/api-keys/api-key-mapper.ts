@@ -8,6 +8,7 @@ import {
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Scope } from "../auth/scopes.js";
+import { isRole, type Role, roleToProto } from "../teams/roles.js";
 import type { ApiKeyRow } from "./api-key-entity.js";
 import type { NewApiKey } from "./api-key-store.js";
 
@@ -44,6 +45,8 @@ export function apiKeyFromRow(row: ApiKeyRow, now = new Date()): ApiKey {
     virtualServers: (row.virtualServers ?? []).map((g) => create(VirtualServerGrantSchema, g)),
     rateLimitPerSecond: row.rateLimitPerSecond,
     rateLimitBurst: row.rateLimitBurst,
+    team: row.team,
+    role: isRole(row.role) ? roleToProto(row.role) : 0,
     state,
     createTime: timestampFromDate(row.createTime),
     ...(row.expireTime ? { expireTime: timestampFromDate(row.expireTime) } : {}),
@@ -52,8 +55,10 @@ export function apiKeyFromRow(row: ApiKeyRow, now = new Date()): ApiKey {
 }
 
 /** The stored fields of a validated key request. */
-export function newApiKeyFrom(key: ApiKey, createdBy: string): NewApiKey {
+export function newApiKeyFrom(key: ApiKey, createdBy: string, team: string, role: Role): NewApiKey {
   return {
+    team,
+    role,
     displayName: key.displayName.trim(),
     scopes: [...new Set(key.scopes.map((s) => scopeName(s)!))],
     instances: [...new Set(key.instances)],

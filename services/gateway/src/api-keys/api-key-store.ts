@@ -1,4 +1,5 @@
 import { filterDigest } from "@berth/platform";
+import { DEFAULT_TEAM } from "@berth/spec";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { listNewestFirst } from "../paging/newest-first.js";
 import { ApiKeyEntity, type ApiKeyRow, type VirtualServerGrantSpec } from "./api-key-entity.js";
@@ -9,6 +10,8 @@ const LIST_DIGEST = filterDigest({});
 
 /** What a new key may do; the id and secret are generated. */
 export interface NewApiKey {
+  team: string;
+  role: string;
   displayName: string;
   scopes: string[];
   instances: string[];
@@ -32,7 +35,8 @@ export interface ApiKeyStore {
   /** Stores a key and returns it with its whole value (the only time the value exists). */
   create(input: NewApiKey): Promise<{ row: ApiKeyRow; key: string }>;
   get(id: string): Promise<ApiKeyRow | null>;
-  list(pageSize: number, pageToken: string): Promise<ApiKeyPage>;
+  /** Keys of `teams` (all when undefined), newest first. */
+  list(pageSize: number, pageToken: string, teams?: readonly string[]): Promise<ApiKeyPage>;
   /** Marks a key revoked (keeps the first revoke time); null when there is no such key. */
   revoke(id: string): Promise<ApiKeyRow | null>;
   /**
@@ -65,12 +69,13 @@ export function createApiKeyStore(orm: MikroORM): ApiKeyStore {
 
     get: (id) => orm.em.fork().findOne(ApiKeyEntity, { id }),
 
-    list(pageSize, pageToken) {
+    list(pageSize, pageToken, teams) {
       return listNewestFirst(orm.em.fork(), ApiKeyEntity, {
         pageSize,
         pageToken,
         digest: LIST_DIGEST,
         idPattern: KEY_ID,
+        ...(teams ? { filter: { team: { $in: [...teams] } } } : {}),
       });
     },
 
@@ -94,6 +99,8 @@ export function createApiKeyStore(orm: MikroORM): ApiKeyStore {
         await tx.execute(`lock table "gateway"."api_keys" in exclusive mode`);
         if ((await tx.count(ApiKeyEntity, {})) > 0) return undefined;
         const input: NewApiKey = {
+          team: DEFAULT_TEAM,
+          role: "admin",
           displayName: "bootstrap admin",
           scopes: ["admin"],
           instances: [],

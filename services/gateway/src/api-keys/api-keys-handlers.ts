@@ -1,9 +1,25 @@
-import { createIdempotentWrites, invalidArgument, type Logger, notFound } from "@berth/platform";
+import {
+  Code,
+  ConnectError,
+  createIdempotentWrites,
+  invalidArgument,
+  type Logger,
+  notFound,
+} from "@berth/platform";
 import { type ApiKey, ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { recordGatewayChange } from "../audit/gateway-change.js";
 import { credentialOf, fromHeaders } from "../auth/credential.js";
-import { apiKeyFromRow, newApiKeyFrom } from "./api-key-mapper.js";
+import { roleCovers, roleFromProto, roleOfScopes, scopesOfRole } from "../teams/roles.js";
+import {
+  authorize,
+  isPlatformAdmin,
+  principalOf,
+  roleFor,
+  teamForNew,
+  teamsWhere,
+} from "../teams/team-access.js";
+import { apiKeyFromRow, newApiKeyFrom, scopeName, scopeProto } from "./api-key-mapper.js";
 import { type ApiKeyStore, createApiKeyStore } from "./api-key-store.js";
 import { validateNewApiKey } from "./api-key-validation.js";
 import { parseApiKey } from "./key-format.js";
@@ -90,7 +106,23 @@ export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof Api
 
   return {
     async createApiKey(request, context) {
+      const principal = principalOf(context);
+      const given = request.apiKey;
+      // A role alone gives the scopes that carry it; scopes alone, the role they stood for.
+      const askedRole = given ? roleFromProto(given.role) : undefined;
+      if (given && askedRole && given.scopes.length === 0) {
+        given.scopes = scopesOfRole(askedRole).map((s) => scopeProto(s));
+      }
       validateNewApiKey(request.apiKey);
+      const team = teamForNew(principal, request.apiKey.team, "manage");
+      const role = askedRole ?? roleOfScopes(request.apiKey.scopes.map((s) => scopeName(s)!));
+      const creatorRole = roleFor(principal, team, "manage");
+      if (!creatorRole || !roleCovers(creatorRole, role)) {
+        throw new ConnectError(
+          `a key cannot have the ${role} role: its creator is ${creatorRole ?? "no member"} in team ${JSON.stringify(team)}`,
+          Code.PermissionDenied,
+        );
+      }
       request.apiKey.instances = await bindInstances(request.apiKey.instances, deps);
       await bindVirtualServers(request.apiKey, deps);
       const caller = parseApiKey(credentialOf(fromHeaders(context.requestHeader)) ?? "");
@@ -98,7 +130,7 @@ export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof Api
         method: method.createApiKey,
         request,
         execute: async (orm) => {
-          const input = newApiKeyFrom(request.apiKey!, caller?.id ?? "");
+          const input = newApiKeyFrom(request.apiKey!, caller?.id ?? "", team, role);
           const { row, key } = await storeOn(orm).create(input);
           await auditKeyChange(orm, row, "created");
           return { apiKey: apiKeyFromRow(row), key };
@@ -115,19 +147,22 @@ export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof Api
       return response;
     },
 
-    async getApiKey(request) {
+    async getApiKey(request, context) {
       requireId(request.id);
       const row = await deps.store.get(request.id);
       if (!row) throw notFound("api key", request.id);
+      authorize(principalOf(context), row.team, "manage", "api key", request.id);
       return { apiKey: apiKeyFromRow(row) };
     },
 
-    async listApiKeys(request) {
+    async listApiKeys(request, context) {
       if (request.pageSize < 0) {
         throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
       }
       const pageSize = Math.min(request.pageSize || 50, 500);
-      const page = await deps.store.list(pageSize, request.pageToken);
+      const caller = principalOf(context);
+      const teams = isPlatformAdmin(caller) ? undefined : teamsWhere(caller, "manage");
+      const page = await deps.store.list(pageSize, request.pageToken, teams);
       const now = new Date();
       return {
         apiKeys: page.rows.map((row) => apiKeyFromRow(row, now)),
@@ -135,8 +170,11 @@ export function createApiKeysHandlers(deps: ApiKeysDeps): ServiceImpl<typeof Api
       };
     },
 
-    async revokeApiKey(request) {
+    async revokeApiKey(request, context) {
       requireId(request.id);
+      const existing = await deps.store.get(request.id);
+      if (!existing) throw notFound("api key", request.id);
+      authorize(principalOf(context), existing.team, "manage", "api key", request.id);
       const { response, replayed } = await writes.run({
         method: method.revokeApiKey,
         request,

@@ -20,14 +20,14 @@ export async function instanceIdOf(
   }
 }
 
-/** The id and name of the instance an id or a name names; undefined when there is none. */
+/** The id, name and team of the instance an id or a name names; undefined when there is none. */
 export async function instanceNamed(
   instances: Client<typeof InstancesService>,
   ref: string,
-): Promise<{ id: string; name: string } | undefined> {
+): Promise<{ id: string; name: string; team: string } | undefined> {
   try {
     const { instance } = await instances.getInstance({ id: ref });
-    return instance?.id ? { id: instance.id, name: instance.name } : undefined;
+    return instance?.id ? { id: instance.id, name: instance.name, team: instance.team } : undefined;
   } catch (error) {
     if (error instanceof ConnectError && error.code === Code.NotFound) return undefined;
     throw fromUpstream(error, "instances", false);

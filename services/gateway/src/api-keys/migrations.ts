@@ -3,6 +3,7 @@ import { Migration } from "@mikro-orm/migrations";
 import { auditMigration } from "../audit/audit-migration.js";
 import { delegationMigration } from "../delegation/delegation-migration.js";
 import { oauthMigration } from "../oauth/oauth-migration.js";
+import { teamsMigration } from "../teams/teams-migration.js";
 
 /** The API keys table. */
 class CreateApiKeys extends Migration {
@@ -57,4 +58,5 @@ export const gatewayMigrations = [
   { name: "0003-create-virtual-servers", class: CreateVirtualServers },
   oauthMigration,
   delegationMigration,
+  teamsMigration,
 ];

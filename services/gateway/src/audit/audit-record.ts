@@ -38,7 +38,7 @@ export interface ChangeFacts {
   time: Date;
   actorKeyId: string;
   correlationId: string;
-  resourceType: "McpServer" | "McpServerInstance" | "VirtualServer" | "ApiKey" | "User";
+  resourceType: "McpServer" | "McpServerInstance" | "VirtualServer" | "ApiKey" | "User" | "Team";
   resourceId: string;
   resourceName: string;
   action:

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Code, ConnectError } from "@berth/platform";
 import type { ApiKeyRow } from "../api-keys/api-key-entity.js";
 import { parseApiKey, secretMatches } from "../api-keys/key-format.js";
+import type { Role } from "../teams/roles.js";
 import { credentialOf } from "./credential.js";
 import type { Scope } from "./scopes.js";
 import type { Authenticator, Principal } from "./types.js";
@@ -66,6 +67,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     return {
       keyId: row.id,
       scopes: row.scopes as Scope[],
+      teams: new Map([[row.team, row.role as Role]]),
       instances: row.instances,
       virtualServers: row.virtualServers ?? [],
       rateLimitPerSecond: row.rateLimitPerSecond,

@@ -1,5 +1,7 @@
 import { Code, ConnectError, withActor } from "@berth/platform";
 import type { Interceptor } from "@connectrpc/connect";
+import { accessRuleOf, checkAccess } from "../teams/access-table.js";
+import { PRINCIPAL } from "../teams/team-access.js";
 import { CLIENT_ADDRESS } from "./client-address.js";
 import { credentialOf, fromHeaders } from "./credential.js";
 import type { RateGate } from "./rate-limiter.js";
@@ -63,9 +65,10 @@ export function createGatekeeper(
 }
 
 /**
- * Runs the gatekeeper before every RPC (Connect, gRPC-Web, gRPC and REST alike), counts each
- * key's open server streams (:watch, logs) against its cap, and runs the call as its key (the
- * actor of the audit trail).
+ * Runs the gatekeeper before every RPC (Connect, gRPC-Web, gRPC and REST alike), checks the
+ * caller's roles against the method's row of the access table, counts each key's open server
+ * streams (:watch, logs) against its cap, and runs the call as its key (the actor of the audit
+ * trail) and principal (whose teams the handlers check objects against).
  */
 export function createAuthInterceptor(
   gatekeeper: Gatekeeper,
@@ -78,10 +81,12 @@ export function createAuthInterceptor(
       requiredScope(request.method),
       client,
     );
+    checkAccess(principal, accessRuleOf(request.method));
     if (streams && request.method.methodKind === "server_streaming") {
       streams.open(principal.keyId, request.signal);
     }
     // The key travels with every call this request makes, into the events of what it changes.
+    request.contextValues.set(PRINCIPAL, principal);
     return withActor(principal.keyId, () => next(request));
   };
 }

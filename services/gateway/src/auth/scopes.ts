@@ -2,6 +2,7 @@ import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { AuditService } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 import { DelegationService } from "@berth/proto/gen/berth/gateway/v1/delegation_pb";
+import { TeamsService } from "@berth/proto/gen/berth/gateway/v1/teams_pb";
 import { UsersService } from "@berth/proto/gen/berth/gateway/v1/users_pb";
 import { http } from "@berth/proto/gen/google/api/annotations_pb";
 import { type DescMethod, getOption, hasOption } from "@bufbuild/protobuf";
@@ -50,5 +51,7 @@ export function requiredScope(method: DescMethod): Scope {
   if (method.parent.typeName === DelegationService.typeName) return "mcp";
   if (method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS) return "read";
   if (hasOption(method, http) && getOption(method, http).pattern.case === "get") return "read";
+  // Changing a team's members is an admin's act, like managing its keys.
+  if (method.parent.typeName === TeamsService.typeName) return "admin";
   return "write";
 }

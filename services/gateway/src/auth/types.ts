@@ -1,3 +1,4 @@
+import type { Role } from "../teams/roles.js";
 import type { Scope } from "./scopes.js";
 
 /** Who is calling: a verified API key (or OAuth access token) and what it may do. */
@@ -7,6 +8,11 @@ export interface Principal {
   /** For an access token: the user it speaks for. */
   readonly user?: { readonly issuer: string; readonly subject: string; readonly name: string };
   readonly scopes: readonly Scope[];
+  /**
+   * The teams the caller belongs to (by name) and their role in each: one for an API key, the
+   * memberships of a signed-in user, or what an external issuer's claims map to.
+   */
+  readonly teams: ReadonlyMap<string, Role>;
   /** Instance ids or names the mcp scope is limited to; empty means all. */
   readonly instances: readonly string[];
   /** Virtual servers (ids) the mcp scope is limited to on /mcp/v/, with tool patterns in each. */

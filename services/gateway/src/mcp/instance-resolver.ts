@@ -137,7 +137,7 @@ export function createInstanceResolver(
       else throw upstreamFailure("instances", error, logger);
     }
     if (!instance?.id) throw new McpProxyError(404, `instance ${JSON.stringify(ref)} not found`);
-    return { id: instance.id, name: instance.name };
+    return { id: instance.id, name: instance.name, team: (instance as { team?: string }).team };
   };
 
   const lookUpEndpoint = async (instance: InstanceIdentity): Promise<McpEndpoint> => {

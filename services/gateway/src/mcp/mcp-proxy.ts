@@ -1,4 +1,5 @@
 import type { Logger } from "@berth/platform";
+import { DEFAULT_TEAM } from "@berth/spec";
 import {
   type McpCallSink,
   type McpExchangeTap,
@@ -8,6 +9,7 @@ import { clientAddressOf } from "../auth/client-address.js";
 import { fromNodeHeaders } from "../auth/credential.js";
 import type { Gatekeeper, Principal } from "../auth/types.js";
 import type { HttpRequest, HttpResponse } from "../http/types.js";
+import { mcpAccess } from "../teams/team-access.js";
 import type { ActivityReporter } from "./activity-reporter.js";
 import type { Forwarder } from "./forward.js";
 import { toProxyError, writeJsonRpcError } from "./json-rpc-error.js";
@@ -180,16 +182,34 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
    * that later takes a listed instance's name is not on the list.
    */
   async function identifyFor(principal: Principal, ref: string): Promise<InstanceIdentity> {
-    if (principal.instances.length === 0) return resolver.identify(ref);
+    const found = await identifyInTeams(principal, ref);
+    if (principal.instances.length === 0) return found;
     const denied = () =>
       new McpProxyError(403, `the API key may not use instance ${JSON.stringify(ref)}`);
+    if (!principal.instances.includes(found.id)) throw denied();
+    return found;
+  }
+
+  /** The instance, if it belongs to one of the caller's teams (404 otherwise: names do not leak). */
+  async function identifyInTeams(principal: Principal, ref: string): Promise<InstanceIdentity> {
     let instance: InstanceIdentity;
     try {
       instance = await resolver.identify(ref);
     } catch (error) {
-      throw error instanceof McpProxyError && error.status === 404 ? denied() : error;
+      // A limited key learns nothing about instances off its list, not even that none exists.
+      if (principal.instances.length > 0 && error instanceof McpProxyError && error.status === 404)
+        throw new McpProxyError(403, `the API key may not use instance ${JSON.stringify(ref)}`);
+      throw error;
     }
-    if (!principal.instances.includes(instance.id)) throw denied();
+    const access = mcpAccess(principal, instance.team ?? DEFAULT_TEAM);
+    if (access === "hidden")
+      throw new McpProxyError(404, `instance ${JSON.stringify(ref)} not found`);
+    if (access === "denied") {
+      throw new McpProxyError(
+        403,
+        `the ${principal.teams.get(instance.team ?? DEFAULT_TEAM)} role may not call MCP tools`,
+      );
+    }
     return instance;
   }
 }

@@ -2,6 +2,8 @@
 export interface InstanceIdentity {
   readonly id: string;
   readonly name: string;
+  /** The owning team (when read from the instances service). */
+  readonly team?: string;
 }
 
 /** Where an instance's MCP traffic goes now, and the headers to add (its own credential). */

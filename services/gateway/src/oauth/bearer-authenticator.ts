@@ -33,6 +33,7 @@ export function createBearerAuthenticator(options: BearerAuthenticatorOptions): 
         keyId: identity.actorId,
         user: { issuer: identity.issuer, subject: identity.subject, name: identity.name },
         scopes: identity.scopes,
+        teams: identity.teams,
         instances: [],
         virtualServers: [],
         rateLimitPerSecond: 0,

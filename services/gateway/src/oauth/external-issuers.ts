@@ -1,7 +1,13 @@
 import { Code, ConnectError, type Logger } from "@berth/platform";
 import { createRemoteJWKSet, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
-import { type ClaimMapping, mapScopes, nameOf, type TrustedIssuer } from "./trusted-issuer.js";
+import {
+  type ClaimMapping,
+  mapScopes,
+  mapTeams,
+  nameOf,
+  type TrustedIssuer,
+} from "./trusted-issuer.js";
 
 const issuerSchema = z.object({
   issuer: z.url({ protocol: /^https?$/ }),
@@ -10,6 +16,9 @@ const issuerSchema = z.object({
   scopes: z.record(z.string(), z.string()).optional(),
   groupsClaim: z.string().optional(),
   groups: z.record(z.string(), z.array(z.string())).optional(),
+  teams: z
+    .record(z.string(), z.record(z.string(), z.enum(["viewer", "agent", "editor", "admin"])))
+    .optional(),
   nameClaim: z.string().optional(),
 });
 
@@ -74,6 +83,7 @@ export function createExternalIssuer(config: ExternalIssuerConfig, logger: Logge
       return keys;
     },
     scopesOf: (claims) => mapScopes(claims, mapping),
+    teamsOf: async (claims) => mapTeams(claims, mapping),
     nameOf: (claims) => nameOf(claims, config.nameClaim),
   };
 }

@@ -4,6 +4,7 @@ import { createRateLimiter } from "../auth/rate-limiter.js";
 import type { Authenticator, Gatekeeper } from "../auth/types.js";
 import type { GatewayConfig } from "../config.js";
 import type { HttpRequest, HttpResponse } from "../http/types.js";
+import type { Role } from "../teams/roles.js";
 import type { UserStore } from "../users/user-store.js";
 import { createBearerAuthenticator } from "./bearer-authenticator.js";
 import { withOAuthChallenges } from "./challenges.js";
@@ -25,6 +26,8 @@ export interface OAuthOptions {
   config: GatewayConfig;
   orm: MikroORM;
   users: UserStore;
+  /** The teams of a user of the embedded server, and their role in each. */
+  memberships(userId: string): Promise<ReadonlyMap<string, Role>>;
   logger: Logger;
 }
 
@@ -80,11 +83,16 @@ export function createOAuth(options: OAuthOptions): OAuth {
     ? createResourceUrls(config.BERTH_PUBLIC_URL)
     : undefined;
   let embedded: EmbeddedAuthorizationServer | undefined;
+  // The embedded server's users belong to the teams stored for them.
+  let embeddedTrusted: TrustedIssuer | undefined;
   const currentUrls = () => {
     if (!urls) throw new ConnectError("the gateway is starting", Code.Unavailable);
     return urls;
   };
-  const issuers = (): TrustedIssuer[] => [...external, ...(embedded ? [embedded.trusted] : [])];
+  const issuers = (): TrustedIssuer[] => [
+    ...external,
+    ...(embeddedTrusted ? [embeddedTrusted] : []),
+  ];
   const verifier = createTokenVerifier({ issuers, urls: currentUrls });
   const recordSubject = createSubjectRecorder(orm, logger);
   const metadata = createProtectedResourceRoutes({
@@ -130,6 +138,10 @@ export function createOAuth(options: OAuthOptions): OAuth {
           },
           logger,
         });
+        embeddedTrusted = {
+          ...embedded.trusted,
+          teamsOf: (claims) => options.memberships(claims.sub ?? ""),
+        };
       }
     },
     userRemoved: (id) => embedded?.userRemoved(id),

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Code, ConnectError } from "@berth/platform";
 import { decodeJwt, errors, jwtVerify } from "jose";
 import type { Scope } from "../auth/scopes.js";
+import type { Role } from "../teams/roles.js";
 import type { ResourceUrls } from "./resource-urls.js";
 import type { TrustedIssuer } from "./trusted-issuer.js";
 
@@ -14,6 +15,8 @@ export interface TokenIdentity {
   /** A stable id of the subject, in the place of an API key id (rate limits, sessions, actor). */
   actorId: string;
   scopes: Scope[];
+  /** The subject's teams and role in each. */
+  teams: ReadonlyMap<string, Role>;
   expireTime: Date | null;
 }
 
@@ -88,6 +91,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       name: trusted.nameOf(claims),
       actorId: actorIdOf(trusted.issuer, subject),
       scopes: trusted.scopesOf(claims),
+      teams: trusted.teamsOf ? await trusted.teamsOf(claims) : new Map(),
       expireTime: typeof claims.exp === "number" ? new Date(claims.exp * 1000) : null,
     };
   };

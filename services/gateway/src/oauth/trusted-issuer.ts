@@ -1,5 +1,6 @@
 import type { JWTPayload, JWTVerifyGetKey } from "jose";
 import { SCOPES, type Scope } from "../auth/scopes.js";
+import { isRole, type Role, roleCovers } from "../teams/roles.js";
 
 /** An issuer whose access tokens the gateway accepts, and how its claims become Berth scopes. */
 export interface TrustedIssuer {
@@ -15,6 +16,8 @@ export interface TrustedIssuer {
   nameOf(claims: JWTPayload): string;
   /** Refuses a token whose subject may no longer call (a removed user); optional. */
   check?(claims: JWTPayload): Promise<void>;
+  /** The teams the subject belongs to and their role in each (none when absent). */
+  teamsOf?(claims: JWTPayload): Promise<ReadonlyMap<string, Role>>;
 }
 
 /** How an issuer's claims map to Berth scopes (configured per external issuer). */
@@ -27,6 +30,12 @@ export interface ClaimMapping {
   groupsClaim?: string;
   /** Group or role name → Berth scopes its members get. */
   groups?: Record<string, string[]>;
+  /**
+   * Group or role name (in groupsClaim) → the teams its members join and their role in each,
+   * such as `{ "platform-admins": { "default": "admin" }, "eng": { "eng": "editor" } }`. A user
+   * in several groups gets the highest role each team is given.
+   */
+  teams?: Record<string, Record<string, string>>;
   /** The claim naming the user in the audit trail (default: preferred_username, email, sub). */
   nameClaim?: string;
 }
@@ -64,4 +73,18 @@ export function nameOf(claims: JWTPayload, nameClaim?: string): string {
     if (typeof value === "string" && value !== "") return value;
   }
   return claims.sub ?? "";
+}
+
+/** The teams and roles `claims` grant under `mapping` (groupsClaim and teams); unknown roles ignored. */
+export function mapTeams(claims: JWTPayload, mapping: ClaimMapping = {}): Map<string, Role> {
+  const teams = new Map<string, Role>();
+  if (!mapping.groupsClaim || !mapping.teams) return teams;
+  for (const group of namesIn(claims[mapping.groupsClaim])) {
+    for (const [team, role] of Object.entries(mapping.teams[group] ?? {})) {
+      if (!isRole(role)) continue;
+      const held = teams.get(team);
+      if (!held || (roleCovers(role, held) && role !== held)) teams.set(team, role);
+    }
+  }
+  return teams;
 }

@@ -2,6 +2,7 @@ import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { AuditService } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
 import { DelegationService } from "@berth/proto/gen/berth/gateway/v1/delegation_pb";
+import { TeamsService } from "@berth/proto/gen/berth/gateway/v1/teams_pb";
 import { UsersService } from "@berth/proto/gen/berth/gateway/v1/users_pb";
 import { VirtualServersService } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
@@ -16,6 +17,7 @@ export const PUBLIC_SERVICES: readonly DescService[] = [
   RuntimeService,
   VirtualServersService,
   ApiKeysService,
+  TeamsService,
   UsersService,
   DelegationService,
   DeadLettersService,

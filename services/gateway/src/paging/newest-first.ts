@@ -22,12 +22,19 @@ export interface NewestFirstPage<T> {
 export async function listNewestFirst<T extends Keyed>(
   em: EntityManager,
   entity: EntityName<T>,
-  page: { pageSize: number; pageToken: string; digest: string; idPattern?: RegExp },
+  page: {
+    pageSize: number;
+    pageToken: string;
+    digest: string;
+    idPattern?: RegExp;
+    /** Only rows matching this (the caller's teams); part of the listing `digest` names. */
+    filter?: FilterQuery<T>;
+  },
 ): Promise<NewestFirstPage<T>> {
   const after = page.pageToken
     ? decodePageToken(page.pageToken, page.digest, page.idPattern)
     : undefined;
-  const where = after
+  const keyset = after
     ? {
         $or: [
           { createTime: { $lt: after.createdAt } },
@@ -35,6 +42,7 @@ export async function listNewestFirst<T extends Keyed>(
         ],
       }
     : {};
+  const where = page.filter ? { $and: [keyset, page.filter] } : keyset;
   const rows = await em.find(entity, where as FilterQuery<T>, {
     orderBy: { createTime: "desc", id: "desc" } as never,
     limit: page.pageSize + 1,

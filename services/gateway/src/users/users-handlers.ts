@@ -4,12 +4,15 @@ import {
   UserSchema,
   type UsersService,
 } from "@berth/proto/gen/berth/gateway/v1/users_pb";
+import { DEFAULT_TEAM } from "@berth/spec";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { scopeName, scopeProto } from "../api-keys/api-key-mapper.js";
 import { recordGatewayChange } from "../audit/gateway-change.js";
+import { roleFromProto, roleOfScopes } from "../teams/roles.js";
+import type { TeamStore } from "../teams/team-store.js";
 import { hashPassword } from "./password.js";
 import type { UserRow } from "./user-entity.js";
 import type { UserStore } from "./user-store.js";
@@ -17,6 +20,8 @@ import type { UserStore } from "./user-store.js";
 /** What the users handlers need. */
 export interface UsersDeps {
   store: UserStore;
+  /** Where a new user's first membership is stored. */
+  teams: TeamStore;
   orm: MikroORM;
   /** Called after a user is deleted, so that no cache keeps trusting their tokens. */
   onDeleted(id: string): void;
@@ -85,6 +90,13 @@ export function createUsersHandlers(deps: UsersDeps): ServiceImpl<typeof UsersSe
       const user = request.user;
       const scopes =
         user.scopes.length > 0 ? [...new Set(user.scopes.map((s) => scopeName(s)!))] : ["mcp"];
+      const team = user.team || DEFAULT_TEAM;
+      const role = roleFromProto(user.role) ?? roleOfScopes(scopes);
+      if (!(await deps.teams.get(team))) {
+        throw invalidArgument([
+          { field: "user.team", description: `no team ${JSON.stringify(team)}` },
+        ]);
+      }
       const row = await deps.store.create({
         username: user.username,
         displayName: user.displayName.trim(),
@@ -92,6 +104,7 @@ export function createUsersHandlers(deps: UsersDeps): ServiceImpl<typeof UsersSe
         scopes,
       });
       if (!row) throw alreadyExists("user", user.username);
+      await deps.teams.setMember(team, row.id, role);
       await audit(row, "created");
       deps.logger.info({ user_id: row.id, username: row.username }, "user created");
       return { user: userFromRow(row) };

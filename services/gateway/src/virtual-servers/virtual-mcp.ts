@@ -11,6 +11,7 @@ import type { Gatekeeper, Principal } from "../auth/types.js";
 import type { HttpRequest, HttpResponse } from "../http/types.js";
 import { toProxyError, writeJsonRpcError } from "../mcp/json-rpc-error.js";
 import { type InstanceResolver, McpProxyError } from "../mcp/types.js";
+import { mcpAccess } from "../teams/team-access.js";
 import { createNodeFetch } from "./node-fetch.js";
 import type { VirtualServerRow } from "./virtual-server-entity.js";
 import type { VirtualServerStore } from "./virtual-server-store.js";
@@ -229,7 +230,16 @@ export function createVirtualMcp(options: VirtualMcpOptions): VirtualMcp {
   /** The virtual server, if the key may use it; a limited key learns nothing about others. */
   async function visibleTo(principal: Principal, ref: string): Promise<VirtualServerRow> {
     const vs = await options.store.find(ref);
-    if (!vs) throw new McpProxyError(404, `virtual server ${JSON.stringify(ref)} not found`);
+    const access = vs ? mcpAccess(principal, vs.team) : "hidden";
+    // Another team's virtual server is as unknown as a missing one.
+    if (!vs || access === "hidden")
+      throw new McpProxyError(404, `virtual server ${JSON.stringify(ref)} not found`);
+    if (access === "denied") {
+      throw new McpProxyError(
+        403,
+        `the ${principal.teams.get(vs.team)} role may not call MCP tools`,
+      );
+    }
     if (grantOf(principal, vs.id) === null)
       throw new McpProxyError(403, `the API key may not use virtual server ${JSON.stringify(ref)}`);
     return vs;

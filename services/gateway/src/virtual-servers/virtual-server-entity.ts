@@ -8,6 +8,8 @@ export const VirtualServerEntity = defineEntity({
   properties: (p) => ({
     id: p.uuid().primary(),
     name: p.string(),
+    /** The owning team (its name). */
+    team: p.string().default("default"),
     description: p.string().default(""),
     members: p.json<MemberSpec[]>().columnType("jsonb"),
     revision: p.integer().default(1),

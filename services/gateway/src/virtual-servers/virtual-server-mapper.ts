@@ -20,6 +20,7 @@ export function virtualServerFromRow(row: VirtualServerRow): VirtualServer {
   return create(VirtualServerSchema, {
     id: row.id,
     name: row.name,
+    team: row.team,
     description: row.description,
     members: row.members.map(memberToProto),
     endpoint: endpointOf(row.name),

@@ -37,12 +37,13 @@ export type AfterVirtualServerWrite = (
 export interface VirtualServerStore {
   readonly orm: MikroORM;
   create(
-    input: { name: string; description: string; members: MemberSpec[] },
+    input: { name: string; team: string; description: string; members: MemberSpec[] },
     after?: AfterVirtualServerWrite,
   ): Promise<VirtualServerRow>;
   /** By id or name. */
   find(ref: string): Promise<VirtualServerRow | null>;
-  list(pageSize: number, pageToken: string): Promise<VirtualServerPage>;
+  /** Virtual servers of `teams`, newest first. */
+  list(pageSize: number, pageToken: string, teams: readonly string[]): Promise<VirtualServerPage>;
   /**
    * Applies a change under a row lock; revision 0 skips the check. NOT_FOUND, ABORTED. `after`
    * runs only when something changed.
@@ -103,11 +104,12 @@ export function createVirtualServerStore(orm: MikroORM): VirtualServerStore {
 
     find: (ref) => orm.em.fork().findOne(VirtualServerEntity, whereRef(ref)),
 
-    list(pageSize, pageToken) {
+    list(pageSize, pageToken, teams) {
       return listNewestFirst(orm.em.fork(), VirtualServerEntity, {
         pageSize,
         pageToken,
         digest: LIST_DIGEST,
+        filter: { team: { $in: [...teams] } },
       });
     },
 

@@ -12,6 +12,7 @@ import {
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { recordGatewayChange } from "../audit/gateway-change.js";
+import { authorize, principalOf, teamForNew, teamsWhere } from "../teams/team-access.js";
 import type { MemberSpec } from "./member-policy.js";
 import { memberSpecOf, virtualServerFromRow } from "./virtual-server-mapper.js";
 import {
@@ -31,7 +32,7 @@ import {
 export interface VirtualServersDeps {
   store: VirtualServerStore;
   /** The id and name of the instance an id or a name names now; undefined when there is none. */
-  resolveInstance(ref: string): Promise<{ id: string; name: string } | undefined>;
+  resolveInstance(ref: string): Promise<{ id: string; name: string; team: string } | undefined>;
   /** Called after a change or deletion, so that open MCP sessions follow it. */
   onChanged(id: string): void;
   logger: Logger;
@@ -50,8 +51,15 @@ function requireRef(id: string): void {
  * follows a name to another instance), then the namespace rule checked. INVALID_ARGUMENT names
  * every bad field; nothing is written.
  */
-async function bindMembers(vs: VirtualServer, deps: VirtualServersDeps): Promise<MemberSpec[]> {
-  const found = await Promise.all(vs.members.map((m) => deps.resolveInstance(m.instance)));
+async function bindMembers(
+  vs: VirtualServer,
+  team: string,
+  deps: VirtualServersDeps,
+): Promise<MemberSpec[]> {
+  // Only the team's own instances: another team's are as unknown as missing ones.
+  const found = (await Promise.all(vs.members.map((m) => deps.resolveInstance(m.instance)))).map(
+    (instance) => (instance?.team === team ? instance : undefined),
+  );
   const violations: FieldViolation[] = vs.members.flatMap((m, i) =>
     found[i]
       ? []
@@ -100,19 +108,20 @@ export function createVirtualServersHandlers(
   const { method } = VirtualServersService;
 
   return {
-    async createVirtualServer(request) {
+    async createVirtualServer(request, context) {
       const vs = request.virtualServer;
       if (!vs) throw invalidArgument([{ field: "virtual_server", description: "is required" }]);
+      const team = teamForNew(principalOf(context), vs.team, "write");
       const all = new Set(["name", "description", "members"]);
       const violations = collect((add) => checkVirtualServerFields(vs, "virtual_server", all, add));
       if (violations.length > 0) throw invalidArgument(violations);
-      const members = await bindMembers(vs, deps);
+      const members = await bindMembers(vs, team, deps);
       const { response, replayed } = await writes.run({
         method: method.createVirtualServer,
         request,
         execute: async (orm) => {
           const row = await storeOn(orm).create(
-            { name: vs.name, description: vs.description, members },
+            { name: vs.name, team, description: vs.description, members },
             audited(orm, "created"),
           );
           return { virtualServer: virtualServerFromRow(row) };
@@ -126,28 +135,36 @@ export function createVirtualServersHandlers(
       return response;
     },
 
-    async getVirtualServer(request) {
+    async getVirtualServer(request, context) {
       requireRef(request.id);
       const row = await deps.store.find(request.id);
       if (!row) throw notFound("virtual server", request.id);
+      authorize(principalOf(context), row.team, "read", "virtual server", request.id);
       return { virtualServer: virtualServerFromRow(row) };
     },
 
-    async listVirtualServers(request) {
+    async listVirtualServers(request, context) {
       if (request.pageSize < 0)
         throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
-      const page = await deps.store.list(Math.min(request.pageSize || 50, 500), request.pageToken);
+      const page = await deps.store.list(
+        Math.min(request.pageSize || 50, 500),
+        request.pageToken,
+        teamsWhere(principalOf(context), "read"),
+      );
       return {
         virtualServers: page.rows.map(virtualServerFromRow),
         nextPageToken: page.nextPageToken,
       };
     },
 
-    async updateVirtualServer(request) {
+    async updateVirtualServer(request, context) {
       const vs = request.virtualServer;
       if (!vs?.id)
         throw invalidArgument([{ field: "virtual_server.id", description: "is required" }]);
       requireRef(vs.id);
+      const existing = await deps.store.find(vs.id);
+      if (!existing) throw notFound("virtual server", vs.id);
+      authorize(principalOf(context), existing.team, "write", "virtual server", vs.id);
       const given = request.updateMask?.paths ?? [];
       const violations = given
         .filter((path) => !MUTABLE.includes(path as never))
@@ -166,7 +183,7 @@ export function createVirtualServersHandlers(
       if (violations.length > 0) throw invalidArgument(violations);
       const change: VirtualServerChange = {};
       if (paths.has("description")) change.description = vs.description;
-      if (paths.has("members")) change.members = await bindMembers(vs, deps);
+      if (paths.has("members")) change.members = await bindMembers(vs, existing.team, deps);
       const { response } = await writes.run({
         method: method.updateVirtualServer,
         request,
@@ -184,8 +201,11 @@ export function createVirtualServersHandlers(
       return response;
     },
 
-    async deleteVirtualServer(request) {
+    async deleteVirtualServer(request, context) {
       requireRef(request.id);
+      const existing = await deps.store.find(request.id);
+      if (!existing) throw notFound("virtual server", request.id);
+      authorize(principalOf(context), existing.team, "write", "virtual server", request.id);
       let deletedId: string | undefined;
       const { response, replayed } = await writes.run({
         method: method.deleteVirtualServer,

@@ -9,6 +9,8 @@ export interface ExternalIssuer {
   issuer: string;
   /** Users who can sign in (name → password); delete one to remove the user. */
   users: Map<string, string>;
+  /** The groups claim of a user's tokens (["berth-users"] for a user not listed). */
+  groups: Map<string, string[]>;
   stop(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export async function startExternalIssuer(
 ): Promise<ExternalIssuer> {
   const accessTokenTtl = options.accessTokenTtlSeconds ?? 300;
   const users = new Map<string, string>();
+  const groups = new Map<string, string[]>();
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -60,7 +63,7 @@ export async function startExternalIssuer(
     findAccount: async (_ctx, sub) =>
       users.has(sub) ? { accountId: sub, claims: async () => ({ sub }) } : undefined,
     extraTokenClaims: async (_ctx, token) => ({
-      groups: ["berth-users"],
+      groups: groups.get((token as { accountId?: string }).accountId ?? "") ?? ["berth-users"],
       email: `${(token as { accountId?: string }).accountId}@example.test`,
     }),
     interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -108,6 +111,7 @@ export async function startExternalIssuer(
   return {
     issuer,
     users,
+    groups,
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

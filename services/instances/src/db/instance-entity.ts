@@ -26,6 +26,8 @@ export const InstanceEntity = defineEntity({
     name: p.string().unique(),
     description: p.text().default(""),
     serverId: p.uuid().nullable(),
+    /** The owning team (its name in the gateway); never changes. */
+    team: p.string().default("default"),
     specType: p.string(),
     jsonSpec: p.json<JsonObject>().columnType("jsonb"),
     desiredState: p.string(),

@@ -75,6 +75,18 @@ class CreateUserGrants extends Migration {
   }
 }
 
+/** The team that owns each instance; instances made before teams belong to the default team. */
+class AddTeam extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(
+      `alter table "instances"."instances" add column "team" varchar(63) not null default 'default'`,
+    );
+    this.addSql(
+      `create index "instances_team_created_at_id_idx" on "instances"."instances" ("team", "created_at", "id")`,
+    );
+  }
+}
+
 /** The channel instance changes are notified on (NotifyInstanceChanges). */
 export const INSTANCE_CHANGES_CHANNEL = "berth_instances";
 
@@ -111,4 +123,5 @@ export const instancesMigrations = [
   { name: "0004-instance-idle", class: AddIdle },
   { name: "0005-notify-instance-changes", class: NotifyInstanceChanges },
   { name: "0006-user-grants", class: CreateUserGrants },
+  { name: "0007-instance-team", class: AddTeam },
 ];

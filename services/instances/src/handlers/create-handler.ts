@@ -16,7 +16,13 @@ import { UniqueConstraintViolationException } from "@mikro-orm/core";
 import { InstanceEntity, type InstanceRow } from "../db/instance-entity.js";
 import { createdEventRow, recordInstanceEvent } from "../instance-events.js";
 import { desiredStateName, endpointFor, instanceFromRow } from "../instance-mapper.js";
-import { checkDescription, checkName, desiredStateOf } from "../validation/instance-fields.js";
+import {
+  checkDescription,
+  checkName,
+  DEFAULT_TEAM,
+  desiredStateOf,
+  TEAM_NAME,
+} from "../validation/instance-fields.js";
 import { buildSpec, checkResolvedEndpoint } from "../validation/spec-builder.js";
 import { commitWrite, type InstancesDeps } from "./deps.js";
 
@@ -48,6 +54,8 @@ export async function createInstance(
   const problems = createProblems();
   checkName(input.name, "instance.name", problems);
   checkDescription(input.description, "instance.description", problems);
+  const team = input.team || DEFAULT_TEAM;
+  if (!TEAM_NAME.test(team)) problems.add("instance.team", "must be a team name");
   const desired = desiredStateOf(input.desiredState, "instance.desired_state", problems);
   const server = input.serverId ? await deps.lookup.find(input.serverId) : undefined;
   if (input.serverId && !server)
@@ -76,6 +84,7 @@ export async function createInstance(
     name: input.name,
     description: input.description,
     serverId: server?.id ?? null,
+    team,
     specType: built.type!,
     jsonSpec: built.spec,
     desiredState: desiredStateName(desired),

@@ -21,7 +21,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { InstanceEntity, type InstanceRow } from "../db/instance-entity.js";
 import { desiredStateName, instanceFromRow, statusName } from "../instance-mapper.js";
-import { UUID } from "../validation/instance-fields.js";
+import { TEAM_NAME, UUID } from "../validation/instance-fields.js";
 import { type InstancesDeps, keyWhere } from "./deps.js";
 
 const DEFAULT_PAGE = 50;
@@ -61,7 +61,12 @@ export async function listInstances(
   const problems = createProblems();
   if (request.pageSize < 0) problems.add("page_size", "must not be negative");
   // A token only continues the listing (same filters) it was issued for.
-  const digest = filterDigest([request.serverId, request.status, request.desiredState]);
+  const digest = filterDigest([
+    request.serverId,
+    request.status,
+    request.desiredState,
+    request.teams.join(","),
+  ]);
   let position: PageCursor | undefined;
   try {
     position = request.pageToken ? decodePageToken(request.pageToken, digest) : undefined;
@@ -71,6 +76,9 @@ export async function listInstances(
   }
   if (request.serverId && !UUID.test(request.serverId))
     problems.add("server_id", "must be a server id (UUID)");
+  request.teams.forEach((team, i) => {
+    if (!TEAM_NAME.test(team)) problems.add(`teams[${i}]`, "must be a team name");
+  });
   if (!(request.status in InstanceStatus)) problems.add("status", "is not an instance status");
   if (!(request.desiredState in DesiredState))
     problems.add("desired_state", "is not a desired state");
@@ -86,6 +94,7 @@ export async function listInstances(
     conditions.push(condition(`$${values.length}`));
   };
   if (request.serverId) filter((at) => `server_id = ${at}`, request.serverId);
+  if (request.teams.length > 0) filter((at) => `team = any(${at})`, request.teams);
   if (request.status !== InstanceStatus.UNSPECIFIED)
     filter((at) => `status = ${at}`, statusName(request.status));
   if (request.desiredState !== DesiredState.UNSPECIFIED)

@@ -24,6 +24,8 @@ export function desiredStateOf(state: DesiredState, at: string, problems: Proble
 /** A UUID, as instance and server ids are (the one pattern, from @berth/spec). */
 export const UUID = UUID_PATTERN;
 
+export { DEFAULT_TEAM, TEAM_NAME_PATTERN as TEAM_NAME } from "@berth/spec";
+
 /** JSON with object keys sorted, to compare specs by content. */
 export function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v) =>

@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ApiKeyScope } from "./api_keys_pb.js";
 import { file_berth_gateway_v1_api_keys } from "./api_keys_pb.js";
+import type { Role } from "./teams_pb.js";
+import { file_berth_gateway_v1_teams } from "./teams_pb.js";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import { file_google_api_field_behavior } from "../../../google/api/field_behavior_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file berth/gateway/v1/users.proto.
  */
 export const file_berth_gateway_v1_users: GenFile = /*@__PURE__*/
-  fileDesc("ChxiZXJ0aC9nYXRld2F5L3YxL3VzZXJzLnByb3RvEhBiZXJ0aC5nYXRld2F5LnYxIsMBCgRVc2VyEg8KAmlkGAEgASgJQgPgQQMSFQoIdXNlcm5hbWUYAiABKAlCA+BBAhIUCgxkaXNwbGF5X25hbWUYAyABKAkSLQoGc2NvcGVzGAQgAygOMh0uYmVydGguZ2F0ZXdheS52MS5BcGlLZXlTY29wZRI0CgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIYCghwYXNzd29yZBgGIAEoCUIG4EEE4EECIj4KEUNyZWF0ZVVzZXJSZXF1ZXN0EikKBHVzZXIYASABKAsyFi5iZXJ0aC5nYXRld2F5LnYxLlVzZXJCA+BBAiI6ChJDcmVhdGVVc2VyUmVzcG9uc2USJAoEdXNlchgBIAEoCzIWLmJlcnRoLmdhdGV3YXkudjEuVXNlciIhCg5HZXRVc2VyUmVxdWVzdBIPCgJpZBgBIAEoCUID4EECIjcKD0dldFVzZXJSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYuYmVydGguZ2F0ZXdheS52MS5Vc2VyIjkKEExpc3RVc2Vyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiUwoRTGlzdFVzZXJzUmVzcG9uc2USJQoFdXNlcnMYASADKAsyFi5iZXJ0aC5nYXRld2F5LnYxLlVzZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiQKEURlbGV0ZVVzZXJSZXF1ZXN0Eg8KAmlkGAEgASgJQgPgQQIiFAoSRGVsZXRlVXNlclJlc3BvbnNlMtQDCgxVc2Vyc1NlcnZpY2USdgoKQ3JlYXRlVXNlchIjLmJlcnRoLmdhdGV3YXkudjEuQ3JlYXRlVXNlclJlcXVlc3QaJC5iZXJ0aC5nYXRld2F5LnYxLkNyZWF0ZVVzZXJSZXNwb25zZSIdgtPkkwIXOgR1c2VyYgR1c2VyIgkvdjEvdXNlcnMSbwoHR2V0VXNlchIgLmJlcnRoLmdhdGV3YXkudjEuR2V0VXNlclJlcXVlc3QaIS5iZXJ0aC5nYXRld2F5LnYxLkdldFVzZXJSZXNwb25zZSIfkAIBgtPkkwIWYgR1c2VyEg4vdjEvdXNlcnMve2lkfRJqCglMaXN0VXNlcnMSIi5iZXJ0aC5nYXRld2F5LnYxLkxpc3RVc2Vyc1JlcXVlc3QaIy5iZXJ0aC5nYXRld2F5LnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIhSQAgGC0+STAgsSCS92MS91c2VycxJvCgpEZWxldGVVc2VyEiMuYmVydGguZ2F0ZXdheS52MS5EZWxldGVVc2VyUmVxdWVzdBokLmJlcnRoLmdhdGV3YXkudjEuRGVsZXRlVXNlclJlc3BvbnNlIhaC0+STAhAqDi92MS91c2Vycy97aWR9YgZwcm90bzM", [file_berth_gateway_v1_api_keys, file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp]);
+  fileDesc("ChxiZXJ0aC9nYXRld2F5L3YxL3VzZXJzLnByb3RvEhBiZXJ0aC5nYXRld2F5LnYxIoECCgRVc2VyEg8KAmlkGAEgASgJQgPgQQMSFQoIdXNlcm5hbWUYAiABKAlCA+BBAhIUCgxkaXNwbGF5X25hbWUYAyABKAkSLQoGc2NvcGVzGAQgAygOMh0uYmVydGguZ2F0ZXdheS52MS5BcGlLZXlTY29wZRI0CgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIYCghwYXNzd29yZBgGIAEoCUIG4EEE4EECEhEKBHRlYW0YByABKAlCA+BBBBIpCgRyb2xlGAggASgOMhYuYmVydGguZ2F0ZXdheS52MS5Sb2xlQgPgQQQiPgoRQ3JlYXRlVXNlclJlcXVlc3QSKQoEdXNlchgBIAEoCzIWLmJlcnRoLmdhdGV3YXkudjEuVXNlckID4EECIjoKEkNyZWF0ZVVzZXJSZXNwb25zZRIkCgR1c2VyGAEgASgLMhYuYmVydGguZ2F0ZXdheS52MS5Vc2VyIiEKDkdldFVzZXJSZXF1ZXN0Eg8KAmlkGAEgASgJQgPgQQIiNwoPR2V0VXNlclJlc3BvbnNlEiQKBHVzZXIYASABKAsyFi5iZXJ0aC5nYXRld2F5LnYxLlVzZXIiOQoQTGlzdFVzZXJzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJTChFMaXN0VXNlcnNSZXNwb25zZRIlCgV1c2VycxgBIAMoCzIWLmJlcnRoLmdhdGV3YXkudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJAoRRGVsZXRlVXNlclJlcXVlc3QSDwoCaWQYASABKAlCA+BBAiIUChJEZWxldGVVc2VyUmVzcG9uc2Uy1AMKDFVzZXJzU2VydmljZRJ2CgpDcmVhdGVVc2VyEiMuYmVydGguZ2F0ZXdheS52MS5DcmVhdGVVc2VyUmVxdWVzdBokLmJlcnRoLmdhdGV3YXkudjEuQ3JlYXRlVXNlclJlc3BvbnNlIh2C0+STAhc6BHVzZXJiBHVzZXIiCS92MS91c2VycxJvCgdHZXRVc2VyEiAuYmVydGguZ2F0ZXdheS52MS5HZXRVc2VyUmVxdWVzdBohLmJlcnRoLmdhdGV3YXkudjEuR2V0VXNlclJlc3BvbnNlIh+QAgGC0+STAhZiBHVzZXISDi92MS91c2Vycy97aWR9EmoKCUxpc3RVc2VycxIiLmJlcnRoLmdhdGV3YXkudjEuTGlzdFVzZXJzUmVxdWVzdBojLmJlcnRoLmdhdGV3YXkudjEuTGlzdFVzZXJzUmVzcG9uc2UiFJACAYLT5JMCCxIJL3YxL3VzZXJzEm8KCkRlbGV0ZVVzZXISIy5iZXJ0aC5nYXRld2F5LnYxLkRlbGV0ZVVzZXJSZXF1ZXN0GiQuYmVydGguZ2F0ZXdheS52MS5EZWxldGVVc2VyUmVzcG9uc2UiFoLT5JMCECoOL3YxL3VzZXJzL3tpZH1iBnByb3RvMw", [file_berth_gateway_v1_api_keys, file_berth_gateway_v1_teams, file_google_api_annotations, file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * User is a person who signs in to the embedded authorization server.
@@ -64,6 +66,20 @@ export type User = Message<"berth.gateway.v1.User"> & {
    * @generated from field: string password = 6;
    */
   password: string;
+
+  /**
+   * The team the user joins on creation (its name), with `role`. Neither given: the default
+   * team, with the role the scopes stand for (admin: admin, write: editor, read: viewer, mcp:
+   * agent). Change memberships later with TeamsService.
+   *
+   * @generated from field: string team = 7;
+   */
+  team: string;
+
+  /**
+   * @generated from field: berth.gateway.v1.Role role = 8;
+   */
+  role: Role;
 };
 
 /**
