@@ -1,9 +1,8 @@
-import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { findHaproxy } from "./engine-binaries.js";
 import { EngineStartError } from "./errors.js";
 import { isPortListening, waitForPort } from "./free-port.js";
-import { lastLines } from "./run-command.js";
+import { lastLines, spawnEngine } from "./run-command.js";
 import { hasExited, stopProcess } from "./stop-process.js";
 
 const READY_TIMEOUT_MS = 20_000;
@@ -109,24 +108,14 @@ export async function startHaproxy(options: {
     }
   }
   await writeFile(options.configFile, haproxyConfig(options.ports));
-  const child = spawn(binary, ["-db", "-f", options.configFile], {
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let output = "";
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString("utf8")).slice(-8_000);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-  child.once("error", (error) => collect(Buffer.from(`${error.message}\n`)));
+  const { child, output } = spawnEngine(binary, ["-db", "-f", options.configFile]);
   for (const port of options.ports) {
     const number = Number(port.bind.split(":").at(-1));
     const listening = await waitForPort(number, READY_TIMEOUT_MS);
     if (!listening || hasExited(child)) {
       await stopProcess(child);
       throw new EngineStartError(`haproxy did not listen on ${port.bind}`, {
-        output: lastLines(output),
+        output: lastLines(output()),
       });
     }
   }

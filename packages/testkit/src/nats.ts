@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -8,7 +8,7 @@ import { findNatsServer } from "./engine-binaries.js";
 import { EngineStartError } from "./errors.js";
 import { findFreePort, isPortListening } from "./free-port.js";
 import { natsServerConfig } from "./nats-users.js";
-import { lastLines } from "./run-command.js";
+import { lastLines, spawnEngine } from "./run-command.js";
 import { hasExited, stopProcess } from "./stop-process.js";
 import type { NatsHandle, NatsOptions } from "./types.js";
 
@@ -42,15 +42,7 @@ export async function startNats(options: NatsOptions): Promise<NatsHandle> {
   await chmod(configFile, 0o600);
   const args = ["-c", configFile];
   if (options.logFile) args.push("-l", resolve(options.logFile));
-  // Its own process group: a Ctrl-C on the terminal reaches the caller, who stops us in order.
-  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
-  let output = "";
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString("utf8")).slice(-8_000);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-  child.once("error", (error) => collect(Buffer.from(`${error.message}\n`)));
+  const { child, output } = spawnEngine(binary, args);
 
   const url = `nats://127.0.0.1:${port}`;
   try {
@@ -59,7 +51,7 @@ export async function startNats(options: NatsOptions): Promise<NatsHandle> {
     await stopProcess(child);
     throw new EngineStartError(`nats-server did not become ready on port ${port}`, {
       cause: error,
-      output: lastLines(output),
+      output: lastLines(output()),
     });
   }
   return {

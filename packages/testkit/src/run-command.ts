@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 
 /** Options of runCommand. */
 export interface RunOptions {
@@ -52,6 +52,29 @@ export function runCommand(
       resolve({ code, output });
     });
   });
+}
+
+/** A long-running engine process and the tail of what it printed. */
+export interface EngineProcess {
+  child: ChildProcess;
+  /** The last 8,000 characters of stdout and stderr together (and a spawn error). */
+  output(): string;
+}
+
+/**
+ * Starts an engine (nats-server, haproxy) in its own process group, so a Ctrl-C on the terminal
+ * reaches the caller, who stops engines in order; keeps the tail of its output for errors.
+ */
+export function spawnEngine(binary: string, args: string[]): EngineProcess {
+  const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let output = "";
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString("utf8")).slice(-8_000);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  child.once("error", (error) => collect(Buffer.from(`${error.message}\n`)));
+  return { child, output: () => output };
 }
 
 /** The last n lines of a text, for error messages. */

@@ -16,7 +16,12 @@ import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/r
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
 import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
-import { MemoryOAuthProvider, openSignInPage, signIn } from "./support/oauth-client.js";
+import {
+  initializeWith,
+  MemoryOAuthProvider,
+  openSignInPage,
+  signIn,
+} from "./support/oauth-client.js";
 
 type Json = Record<string, unknown>;
 const PASSWORD = "correct horse battery staple";
@@ -87,30 +92,6 @@ describe("OAuth 2.1 for MCP clients", () => {
       content: Array<{ text?: string }>;
     };
     return result.content[0]?.text ?? "";
-  };
-
-  /** A raw MCP initialize with a bearer token: the status and the challenge. */
-  const initializeWith = async (url: string, token: string) => {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${token}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: {
-          protocolVersion: "2025-11-25",
-          capabilities: {},
-          clientInfo: { name: "raw", version: "1" },
-        },
-      }),
-    });
-    await response.body?.cancel();
-    return { status: response.status, challenge: response.headers.get("www-authenticate") ?? "" };
   };
 
   beforeAll(async () => {

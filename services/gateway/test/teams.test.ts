@@ -15,7 +15,7 @@ import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
 import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
 import { createKey, type KeyedMesh, startKeyedMesh } from "./support/gateway-mesh.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
-import { MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
+import { initializeWith, MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
 
 type Json = Record<string, unknown>;
 const PASSWORD = "correct horse battery staple";
@@ -63,28 +63,8 @@ describe("teams and roles", () => {
     }
   };
   /** The HTTP status of a raw MCP initialize. */
-  const initializeStatus = async (base: string, path: string, bearer: string) => {
-    const response = await fetch(`${base}${path}`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${bearer}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: {
-          protocolVersion: "2025-11-25",
-          capabilities: {},
-          clientInfo: { name: "raw", version: "1" },
-        },
-      }),
-    });
-    await response.body?.cancel();
-    return response.status;
-  };
+  const initializeStatus = async (base: string, path: string, bearer: string) =>
+    (await initializeWith(`${base}${path}`, bearer)).status;
   const echo = async (client: Client, tool = "echo") => {
     const result = (await client.callTool({ name: tool, arguments: { message: "hi" } })) as {
       content: Array<{ text?: string }>;

@@ -160,3 +160,33 @@ export async function openSignInPage(authorizationUrl: URL) {
       }),
   };
 }
+
+/**
+ * A raw MCP initialize with a bearer credential (no SDK: the test reads what a refused client
+ * sees): the HTTP status and the `WWW-Authenticate` challenge.
+ */
+export async function initializeWith(
+  url: string,
+  bearer: string,
+): Promise<{ status: number; challenge: string }> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${bearer}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-11-25",
+        capabilities: {},
+        clientInfo: { name: "raw", version: "1" },
+      },
+    }),
+  });
+  await response.body?.cancel();
+  return { status: response.status, challenge: response.headers.get("www-authenticate") ?? "" };
+}
