@@ -210,6 +210,15 @@ export async function startProcessMesh(
     while (Date.now() < deadline) {
       const ready = await Promise.all(urls.map(readyAt));
       if (ready.every(Boolean)) return Date.now() - began;
+      // A service that exited (not killed by the test) will not become ready: say so now.
+      const exited = [...processes].filter(
+        ([, p]) => !killed.has(p) && (p.child.exitCode !== null || p.child.signalCode !== null),
+      );
+      if (exited.length > 0) {
+        throw new Error(
+          `${exited.map(([name]) => name).join(", ")} exited before the mesh was ready:\n${lastOutput()}`,
+        );
+      }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     throw new Error(`the mesh was not ready within ${timeoutMs} ms:\n${lastOutput()}`);

@@ -6,7 +6,13 @@ import {
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { type NatsConnection, nanos } from "@nats-io/nats-core";
+import {
+  type NatsConnection,
+  NoRespondersError,
+  nanos,
+  RequestError,
+  TimeoutError,
+} from "@nats-io/nats-core";
 import { DEAD_LETTER_STREAM, STREAMS, type StreamName } from "./subjects.js";
 
 /** JetStream de-duplicates a Nats-Msg-Id seen again within this window. */
@@ -48,6 +54,21 @@ export const ALL_STREAMS: readonly StreamName[] = [...Object.values(STREAMS), DE
 
 const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_IN_USE = 10058;
+/** JSClusterNotAvailErr: a JetStream cluster still electing its meta leader. */
+const CLUSTER_NOT_AVAILABLE = 10008;
+/** How long start-up waits for JetStream to answer stream requests before giving up. */
+const ENSURE_DEADLINE_MS = 60_000;
+
+/**
+ * Whether a stream request may succeed if made again: no answer (a timeout, no responders: a
+ * server or a cluster still starting, a node just gone) or a cluster without its leader yet.
+ * An answer that refuses the request (a bad config, no permission) is final.
+ */
+function isTransient(error: unknown): boolean {
+  if (error instanceof JetStreamApiError) return error.code === CLUSTER_NOT_AVAILABLE;
+  if (error instanceof RequestError) return error.isNoResponders();
+  return error instanceof TimeoutError || error instanceof NoRespondersError;
+}
 
 /**
  * Creates or updates the given streams (all by default) with `replicas` copies each; safe to
@@ -57,6 +78,23 @@ export async function ensureStreams(
   nc: NatsConnection,
   names: readonly StreamName[] = ALL_STREAMS,
   replicas = 1,
+): Promise<void> {
+  const deadline = Date.now() + ENSURE_DEADLINE_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await ensureStreamsOnce(nc, names, replicas);
+    } catch (error) {
+      // A three-node cluster starting beside the services answers nothing until it has a leader.
+      if (!isTransient(error) || Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, 2_000)));
+    }
+  }
+}
+
+async function ensureStreamsOnce(
+  nc: NatsConnection,
+  names: readonly StreamName[],
+  replicas: number,
 ): Promise<void> {
   const jsm = await jetstreamManager(nc);
   for (const name of names) {

@@ -9,11 +9,16 @@ describe("authorizeMeshCall (MESH_POLICY)", () => {
     expect(decide("/grpc.health.v1.Health/Check")).toBe("UNAUTHENTICATED");
   });
 
-  it("gives upstream credentials (ResolveEndpoint) to the gateway only", () => {
+  it("gives upstream credentials (ResolveEndpoint) to the gateway, and to a runtime handing a request on to the owner", () => {
     const path = "/berth.runtime.v1.RuntimeService/ResolveEndpoint";
     expect(decide(path, "gateway")).toBe("OK");
-    for (const other of ["instances", "registry", "runtime"])
+    expect(decide(path, "runtime")).toBe("OK");
+    for (const other of ["instances", "registry"])
       expect(decide(path, other)).toBe("PERMISSION_DENIED");
+    // The runtime's other methods (workloads, logs, tools) stay the gateway's.
+    expect(decide("/berth.runtime.v1.RuntimeService/GetWorkload", "runtime")).toBe(
+      "PERMISSION_DENIED",
+    );
   });
 
   it("gives decrypted secrets to the runtime only", () => {

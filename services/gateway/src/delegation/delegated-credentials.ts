@@ -21,6 +21,8 @@ import type {
 import type { Principal } from "../auth/types.js";
 import type { InstanceIdentity, McpEndpoint } from "../mcp/types.js";
 import { McpProxyError } from "../mcp/types.js";
+import { MCP_ACCESS } from "../teams/access-table.js";
+import { authorize } from "../teams/team-access.js";
 import { fromUpstream } from "../upstream-error.js";
 import {
   discoverUpstreamAuthorization,
@@ -151,7 +153,7 @@ export function createDelegatedCredentials(
 
   const loadInstance = async (
     ref: string,
-  ): Promise<{ id: string; name: string; delegation?: InstanceDelegation }> => {
+  ): Promise<{ id: string; name: string; team: string; delegation?: InstanceDelegation }> => {
     let instance: McpServerInstance | undefined;
     try {
       ({ instance } = await options.instances.getInstance({ id: ref }));
@@ -172,7 +174,12 @@ export function createDelegatedCredentials(
             delegation: spec.delegation,
           }
         : undefined;
-    return { id: instance.id, name: instance.name, ...(delegation ? { delegation } : {}) };
+    return {
+      id: instance.id,
+      name: instance.name,
+      team: instance.team,
+      ...(delegation ? { delegation } : {}),
+    };
   };
 
   const delegationOf = (instanceId: string): Promise<InstanceDelegation | undefined> => {
@@ -185,8 +192,16 @@ export function createDelegatedCredentials(
     return value;
   };
 
-  const requireDelegation = async (ref: string): Promise<InstanceDelegation> => {
+  /**
+   * The instance's delegation; with a caller, only if they may use its tools (NOT_FOUND across
+   * teams). The callback has no caller: its flow was authorized when it started.
+   */
+  const requireDelegation = async (
+    ref: string,
+    principal?: Principal,
+  ): Promise<InstanceDelegation> => {
     const found = await loadInstance(ref);
+    if (principal) authorize(principal, found.team, MCP_ACCESS.action, "instance", ref);
     if (!found.delegation) {
       throw failedPrecondition(
         `instance ${JSON.stringify(found.name)} does not declare delegated credentials (json_spec.delegation)`,
@@ -343,7 +358,7 @@ export function createDelegatedCredentials(
   return {
     async start(principal, ref) {
       const user = personOf(principal);
-      const instance = await requireDelegation(ref);
+      const instance = await requireDelegation(ref, principal);
       let authorizationUrl: URL;
       let codeVerifier: string;
       let clientId: string;
@@ -382,7 +397,7 @@ export function createDelegatedCredentials(
 
     async status(principal, ref) {
       const user = personOf(principal);
-      const instance = await requireDelegation(ref);
+      const instance = await requireDelegation(ref, principal);
       const grant = await getGrant<StoredGrant>(instance.id, user);
       if (!grant) return { connected: false, scopes: [], issuer: "" };
       return {
@@ -395,7 +410,7 @@ export function createDelegatedCredentials(
 
     async disconnect(principal, ref) {
       const user = personOf(principal);
-      const instance = await requireDelegation(ref);
+      const instance = await requireDelegation(ref, principal);
       const { deleted } = await options.grants
         .deleteUserGrants({ instanceId: instance.id, user })
         .catch((error: unknown) => {

@@ -7,6 +7,7 @@ import {
 } from "@berth/platform";
 import type { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { type RuntimeService, WorkloadState } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
+import { DEFAULT_TEAM } from "@berth/spec";
 import type { Client } from "@connectrpc/connect";
 import { createStaleCache } from "./stale-cache.js";
 import {
@@ -137,7 +138,9 @@ export function createInstanceResolver(
       else throw upstreamFailure("instances", error, logger);
     }
     if (!instance?.id) throw new McpProxyError(404, `instance ${JSON.stringify(ref)} not found`);
-    return { id: instance.id, name: instance.name, team: (instance as { team?: string }).team };
+    // An instance answered without a team (an older instances service) is the default team's,
+    // as every instance made before teams is.
+    return { id: instance.id, name: instance.name, team: instance.team || DEFAULT_TEAM };
   };
 
   const lookUpEndpoint = async (instance: InstanceIdentity): Promise<McpEndpoint> => {

@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@berth/platform";
 import { ApiKeysService } from "@berth/proto/gen/berth/gateway/v1/api_keys_pb";
 import { AuditService } from "@berth/proto/gen/berth/gateway/v1/audit_pb";
 import { DeadLettersService } from "@berth/proto/gen/berth/gateway/v1/dead_letters_pb";
+import { DelegationService } from "@berth/proto/gen/berth/gateway/v1/delegation_pb";
 import { TeamsService } from "@berth/proto/gen/berth/gateway/v1/teams_pb";
 import { UsersService } from "@berth/proto/gen/berth/gateway/v1/users_pb";
 import { VirtualServersService } from "@berth/proto/gen/berth/gateway/v1/virtual_servers_pb";
@@ -90,6 +91,12 @@ const TABLE: Record<string, Record<string, AccessRule>> = {
     GetUser: platform("manage"),
     ListUsers: platform("manage"),
     DeleteUser: platform("manage"),
+  },
+  // The caller's own account at an instance's upstream: whoever may use the instance's tools.
+  [DelegationService.typeName]: {
+    ConnectInstance: team("call"),
+    GetInstanceConnection: team("call"),
+    DisconnectInstance: team("call"),
   },
   [DeadLettersService.typeName]: {
     ListDeadLetters: platform("manage"),
