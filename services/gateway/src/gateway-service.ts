@@ -21,7 +21,7 @@ import {
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { RegistryService } from "@berth/proto/gen/berth/registry/v1/registry_pb";
 import { RuntimeService } from "@berth/proto/gen/berth/runtime/v1/runtime_pb";
-import { createGuardedLookup } from "@berth/spec";
+import { createGuardedLookup, DEFAULT_TEAM } from "@berth/spec";
 import type { DescService } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
@@ -266,6 +266,9 @@ export async function startGateway(
           { signal: ctx.signal, timeoutMs: 10_000 },
         );
         if (!instance) throw new Error("GetInstance answered no instance");
+        // No team (an instances service from before teams): the default team's, as every
+        // instance made before teams is.
+        if (!instance.team) instance.team = DEFAULT_TEAM;
         return instance;
       } catch (error) {
         throw fromUpstream(error, "instances", ctx.signal.aborted);

@@ -52,6 +52,8 @@ interface Notice {
   id: string;
   op: string;
   name: string;
+  /** The owning team (notices from before migration 0008 carry none). */
+  team: string;
 }
 
 // A read after lost notifications: an instance not found then was deleted meanwhile.
@@ -61,7 +63,12 @@ function parseNotice(payload: string): Notice | undefined {
   try {
     const value = JSON.parse(payload) as Partial<Notice>;
     if (typeof value.id !== "string" || typeof value.op !== "string") return undefined;
-    return { id: value.id, op: value.op, name: typeof value.name === "string" ? value.name : "" };
+    return {
+      id: value.id,
+      op: value.op,
+      name: typeof value.name === "string" ? value.name : "",
+      team: typeof value.team === "string" ? value.team : "",
+    };
   } catch {
     return undefined;
   }
@@ -117,7 +124,12 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
         for (const notice of batch) {
           if (notice.op === "DELETE") {
             tell({
-              instance: create(McpServerInstanceSchema, { id: notice.id, name: notice.name }),
+              // The team too: a gateway shows a deletion to the members of its team only.
+              instance: create(McpServerInstanceSchema, {
+                id: notice.id,
+                name: notice.name,
+                team: notice.team,
+              }),
               gone: true,
             });
             continue;
@@ -165,7 +177,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     },
     gap() {
       for (const id of listeners.keys()) {
-        if (!pending.has(id)) pending.set(id, { id, op: GAP, name: "" });
+        if (!pending.has(id)) pending.set(id, { id, op: GAP, name: "", team: "" });
       }
       for (const listener of everyone) listener.interrupted();
       schedule();

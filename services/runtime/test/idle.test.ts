@@ -263,7 +263,8 @@ describe("idle instances sleep and the first MCP request wakes them", () => {
       );
     expect(count("ok"), "wake-ups served").toBeGreaterThan(0);
     expect(count("timeout"), "wake-ups answered 503").toBeGreaterThan(0);
-  });
+    // Sleep, a refused wake-up and the start that goes on: three waits for a container engine.
+  }, 180_000);
 });
 
 /** Containers of an instance started (Docker's own event log) since a time in seconds. */

@@ -20,6 +20,13 @@ describe("database outages", () => {
     ["knex pool timeout", named("KnexTimeoutError", "Knex: Timeout acquiring a connection.")],
     ["MikroORM connection exception", named("ConnectionException", "connect failed")],
     ["pg socket closed", new Error("Connection terminated unexpectedly")],
+    [
+      "a transaction whose connection the server ended",
+      named(
+        "DriverException",
+        "Transaction query already complete, run with DEBUG=knex:tx for more info",
+      ),
+    ],
     ["wrapped cause", new Error("query failed", { cause: withCode("ECONNRESET") })],
   ])("maps %s to UNAVAILABLE naming the database, with Retry-After", (_name, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);

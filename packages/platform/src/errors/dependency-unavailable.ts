@@ -32,6 +32,10 @@ const PG_CONNECTION_LOST = [
   "Connection terminated unexpectedly",
   "Client has encountered a connection error and is not queryable",
   "Connection terminated due to connection timeout",
+  // knex's answer to a transaction's next query once the server ended its connection mid-way
+  // (57P01 on shutdown): knex rolled the transaction back on the connection error, and the
+  // error a handler sees is this one, not the 57P01 (seen in the fault suite's Postgres outage).
+  "Transaction query already complete",
 ];
 
 /**

@@ -19,6 +19,7 @@ import type {
   OAuthTokens,
 } from "@modelcontextprotocol/sdk/shared/auth.js";
 import type { Principal } from "../auth/types.js";
+import { createStaleCache } from "../mcp/stale-cache.js";
 import type { InstanceIdentity, McpEndpoint } from "../mcp/types.js";
 import { McpProxyError } from "../mcp/types.js";
 import { MCP_ACCESS } from "../teams/access-table.js";
@@ -133,16 +134,22 @@ export function createDelegatedCredentials(
   const specTtlMs = options.specTtlMs ?? 30_000;
   const callbackUrl = () => `${options.publicUrl()}${DELEGATION_CALLBACK_PATH}`;
 
+  const MAX_CACHED = 10_000;
   // What is cached per instance: its delegation (or none), and its authorization server.
-  const specs = new Map<
-    string,
-    { until: number; value: Promise<InstanceDelegation | undefined> }
-  >();
+  // The data plane outlives the control plane: a delegation read before is served while the
+  // instances service is away (refreshed in the background), like the proxy's own lookups.
+  const specs = createStaleCache<InstanceDelegation | null>({
+    ttlMs: specTtlMs,
+    isOutage: (error) => error instanceof ConnectError && error.code === Code.Unavailable,
+    onStale: (key) =>
+      logger.warn({ instance_id: key, stale: true }, "serving the last known delegation"),
+    maxEntries: MAX_CACHED,
+    ...(options.now ? { now: options.now } : {}),
+  });
   const servers = new Map<string, { until: number; value: Promise<UpstreamAuthorization> }>();
   // Access tokens per instance and user, until shortly before they expire; refreshes in flight.
   const tokens = new Map<string, { token: string; until: number }>();
   const refreshing = new Map<string, Promise<string>>();
-  const MAX_CACHED = 10_000;
 
   interface InstanceDelegation {
     id: string;
@@ -182,15 +189,11 @@ export function createDelegatedCredentials(
     };
   };
 
-  const delegationOf = (instanceId: string): Promise<InstanceDelegation | undefined> => {
-    const cached = specs.get(instanceId);
-    if (cached && cached.until > now()) return cached.value;
-    const value = loadInstance(instanceId).then((found) => found.delegation);
-    if (specs.size >= MAX_CACHED) specs.clear();
-    specs.set(instanceId, { until: now() + specTtlMs, value });
-    value.catch(() => specs.delete(instanceId));
-    return value;
-  };
+  const delegationOf = async (instanceId: string): Promise<InstanceDelegation | undefined> =>
+    (await specs.get(
+      instanceId,
+      async () => (await loadInstance(instanceId)).delegation ?? null,
+    )) ?? undefined;
 
   /**
    * The instance's delegation; with a caller, only if they may use its tools (NOT_FOUND across

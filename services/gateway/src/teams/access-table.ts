@@ -117,11 +117,12 @@ export function accessRuleOf(method: DescMethod): AccessRule | undefined {
 
 /**
  * Checks what the caller's roles allow before the method runs (PERMISSION_DENIED otherwise); the
- * object-level part of a `team` rule is the handler's. A method missing from the table is refused:
- * a new method must be given its row before anyone can call it.
+ * object-level part of a `team` rule is the handler's. A method missing from the table is not
+ * served at all (UNIMPLEMENTED, as the mesh's internal methods are to outside callers): a new
+ * method must be given its row before anyone can call it.
  */
 export function checkAccess(principal: Principal, rule: AccessRule | undefined): void {
-  if (!rule) throw new ConnectError("this method has no access rule", Code.PermissionDenied);
+  if (!rule) throw new ConnectError("this method is not served by the gateway", Code.Unimplemented);
   if (rule.on === "member") {
     if (principal.teams.size === 0) throw denied(undefined, "read", "any team");
     return;

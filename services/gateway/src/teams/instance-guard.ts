@@ -99,7 +99,11 @@ function streamChecked(
   };
 }
 
-/** Only the changes of instances in the caller's teams; a deletion only of one shown before. */
+/**
+ * Only the changes of instances in the caller's teams; a deletion of one shown before or of the
+ * caller's teams (its notice names the team: a watcher opened after the instance's last change
+ * still sees it go).
+ */
 async function* watchOfTeams(
   principal: Principal,
   changes: AsyncIterable<WatchInstancesResponse>,
@@ -109,7 +113,7 @@ async function* watchOfTeams(
   for await (const change of changes) {
     const id = change.instance?.id ?? "";
     if (change.deleted) {
-      if (shown.delete(id)) yield change;
+      if (shown.delete(id) || teams.has(change.instance?.team ?? "")) yield change;
     } else if (teams.has(change.instance?.team ?? "")) {
       shown.add(id);
       yield change;

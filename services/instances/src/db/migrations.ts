@@ -87,6 +87,27 @@ class AddTeam extends Migration {
   }
 }
 
+/**
+ * Instance change notices name the owning team too, so that a deletion (whose row is gone) can
+ * be shown to the team's members only, also to a watcher that never saw the instance change.
+ */
+class NotifyInstanceTeam extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      create or replace function "instances"."notify_instance_change"() returns trigger
+      language plpgsql as $$
+      declare
+        row_id uuid := case when tg_op = 'DELETE' then old.id else new.id end;
+        row_name text := case when tg_op = 'DELETE' then old.name else new.name end;
+        row_team text := case when tg_op = 'DELETE' then old.team else new.team end;
+      begin
+        perform pg_notify('${INSTANCE_CHANGES_CHANNEL}',
+          json_build_object('id', row_id, 'op', tg_op, 'name', row_name, 'team', row_team)::text);
+        return null;
+      end $$`);
+  }
+}
+
 /** The channel instance changes are notified on (NotifyInstanceChanges). */
 export const INSTANCE_CHANGES_CHANNEL = "berth_instances";
 
@@ -124,4 +145,5 @@ export const instancesMigrations = [
   { name: "0005-notify-instance-changes", class: NotifyInstanceChanges },
   { name: "0006-user-grants", class: CreateUserGrants },
   { name: "0007-instance-team", class: AddTeam },
+  { name: "0008-notify-instance-team", class: NotifyInstanceTeam },
 ];
