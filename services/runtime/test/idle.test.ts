@@ -61,15 +61,6 @@ describe("idle instances sleep and the first MCP request wakes them", () => {
       },
       60_000,
     );
-  const running = (name: string) =>
-    waitFor(
-      `${name} RUNNING`,
-      async () => {
-        const instance = await get(name);
-        return instance.status === "INSTANCE_STATUS_RUNNING" ? instance : undefined;
-      },
-      60_000,
-    );
 
   beforeAll(async () => {
     await ensureImages();
@@ -245,8 +236,35 @@ describe("idle instances sleep and the first MCP request wakes them", () => {
     expect(response.headers.get("retry-after")).toMatch(/^[1-9][0-9]*$/);
     const body = (await response.json()) as { error: { message: string } };
     expect(body.error.message).toMatch(/did not answer within 1s of being woken/);
-    // The start goes on: the wake-up completes and is recorded, so a retry is served.
-    await running("idle-slow");
+    // The start goes on, so a retry is served. (Not a wait for RUNNING: with a 3 s idle timeout
+    // the woken instance may be RUNNING too briefly for a poll to see before it sleeps again.)
+    await waitFor(
+      "a retry of the refused request to be served",
+      async () => {
+        const retry = await fetch(`${mesh.gateway.url}/mcp/idle-slow`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${mesh.apiKey}`,
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+          },
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: 2,
+            method: "initialize",
+            params: {
+              protocolVersion: "2025-06-18",
+              capabilities: {},
+              clientInfo: { name: "berth-idle-test", version: "1.0.0" },
+            },
+          }),
+        });
+        await retry.body?.cancel();
+        return retry.status === 200 ? true : undefined;
+      },
+      90_000,
+      1_000,
+    );
     // Requests held for wake-ups, by outcome, in the gateway's metrics.
     const metrics = await (
       await fetch(`${mesh.gateway.url}/metrics`, {
