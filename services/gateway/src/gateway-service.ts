@@ -67,7 +67,7 @@ import { createGatewayMetrics } from "./metrics/gateway-metrics.js";
 import { createOAuth } from "./oauth/oauth-setup.js";
 import { observeRequests } from "./observe-request.js";
 import { createOpenApiRoutes, loadOpenApi } from "./openapi/openapi-routes.js";
-import { createRevocationFeed } from "./replicas/revocation-feed.js";
+import { createRevocationFeed, type RevokedKind } from "./replicas/revocation-feed.js";
 import { createSharedRateLimiter, deploymentOf } from "./replicas/shared-rate-limiter.js";
 import { guardInstances, guardRuntime, type InstanceReader } from "./teams/instance-guard.js";
 import { createMembershipCache } from "./teams/membership-cache.js";
@@ -148,15 +148,17 @@ export async function startGateway(
       load: store.get,
       cacheTtlMs: config.API_KEY_CACHE_MS,
     });
-    // Revocations made on any replica reach this one's key cache within moments.
+    // Revocations made on any replica (a key revoked, a user removed, a membership changed)
+    // reach this one's caches within moments; forget() is set once those caches exist.
+    let forget: (kind: RevokedKind, id: string) => void = (_kind, id) => keys.forget(id);
     const revocations = createRevocationFeed({
       nc,
       logger: log,
       replicas: config.NATS_STREAM_REPLICAS,
-      onRevoked: (id) => keys.forget(id),
+      onRevoked: (kind, id) => forget(kind, id),
     });
     revocations.start();
-    closer.add("key revocation feed", () => revocations.stop());
+    closer.add("revocation feed", () => revocations.stop());
     // Rate limits hold across every gateway replica (a JetStream KV bucket); each replica's own
     // buckets decide while NATS is away.
     const sharedLimiter = (scope: string) => {
@@ -184,6 +186,13 @@ export async function startGateway(
       logger: log,
     });
     closer.add("oauth", async () => oauth.close());
+    forget = (kind, id) => {
+      if (kind === "key") return keys.forget(id);
+      // A removed user's tokens and a changed membership's role: refused or narrowed on the
+      // next request, on every replica, including within an open MCP session.
+      if (kind === "user") oauth.userRemoved(id);
+      memberships.forget(id);
+    };
     const authenticator = oauth.authenticator(keys);
     const gatekeeper = oauth.withChallenges(
       createGatekeeper(
@@ -294,7 +303,7 @@ export async function startGateway(
           store,
           onRevoked: (id) => {
             keys.forget(id);
-            revocations.announce(id);
+            revocations.announce("key", id);
           },
           resolveInstance: (ref) => instanceIdOf(instancesClient, ref),
           resolveVirtualServer: async (ref) => (await virtualServerStore.find(ref))?.id,
@@ -330,6 +339,7 @@ export async function startGateway(
                 );
             }
             memberships.forget(id);
+            revocations.announce("user", id);
           },
           logger: log,
         }),
@@ -343,7 +353,10 @@ export async function startGateway(
           hasInstances: async (team) =>
             (await instancesClient.listInstances({ teams: [team], pageSize: 1 })).instances.length >
             0,
-          onMembershipChanged: (id) => memberships.forget(id),
+          onMembershipChanged: (id) => {
+            memberships.forget(id);
+            revocations.announce("membership", id);
+          },
           logger: log,
         }),
       },

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBerthClient } from "@berth/sdk";
 import { berthNatsUsers, type NatsHandle, pollUntil, startNats, useEngines } from "@berth/testkit";
+import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import { startBerth } from "../../../packages/cli/test/support/run-berth.js";
 import { createKey, type KeyedMesh, startKeyedMesh } from "./support/gateway-mesh.js";
 import { type GatewayReplica, startGatewayReplica } from "./support/gateway-replica.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
+import { MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -62,6 +64,91 @@ describe("two gateway replicas on one mesh", () => {
     // And A, which revoked it, refuses it at once.
     expect((await mesh.rest("GET", "/v1/servers", undefined, key)).status).toBe(401);
   });
+  it("narrows and then refuses a user's token on gateway B once their membership ends and they are removed on gateway A", {
+    timeout: 120_000,
+  }, async () => {
+    // Replicas behind one load balancer share one public URL: tokens minted for it are valid on
+    // both. User records and memberships are cached for five minutes (REPLICA_ENV).
+    const c = await startGatewayReplica(mesh, engines, {
+      ...REPLICA_ENV,
+      BERTH_PUBLIC_URL: mesh.gateway.url,
+    });
+    try {
+      const password = "correct horse battery staple";
+      const user = await mesh.rest("POST", "/v1/users", {
+        username: "replica-ana",
+        password,
+        // Every scope (the SDK client asks for all the server offers): her role decides.
+        scopes: [
+          "API_KEY_SCOPE_ADMIN",
+          "API_KEY_SCOPE_WRITE",
+          "API_KEY_SCOPE_READ",
+          "API_KEY_SCOPE_MCP",
+          "API_KEY_SCOPE_METRICS",
+        ],
+        team: "default",
+        role: "ROLE_VIEWER",
+      });
+      expect(user.status, await user.clone().text()).toBe(200);
+      const userId = ((await user.json()) as { id: string }).id;
+      const created = await mesh.rest("POST", "/v1/instances", {
+        instance: {
+          name: "ana-sees-this",
+          jsonSpec: { type: "url", endpoint: "http://127.0.0.1:9/mcp" },
+        },
+      });
+      expect(created.status, await created.clone().text()).toBe(200);
+      const instanceId = ((await created.json()) as { id: string }).id;
+
+      // Ana signs in on gateway A (the embedded authorization server).
+      const provider = new MemoryOAuthProvider();
+      expect(await auth(provider, { serverUrl: mesh.gateway.url })).toBe("REDIRECT");
+      const signedIn = await signIn(provider.authorizations[0]!, {
+        username: "replica-ana",
+        password,
+      });
+      if (signedIn.kind !== "code")
+        throw new Error(`sign-in ended with ${JSON.stringify(signedIn)}`);
+      expect(
+        await auth(provider, { serverUrl: mesh.gateway.url, authorizationCode: signedIn.code }),
+      ).toBe("AUTHORIZED");
+      const token = provider.saved!.access_token;
+      const read = (path: string) => c.rest("GET", path, undefined, token);
+      // Replica C has her user record and memberships cached.
+      expect((await read(`/v1/instances/${instanceId}`)).status).toBe(200);
+      expect((await read(`/v1/instances/${instanceId}`)).status).toBe(200);
+
+      /** Polls C until `path` answers a status `done` accepts (or 20 s pass). */
+      const waitOnC = async (path: string, done: (status: number) => boolean) => {
+        const start = performance.now();
+        let seen = 0;
+        while (performance.now() - start < 20_000) {
+          seen = (await read(path)).status;
+          if (done(seen)) break;
+          await sleep(5);
+        }
+        return { seen, ms: Math.round(performance.now() - start) };
+      };
+      // Her membership ends on A (her only one): C no longer lets her read the team's instance.
+      const removed = await mesh.rest("DELETE", "/v1/teams/default/members/replica-ana");
+      expect(removed.status, await removed.clone().text()).toBe(200);
+      const narrowed = await waitOnC(`/v1/instances/${instanceId}`, (status) => status !== 200);
+      console.info(`gateway C narrowed the membership ended on gateway A after ${narrowed.ms} ms`);
+      expect([403, 404], `C still answered ${narrowed.seen} after ${narrowed.ms} ms`).toContain(
+        narrowed.seen,
+      );
+
+      // She is removed on A: C refuses her token.
+      const deleted = await mesh.rest("DELETE", `/v1/users/${userId}`);
+      expect(deleted.status, await deleted.clone().text()).toBe(200);
+      const refused = await waitOnC("/v1/instances", (status) => status === 401);
+      console.info(`gateway C refused the user removed on gateway A after ${refused.ms} ms`);
+      expect(refused.seen, `C still answered ${refused.seen} after ${refused.ms} ms`).toBe(401);
+    } finally {
+      await c.stop();
+    }
+  });
+
   it("shares one key's rate limit between the replicas", async () => {
     // Ten tokens and practically no refill: across both replicas, ten calls pass, not twenty.
     const { key } = await createKey(mesh, {
