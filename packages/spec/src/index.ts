@@ -7,6 +7,7 @@
  */
 export * from "./address-policy.js";
 export * from "./delegation.js";
+export * from "./token-exchange.js";
 export * from "./docker-policy.js";
 export * from "./guarded-lookup.js";
 export * from "./headers.js";

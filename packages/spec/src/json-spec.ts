@@ -11,7 +11,8 @@
  *   "idle": { "timeout": 600, "wake_timeout": 30 } }
  * { "type": "url", "endpoint": "https://…", "transport": "streamable_http",
  *   "headers": { "x-name": "value" }, "authentication": { "type": "bearer" | "none", "token": "…" },
- *   "delegation": { "type": "oauth", … } (delegation.ts: each user's own upstream grant),
+ *   "delegation": { "type": "oauth", … } (delegation.ts: each user's own upstream grant)
+ *     or { "type": "token_exchange", … } (token-exchange.ts: the caller's token exchanged per call),
  *   "health_check": { "interval": 30, "timeout": 10 } }
  * ```
  *
@@ -32,6 +33,7 @@
  */
 import { type AddressPolicy, classifyHost, classProblem } from "./address-policy.js";
 import { checkDelegation, type DelegationSpec, readDelegation } from "./delegation.js";
+import { readTokenExchange, type TokenExchangeSpec } from "./token-exchange.js";
 import { checkHeaders } from "./headers.js";
 import { checkIdle, type IdleSpec, readIdle } from "./idle-policy.js";
 import { LIMITS } from "./limits.js";
@@ -102,6 +104,8 @@ export interface UrlSpec {
   bearerToken?: string;
   /** Each user's own OAuth grant to the upstream (delegation.ts); exclusive with bearerToken. */
   delegation?: DelegationSpec;
+  /** The caller's own token exchanged per call (token-exchange.ts); exclusive with the above. */
+  tokenExchange?: TokenExchangeSpec;
   health: HealthSpec;
 }
 
@@ -452,7 +456,10 @@ function toRuntimeSpec(spec: JsonRecord): RuntimeSpec {
       endpoint: spec.endpoint as string,
       headers: texts(spec.headers),
       bearerToken: auth && auth.type !== "none" ? (auth.token as string) : undefined,
-      ...(spec.delegation !== undefined ? { delegation: readDelegation(spec.delegation)! } : {}),
+      ...(readDelegation(spec.delegation) ? { delegation: readDelegation(spec.delegation)! } : {}),
+      ...(readTokenExchange(spec.delegation)
+        ? { tokenExchange: readTokenExchange(spec.delegation)! }
+        : {}),
       health: health(spec.health_check),
     };
   }
