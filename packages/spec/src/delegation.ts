@@ -45,7 +45,10 @@ export function checkDelegation(value: unknown, at: string, problems: Problems):
     return;
   }
   // The second kind (token-exchange.ts): the caller's own token exchanged at its issuer.
-  if (isTokenExchange(value)) return checkTokenExchange(value, at, problems);
+  if (isTokenExchange(value)) {
+    checkTokenExchange(value, at, problems);
+    return;
+  }
   checkKnownKeys(value, DELEGATION_FIELDS, at, "a delegation", problems);
   if (value.type !== "oauth") problems.add(`${at}.type`, "must be oauth or token_exchange");
   const server = value.authorization_server;

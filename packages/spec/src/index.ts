@@ -7,7 +7,6 @@
  */
 export * from "./address-policy.js";
 export * from "./delegation.js";
-export * from "./token-exchange.js";
 export * from "./docker-policy.js";
 export * from "./guarded-lookup.js";
 export * from "./headers.js";
@@ -19,4 +18,5 @@ export * from "./problems.js";
 export * from "./quantities.js";
 export * from "./secret-ref.js";
 export { DEFAULT_TEAM, TEAM_NAME_PATTERN } from "./team-name.js";
+export * from "./token-exchange.js";
 export * from "./uuid.js";

@@ -33,7 +33,6 @@
  */
 import { type AddressPolicy, classifyHost, classProblem } from "./address-policy.js";
 import { checkDelegation, type DelegationSpec, readDelegation } from "./delegation.js";
-import { readTokenExchange, type TokenExchangeSpec } from "./token-exchange.js";
 import { checkHeaders } from "./headers.js";
 import { checkIdle, type IdleSpec, readIdle } from "./idle-policy.js";
 import { LIMITS } from "./limits.js";
@@ -55,6 +54,7 @@ import {
   parseMemory,
 } from "./quantities.js";
 import { isSecretRef, parseSecretRef, SECRET_NAME_PATTERN } from "./secret-ref.js";
+import { readTokenExchange, type TokenExchangeSpec } from "./token-exchange.js";
 
 /** How often and how patiently the MCP health probe runs. */
 export interface HealthSpec {

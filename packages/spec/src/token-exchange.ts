@@ -79,13 +79,13 @@ export function checkTokenExchange(value: JsonRecord, at: string, problems: Prob
 }
 
 /** Whether json_spec.delegation asks for token exchange. */
-export function isTokenExchange(value: unknown): value is JsonRecord {
+export function isTokenExchange(value: unknown): boolean {
   return isObject(value) && value.type === "token_exchange";
 }
 
 /** json_spec.delegation of a valid spec when it is a token exchange; undefined otherwise. */
 export function readTokenExchange(value: unknown): TokenExchangeSpec | undefined {
-  if (!isTokenExchange(value)) return undefined;
+  if (!isObject(value) || !isTokenExchange(value)) return undefined;
   const text = (v: unknown) => (typeof v === "string" ? v : undefined);
   const issuer = text(value.issuer);
   const audience = text(value.audience);
