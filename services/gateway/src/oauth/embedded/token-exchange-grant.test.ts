@@ -162,9 +162,8 @@ describe("token exchange grant", () => {
     const { privateKey } = await generateKeyPair("ES256", { extractable: true });
     const foreignKey: JWK = { ...(await exportJWK(privateKey)), kid: "k1" };
     removed = new Set(["dave"]);
-    const cases: Array<
-      [string, Promise<{ status: number; body: Record<string, unknown> }>, string]
-    > = [
+    type Answer = Promise<{ status: number; body: Record<string, unknown> }>;
+    const cases: Array<[string, () => Answer, string]> = [
       [
         "another client",
         async () => exchange({ subject_token: good, resource }, other),
