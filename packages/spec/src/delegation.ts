@@ -38,7 +38,13 @@ const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 const CLIENT_ID = /^[\x21-\x7e]{1,255}$/;
 
 /** Checks json_spec.delegation of a url spec; every problem names its field. */
-export function checkDelegation(value: unknown, at: string, problems: Problems): void {
+export function checkDelegation(
+  value: unknown,
+  at: string,
+  problems: Problems,
+  /** The url spec's endpoint (a token_exchange resource must be on its origin). */
+  endpoint?: unknown,
+): void {
   if (value === undefined) return;
   if (!isObject(value)) {
     problems.add(at, 'must be an object such as {"type": "oauth"}');
@@ -46,7 +52,7 @@ export function checkDelegation(value: unknown, at: string, problems: Problems):
   }
   // The second kind (token-exchange.ts): the caller's own token exchanged at its issuer.
   if (isTokenExchange(value)) {
-    checkTokenExchange(value, at, problems);
+    checkTokenExchange(value, at, problems, endpoint);
     return;
   }
   checkKnownKeys(value, DELEGATION_FIELDS, at, "a delegation", problems);

@@ -397,7 +397,7 @@ export function checkUrlSpec(
   }
   if (options.authentication !== false)
     checkAuthentication(spec.authentication, `${at}.authentication`, options, problems);
-  checkDelegation(spec.delegation, `${at}.delegation`, problems);
+  checkDelegation(spec.delegation, `${at}.delegation`, problems, spec.endpoint);
   if (
     spec.delegation !== undefined &&
     isObject(spec.authentication) &&

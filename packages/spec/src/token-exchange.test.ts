@@ -60,6 +60,24 @@ describe("json_spec.delegation of type token_exchange", () => {
     expect(JSON.stringify(problems)).not.toContain("s3cret");
   });
 
+  it("refuses a resource on another origin than the endpoint (the token is sent to the endpoint)", () => {
+    const problems = problemsOf({
+      ...url,
+      delegation: { type: "token_exchange", resource: "https://payroll.example.com/api" },
+    });
+    expect(problems).toEqual([
+      {
+        field: "json_spec.delegation.resource",
+        description: "must be on the endpoint's origin (https://mcp.example.com)",
+      },
+    ]);
+    const sameOrigin = problemsOf({
+      ...url,
+      delegation: { type: "token_exchange", resource: "https://mcp.example.com/" },
+    });
+    expect(sameOrigin).toEqual([]);
+  });
+
   it("refuses a list of scopes that is not one, and a user in the issuer URL", () => {
     const problems = problemsOf({
       ...url,

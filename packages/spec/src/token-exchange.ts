@@ -14,8 +14,9 @@
  * ```
  *
  * Every field but `type` may be left out: the issuer is then the one that issued the caller's
- * own token, the resource is the instance's endpoint, no audience is named, and the scopes are
- * what the issuer grants by default. The gateway authenticates at the issuer as its own client
+ * own token, the resource is the instance's endpoint (a resource given must be on the endpoint's
+ * origin: tokens minted for a server go to that server only), no audience is named, and the
+ * scopes are what the issuer grants by default. The gateway authenticates at the issuer as its own client
  * (the embedded authorization server's built-in one, or the one configured for an external
  * issuer in BERTH_OAUTH_ISSUERS): no client credential is part of the spec.
  */
@@ -52,14 +53,23 @@ function httpUrl(value: unknown): URL | undefined {
 }
 
 /** Checks a json_spec.delegation whose type is token_exchange; every problem names its field. */
-export function checkTokenExchange(value: JsonRecord, at: string, problems: Problems): void {
+export function checkTokenExchange(
+  value: JsonRecord,
+  at: string,
+  problems: Problems,
+  endpoint?: unknown,
+): void {
   checkKnownKeys(value, TOKEN_EXCHANGE_FIELDS, at, "a token_exchange delegation", problems);
   if (value.issuer !== undefined && !httpUrl(value.issuer))
     problems.add(`${at}.issuer`, "must be an http:// or https:// issuer URL");
   if (value.resource !== undefined) {
     const url = httpUrl(value.resource);
+    const target = httpUrl(endpoint);
     if (!url || url.hash)
       problems.add(`${at}.resource`, "must be an http:// or https:// URL without a fragment");
+    // Exchanged tokens go to the endpoint only: one minted for another server must not go there.
+    else if (target && url.origin !== target.origin)
+      problems.add(`${at}.resource`, `must be on the endpoint's origin (${target.origin})`);
   }
   if (
     value.audience !== undefined &&

@@ -210,6 +210,7 @@ export async function startEmbeddedAuthorizationServer(
     mayExchange: (clientId) => clientId === GATEWAY_EXCHANGE_CLIENT_ID,
     subjectAudienceAllowed: (audience) => urls.isOurs(audience),
     targetAllowed: (target) => URL.parse(target)?.origin !== new URL(urls.base).origin,
+    sameOriginTargets: true,
     checkSubject: (claims) => trusted.check!(claims),
     ttlSeconds: options.accessTokenTtlSeconds,
   });

@@ -90,6 +90,7 @@ describe("token exchange grant", () => {
       mayExchange: (clientId) => clientId === gateway.client.clientId,
       subjectAudienceAllowed: (audience) => audience.startsWith(gatewayBase),
       targetAllowed: (target) => URL.parse(target)?.origin !== gatewayBase,
+      sameOriginTargets: true,
       checkSubject: async (claims) => {
         if (removed.has(claims.sub ?? "")) throw new Error("removed");
       },
@@ -121,7 +122,7 @@ describe("token exchange grant", () => {
     const { status, body } = await exchange({
       subject_token: subject,
       resource: "https://upstream.example.com/mcp",
-      audience: "upstream",
+      audience: "https://upstream.example.com",
       scope: "read admin",
     });
     expect(status, JSON.stringify(body)).toBe(200);
@@ -134,7 +135,7 @@ describe("token exchange grant", () => {
     expect(claims).toMatchObject({
       iss: issuer,
       sub: "alice",
-      aud: ["https://upstream.example.com/mcp", "upstream"],
+      aud: ["https://upstream.example.com/mcp", "https://upstream.example.com"],
       scope: "read",
       act: { sub: gateway.client.clientId },
       client_id: gateway.client.clientId,
@@ -219,6 +220,17 @@ describe("token exchange grant", () => {
         "invalid_target",
       ],
       ["no target", async () => exchange({ subject_token: good }), "invalid_target"],
+      [
+        "an audience of another server than the resource",
+        async () =>
+          exchange({ subject_token: good, resource, audience: "https://payroll.example.com" }),
+        "invalid_target",
+      ],
+      [
+        "an audience that is not a URL",
+        async () => exchange({ subject_token: good, resource, audience: "payroll" }),
+        "invalid_target",
+      ],
       [
         "scopes the subject does not hold",
         async () => exchange({ subject_token: good, resource, scope: "admin" }),

@@ -77,6 +77,11 @@ export interface TokenExchangeGrantOptions {
   subjectAudienceAllowed(audience: string): boolean;
   /** Whether a token may be minted for this resource or audience (refuse the issuer's own). */
   targetAllowed(target: string): boolean;
+  /**
+   * Every resource and audience must be a URL of one server (one origin): a token names only the
+   * server it is sent to (the gateway checks that a resource is on the instance's endpoint).
+   */
+  sameOriginTargets?: boolean;
   /** Refuses a subject whose tokens no longer count (a removed user); optional. */
   checkSubject?(claims: JWTPayload): Promise<void>;
   /** Longest lifetime of a minted token, in seconds (never beyond the subject token's). */
@@ -157,6 +162,11 @@ export function registerTokenExchangeGrant(
     for (const target of targets) {
       if (target.length > 2048 || !options.targetAllowed(target))
         throw new errors.InvalidTarget(`tokens are not exchanged for ${target.slice(0, 200)}`);
+    }
+    if (options.sameOriginTargets) {
+      const origins = new Set(targets.map((target) => URL.parse(target)?.origin ?? "null"));
+      if (origins.has("null") || origins.size !== 1)
+        throw new errors.InvalidTarget("resource and audience must be URLs of one server");
     }
     const held = scopesIn(subject.scope);
     const asked = scopesIn(params.scope);
