@@ -171,6 +171,21 @@ describe("token exchange delegation", () => {
     ).json()) as Json;
     expect(discovery.grant_types_supported).toContain(TOKEN_EXCHANGE_GRANT);
 
+    // A resource on another server than the endpoint is refused, naming the field.
+    const stray = await admin("POST", "/v1/instances", {
+      instance: {
+        name: "stray",
+        jsonSpec: {
+          type: "url",
+          endpoint: upstream.url,
+          delegation: { type: "token_exchange", resource: "https://payroll.example.com/api" },
+        },
+      },
+    });
+    expect(stray.status, stray.text).toBe(400);
+    expect(stray.text).toContain("instance.json_spec.delegation.resource");
+    expect((await admin("GET", "/v1/instances/stray")).status).toBe(404);
+
     const instanceId = await createExchangeInstance("exchanged", upstream.url, {
       type: "token_exchange",
       // Narrowed to what the user's token holds: "mcp" (never "admin").
