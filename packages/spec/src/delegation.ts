@@ -19,6 +19,7 @@
  * `delegation`, not both.
  */
 import { checkKnownKeys, isObject, type Problems } from "./problems.js";
+import { checkTokenExchange, isTokenExchange } from "./token-exchange.js";
 
 /** The delegation of a valid url spec, read with its defaults. */
 export interface DelegationSpec {
@@ -37,14 +38,25 @@ const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 const CLIENT_ID = /^[\x21-\x7e]{1,255}$/;
 
 /** Checks json_spec.delegation of a url spec; every problem names its field. */
-export function checkDelegation(value: unknown, at: string, problems: Problems): void {
+export function checkDelegation(
+  value: unknown,
+  at: string,
+  problems: Problems,
+  /** The url spec's endpoint (a token_exchange resource must be on its origin). */
+  endpoint?: unknown,
+): void {
   if (value === undefined) return;
   if (!isObject(value)) {
     problems.add(at, 'must be an object such as {"type": "oauth"}');
     return;
   }
+  // The second kind (token-exchange.ts): the caller's own token exchanged at its issuer.
+  if (isTokenExchange(value)) {
+    checkTokenExchange(value, at, problems, endpoint);
+    return;
+  }
   checkKnownKeys(value, DELEGATION_FIELDS, at, "a delegation", problems);
-  if (value.type !== "oauth") problems.add(`${at}.type`, "must be oauth");
+  if (value.type !== "oauth") problems.add(`${at}.type`, "must be oauth or token_exchange");
   const server = value.authorization_server;
   if (server !== undefined) {
     let url: URL | undefined;
@@ -74,7 +86,7 @@ export function checkDelegation(value: unknown, at: string, problems: Problems):
 
 /** json_spec.delegation of a valid spec; undefined when the spec has none. */
 export function readDelegation(value: unknown): DelegationSpec | undefined {
-  if (!isObject(value)) return undefined;
+  if (!isObject(value) || isTokenExchange(value)) return undefined;
   return {
     type: "oauth",
     ...(typeof value.authorization_server === "string"

@@ -18,4 +18,5 @@ export * from "./problems.js";
 export * from "./quantities.js";
 export * from "./secret-ref.js";
 export { DEFAULT_TEAM, TEAM_NAME_PATTERN } from "./team-name.js";
+export * from "./token-exchange.js";
 export * from "./uuid.js";

@@ -11,7 +11,8 @@
  *   "idle": { "timeout": 600, "wake_timeout": 30 } }
  * { "type": "url", "endpoint": "https://…", "transport": "streamable_http",
  *   "headers": { "x-name": "value" }, "authentication": { "type": "bearer" | "none", "token": "…" },
- *   "delegation": { "type": "oauth", … } (delegation.ts: each user's own upstream grant),
+ *   "delegation": { "type": "oauth", … } (delegation.ts: each user's own upstream grant)
+ *     or { "type": "token_exchange", … } (token-exchange.ts: the caller's token exchanged per call),
  *   "health_check": { "interval": 30, "timeout": 10 } }
  * ```
  *
@@ -53,6 +54,7 @@ import {
   parseMemory,
 } from "./quantities.js";
 import { isSecretRef, parseSecretRef, SECRET_NAME_PATTERN } from "./secret-ref.js";
+import { readTokenExchange, type TokenExchangeSpec } from "./token-exchange.js";
 
 /** How often and how patiently the MCP health probe runs. */
 export interface HealthSpec {
@@ -102,6 +104,8 @@ export interface UrlSpec {
   bearerToken?: string;
   /** Each user's own OAuth grant to the upstream (delegation.ts); exclusive with bearerToken. */
   delegation?: DelegationSpec;
+  /** The caller's own token exchanged per call (token-exchange.ts); exclusive with the above. */
+  tokenExchange?: TokenExchangeSpec;
   health: HealthSpec;
 }
 
@@ -393,7 +397,7 @@ export function checkUrlSpec(
   }
   if (options.authentication !== false)
     checkAuthentication(spec.authentication, `${at}.authentication`, options, problems);
-  checkDelegation(spec.delegation, `${at}.delegation`, problems);
+  checkDelegation(spec.delegation, `${at}.delegation`, problems, spec.endpoint);
   if (
     spec.delegation !== undefined &&
     isObject(spec.authentication) &&
@@ -452,7 +456,10 @@ function toRuntimeSpec(spec: JsonRecord): RuntimeSpec {
       endpoint: spec.endpoint as string,
       headers: texts(spec.headers),
       bearerToken: auth && auth.type !== "none" ? (auth.token as string) : undefined,
-      ...(spec.delegation !== undefined ? { delegation: readDelegation(spec.delegation)! } : {}),
+      ...(readDelegation(spec.delegation) ? { delegation: readDelegation(spec.delegation)! } : {}),
+      ...(readTokenExchange(spec.delegation)
+        ? { tokenExchange: readTokenExchange(spec.delegation)! }
+        : {}),
       health: health(spec.health_check),
     };
   }

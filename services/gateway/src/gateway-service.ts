@@ -48,6 +48,7 @@ import {
 import { createDelegationCallback } from "./delegation/delegation-callback.js";
 import { createDelegationHandlers } from "./delegation/delegation-handlers.js";
 import { createGuardedFetch } from "./delegation/guarded-fetch.js";
+import { createTokenExchanger } from "./delegation/token-exchange.js";
 import { edgeErrors } from "./edge-headers.js";
 import { createForwardingImpl } from "./forwarding-impl.js";
 import { createFrontDoor } from "./front-door.js";
@@ -256,6 +257,12 @@ export async function startGateway(
       refreshBeforeMs: config.BERTH_DELEGATION_REFRESH_SECONDS * 1000,
       specTtlMs: Math.max(config.MCP_RESOLVE_CACHE_MS, 1_000),
       logger: log,
+      // json_spec.delegation type token_exchange: each caller's token exchanged at its issuer.
+      exchange: createTokenExchanger({
+        clientFor: (issuer) => oauth.tokenExchangeClient(issuer),
+        renewBeforeMs: config.BERTH_DELEGATION_REFRESH_SECONDS * 1000,
+        logger: log,
+      }),
     });
     // edgeErrors first: it is the outermost, so every error leaves with its edge headers.
     const interceptors = [

@@ -41,6 +41,18 @@ export const instanceConnectionCommands: CommandGroup = {
         instance: positionals[0]!,
       });
       if (ctx.output === "json") return ctx.json(GetInstanceConnectionResponseSchema, status);
+      if (status.delegationType === "token_exchange") {
+        ctx.io.out(
+          formatFields([
+            ["delegation", "token exchange: no connection needed; tokens are exchanged per call"],
+            ["your sign-in", status.connected ? "can be exchanged" : "cannot be exchanged here"],
+            ["issuer", status.issuer],
+            ["scopes", status.scopes.join(" ")],
+            ["token expires", formatTime(status.expireTime)],
+          ]),
+        );
+        return;
+      }
       ctx.io.out(
         formatFields([
           ["connected", status.connected ? "yes" : "no"],

@@ -25,6 +25,7 @@ import { McpProxyError } from "../mcp/types.js";
 import { MCP_ACCESS } from "../teams/access-table.js";
 import { authorize } from "../teams/team-access.js";
 import { fromUpstream } from "../upstream-error.js";
+import type { InstanceExchange, TokenExchanger } from "./token-exchange.js";
 import {
   discoverUpstreamAuthorization,
   registerGatewayClient,
@@ -69,6 +70,8 @@ export interface DelegatedCredentialsOptions {
   specTtlMs?: number;
   logger: Logger;
   now?: () => number;
+  /** Token exchange for instances whose delegation is of type token_exchange (token-exchange.ts). */
+  exchange?: TokenExchanger;
 }
 
 /** The connection state of one user and instance (never a token). */
@@ -77,6 +80,8 @@ export interface ConnectionStatus {
   scopes: string[];
   expireTime?: Date;
   issuer: string;
+  /** The delegation kind: "oauth" (connect once) or "token_exchange" (exchanged per call). */
+  delegationType?: "oauth" | "token_exchange";
 }
 
 /** Delegated upstream credentials: the flow, the storage, the refresh, and the per-call token. */
@@ -138,7 +143,7 @@ export function createDelegatedCredentials(
   // What is cached per instance: its delegation (or none), and its authorization server.
   // The data plane outlives the control plane: a delegation read before is served while the
   // instances service is away (refreshed in the background), like the proxy's own lookups.
-  const specs = createStaleCache<InstanceDelegation | null>({
+  const specs = createStaleCache<InstanceDelegation | InstanceExchange | null>({
     ttlMs: specTtlMs,
     isOutage: (error) => error instanceof ConnectError && error.code === Code.Unavailable,
     onStale: (key) =>
@@ -160,7 +165,13 @@ export function createDelegatedCredentials(
 
   const loadInstance = async (
     ref: string,
-  ): Promise<{ id: string; name: string; team: string; delegation?: InstanceDelegation }> => {
+  ): Promise<{
+    id: string;
+    name: string;
+    team: string;
+    delegation?: InstanceDelegation;
+    exchange?: InstanceExchange;
+  }> => {
     let instance: McpServerInstance | undefined;
     try {
       ({ instance } = await options.instances.getInstance({ id: ref }));
@@ -181,19 +192,31 @@ export function createDelegatedCredentials(
             delegation: spec.delegation,
           }
         : undefined;
+    const exchange =
+      spec?.type === "url" && spec.tokenExchange
+        ? {
+            id: instance.id,
+            name: instance.name,
+            endpoint: spec.endpoint,
+            exchange: spec.tokenExchange,
+          }
+        : undefined;
     return {
       id: instance.id,
       name: instance.name,
       team: instance.team,
       ...(delegation ? { delegation } : {}),
+      ...(exchange ? { exchange } : {}),
     };
   };
 
-  const delegationOf = async (instanceId: string): Promise<InstanceDelegation | undefined> =>
-    (await specs.get(
-      instanceId,
-      async () => (await loadInstance(instanceId)).delegation ?? null,
-    )) ?? undefined;
+  const delegationOf = async (
+    instanceId: string,
+  ): Promise<InstanceDelegation | InstanceExchange | undefined> =>
+    (await specs.get(instanceId, async () => {
+      const found = await loadInstance(instanceId);
+      return found.delegation ?? found.exchange ?? null;
+    })) ?? undefined;
 
   /**
    * The instance's delegation; with a caller, only if they may use its tools (NOT_FOUND across
@@ -205,6 +228,11 @@ export function createDelegatedCredentials(
   ): Promise<InstanceDelegation> => {
     const found = await loadInstance(ref);
     if (principal) authorize(principal, found.team, MCP_ACCESS.action, "instance", ref);
+    if (found.exchange) {
+      throw failedPrecondition(
+        `instance ${JSON.stringify(found.name)} exchanges each caller's sign-in token per call (json_spec.delegation type token_exchange): no connection is needed`,
+      );
+    }
     if (!found.delegation) {
       throw failedPrecondition(
         `instance ${JSON.stringify(found.name)} does not declare delegated credentials (json_spec.delegation)`,
@@ -400,10 +428,23 @@ export function createDelegatedCredentials(
 
     async status(principal, ref) {
       const user = personOf(principal);
+      const found = await loadInstance(ref);
+      if (found.exchange && options.exchange) {
+        authorize(principal, found.team, MCP_ACCESS.action, "instance", ref);
+        const exchanged = options.exchange.status(principal, found.exchange);
+        return {
+          connected: exchanged.ready,
+          scopes: exchanged.scopes,
+          issuer: exchanged.issuer,
+          ...(exchanged.expireTime ? { expireTime: exchanged.expireTime } : {}),
+          delegationType: "token_exchange",
+        };
+      }
       const instance = await requireDelegation(ref, principal);
       const grant = await getGrant<StoredGrant>(instance.id, user);
-      if (!grant) return { connected: false, scopes: [], issuer: "" };
+      if (!grant) return { connected: false, scopes: [], issuer: "", delegationType: "oauth" };
       return {
+        delegationType: "oauth",
         connected: true,
         scopes: grant.scope ? grant.scope.split(" ") : [],
         ...(grant.expiresAt !== undefined ? { expireTime: new Date(grant.expiresAt) } : {}),
@@ -522,6 +563,12 @@ export function createDelegatedCredentials(
           : new McpProxyError(503, "the instances service is unavailable", { "retry-after": "1" });
       });
       if (!delegated) return endpoint;
+      if ("exchange" in delegated) {
+        if (!options.exchange)
+          throw new McpProxyError(503, "token exchange is not set up on this gateway");
+        const token = await options.exchange.tokenFor(principal, delegated);
+        return { ...endpoint, headers: { ...endpoint.headers, authorization: `Bearer ${token}` } };
+      }
       if (!principal.user) {
         throw new McpProxyError(
           403,
@@ -535,10 +582,12 @@ export function createDelegatedCredentials(
     invalidate(instanceId) {
       specs.delete(instanceId);
       dropTokens((key) => key.startsWith(`${instanceId} `));
+      options.exchange?.forget((id) => id === instanceId);
     },
 
     async userRemoved(actorId) {
       dropTokens((key) => key.endsWith(` ${actorId}`));
+      options.exchange?.forget((_, user) => user === actorId);
       await options.orm.em.fork().execute(`delete from ${FLOWS} where "actor_id" = ?`, [actorId]);
       await options.grants.deleteUserGrants({ user: actorId });
     },

@@ -46,6 +46,7 @@ export function createDelegationHandlers(
         connected: status.connected,
         scopes: status.scopes,
         issuer: status.issuer,
+        delegationType: status.delegationType ?? "oauth",
         ...(status.expireTime ? { expireTime: timestampFromDate(status.expireTime) } : {}),
       };
     },

@@ -1,6 +1,7 @@
 import { parseApiKey } from "../api-keys/key-format.js";
 import { credentialOf } from "../auth/credential.js";
 import type { Authenticator, Principal } from "../auth/types.js";
+import { rememberSubjectToken } from "./subject-tokens.js";
 import { looksLikeJwt, type TokenIdentity, type TokenVerifier } from "./token-verifier.js";
 
 /** Options of createBearerAuthenticator. */
@@ -40,6 +41,7 @@ export function createBearerAuthenticator(options: BearerAuthenticatorOptions): 
         rateLimitBurst: 0,
         expireTime: identity.expireTime,
       };
+      rememberSubjectToken(principal, credential);
       return principal;
     },
     forget: (keyId) => keys.forget(keyId),

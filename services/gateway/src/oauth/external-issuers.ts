@@ -20,6 +20,11 @@ const issuerSchema = z.object({
     .record(z.string(), z.record(z.string(), z.enum(["viewer", "agent", "editor", "admin"])))
     .optional(),
   nameClaim: z.string().optional(),
+  // The gateway's confidential client at this issuer for token exchange (RFC 8693): url
+  // instances with json_spec.delegation type token_exchange exchange users' tokens as it.
+  tokenExchange: z
+    .object({ clientId: z.string().min(1), clientSecret: z.string().min(1) })
+    .optional(),
 });
 
 /** One external issuer as configured (BERTH_OAUTH_ISSUERS, a JSON array of these). */

@@ -14,6 +14,7 @@ import {
   type EmbeddedAuthorizationServer,
   startEmbeddedAuthorizationServer,
 } from "./embedded/authorization-server.js";
+import type { ExchangeClient } from "./embedded/token-exchange-grant.js";
 import { createExternalIssuer, parseExternalIssuers } from "./external-issuers.js";
 import { createProtectedResourceRoutes } from "./protected-resource-routes.js";
 import { createResourceUrls, RESOURCE_METADATA_PATH, type ResourceUrls } from "./resource-urls.js";
@@ -51,6 +52,11 @@ export interface OAuth {
   userRemoved(id: string): void;
   /** The gateway's public base URL; throws UNAVAILABLE before the port is bound. */
   publicUrl(): string;
+  /**
+   * The gateway's own confidential client at a trusted issuer, for token exchange: the embedded
+   * server's built-in one, or BERTH_OAUTH_ISSUERS[].tokenExchange; undefined when it has none.
+   */
+  tokenExchangeClient(issuer: string): ExchangeClient | undefined;
   /** The actor id of an embedded user (the embedded issuer and the user's id as subject). */
   embeddedActorOf(userId: string): string | undefined;
   close(): void;
@@ -76,9 +82,8 @@ function notReady(res: HttpResponse): void {
  */
 export function createOAuth(options: OAuthOptions): OAuth {
   const { config, orm, users, logger } = options;
-  const external = parseExternalIssuers(config.BERTH_OAUTH_ISSUERS).map((issuer) =>
-    createExternalIssuer(issuer, logger),
-  );
+  const configured = parseExternalIssuers(config.BERTH_OAUTH_ISSUERS);
+  const external = configured.map((issuer) => createExternalIssuer(issuer, logger));
   let urls: ResourceUrls | undefined = config.BERTH_PUBLIC_URL
     ? createResourceUrls(config.BERTH_PUBLIC_URL)
     : undefined;
@@ -146,6 +151,10 @@ export function createOAuth(options: OAuthOptions): OAuth {
     },
     userRemoved: (id) => embedded?.userRemoved(id),
     publicUrl: () => currentUrls().base,
+    tokenExchangeClient(issuer) {
+      if (embedded && issuer === embedded.issuer) return embedded.exchangeClient;
+      return configured.find((entry) => entry.issuer === issuer)?.tokenExchange;
+    },
     embeddedActorOf: (userId) => (embedded ? actorIdOf(embedded.issuer, userId) : undefined),
     close: () => embedded?.close(),
   };

@@ -1,8 +1,13 @@
 import { randomBytes } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { exportJWK, generateKeyPair } from "jose";
+import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK } from "jose";
 import Provider from "oidc-provider";
+import {
+  type ExchangeClient,
+  registerTokenExchangeGrant,
+  TOKEN_EXCHANGE_GRANT,
+} from "../../src/oauth/embedded/token-exchange-grant.js";
 
 /** An OpenID provider started by a test: the "external" identity provider of a company. */
 export interface ExternalIssuer {
@@ -11,6 +16,8 @@ export interface ExternalIssuer {
   users: Map<string, string>;
   /** The groups claim of a user's tokens (["berth-users"] for a user not listed). */
   groups: Map<string, string[]>;
+  /** Token exchange requests answered (any outcome), when the grant is enabled. */
+  exchanges: number;
   stop(): Promise<void>;
 }
 
@@ -21,7 +28,14 @@ export interface ExternalIssuer {
  */
 export async function startExternalIssuer(
   resourceBase: () => string,
-  options: { accessTokenTtlSeconds?: number } = {},
+  options: {
+    accessTokenTtlSeconds?: number;
+    /**
+     * Enables the token exchange grant (RFC 8693, Berth's own handler) for this one confidential
+     * client, exchanging tokens minted for resources under `resourceBase` into tokens for others.
+     */
+    tokenExchange?: ExchangeClient;
+  } = {},
 ): Promise<ExternalIssuer> {
   const accessTokenTtl = options.accessTokenTtlSeconds ?? 300;
   const users = new Map<string, string>();
@@ -30,8 +44,29 @@ export async function startExternalIssuer(
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+  const signingKey: JWK = {
+    ...(await exportJWK(privateKey)),
+    alg: "RS256",
+    use: "sig",
+    kid: "ext",
+  };
+  const exchangeClient = options.tokenExchange;
   const provider = new Provider(issuer, {
-    jwks: { keys: [{ ...(await exportJWK(privateKey)), alg: "RS256", use: "sig", kid: "ext" }] },
+    jwks: { keys: [signingKey as never] },
+    ...(exchangeClient
+      ? {
+          clients: [
+            {
+              client_id: exchangeClient.clientId,
+              client_secret: exchangeClient.clientSecret,
+              token_endpoint_auth_method: "client_secret_basic",
+              grant_types: [TOKEN_EXCHANGE_GRANT],
+              response_types: [],
+              redirect_uris: [],
+            },
+          ],
+        }
+      : {}),
     features: {
       devInteractions: { enabled: false },
       registration: { enabled: true },
@@ -68,6 +103,22 @@ export async function startExternalIssuer(
     }),
     interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
   });
+  const result = { exchanges: 0 };
+  if (exchangeClient) {
+    const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicKey } = signingKey;
+    registerTokenExchangeGrant(provider, {
+      issuer,
+      verifyKeys: createLocalJWKSet({ keys: [publicKey] }),
+      signingKey,
+      mayExchange: (clientId) => {
+        result.exchanges++;
+        return clientId === exchangeClient.clientId;
+      },
+      subjectAudienceAllowed: (audience) => audience.startsWith(resourceBase()),
+      targetAllowed: (target) => !target.startsWith(resourceBase()),
+      ttlSeconds: accessTokenTtl,
+    });
+  }
   const callback = provider.callback();
   server.on("request", (req, res) => {
     if (!req.url?.startsWith("/interaction/")) {
@@ -112,6 +163,9 @@ export async function startExternalIssuer(
     issuer,
     users,
     groups,
+    get exchanges() {
+      return result.exchanges;
+    },
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

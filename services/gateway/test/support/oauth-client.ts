@@ -1,4 +1,4 @@
-import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import { auth, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import type {
   OAuthClientInformationMixed,
   OAuthClientMetadata,
@@ -189,4 +189,23 @@ export async function initializeWith(
   });
   await response.body?.cancel();
   return { status: response.status, challenge: response.headers.get("www-authenticate") ?? "" };
+}
+
+/**
+ * A person signed in to a gateway with the MCP SDK's OAuth client (discovery from the gateway's
+ * protected resource metadata, registration, PKCE, the sign-in form submitted): their access
+ * token for the gateway as a whole, from whichever issuer the gateway names first.
+ */
+export async function signedInToken(
+  serverUrl: string,
+  credentials: { username: string; password: string },
+): Promise<string> {
+  const provider = new MemoryOAuthProvider();
+  const started = await auth(provider, { serverUrl, scope: "mcp" });
+  if (started !== "REDIRECT") throw new Error(`the OAuth flow began with ${started}`);
+  const signedIn = await signIn(provider.authorizations[0]!, credentials);
+  if (signedIn.kind !== "code") throw new Error(`sign-in ended with ${JSON.stringify(signedIn)}`);
+  const done = await auth(provider, { serverUrl, scope: "mcp", authorizationCode: signedIn.code });
+  if (done !== "AUTHORIZED" || !provider.saved) throw new Error(`the OAuth flow ended ${done}`);
+  return provider.saved.access_token;
 }

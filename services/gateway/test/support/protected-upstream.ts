@@ -13,6 +13,10 @@ export interface SeenRequest {
   subject?: string;
   /** The `caller` argument of a whoami tool call (who the test says is calling). */
   caller?: string;
+  /** The verified token's `act` claim (RFC 8693: who acts for the subject), when it has one. */
+  act?: unknown;
+  /** The verified token's `aud` claim. */
+  audience?: unknown;
 }
 
 /** A third-party MCP server protected by its own authorization server. */
@@ -69,6 +73,8 @@ export async function startProtectedUpstream(issuer: string): Promise<ProtectedU
         if (!token) throw new Error("no token");
         const { payload } = await jwtVerify(token, jwks, { issuer, audience: url });
         record.subject = payload.sub;
+        record.audience = payload.aud;
+        if (payload.act !== undefined) record.act = payload.act;
       } catch {
         res.statusCode = 401;
         res.setHeader(

@@ -479,7 +479,8 @@ export function createInstanceSupervisor(
       url: current.url,
       headers: current.headers,
       lookup: deps.lookup,
-      challengeIsHealthy: spec.type === "url" && spec.delegation !== undefined,
+      challengeIsHealthy:
+        spec.type === "url" && (spec.delegation !== undefined || spec.tokenExchange !== undefined),
       health: spec.health,
       signal: current.monitor.signal,
       restartable: handle.restartable,

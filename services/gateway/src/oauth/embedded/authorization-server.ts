@@ -14,6 +14,12 @@ import { mapScopes, type TrustedIssuer } from "../trusted-issuer.js";
 import { loadIssuerKeys } from "./issuer-keys.js";
 import { createPostgresAdapter, sweepExpired } from "./postgres-adapter.js";
 import { renderSignInPage } from "./sign-in-page.js";
+import {
+  type ExchangeClient,
+  GATEWAY_EXCHANGE_CLIENT_ID,
+  gatewayExchangeClient,
+  registerTokenExchangeGrant,
+} from "./token-exchange-grant.js";
 
 /** Where the embedded authorization server is mounted on the gateway. */
 export const EMBEDDED_MOUNT = "/oauth";
@@ -49,6 +55,8 @@ export interface EmbeddedAuthorizationServer {
   readonly trusted: TrustedIssuer;
   /** Forgets a removed user at once (their tokens are refused from now on). */
   userRemoved(id: string): void;
+  /** The gateway's own client for the token exchange grant (token-exchange-grant.ts). */
+  readonly exchangeClient: ExchangeClient;
   close(): void;
 }
 
@@ -71,11 +79,13 @@ export async function startEmbeddedAuthorizationServer(
   const keys = await loadIssuerKeys(orm);
   const { d: _private, ...publicJwk } = keys.signing;
   const jwks = createLocalJWKSet({ keys: [publicJwk as JWK] });
+  const exchange = gatewayExchangeClient(keys.cookies);
 
   const configuration: Configuration = {
     adapter: createPostgresAdapter(orm),
     // The web console signs users in as a first-party client registered here.
-    clients: [consoleOAuthClient(urls.base)],
+    // The gateway itself exchanges users' tokens for upstream ones (token_exchange delegation).
+    clients: [consoleOAuthClient(urls.base), exchange.metadata],
     jwks: { keys: [keys.signing as never] },
     cookies: { keys: keys.cookies, long: { signed: true }, short: { signed: true } },
     scopes: [...OIDC_SCOPES, ...SCOPES],
@@ -190,6 +200,20 @@ export async function startEmbeddedAuthorizationServer(
       known.set(id, Date.now() + options.userCacheMs);
     },
   };
+
+  // RFC 8693 for the gateway's own client: a user's token for Berth becomes one for an upstream
+  // (json_spec.delegation type token_exchange), never one for Berth's own resources.
+  registerTokenExchangeGrant(provider, {
+    issuer,
+    verifyKeys: jwks,
+    signingKey: keys.signing,
+    mayExchange: (clientId) => clientId === GATEWAY_EXCHANGE_CLIENT_ID,
+    subjectAudienceAllowed: (audience) => urls.isOurs(audience),
+    targetAllowed: (target) => URL.parse(target)?.origin !== new URL(urls.base).origin,
+    sameOriginTargets: true,
+    checkSubject: (claims) => trusted.check!(claims),
+    ttlSeconds: options.accessTokenTtlSeconds,
+  });
 
   const handle = (req: HttpRequest, res: HttpResponse) => {
     const url = req.url ?? "/";
@@ -322,6 +346,7 @@ export async function startEmbeddedAuthorizationServer(
     handle,
     trusted,
     userRemoved: (id) => known.delete(id),
+    exchangeClient: exchange.client,
     close: () => clearInterval(sweeper),
   };
 }
