@@ -55,6 +55,15 @@ export {
 } from "./errors/errors.js";
 export { codeName, httpStatusOf, statusDetailsBin, toConnectError } from "./errors/status.js";
 export {
+  type KeyRing,
+  keyRingVar,
+  openValue,
+  parseKeyRing,
+  type SealedValue,
+  type SecretKey,
+  sealValue,
+} from "./sealing/index.js";
+export {
   connectNats,
   createEnvelope,
   createEventConsumer,

@@ -4,7 +4,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { InstanceEntity } from "../db/instance-entity.js";
 import { UserGrantEntity } from "../db/user-grant-entity.js";
-import type { KeyRing } from "../secrets/key-ring.js";
+import type { KeyRing } from "@berth/platform";
 import { openSecret, sealSecret } from "../secrets/secret-cipher.js";
 import { UUID } from "../validation/instance-fields.js";
 
