@@ -15,7 +15,7 @@ export interface IssuerKeys {
 export const KEY_RING_SETTING = "BERTH_OAUTH_KEY_ENCRYPTION_KEYS";
 
 /** A row's value at rest: AES-256-GCM under the key ring, each part base64. */
-interface StoredSealed {
+export interface StoredSealed {
   sealed: { keyId: string; nonce: string; ciphertext: string };
 }
 
@@ -36,7 +36,8 @@ function seal(ring: KeyRing, name: string, value: unknown): StoredSealed {
   };
 }
 
-function open(ring: KeyRing, name: string, stored: StoredSealed): unknown {
+/** Opens a row's sealed value (the key named `name`); throws naming the setting, never a value. */
+export function openStoredIssuerKey(ring: KeyRing, name: string, stored: StoredSealed): unknown {
   const sealed: SealedValue = {
     keyId: stored.sealed.keyId,
     nonce: Buffer.from(stored.sealed.nonce, "base64"),
@@ -106,7 +107,7 @@ export async function loadIssuerKeys(orm: MikroORM, ring: KeyRing): Promise<Issu
   );
   const stored: Record<string, unknown> = {};
   for (const row of rows) {
-    const plain = isSealed(row.value) ? open(ring, row.name, row.value) : row.value;
+    const plain = isSealed(row.value) ? openStoredIssuerKey(ring, row.name, row.value) : row.value;
     if (!isSealed(row.value) || row.value.sealed.keyId !== ring.active.id) {
       await em.execute(
         `update ${KEYS_TABLE} set "value" = ?::jsonb where "name" = ? and "value" = ?::jsonb`,
