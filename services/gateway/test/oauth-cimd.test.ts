@@ -268,7 +268,8 @@ describe("OAuth client ID metadata documents and sealed issuer keys", () => {
     expect(impostor.kind, JSON.stringify(impostor)).toBe("refused");
     if (impostor.kind !== "refused") return;
     expect(impostor.status).toBe(400);
-    expect(impostor.page).toContain("invalid_client");
+    expect(impostor.page).toContain("invalid_client_metadata");
+    expect(impostor.page).toContain("client_id does not match");
     expect(fetched).toContain("/clients/impostor.json");
 
     const elsewhereId = `${docsUrl}/clients/elsewhere.json`;
@@ -282,8 +283,27 @@ describe("OAuth client ID metadata documents and sealed issuer keys", () => {
     expect(elsewhere.kind, JSON.stringify(elsewhere)).toBe("refused");
     if (elsewhere.kind !== "refused") return;
     expect(elsewhere.status).toBe(400);
-    expect(elsewhere.page).toContain("redirect_uri");
-    // Nothing reached the client's redirect URI in either case: no code was issued.
+    expect(elsewhere.page).toContain("invalid_redirect_uri");
+    expect(elsewhere.page).toContain("redirect_uri did not match");
+
+    // Without the test-only setting (the mesh's own gateway), a loopback host is never fetched.
+    const loopbackId = `${docsUrl}/clients/loopback.json`;
+    documents.set("/clients/loopback.json", {
+      client_id: loopbackId,
+      redirect_uris: [REDIRECT_URL],
+      token_endpoint_auth_method: "none",
+    });
+    const guarded = new MetadataUrlProvider(loopbackId);
+    const first = await connect(`${mesh.gateway.url}/mcp/everything`, guarded);
+    expect(first.error).toBeDefined();
+    const refused = await signIn(guarded.authorizations[0]!, {
+      username: "carol",
+      password: PASSWORD,
+    });
+    expect(refused.kind, JSON.stringify(refused)).toBe("refused");
+    expect(refused.kind === "refused" && refused.status).toBe(400);
+    expect(refused.kind === "refused" && refused.page).toContain("invalid_client");
+    expect(fetched).not.toContain("/clients/loopback.json");
   });
 
   it("keeps the signing key sealed at rest, out of the logs, and working across a restart; seals a plaintext key of an earlier version; names the setting when the ring is wrong", async () => {
