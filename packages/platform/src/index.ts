@@ -55,15 +55,6 @@ export {
 } from "./errors/errors.js";
 export { codeName, httpStatusOf, statusDetailsBin, toConnectError } from "./errors/status.js";
 export {
-  type KeyRing,
-  keyRingVar,
-  openValue,
-  parseKeyRing,
-  type SealedValue,
-  type SecretKey,
-  sealValue,
-} from "./sealing/index.js";
-export {
   connectNats,
   createEnvelope,
   createEventConsumer,
@@ -169,6 +160,15 @@ export {
   filterDigest,
   type PageCursor,
 } from "./paging/page-token.js";
+export {
+  type KeyRing,
+  keyRingVar,
+  openValue,
+  parseKeyRing,
+  type SealedValue,
+  type SecretKey,
+  sealValue,
+} from "./sealing/index.js";
 export { type Closer, createCloser } from "./service/closer.js";
 export { failpoint } from "./service/failpoint.js";
 export { type RunningService, type RunServiceOptions, runService } from "./service/run-service.js";

@@ -251,10 +251,14 @@ describe("OAuth client ID metadata documents and sealed issuer keys", () => {
       const first = await connect(`${base}/mcp/everything`, provider);
       expect(first.error).toBeDefined();
       expect(provider.authorizations).toHaveLength(1);
-      return signIn(provider.authorizations[0]!, { username: "carol", password: PASSWORD }, {
-        url: provider.redirectUrl,
-        deliver: false,
-      });
+      return signIn(
+        provider.authorizations[0]!,
+        { username: "carol", password: PASSWORD },
+        {
+          url: provider.redirectUrl,
+          deliver: false,
+        },
+      );
     };
 
     const impostorId = `${docsUrl}/clients/impostor.json`;
