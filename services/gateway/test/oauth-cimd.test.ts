@@ -290,6 +290,22 @@ describe("OAuth client ID metadata documents and sealed issuer keys", () => {
     expect(elsewhere.page).toContain("invalid_redirect_uri");
     expect(elsewhere.page).toContain("redirect_uri did not match");
 
+    // A client_id URL without a path (the bare origin) is not fetched at all.
+    const bare = await fetch(
+      `${base}/oauth/auth?${new URLSearchParams({
+        client_id: docsUrl,
+        response_type: "code",
+        redirect_uri: REDIRECT_URL,
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        code_challenge_method: "S256",
+        scope: "mcp",
+      })}`,
+      { redirect: "manual" },
+    );
+    expect(bare.status).toBe(400);
+    expect(await bare.text()).toContain("fetch not allowed");
+    expect(fetched).not.toContain("/");
+
     // Without the test-only setting (the mesh's own gateway), a loopback host is never fetched.
     const loopbackId = `${docsUrl}/clients/loopback.json`;
     documents.set("/clients/loopback.json", {

@@ -122,6 +122,9 @@ export async function startEmbeddedAuthorizationServer(
       devInteractions: { enabled: false },
       registration: { enabled: true },
       revocation: { enabled: true },
+      // oidc-provider 9 turns DPoP on by default; the gateway checks bearer tokens only (no DPoP
+      // proofs), so DPoP-bound tokens would be neither usable nor checked: not offered.
+      dPoP: { enabled: false },
       clientIdMetadataDocument: {
         enabled: options.clientMetadataDocuments.enabled,
         ack: CIMD_DRAFT,
