@@ -64,19 +64,21 @@ const OIDC_SCOPES = ["openid", "offline_access", "profile"];
 const MAX_FORM_BYTES = 16 * 1024;
 /** The draft of Client ID Metadata Documents oidc-provider 9.13 implements (its `ack` value). */
 const CIMD_DRAFT = "draft-02";
-/** The largest metadata document (or client JWKS) fetched, in bytes. */
+/** The largest client metadata document fetched, in bytes (the draft's and oidc-provider's). */
 const MAX_METADATA_BYTES = 5 * 1024;
+/** The largest client JWKS or sector identifier document fetched, in bytes. */
+const MAX_CLIENT_JWKS_BYTES = 64 * 1024;
 /** How long a fetch of a client's metadata may take (oidc-provider aborts at 2.5 s as well). */
 const METADATA_FETCH_TIMEOUT_MS = 2_500;
 
 /**
  * The one-machine default identity provider, built on oidc-provider (OpenID certified): OAuth 2.1
- * authorization code with PKCE (S256, always), dynamic client registration, refresh tokens and
- * resource indicators (RFC 8707), Client ID Metadata Documents (an https URL as client_id, its
- * document fetched from public addresses only, small and fast or refused): each access token is a JWT whose audience is the one resource
- * (an MCP endpoint, or the whole gateway) the client asked for, with the Berth scopes the user
- * was given and agreed to. Users are Berth's own (created by an admin); records, keys and
- * sessions live in the gateway's Postgres schema.
+ * authorization code with PKCE (S256, always), dynamic client registration, Client ID Metadata
+ * Documents (an https URL as client_id, its document fetched from public addresses only, small
+ * and fast or refused), refresh tokens and resource indicators (RFC 8707): each access token is a
+ * JWT whose audience is the one resource (an MCP endpoint, or the whole gateway) the client
+ * asked for, with the Berth scopes the user was given and agreed to. Users are Berth's own
+ * (created by an admin); records, keys (sealed) and sessions live in the gateway's Postgres schema.
  */
 export async function startEmbeddedAuthorizationServer(
   options: EmbeddedServerOptions,
@@ -101,8 +103,8 @@ export async function startEmbeddedAuthorizationServer(
     fetch: outbound.fetch as Configuration["fetch"],
     fetchResponseBodyLimits: {
       "client_id metadata document": MAX_METADATA_BYTES,
-      jwks_uri: MAX_METADATA_BYTES,
-      sector_identifier_uri: MAX_METADATA_BYTES,
+      jwks_uri: MAX_CLIENT_JWKS_BYTES,
+      sector_identifier_uri: MAX_CLIENT_JWKS_BYTES,
     },
     // The web console signs users in as a first-party client registered here.
     clients: [consoleOAuthClient(urls.base)],
