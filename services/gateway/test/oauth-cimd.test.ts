@@ -236,6 +236,7 @@ describe("OAuth client ID metadata documents and sealed issuer keys", () => {
     if (signedIn.kind !== "code") throw new Error(`sign-in ended with ${JSON.stringify(signedIn)}`);
     // The page names the client as its document does.
     expect(signedIn.pageHtml).toContain("Metadata Document Client");
+    expect(signedIn.pageHtml).toContain(`(from <strong>${new URL(docsUrl).host}</strong>)`);
     expect(fetched).toContain("/clients/good.json");
     await first.transport.finishAuth(signedIn.code);
     expect(provider.saved?.access_token, "an access token").toBeTruthy();

@@ -274,9 +274,14 @@ export async function startEmbeddedAuthorizationServer(
     const resources = [params.resource ?? urls.base].flat() as string[];
     const signedIn = details.prompt.name === "login" ? undefined : details.session?.accountId;
     const signedInUser = signedIn ? await users.find(signedIn) : null;
+    // A client named by its metadata document's URL: the page shows that URL's host too (the MCP
+    // specification's advice against a document that borrows another client's name).
+    const byDocument = (client as { clientIdMetadataDocument?: boolean } | undefined)
+      ?.clientIdMetadataDocument;
     const view = {
       action: path,
       clientName: client?.clientName ?? String(params.client_id),
+      ...(byDocument && client ? { clientHost: new URL(client.clientId).host } : {}),
       resources,
       scopes: requested.filter((s) => !OIDC_SCOPES.includes(s)),
       ...(signedInUser ? { signedInAs: signedInUser.username } : {}),
