@@ -68,7 +68,12 @@ function main(): void {
       NATS_USER: service,
       NATS_PASSWORD: credentials.natsPasswords[service],
       ...(service === "instances" ? { BERTH_SECRET_KEYS: credentials.BERTH_SECRET_KEYS } : {}),
-      ...(service === "gateway" ? { BERTH_BOOTSTRAP_API_KEY: bootstrapKey } : {}),
+      ...(service === "gateway"
+        ? {
+            BERTH_BOOTSTRAP_API_KEY: bootstrapKey,
+            BERTH_OAUTH_KEY_ENCRYPTION_KEYS: credentials.BERTH_OAUTH_KEY_ENCRYPTION_KEYS,
+          }
+        : {}),
     };
     const lines = Object.entries(env).map(([name, value]) => `${name}=${value}\n`);
     ownFile(join(HOME, "env", `${service}.env`), lines.join(""), users[service]);

@@ -8,7 +8,7 @@
  * decrypt the instance secrets already stored). Nothing is written to disk.
  * - berth-<service> (registry, instances, runtime, gateway): that service's DATABASE_URL,
  *   NATS_URL, NATS_USER, NATS_PASSWORD and mesh identity (PEM text), read with envFrom; the key ring
- *   BERTH_SECRET_KEYS only in berth-instances;
+ *   BERTH_SECRET_KEYS only in berth-instances, BERTH_OAUTH_KEY_ENCRYPTION_KEYS only in berth-gateway;
  * - berth-postgres: the password Postgres is initialised with;
  * - berth-nats: nats-server's configuration, with one user per service.
  */
@@ -41,6 +41,7 @@ export function kubernetesSecrets(): V1Secret[] {
     string
   >;
   const secretKeys = `k1:${randomBytes(32).toString("base64")}`;
+  const oauthKeys = `k1:${randomBytes(32).toString("base64")}`;
   const databaseUrl = `postgres://postgres:${encodeURIComponent(pgPassword)}@postgres:5432/berth`;
   const services = MESH_SERVICES.map((service) =>
     secretManifest(`berth-${service}`, {
@@ -50,6 +51,7 @@ export function kubernetesSecrets(): V1Secret[] {
       NATS_PASSWORD: natsPasswords[service],
       ...meshIdentityEnv(authority.identity(service)),
       ...(service === "instances" ? { BERTH_SECRET_KEYS: secretKeys } : {}),
+      ...(service === "gateway" ? { BERTH_OAUTH_KEY_ENCRYPTION_KEYS: oauthKeys } : {}),
     }),
   );
   const loopback = natsServerConfig({

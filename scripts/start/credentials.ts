@@ -18,6 +18,8 @@ export interface MeshIdentityFiles {
 export interface MeshCredentials {
   /** The key ring that encrypts instance secrets (the instances service's only). */
   BERTH_SECRET_KEYS: string;
+  /** The key ring that seals the embedded OAuth server's signing keys (the gateway's only). */
+  BERTH_OAUTH_KEY_ENCRYPTION_KEYS: string;
   /** The password of the embedded Postgres's `postgres` user. */
   pgPassword: string;
   /** Each service's NATS password (the NATS user is the service's name). */
@@ -31,6 +33,7 @@ const secret = () => randomBytes(32).toString("base64url");
 /** What credentials.env must hold, with how to make each value the first time. */
 const VARIABLES: Record<string, () => string> = {
   BERTH_SECRET_KEYS: () => `k1:${randomBytes(32).toString("base64")}`,
+  BERTH_OAUTH_KEY_ENCRYPTION_KEYS: () => `k1:${randomBytes(32).toString("base64")}`,
   BERTH_PG_PASSWORD: secret,
   ...Object.fromEntries(
     MESH_SERVICES.map((service) => [`BERTH_NATS_PASSWORD_${service.toUpperCase()}`, secret]),
@@ -57,6 +60,8 @@ export function loadOrCreateCredentials(file: string, meshDir: string): MeshCred
   chmodSync(file, 0o600);
   return {
     BERTH_SECRET_KEYS: process.env.BERTH_SECRET_KEYS || kept.BERTH_SECRET_KEYS || "",
+    BERTH_OAUTH_KEY_ENCRYPTION_KEYS:
+      process.env.BERTH_OAUTH_KEY_ENCRYPTION_KEYS || kept.BERTH_OAUTH_KEY_ENCRYPTION_KEYS || "",
     pgPassword: kept.BERTH_PG_PASSWORD!,
     natsPasswords: Object.fromEntries(
       MESH_SERVICES.map((s) => [s, kept[`BERTH_NATS_PASSWORD_${s.toUpperCase()}`]!]),

@@ -68,6 +68,7 @@ export function serviceEnv(
     delete env[name];
   delete env.NATS_PASSWORD;
   delete env.BERTH_SECRET_KEYS;
+  delete env.BERTH_OAUTH_KEY_ENCRYPTION_KEYS;
   const address = (name: ServiceSpec["name"]) =>
     `127.0.0.1:${services.find((s) => s.name === name)?.port}`;
   return {
@@ -79,6 +80,9 @@ export function serviceEnv(
     NATS_USER: service.name,
     NATS_PASSWORD: credentials.natsPasswords[service.name],
     ...(service.name === "instances" ? { BERTH_SECRET_KEYS: credentials.BERTH_SECRET_KEYS } : {}),
+    ...(service.name === "gateway"
+      ? { BERTH_OAUTH_KEY_ENCRYPTION_KEYS: credentials.BERTH_OAUTH_KEY_ENCRYPTION_KEYS }
+      : {}),
     // A fixed bridge port: MCP sessions on stdio instances outlive a restart of the runtime.
     ...(service.name === "runtime"
       ? { BRIDGE_PORT: String(portFromEnv("BERTH_BRIDGE_PORT", 50054)) }

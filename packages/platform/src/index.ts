@@ -160,6 +160,15 @@ export {
   filterDigest,
   type PageCursor,
 } from "./paging/page-token.js";
+export {
+  type KeyRing,
+  keyRingVar,
+  openValue,
+  parseKeyRing,
+  type SealedValue,
+  type SecretKey,
+  sealValue,
+} from "./sealing/index.js";
 export { type Closer, createCloser } from "./service/closer.js";
 export { failpoint } from "./service/failpoint.js";
 export { type RunningService, type RunServiceOptions, runService } from "./service/run-service.js";

@@ -2,6 +2,7 @@ import {
   addressVar,
   baseEnv,
   flagVar,
+  keyRingVar,
   meshEnv,
   metricsEnv,
   portVar,
@@ -109,6 +110,24 @@ export const gatewayEnv = z.object({
    *   "groupsClaim":"groups","groups":{"berth-admins":["admin"]}}]. Found by discovery.
    */
   BERTH_OAUTH_ISSUERS: z.string().default(""),
+  /**
+   * The key ring (`k1:<base64 of 32 bytes>`, first key seals, every key opens) that seals the
+   * embedded server's signing and cookie keys at rest (AES-256-GCM). Unset: one key derived from
+   * the gateway's NATS password. `npm start` makes one and keeps it in .berth/credentials.env.
+   */
+  BERTH_OAUTH_KEY_ENCRYPTION_KEYS: z
+    .literal("")
+    .transform(() => undefined)
+    .or(keyRingVar())
+    .optional(),
+  /** Client ID Metadata Documents: clients may use an https URL of their metadata as client_id. */
+  BERTH_OAUTH_CLIENT_METADATA_DOCUMENTS: flagVar(true),
+  /**
+   * TESTING ONLY: a PEM file of a CA. Set, metadata documents may also be fetched from loopback
+   * hosts, over TLS certificates this CA signed; unset (always in production), only public
+   * addresses with publicly trusted certificates are fetched.
+   */
+  BERTH_OAUTH_CIMD_TEST_CA_FILE: z.string().optional(),
   /** Lifetime of the embedded server's access tokens, in seconds. */
   BERTH_OAUTH_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(900),
   /**

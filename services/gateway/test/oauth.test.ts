@@ -1,7 +1,8 @@
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "@berth/platform";
+import { loadConfig, parseKeyRing } from "@berth/platform";
 import { BerthError, createBerthClient } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
@@ -14,6 +15,7 @@ import { runBerth, startBerth } from "../../../packages/cli/test/support/run-ber
 import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/mesh.js";
 import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
+import { openStoredIssuerKey } from "../src/oauth/embedded/issuer-keys.js";
 import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
 import {
@@ -104,6 +106,7 @@ describe("OAuth 2.1 for MCP clients", () => {
         RECONCILE_INTERVAL_MS: "2000",
         // Wrong passwords (and wrong tokens) refill at one a minute: the burst of 20 is what counts.
         AUTH_FAILURES_PER_MINUTE: "1",
+        BERTH_OAUTH_KEY_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}`,
       },
     });
     // A second gateway on the same schema that trusts only an external issuer, by discovery.
@@ -311,9 +314,12 @@ describe("OAuth 2.1 for MCP clients", () => {
     expect(created.status, JSON.stringify(created.body)).toBe(200);
     const bobId = (created.body as { id: string }).id;
 
-    // Tokens signed with the embedded issuer's own key, one claim wrong each.
+    // Tokens signed with the embedded issuer's own key (opened with the ring it is sealed
+    // under), one claim wrong each.
     const stored = await db.query(`select value from gateway.oauth_keys where name = 'signing'`);
-    const signing = stored.rows[0].value as JWK;
+    const ring = parseKeyRing(mesh.env.BERTH_OAUTH_KEY_ENCRYPTION_KEYS!);
+    if (typeof ring === "string") throw new Error(ring);
+    const signing = openStoredIssuerKey(ring, "signing", stored.rows[0].value) as JWK;
     const key = await importJWK(signing, "ES256");
     const mint = (claims: Json, exp: number, signWith = key, kid = signing.kid) =>
       new SignJWT(claims)

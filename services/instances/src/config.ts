@@ -1,22 +1,14 @@
-import { addressVar, baseEnv, flagVar, portVar } from "@berth/platform";
+import { addressVar, baseEnv, flagVar, keyRingVar, portVar } from "@berth/platform";
 import { parseImagePatterns } from "@berth/spec";
 import { z } from "zod";
-import { parseKeyRing } from "./secrets/key-ring.js";
 
 /** The instances service's environment variables. */
 export const instancesEnv = z.object({
   ...baseEnv,
   GRPC_PORT: portVar(50052),
   REGISTRY_ADDR: addressVar("127.0.0.1:50051"),
-  // Issues name the bad entry by position only: the value is key material.
-  BERTH_SECRET_KEYS: z.string().transform((value, ctx) => {
-    const ring = parseKeyRing(value);
-    if (typeof ring === "string") {
-      ctx.addIssue({ code: "custom", message: ring });
-      return z.NEVER;
-    }
-    return ring;
-  }),
+  /** The key ring that seals instance secrets (the first key seals, every key opens). */
+  BERTH_SECRET_KEYS: keyRingVar(),
   /** url endpoints on loopback (127.0.0.0/8, ::1, localhost): one-machine meshes need them. */
   BERTH_ALLOW_LOOPBACK_ENDPOINTS: flagVar(true),
   /** url endpoints on private, link-local and cloud metadata addresses: refused unless set. */

@@ -1,4 +1,4 @@
+export { type KeyRing, parseKeyRing, type SecretKey } from "@berth/platform";
 export { formatSecretRef as secretRef } from "@berth/spec";
 export { type InstancesConfig, instancesEnv } from "./config.js";
 export { type Instances, startInstances } from "./instances-service.js";
-export { type KeyRing, parseKeyRing, type SecretKey } from "./secrets/key-ring.js";

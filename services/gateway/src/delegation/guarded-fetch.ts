@@ -1,3 +1,4 @@
+import { rootCertificates } from "node:tls";
 import { type AddressPolicy, classifyHost, classProblem, createGuardedLookup } from "@berth/spec";
 import { Agent, fetch as undiciFetch } from "undici";
 
@@ -13,9 +14,17 @@ export interface GuardedFetch {
  * literal is checked before the request, a name when it is resolved (createGuardedLookup), so
  * metadata cannot send the gateway to a forbidden address. Redirects are not followed.
  */
-export function createGuardedFetch(policy: AddressPolicy, timeoutMs = 10_000): GuardedFetch {
+export function createGuardedFetch(
+  policy: AddressPolicy,
+  timeoutMs = 10_000,
+  /** Trusted besides the system's roots (PEM): a test's own CA. */
+  extraCa?: string,
+): GuardedFetch {
   const dispatcher = new Agent({
-    connect: { lookup: createGuardedLookup(policy) },
+    connect: {
+      lookup: createGuardedLookup(policy),
+      ...(extraCa ? { ca: [...rootCertificates, extraCa] } : {}),
+    },
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });

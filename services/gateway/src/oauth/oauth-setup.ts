@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Code, ConnectError, type Logger } from "@berth/platform";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { createRateLimiter } from "../auth/rate-limiter.js";
@@ -14,6 +15,7 @@ import {
   type EmbeddedAuthorizationServer,
   startEmbeddedAuthorizationServer,
 } from "./embedded/authorization-server.js";
+import { derivedKeyRing } from "./embedded/issuer-keys.js";
 import type { ExchangeClient } from "./embedded/token-exchange-grant.js";
 import { createExternalIssuer, parseExternalIssuers } from "./external-issuers.js";
 import { createProtectedResourceRoutes } from "./protected-resource-routes.js";
@@ -130,6 +132,13 @@ export function createOAuth(options: OAuthOptions): OAuth {
     async listening(port) {
       urls ??= createResourceUrls(defaultPublicUrl(config.HTTP_HOST, port));
       if (config.BERTH_OAUTH_EMBEDDED) {
+        const testCaFile = config.BERTH_OAUTH_CIMD_TEST_CA_FILE;
+        if (testCaFile) {
+          logger.warn(
+            { file: testCaFile },
+            "BERTH_OAUTH_CIMD_TEST_CA_FILE is set: client metadata documents may be fetched from loopback hosts (for tests only)",
+          );
+        }
         embedded = await startEmbeddedAuthorizationServer({
           orm,
           users,
@@ -140,6 +149,11 @@ export function createOAuth(options: OAuthOptions): OAuth {
             limiter: createRateLimiter(),
             perSecond: config.AUTH_FAILURES_PER_MINUTE / 60,
             burst: config.AUTH_FAILURE_BURST,
+          },
+          keyRing: config.BERTH_OAUTH_KEY_ENCRYPTION_KEYS ?? derivedKeyRing(config.NATS_PASSWORD),
+          clientMetadataDocuments: {
+            enabled: config.BERTH_OAUTH_CLIENT_METADATA_DOCUMENTS,
+            ...(testCaFile ? { testCa: readFileSync(testCaFile, "utf8") } : {}),
           },
           logger,
         });

@@ -83,7 +83,7 @@ export async function startExternalIssuer(
         }),
       },
     },
-    pkce: { required: () => true, methods: ["S256"] },
+    pkce: { required: () => true },
     cookies: { keys: [randomBytes(32).toString("hex")] },
     ttl: {
       AccessToken: accessTokenTtl,

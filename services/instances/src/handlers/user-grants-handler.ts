@@ -1,10 +1,10 @@
+import type { KeyRing } from "@berth/platform";
 import { invalidArgument, type Logger, notFound } from "@berth/platform";
 import type { UserGrantsService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { InstanceEntity } from "../db/instance-entity.js";
 import { UserGrantEntity } from "../db/user-grant-entity.js";
-import type { KeyRing } from "../secrets/key-ring.js";
 import { openSecret, sealSecret } from "../secrets/secret-cipher.js";
 import { UUID } from "../validation/instance-fields.js";
 

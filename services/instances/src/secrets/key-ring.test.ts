@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { parseKeyRing } from "@berth/platform";
 import { describe, expect, it } from "vitest";
-import { parseKeyRing } from "./key-ring.js";
 import { openSecret, sealSecret } from "./secret-cipher.js";
 
 const key = () => randomBytes(32).toString("base64");

@@ -1,7 +1,6 @@
-import type { Logger } from "@berth/platform";
+import type { KeyRing, Logger } from "@berth/platform";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { SecretEntity } from "../db/secret-entity.js";
-import type { KeyRing } from "./key-ring.js";
 import { openSecret, sealSecret } from "./secret-cipher.js";
 
 const BATCH = 100;

@@ -1,7 +1,7 @@
 import { hkdfSync } from "node:crypto";
+import type { KeyRing } from "@berth/platform";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import { SecretEntity } from "../db/secret-entity.js";
-import type { KeyRing } from "./key-ring.js";
 import { openSecret, sealSecret } from "./secret-cipher.js";
 
 /** Encrypted storage of instance secrets; plaintext exists only in memory, never in a row. */

@@ -1,4 +1,4 @@
-import { Code, ConnectError, type Logger } from "@berth/platform";
+import { Code, ConnectError, type KeyRing, type Logger } from "@berth/platform";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { createLocalJWKSet, type JWK } from "jose";
 import Provider, { type Configuration, errors, type KoaContextWithOIDC } from "oidc-provider";
@@ -6,6 +6,7 @@ import { clientAddressOf } from "../../auth/client-address.js";
 import type { RateLimiter } from "../../auth/rate-limiter.js";
 import { allows, SCOPES, type Scope } from "../../auth/scopes.js";
 import { consoleOAuthClient } from "../../console/console-oauth-client.js";
+import { createGuardedFetch } from "../../delegation/guarded-fetch.js";
 import type { HttpRequest, HttpResponse } from "../../http/types.js";
 import { DECOY_HASH, passwordMatches } from "../../users/password.js";
 import type { UserStore } from "../../users/user-store.js";
@@ -43,6 +44,13 @@ export interface EmbeddedServerOptions {
    * sign-in from the address is answered 429 until the bucket refills, right password or not.
    */
   signInFailures: { limiter: RateLimiter; perSecond: number; burst: number };
+  /** Seals the issuer's signing and cookie keys at rest. */
+  keyRing: KeyRing;
+  /**
+   * Client ID Metadata Documents (an https URL as client_id). `testCa` (PEM; tests only) also
+   * allows fetching them from loopback hosts over certificates that CA signed.
+   */
+  clientMetadataDocuments: { enabled: boolean; testCa?: string };
   logger: Logger;
 }
 
@@ -62,27 +70,51 @@ export interface EmbeddedAuthorizationServer {
 
 const OIDC_SCOPES = ["openid", "offline_access", "profile"];
 const MAX_FORM_BYTES = 16 * 1024;
+/** The draft of Client ID Metadata Documents oidc-provider 9.13 implements (its `ack` value). */
+const CIMD_DRAFT = "draft-02";
+/** The largest client metadata document fetched, in bytes (the draft's and oidc-provider's). */
+const MAX_METADATA_BYTES = 5 * 1024;
+/** The largest client JWKS or sector identifier document fetched, in bytes. */
+const MAX_CLIENT_JWKS_BYTES = 64 * 1024;
+/** How long a fetch of a client's metadata may take (oidc-provider aborts at 2.5 s as well). */
+const METADATA_FETCH_TIMEOUT_MS = 2_500;
 
 /**
  * The one-machine default identity provider, built on oidc-provider (OpenID certified): OAuth 2.1
- * authorization code with PKCE (S256, always), dynamic client registration, refresh tokens and
- * resource indicators (RFC 8707): each access token is a JWT whose audience is the one resource
- * (an MCP endpoint, or the whole gateway) the client asked for, with the Berth scopes the user
- * was given and agreed to. Users are Berth's own (created by an admin); records, keys and
- * sessions live in the gateway's Postgres schema.
+ * authorization code with PKCE (S256, always), dynamic client registration, Client ID Metadata
+ * Documents (an https URL as client_id, its document fetched from public addresses only, small
+ * and fast or refused), refresh tokens and resource indicators (RFC 8707): each access token is a
+ * JWT whose audience is the one resource (an MCP endpoint, or the whole gateway) the client
+ * asked for, with the Berth scopes the user was given and agreed to. Users are Berth's own
+ * (created by an admin); records, keys (sealed) and sessions live in the gateway's Postgres schema.
  */
 export async function startEmbeddedAuthorizationServer(
   options: EmbeddedServerOptions,
 ): Promise<EmbeddedAuthorizationServer> {
   const { orm, users, urls, logger } = options;
   const issuer = `${urls.base}${EMBEDDED_MOUNT}`;
-  const keys = await loadIssuerKeys(orm);
+  const keys = await loadIssuerKeys(orm, options.keyRing);
   const { d: _private, ...publicJwk } = keys.signing;
   const jwks = createLocalJWKSet({ keys: [publicJwk as JWK] });
   const exchange = gatewayExchangeClient(keys.cookies);
 
+  // What the server fetches (client metadata documents, a registered client's jwks_uri) comes
+  // from whoever names it: public addresses only, no redirects, small bodies, short timeouts.
+  const { testCa } = options.clientMetadataDocuments;
+  const outbound = createGuardedFetch(
+    { allowLoopback: testCa !== undefined, allowPrivate: false },
+    METADATA_FETCH_TIMEOUT_MS,
+    testCa,
+  );
+
   const configuration: Configuration = {
     adapter: createPostgresAdapter(orm),
+    fetch: outbound.fetch as Configuration["fetch"],
+    fetchResponseBodyLimits: {
+      "client_id metadata document": MAX_METADATA_BYTES,
+      jwks_uri: MAX_CLIENT_JWKS_BYTES,
+      sector_identifier_uri: MAX_CLIENT_JWKS_BYTES,
+    },
     // The web console signs users in as a first-party client registered here.
     // The gateway itself exchanges users' tokens for upstream ones (token_exchange delegation).
     clients: [consoleOAuthClient(urls.base), exchange.metadata],
@@ -91,7 +123,7 @@ export async function startEmbeddedAuthorizationServer(
     scopes: [...OIDC_SCOPES, ...SCOPES],
     claims: { openid: ["sub"], profile: ["preferred_username", "name"] },
     responseTypes: ["code"],
-    pkce: { required: () => true, methods: ["S256"] },
+    pkce: { required: () => true },
     clientDefaults: {
       token_endpoint_auth_method: "none",
       grant_types: ["authorization_code", "refresh_token"],
@@ -102,6 +134,15 @@ export async function startEmbeddedAuthorizationServer(
       devInteractions: { enabled: false },
       registration: { enabled: true },
       revocation: { enabled: true },
+      // oidc-provider 9 turns DPoP on by default; the gateway checks bearer tokens only (no DPoP
+      // proofs), so DPoP-bound tokens would be neither usable nor checked: not offered.
+      dPoP: { enabled: false },
+      clientIdMetadataDocument: {
+        enabled: options.clientMetadataDocuments.enabled,
+        ack: CIMD_DRAFT,
+        // The MCP authorization specification: the URL has a path (not the bare origin).
+        allowFetch: async (_ctx, clientId) => new URL(clientId).pathname.length > 1,
+      },
       resourceIndicators: {
         enabled: true,
         // A client that names no resource gets a token for the gateway as a whole.
@@ -257,9 +298,14 @@ export async function startEmbeddedAuthorizationServer(
     const resources = [params.resource ?? urls.base].flat() as string[];
     const signedIn = details.prompt.name === "login" ? undefined : details.session?.accountId;
     const signedInUser = signedIn ? await users.find(signedIn) : null;
+    // A client named by its metadata document's URL: the page shows that URL's host too (the MCP
+    // specification's advice against a document that borrows another client's name).
+    const byDocument = (client as { clientIdMetadataDocument?: boolean } | undefined)
+      ?.clientIdMetadataDocument;
     const view = {
       action: path,
       clientName: client?.clientName ?? String(params.client_id),
+      ...(byDocument && client ? { clientHost: new URL(client.clientId).host } : {}),
       resources,
       scopes: requested.filter((s) => !OIDC_SCOPES.includes(s)),
       ...(signedInUser ? { signedInAs: signedInUser.username } : {}),
@@ -347,7 +393,10 @@ export async function startEmbeddedAuthorizationServer(
     trusted,
     userRemoved: (id) => known.delete(id),
     exchangeClient: exchange.client,
-    close: () => clearInterval(sweeper),
+    close: () => {
+      clearInterval(sweeper);
+      void outbound.close();
+    },
   };
 }
 

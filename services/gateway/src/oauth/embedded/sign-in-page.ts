@@ -4,6 +4,11 @@ export interface SignInView {
   action: string;
   /** The client's name as it registered it (untrusted: escaped). */
   clientName: string;
+  /**
+   * For a client named by its metadata document's URL: that URL's host, the one part of its
+   * identity the client cannot choose freely (its name it can).
+   */
+  clientHost?: string;
   /** The resources (MCP endpoints) the client asks for. */
   resources: readonly string[];
   scopes: readonly string[];
@@ -52,7 +57,7 @@ export function renderSignInPage(view: SignInView): string {
 <main>
 <h1>Sign in to Berth</h1>
 ${view.error ? `<p role="alert">${escapeHtml(view.error)}</p>` : ""}
-<p><strong>${escapeHtml(view.clientName)}</strong> asks to act for you on:</p>
+<p><strong>${escapeHtml(view.clientName)}</strong>${view.clientHost ? ` (from <strong>${escapeHtml(view.clientHost)}</strong>)` : ""} asks to act for you on:</p>
 <ul>${asked}</ul>
 ${scopes ? `<p>with these permissions:</p><ul>${scopes}</ul>` : ""}
 <form method="post" action="${escapeHtml(view.action)}">

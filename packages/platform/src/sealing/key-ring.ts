@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /** One AES-256 key of the ring, named by the id stored beside each ciphertext. */
 export interface SecretKey {
   id: string;
@@ -17,7 +19,7 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const FORMAT = "must be a comma list of <keyId>:<base64 of 32 bytes>";
 
 /**
- * Parses BERTH_SECRET_KEYS (`k2:<base64>,k1:<base64>`). Returns the ring, or a reason that names
+ * Parses a key ring setting (BERTH_SECRET_KEYS, BERTH_OAUTH_KEY_ENCRYPTION_KEYS: `k2:<base64>,k1:<base64>`). Returns the ring, or a reason that names
  * the bad entry by position only.
  */
 export function parseKeyRing(text: string): KeyRing | string {
@@ -41,4 +43,19 @@ export function parseKeyRing(text: string): KeyRing | string {
   }
   const first = byId.values().next().value as SecretKey;
   return { active: first, byId };
+}
+
+/**
+ * A key ring environment variable (`k2:<base64>,k1:<base64>`). Issues name the bad entry by
+ * position only: the value is key material.
+ */
+export function keyRingVar() {
+  return z.string().transform((value, ctx) => {
+    const ring = parseKeyRing(value);
+    if (typeof ring === "string") {
+      ctx.addIssue({ code: "custom", message: ring });
+      return z.NEVER;
+    }
+    return ring;
+  });
 }
