@@ -6,7 +6,11 @@ import { fileURLToPath } from "node:url";
 import { findFreePort } from "@berth/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signIn } from "../../services/gateway/test/support/oauth-client.js";
-import { newRunId, removeLeftovers, waitFor } from "../../services/runtime/test/support/runtime-harness.js";
+import {
+  newRunId,
+  removeLeftovers,
+  waitFor,
+} from "../../services/runtime/test/support/runtime-harness.js";
 import { isAlive, type NpmStartMesh, npmStart } from "../e2e/support/npm-start.js";
 
 type Json = Record<string, unknown>;
