@@ -60,18 +60,31 @@ describe("the MCP Inspector signs in to npm start with OAuth and calls a tool", 
     return { status: response.status, body: (await response.json()) as Json };
   };
 
-  /** `inspector --cli <args>` under Node 22, as a user's shell without a terminal runs it. */
-  const inspector = (args: string[], env: Record<string, string>): InspectorRun => {
+  /**
+   * `inspector --cli <args>` under Node 22, as a user's shell runs it: without a terminal, or in
+   * one (a pseudo-terminal from util-linux `script`, which prints what the Inspector printed to
+   * either stream, with CRLF line ends).
+   */
+  const inspector = (
+    args: string[],
+    env: Record<string, string>,
+    how: { terminal?: boolean; home?: string } = {},
+  ): InspectorRun => {
     const base: NodeJS.ProcessEnv = { ...process.env };
     // A desktop session would make xdg-open ignore BROWSER; and vitest's own variable turns the
     // Inspector's browser opening off. Neither is part of a user's shell.
     for (const name of ["DISPLAY", "WAYLAND_DISPLAY", "XDG_CURRENT_DESKTOP", "VITEST"]) {
       delete base[name];
     }
-    const child = spawn(NODE_22, [INSPECTOR, "--cli", ...args], {
+    const command = [NODE_22, INSPECTOR, "--cli", ...args];
+    const quoted = command.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
+    const [file, ...argv] = how.terminal
+      ? ["script", "--quiet", "--return", "--command", quoted, "/dev/null"]
+      : command;
+    const child = spawn(file!, argv, {
       env: {
         ...base,
-        HOME: inspectorHome,
+        HOME: how.home ?? inspectorHome,
         // Its secret store in its home (no desktop keyring here), plain output.
         MCP_INSPECTOR_SECRET_STORE: "file",
         NO_COLOR: "1",
@@ -101,7 +114,7 @@ describe("the MCP Inspector signs in to npm start with OAuth and calls a tool", 
     return run;
   };
 
-  const echoArgs = () => [
+  const echoArgs = (message = "hi from the inspector") => [
     `${mesh.gatewayUrl}/mcp/everything`,
     // The Inspector guesses the transport only for URLs ending in /mcp or /sse.
     "--transport",
@@ -111,7 +124,7 @@ describe("the MCP Inspector signs in to npm start with OAuth and calls a tool", 
     "--tool-name",
     "echo",
     "--tool-arg",
-    "message=hi from the inspector",
+    `message=${message}`,
   ];
 
   beforeAll(async () => {
@@ -254,5 +267,41 @@ describe("the MCP Inspector signs in to npm start with OAuth and calls a tool", 
     );
     expect(records[0]!.actorIssuer).toBe(`${mesh.gatewayUrl}/oauth`);
     expect((records[0]!.mcpCall as Json).method).toBe("tools/call");
+  }, 300_000);
+
+  it("in a terminal, as the README shows: the same sign-in, with the URL printed on the terminal", async () => {
+    // A fresh Inspector home: no registration or tokens from the run above.
+    const home = mkdtempSync(join(tmpdir(), "berth-inspector-tty-"));
+    try {
+      const run = inspector(
+        [...echoArgs("hi from a terminal"), "--callback-url", callbackUrl],
+        {},
+        { terminal: true, home },
+      );
+      const printed = await waitFor(
+        "the Inspector printing the authorization URL on the terminal (or ending)",
+        async () => {
+          const url = /Please navigate to: (\S+)/.exec(run.stdout())?.[1];
+          if (url) return { url };
+          return run.child.exitCode !== null || run.child.signalCode !== null
+            ? { url: "" }
+            : undefined;
+        },
+        90_000,
+      );
+      if (!printed.url) throw new Error(`the Inspector ended without a sign-in: ${run.stdout()}`);
+      const signedIn = await signIn(
+        new URL(printed.url),
+        { username: "ivy", password: PASSWORD },
+        { url: callbackUrl, deliver: true },
+      );
+      expect(signedIn.kind, JSON.stringify(signedIn)).toBe("code");
+      const ended = await run.done;
+      expect(ended.code, run.stdout()).toBe(0);
+      expect(run.stdout()).toContain("Authorization complete.");
+      expect(run.stdout()).toMatch(/"text":\s*"Echo: hi from a terminal"/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   }, 300_000);
 });
