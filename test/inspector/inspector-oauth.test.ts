@@ -33,6 +33,8 @@ interface InspectorRun {
   stdout(): string;
   stderr(): string;
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL to its process group (in a terminal: `script` and the Inspector under it). */
+  kill(): void;
 }
 
 // The MCP Inspector (`@modelcontextprotocol/inspector` 2.12.0, its CLI mode) against the mesh
@@ -40,8 +42,9 @@ interface InspectorRun {
 // discovers the embedded authorization server from the protected resource metadata, registers,
 // prints the authorization URL (and hands it to the browser), and waits on its loopback callback.
 // The test plays the user's browser: it submits Berth's sign-in form and follows the redirect to
-// the Inspector's callback. No terminal: the Inspector's documented switch for that is
-// MCP_AUTO_OPEN_ENABLED=true (without it, and without a TTY, it refuses to start a sign-in).
+// the Inspector's callback. In a terminal (a pseudo-terminal) as the README shows it, and without
+// one, where the Inspector's documented switch is MCP_AUTO_OPEN_ENABLED=true (without it, and
+// without a TTY, it refuses to start a sign-in).
 describe("the MCP Inspector signs in to npm start with OAuth and calls a tool", () => {
   const runId = newRunId();
   const home = mkdtempSync(join(tmpdir(), "berth-inspector-"));
@@ -93,7 +96,16 @@ describe("the MCP Inspector signs in to npm start with OAuth and calls a tool", 
         ...env,
       },
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group, so that nothing it started outlives the test.
+      detached: true,
     });
+    const kill = () => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    };
     let stdout = "";
     let stderr = "";
     child.stdout!.on("data", (chunk: Buffer) => {
@@ -102,14 +114,14 @@ describe("the MCP Inspector signs in to npm start with OAuth and calls a tool", 
     child.stderr!.on("data", (chunk: Buffer) => {
       stderr += chunk.toString("utf8");
     });
-    const timer = setTimeout(() => child.kill("SIGKILL"), RUN_MS);
+    const timer = setTimeout(kill, RUN_MS);
     const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once("close", (code, signal) => {
         clearTimeout(timer);
         resolve({ code, signal });
       }),
     );
-    const run = { child, stdout: () => stdout, stderr: () => stderr, done };
+    const run = { child, stdout: () => stdout, stderr: () => stderr, done, kill };
     running.push(run);
     return run;
   };
@@ -160,9 +172,7 @@ describe("the MCP Inspector signs in to npm start with OAuth and calls a tool", 
   }, 420_000);
 
   afterAll(async () => {
-    for (const run of running) {
-      if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill("SIGKILL");
-    }
+    for (const run of running) run.kill();
     if (mesh && mesh.child.exitCode === null) mesh.kill();
     await removeLeftovers(runId);
     await waitFor(
