@@ -172,7 +172,9 @@ describe("the MCP Inspector signs in to npm start with OAuth and calls a tool", 
   }, 420_000);
 
   afterAll(async () => {
-    for (const run of running) run.kill();
+    for (const run of running) {
+      if (run.child.exitCode === null && run.child.signalCode === null) run.kill();
+    }
     if (mesh && mesh.child.exitCode === null) mesh.kill();
     await removeLeftovers(runId);
     await waitFor(
