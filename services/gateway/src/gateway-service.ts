@@ -452,6 +452,7 @@ export async function startGateway(
       onCall: onMcpCall,
       activity,
       credentials: delegated.endpointFor,
+      reauthorize: delegated.reauthorize,
     });
     virtualMcp = createVirtualMcp({
       store: virtualServerStore,
@@ -481,6 +482,8 @@ export async function startGateway(
         options.onVirtualCall?.(call);
       },
       touch: (instanceId) => activity.touch(instanceId),
+      credentials: delegated.endpointFor,
+      reauthorize: delegated.reauthorize,
       logger: log,
     });
     const rpc = createRpcHandler({

@@ -17,6 +17,7 @@ import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/r
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
 import { actorIdOf } from "../src/oauth/token-verifier.js";
 import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
+import { startEverythingServer } from "./support/mcp-upstream.js";
 import { MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
 import { type ProtectedUpstream, startProtectedUpstream } from "./support/protected-upstream.js";
 
@@ -42,6 +43,8 @@ describe("delegated upstream credentials", () => {
   const logLines: string[] = [];
   const configDirs: string[] = [];
   const clients: Client[] = [];
+  let everything: Awaited<ReturnType<typeof startEverythingServer>> | undefined;
+  const stops: Array<() => Promise<void>> = [];
 
   const call = async (
     base: string,
@@ -74,9 +77,9 @@ describe("delegated upstream credentials", () => {
     return provider.saved!.access_token;
   };
 
-  /** An MCP client on /mcp/upstream with a Berth token; the client, or the error. */
-  const mcpClient = async (token: string) => {
-    const transport = new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/upstream`), {
+  /** An MCP client on /mcp/upstream (or another path) with a Berth token; the client, or the error. */
+  const mcpClient = async (token: string, path = "/mcp/upstream") => {
+    const transport = new StreamableHTTPClientTransport(new URL(`${gateway.url}${path}`), {
       requestInit: { headers: { authorization: `Bearer ${token}` } },
     });
     const client = new Client({ name: "delegation-test", version: "1.0.0" });
@@ -97,8 +100,8 @@ describe("delegated upstream credentials", () => {
   };
 
   /** Starts the flow over REST: the response's text and its authorization URL. */
-  const startOverRest = async (token: string) => {
-    const started = await call(gateway.url, token, "POST", "/v1/instances/upstream:connect", {});
+  const startOverRest = async (token: string, instance = "upstream") => {
+    const started = await call(gateway.url, token, "POST", `/v1/instances/${instance}:connect`, {});
     expect(started.status, started.text).toBe(200);
     return { text: started.text, url: started.body.authorizationUrl as string };
   };
@@ -138,7 +141,11 @@ describe("delegated upstream credentials", () => {
   };
 
   /** Connects a Berth user's upstream account: the gateway's flow, the user signing in upstream. */
-  const connectUpstream = async (start: { text: string; url: string }, upstreamUser: string) => {
+  const connectUpstream = async (
+    start: { text: string; url: string },
+    upstreamUser: string,
+    instance = "upstream",
+  ) => {
     const started = start;
     const authorizationUrl = new URL(started.url);
     expect(authorizationUrl.origin).toBe(issuer.issuer);
@@ -157,9 +164,36 @@ describe("delegated upstream credentials", () => {
     );
     const page = await landed.text();
     expect(landed.status, page).toBe(200);
-    expect(page).toContain("Connected to instance upstream");
+    expect(page).toContain(`Connected to instance ${instance}`);
     return { started, page, code: signedIn.code, state: signedIn.state ?? "" };
   };
+
+  /** Berth users and their upstream accounts (`<name>-upstream`), with the same password. */
+  const createUsers = async (...usernames: string[]) => {
+    for (const username of usernames) {
+      const created = await admin("POST", "/v1/users", { username, password: PASSWORD });
+      expect(created.status, created.text).toBe(200);
+      issuer.users.set(`${username}-upstream`, PASSWORD);
+    }
+  };
+  /** A url instance, RUNNING: its id. */
+  const createUrlInstance = async (name: string, jsonSpec: Json) => {
+    const created = await admin("POST", "/v1/instances", { instance: { name, jsonSpec } });
+    expect(created.status, created.text).toBe(200);
+    const id = created.body.id as string;
+    await waitFor(
+      `instance ${name} RUNNING`,
+      async () =>
+        (await admin("GET", `/v1/instances/${id}`)).body.status === "INSTANCE_STATUS_RUNNING"
+          ? true
+          : undefined,
+      60_000,
+    );
+    return id;
+  };
+  /** The text of a tool call's first content item. */
+  const textOf = (result: unknown) =>
+    (result as { content: Array<{ text?: string }> }).content[0]?.text;
 
   beforeAll(async () => {
     engines = await useEngines();
@@ -200,6 +234,8 @@ describe("delegated upstream credentials", () => {
     await gateway?.stop();
     await mesh?.stop();
     await upstream?.stop();
+    await everything?.stop();
+    await Promise.allSettled(stops.map((stop) => stop()));
     await issuer?.stop();
     await removeLeftovers(runId);
     await engines?.cleanup();
@@ -380,6 +416,185 @@ describe("delegated upstream credentials", () => {
           ? true
           : undefined,
       60_000,
+    );
+  }, 300_000);
+
+  it("a virtual server calls a delegated member with each caller's own upstream token; a caller not connected is told how to connect while other members keep working", async () => {
+    await createUsers("carol", "dave");
+    everything = await startEverythingServer();
+    const delegatedId = await createUrlInstance("vs-upstream", {
+      type: "url",
+      endpoint: upstream.url,
+      delegation: { type: "oauth" },
+    });
+    await createUrlInstance("vs-plain", { type: "url", endpoint: everything.url });
+    const vs = await admin("POST", "/v1/virtualServers", {
+      name: "delegated-vs",
+      members: [
+        { instance: "vs-upstream", prefix: "up" },
+        { instance: "vs-plain", prefix: "ev" },
+      ],
+    });
+    expect(vs.status, vs.text).toBe(200);
+
+    const carol = await berthToken("carol");
+    const dave = await berthToken("dave");
+    await connectUpstream(
+      await startOverRest(carol, "vs-upstream"),
+      "carol-upstream",
+      "vs-upstream",
+    );
+
+    const carolVs = (await mcpClient(carol, "/mcp/v/delegated-vs")).client!;
+    const daveVs = (await mcpClient(dave, "/mcp/v/delegated-vs")).client!;
+    expect(carolVs, "carol's virtual session").toBeDefined();
+    expect(
+      daveVs,
+      "dave's virtual session (the unconnected member does not stop it)",
+    ).toBeDefined();
+    const names = async (client: Client) => (await client.listTools()).tools.map((t) => t.name);
+    const carolTools = await names(carolVs);
+    const whoamiTool = carolTools.find((n) => n.startsWith("up") && n.endsWith("whoami"));
+    const echoTool = carolTools.find((n) => n.startsWith("ev") && n.endsWith("echo"));
+    expect(whoamiTool, carolTools.join(", ")).toBeDefined();
+    expect(echoTool, carolTools.join(", ")).toBeDefined();
+    // Dave has no upstream account connected: the delegated member lists nothing for him.
+    const daveTools = await names(daveVs);
+    expect(daveTools).toContain(echoTool);
+    expect(daveTools).not.toContain(whoamiTool);
+
+    expect(
+      textOf(await carolVs.callTool({ name: whoamiTool!, arguments: { caller: "carol" } })),
+    ).toBe("carol-upstream");
+    // Dave calling the delegated member's tool: the same answer as on /mcp/vs-upstream.
+    const refused = await daveVs
+      .callTool({ name: whoamiTool!, arguments: { caller: "dave" } })
+      .then(
+        () => undefined,
+        (error: Error) => error,
+      );
+    expect(refused?.message).toContain("berth instances connect vs-upstream");
+    expect(refused?.message).toContain(`/v1/instances/${delegatedId}:connect`);
+    const direct = await mcpClient(dave, "/mcp/vs-upstream");
+    expect(direct.error?.message).toContain("you have not connected yet");
+    expect(refused?.message).toContain("you have not connected yet");
+    // The other member keeps working for him.
+    expect(
+      textOf(await daveVs.callTool({ name: echoTool!, arguments: { message: "still here" } })),
+    ).toContain("still here");
+
+    // Once Dave connects, the same session reaches the upstream as him.
+    await connectUpstream(await startOverRest(dave, "vs-upstream"), "dave-upstream", "vs-upstream");
+    expect(
+      textOf(await daveVs.callTool({ name: whoamiTool!, arguments: { caller: "dave" } })),
+    ).toBe("dave-upstream");
+    expect(
+      textOf(await carolVs.callTool({ name: whoamiTool!, arguments: { caller: "carol" } })),
+    ).toBe("carol-upstream");
+    // What the upstream recorded: each call with the caller's own token.
+    const viaVs = upstream.seen.filter((s) => s.caller === "carol" || s.caller === "dave");
+    expect(viaVs.length).toBeGreaterThanOrEqual(3);
+    for (const seen of viaVs) expect(seen.subject).toBe(`${seen.caller}-upstream`);
+    for (const seen of upstream.seen)
+      for (const berth of [carol, dave]) expect(seen.authorization).not.toContain(berth);
+  }, 300_000);
+
+  it("a token revoked upstream never passes the upstream's challenge on: the grant is dropped, the caller told to connect again, and reconnecting works (direct and through a virtual server)", async () => {
+    await createUsers("erin");
+    // Its own upstream, whose tokens live an hour: the refused token is not due for a refresh,
+    // so the 401 (not the refresh timer) is what finds the revocation.
+    const longLived = await startProtectedUpstream(issuer.issuer);
+    stops.push(() => longLived.stop());
+    issuer.ttlByResource.set(longLived.url, 3600);
+    const id = await createUrlInstance("revoked-upstream", {
+      type: "url",
+      endpoint: longLived.url,
+      delegation: { type: "oauth" },
+    });
+    const vs = await admin("POST", "/v1/virtualServers", {
+      name: "revoked-vs",
+      members: [{ instance: "revoked-upstream", prefix: "up" }],
+    });
+    expect(vs.status, vs.text).toBe(200);
+    const erin = await berthToken("erin");
+    await connectUpstream(
+      await startOverRest(erin, "revoked-upstream"),
+      "erin-upstream",
+      "revoked-upstream",
+    );
+    const direct = (await mcpClient(erin, "/mcp/revoked-upstream")).client!;
+    expect(await whoami(direct, "erin")).toBe("erin-upstream");
+    const viaVs = (await mcpClient(erin, "/mcp/v/revoked-vs")).client!;
+    const whoamiTool = (await viaVs.listTools()).tools.find((t) => t.name.endsWith("whoami"))!.name;
+    expect(textOf(await viaVs.callTool({ name: whoamiTool, arguments: { caller: "erin" } }))).toBe(
+      "erin-upstream",
+    );
+
+    // Revoked upstream: the account is gone at the upstream's authorization server (a refresh is
+    // refused) and the upstream refuses every token of it it has seen.
+    issuer.users.delete("erin-upstream");
+    longLived.revoke("erin-upstream");
+    const refusedBefore = longLived.seen.filter(
+      (s) => s.subject === undefined && s.authorization !== "",
+    ).length;
+    const raw = await fetch(`${gateway.url}/mcp/revoked-upstream`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${erin}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: {
+          protocolVersion: "2025-06-18",
+          capabilities: {},
+          clientInfo: { name: "raw", version: "1" },
+        },
+      }),
+    });
+    const answer = await raw.text();
+    expect(raw.status, answer).toBe(403);
+    expect(raw.headers.get("www-authenticate"), "the upstream's challenge").toBeNull();
+    expect(answer).toContain("berth instances connect revoked-upstream");
+    expect(answer).toContain(`/v1/instances/${id}:connect`);
+    expect(answer).not.toContain(issuer.issuer);
+    expect(
+      longLived.seen.filter((s) => s.subject === undefined && s.authorization !== "").length,
+      "the upstream refused the revoked token (once: the refresh was refused, nothing retried)",
+    ).toBe(refusedBefore + 1);
+    const status = await call(
+      gateway.url,
+      erin,
+      "GET",
+      "/v1/instances/revoked-upstream/connection",
+    );
+    expect(status.body, "the grant was dropped").toMatchObject({ connected: false });
+    // The open sessions get the same answer.
+    const again = await direct.callTool({ name: "whoami", arguments: { caller: "erin" } }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(again?.message).toContain("berth instances connect revoked-upstream");
+    const vsAgain = await viaVs.callTool({ name: whoamiTool, arguments: { caller: "erin" } }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(vsAgain?.message).toContain("berth instances connect revoked-upstream");
+
+    // Connecting again works, on both paths.
+    issuer.users.set("erin-upstream", PASSWORD);
+    await connectUpstream(
+      await startOverRest(erin, "revoked-upstream"),
+      "erin-upstream",
+      "revoked-upstream",
+    );
+    const renewed = (await mcpClient(erin, "/mcp/revoked-upstream")).client!;
+    expect(await whoami(renewed, "erin")).toBe("erin-upstream");
+    expect(textOf(await viaVs.callTool({ name: whoamiTool, arguments: { caller: "erin" } }))).toBe(
+      "erin-upstream",
     );
   }, 300_000);
 });

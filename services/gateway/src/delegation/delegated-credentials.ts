@@ -96,6 +96,19 @@ export interface DelegatedCredentials {
     instance: InstanceIdentity,
     endpoint: McpEndpoint,
   ): Promise<McpEndpoint>;
+  /**
+   * The upstream answered 401 to a call made with `sent` (an endpoint endpointFor gave): the
+   * token was revoked or expired upstream. The grant is refreshed (unless another call already
+   * did) and the endpoint with the new token returned, for one more try; when that fails too the
+   * grant is deleted and the caller told to connect again (a McpProxyError), so that the
+   * upstream's own challenge never reaches the MCP client (it would send the client to the
+   * upstream's authorization server with the wrong identity).
+   */
+  reauthorize(
+    principal: Principal,
+    instance: InstanceIdentity,
+    sent: McpEndpoint,
+  ): Promise<McpEndpoint>;
   /** An instance changed or went away: forget what is cached of it. */
   invalidate(instanceId: string): void;
   /** A person was removed: their grants and flows go. */
@@ -287,24 +300,49 @@ export function createDelegatedCredentials(
       `instance ${JSON.stringify(instance.name)} sends each user's own credential to its upstream, and ${why}: connect your account with \`berth instances connect ${instance.name}\` (or POST ${options.publicUrl()}/v1/instances/${instance.id}:connect and open the authorization_url it returns), then call again`,
     );
 
+  const dropGrant = async (instanceId: string, user: string) => {
+    tokens.delete(`${instanceId} ${user}`);
+    await options.grants.deleteUserGrants({ instanceId, user }).catch(() => undefined);
+  };
+
   /** The caller's current access token, refreshed when it is about to expire. */
   const accessToken = async (
     instance: InstanceDelegation,
     identity: InstanceIdentity,
     user: string,
+    /** The token the upstream refused: refreshed even if it has not expired yet. */
+    refused?: string,
   ): Promise<string> => {
     const key = `${instance.id} ${user}`;
     const cached = tokens.get(key);
-    if (cached && cached.until > now()) return cached.token;
+    if (cached && cached.until > now() && cached.token !== refused) return cached.token;
+    if (cached && cached.token === refused) tokens.delete(key);
     let pending = refreshing.get(key);
     if (!pending) {
       pending = (async () => {
         let grant = await getGrant<StoredGrant>(instance.id, user);
-        if (!grant) throw notConnected(identity, "you have not connected yet");
+        if (!grant) {
+          throw notConnected(
+            identity,
+            refused === undefined
+              ? "you have not connected yet"
+              : "its upstream refused your token and it could not be refreshed",
+          );
+        }
         const fresh = (g: StoredGrant) =>
-          g.expiresAt === undefined || g.expiresAt - options.refreshBeforeMs > now();
+          g.accessToken !== refused &&
+          (g.expiresAt === undefined || g.expiresAt - options.refreshBeforeMs > now());
         if (!fresh(grant)) {
-          if (!grant.refreshToken) throw notConnected(identity, "your upstream token has expired");
+          if (!grant.refreshToken) {
+            // A refused token without a way to renew it: the grant is of no further use.
+            if (refused !== undefined) await dropGrant(instance.id, user);
+            throw notConnected(
+              identity,
+              refused === undefined
+                ? "your upstream token has expired"
+                : "its upstream refused your token and it could not be refreshed",
+            );
+          }
           let server: UpstreamAuthorization;
           try {
             server = await serverOf(instance);
@@ -329,10 +367,13 @@ export function createDelegatedCredentials(
               { instance_id: instance.id, user, reason: (error as Error).message?.slice(0, 200) },
               "a delegated grant could not be refreshed",
             );
-            await options.grants
-              .deleteUserGrants({ instanceId: instance.id, user })
-              .catch(() => undefined);
-            throw notConnected(identity, "your upstream grant could not be refreshed");
+            await dropGrant(instance.id, user);
+            throw notConnected(
+              identity,
+              refused === undefined
+                ? "your upstream grant could not be refreshed"
+                : "its upstream refused your token and it could not be refreshed",
+            );
           }
           grant = toGrant(grant.issuer, grant.clientId, {
             refresh_token: grant.refreshToken,
@@ -530,6 +571,23 @@ export function createDelegatedCredentials(
       }
       const token = await accessToken(delegated, instance, principal.keyId);
       return { ...endpoint, headers: { ...endpoint.headers, authorization: `Bearer ${token}` } };
+    },
+
+    async reauthorize(principal, instance, sent) {
+      const delegated = await delegationOf(instance.id).catch(() => undefined);
+      const refused = /^Bearer (.+)$/.exec(sent.headers.authorization ?? "")?.[1];
+      if (!delegated || !principal.user || refused === undefined) {
+        throw new McpProxyError(
+          502,
+          `instance ${JSON.stringify(instance.name)}'s upstream refused the gateway's request (401)`,
+        );
+      }
+      logger.info(
+        { instance_id: instance.id, user: principal.keyId },
+        "the upstream refused a delegated token",
+      );
+      const token = await accessToken(delegated, instance, principal.keyId, refused);
+      return { ...sent, headers: { ...sent.headers, authorization: `Bearer ${token}` } };
     },
 
     invalidate(instanceId) {

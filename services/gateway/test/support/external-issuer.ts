@@ -11,6 +11,8 @@ export interface ExternalIssuer {
   users: Map<string, string>;
   /** The groups claim of a user's tokens (["berth-users"] for a user not listed). */
   groups: Map<string, string[]>;
+  /** Access token lifetimes (seconds) of resources that differ from the issuer's default. */
+  ttlByResource: Map<string, number>;
   stop(): Promise<void>;
 }
 
@@ -26,6 +28,7 @@ export async function startExternalIssuer(
   const accessTokenTtl = options.accessTokenTtlSeconds ?? 300;
   const users = new Map<string, string>();
   const groups = new Map<string, string[]>();
+  const ttlByResource = new Map<string, number>();
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -42,7 +45,7 @@ export async function startExternalIssuer(
         getResourceServerInfo: async (_ctx, resource) => ({
           audience: resource,
           scope: "mcp",
-          accessTokenTTL: accessTokenTtl,
+          accessTokenTTL: ttlByResource.get(resource) ?? accessTokenTtl,
           accessTokenFormat: "jwt",
           jwt: { sign: { alg: "RS256" } },
         }),
@@ -112,6 +115,7 @@ export async function startExternalIssuer(
     issuer,
     users,
     groups,
+    ttlByResource,
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
