@@ -602,4 +602,153 @@ describe("delegated upstream credentials", () => {
       "erin-upstream",
     );
   }, 300_000);
+
+  it("a confidential upstream client: its secret is sealed, shown only as a reference, and sent to the token endpoint for the code and each refresh", async () => {
+    await createUsers("frank");
+    // A confidential client at the upstream's authorization server (client_secret_basic): the
+    // server refuses its token requests without the right secret.
+    const callback = `${gateway.url}/delegation/callback`;
+    const discovery = (await (
+      await fetch(`${issuer.issuer}/.well-known/openid-configuration`)
+    ).json()) as { registration_endpoint: string };
+    const registered = (await (
+      await fetch(discovery.registration_endpoint, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          redirect_uris: [callback],
+          grant_types: ["authorization_code", "refresh_token"],
+          response_types: ["code"],
+          token_endpoint_auth_method: "client_secret_basic",
+        }),
+      })
+    ).json()) as { client_id: string; client_secret: string };
+    expect(registered.client_secret, "a confidential client").toBeTruthy();
+    const secret = registered.client_secret;
+    const wrong = `not-${secret}`;
+
+    // A secret without its client: refused, naming the field.
+    const bad = await admin("POST", "/v1/instances", {
+      instance: {
+        name: "confidential-upstream",
+        jsonSpec: {
+          type: "url",
+          endpoint: upstream.url,
+          delegation: { type: "oauth", client_secret: "x" },
+        },
+      },
+    });
+    expect(bad.status, bad.text).toBe(400);
+    expect(bad.text).toContain("json_spec.delegation.client_id");
+
+    // Created with the CLI, the secret read from standard input (first a wrong one).
+    const spec = {
+      type: "url",
+      endpoint: upstream.url,
+      delegation: { type: "oauth", client_id: registered.client_id },
+    };
+    const created = await runBerth(
+      [
+        "instances",
+        "create",
+        "confidential-upstream",
+        "--spec",
+        JSON.stringify(spec),
+        "--secret",
+        "DELEGATION_CLIENT_SECRET",
+        "--output",
+        "json",
+      ],
+      { url: gateway.url, apiKey: mesh.apiKey, input: `${wrong}\n` },
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const shown = await admin("GET", "/v1/instances/confidential-upstream");
+    const id = shown.body.id as string;
+    expect(
+      (shown.body.jsonSpec as { delegation: Json }).delegation,
+      "json_spec holds the reference, never the value",
+    ).toEqual({
+      type: "oauth",
+      client_id: registered.client_id,
+      client_secret: `secret_ref:${id}:DELEGATION_CLIENT_SECRET`,
+    });
+    await waitFor(
+      "the confidential instance RUNNING",
+      async () =>
+        (await admin("GET", `/v1/instances/${id}`)).body.status === "INSTANCE_STATUS_RUNNING"
+          ? true
+          : undefined,
+      60_000,
+    );
+    const frank = await berthToken("frank");
+
+    // The wrong secret: the authorization server refuses the code, nothing is stored.
+    const first = new URL((await startOverRest(frank, "confidential-upstream")).url);
+    expect(first.searchParams.get("client_id")).toBe(registered.client_id);
+    const signedIn = await signIn(
+      first,
+      { username: "frank-upstream", password: PASSWORD },
+      { url: callback, deliver: false },
+    );
+    if (signedIn.kind !== "code") throw new Error(`upstream sign-in: ${JSON.stringify(signedIn)}`);
+    const refused = await fetch(
+      `${callback}?${new URLSearchParams({ code: signedIn.code, state: signedIn.state ?? "" })}`,
+    );
+    const refusedPage = await refused.text();
+    expect(refused.status, refusedPage).toBe(502);
+    const none = await call(
+      gateway.url,
+      frank,
+      "GET",
+      "/v1/instances/confidential-upstream/connection",
+    );
+    expect(none.body.connected ?? false).toBe(false);
+
+    // The right secret, set over REST: the code is redeemed, calls go through, and refresh works.
+    const set = await admin("POST", `/v1/instances/${id}:setSecret`, {
+      name: "DELEGATION_CLIENT_SECRET",
+      value: secret,
+    });
+    expect(set.status, set.text).toBe(200);
+    const flow = await connectUpstream(
+      await startOverRest(frank, "confidential-upstream"),
+      "frank-upstream",
+      "confidential-upstream",
+    );
+    const client = (await mcpClient(frank, "/mcp/confidential-upstream")).client!;
+    expect(await whoami(client, "frank")).toBe("frank-upstream");
+    const tokensOf = () =>
+      new Set(
+        upstream.seen.filter((s) => s.subject === "frank-upstream").map((s) => s.authorization),
+      );
+    await waitFor(
+      "a refreshed token of frank (the refresh authenticated with the client secret)",
+      async () => {
+        expect(await whoami(client, "frank")).toBe("frank-upstream");
+        return tokensOf().size >= 2 ? true : undefined;
+      },
+      90_000,
+      1_000,
+    );
+
+    // The secret appears in no response, log line or stored spec.
+    const stored = await db.query(
+      `select json_spec::text as spec from instances.instances where id = $1`,
+      [id],
+    );
+    const exposed = [
+      created.stdout,
+      created.stderr,
+      shown.text,
+      set.text,
+      bad.text,
+      refusedPage,
+      flow.page,
+      flow.started.text,
+      JSON.stringify(stored.rows),
+      ...logLines,
+    ].join("\n");
+    expect(exposed).not.toContain(secret);
+    expect(exposed).not.toContain(wrong);
+  }, 300_000);
 });

@@ -267,12 +267,26 @@ export function createDelegatedCredentials(
         throw fromUpstream(error, "instances", false);
       });
 
-  /** The configured client, or the one registered for this instance (registered now if none). */
+  /**
+   * The configured client, or the one registered for this instance (registered now if none).
+   * With `secret`, a confidential client's secret too (only to redeem a code or refresh): read
+   * from the instances service for this use only, never cached or logged.
+   */
   const clientOf = async (
     instance: InstanceDelegation,
     server: UpstreamAuthorization,
+    secret = false,
   ): Promise<OAuthClientInformationMixed> => {
-    if (instance.delegation.clientId) return { client_id: instance.delegation.clientId };
+    const { clientId, clientSecret } = instance.delegation;
+    if (clientId && clientSecret && secret) {
+      const opened = await options.grants
+        .getDelegationClientSecret({ instanceId: instance.id })
+        .catch((error: unknown) => {
+          throw fromUpstream(error, "instances", false);
+        });
+      return { client_id: clientId, client_secret: opened.clientSecret };
+    }
+    if (clientId) return { client_id: clientId };
     const stored = await getGrant<StoredClient>(instance.id, "");
     if (stored && stored.issuer === server.issuer && stored.redirectUri === callbackUrl())
       return stored.client;
@@ -351,9 +365,15 @@ export function createDelegatedCredentials(
               "retry-after": "5",
             });
           }
+          // Not reaching the client's registration or secret is an outage, not a refusal: the
+          // grant stays.
+          const client = await clientOf(instance, server, true).catch((error: unknown) => {
+            throw new McpProxyError(503, unreachableServer(instance, error).rawMessage, {
+              "retry-after": "5",
+            });
+          });
           let issued: OAuthTokens;
           try {
-            const client = await clientOf(instance, server);
             issued = await refreshAuthorization(server.issuer, {
               metadata: server.metadata,
               clientInformation: client,
@@ -509,7 +529,7 @@ export function createDelegatedCredentials(
       }
       try {
         const server = await serverOf(instance);
-        const client = await clientOf(instance, server);
+        const client = await clientOf(instance, server, true);
         if (client.client_id !== flow.client_id) {
           return {
             status: 409,

@@ -21,7 +21,7 @@ import {
 import type { JsonObject } from "@bufbuild/protobuf";
 import { buildEnvironment } from "./environment.js";
 import type { SecretContext } from "./types.js";
-import { buildUrlAuthentication } from "./url-auth.js";
+import { buildDelegationSecret, buildUrlAuthentication } from "./url-auth.js";
 
 /** The admin settings a spec is checked against (BERTH_ALLOW_* and BERTH_ALLOWED_IMAGES). */
 export interface SpecPolicy extends AddressPolicy, DockerPolicy {}
@@ -193,6 +193,13 @@ export function buildSpec(input: BuildSpecInput, problems: Problems): BuiltSpec 
     );
     if (auth) spec.authentication = auth;
     else delete spec.authentication;
+    const delegation = buildDelegationSecret(
+      spec.delegation,
+      `${at}.delegation`,
+      input.secrets,
+      problems,
+    );
+    if (delegation !== undefined) spec.delegation = delegation;
     checkHeaderRefs(spec, at, input.secrets, problems);
     checkSpecSize(spec, at, problems);
     return { type, spec };
