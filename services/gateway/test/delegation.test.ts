@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createLogger, loadConfig } from "@berth/platform";
-import { ConnectInstanceResponseSchema, createBerthClient } from "@berth/sdk";
+import { ConnectInstanceResponseSchema, createBerthClient, Transport } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
 import { toJson } from "@bufbuild/protobuf";
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
@@ -750,5 +750,100 @@ describe("delegated upstream credentials", () => {
     ].join("\n");
     expect(exposed).not.toContain(secret);
     expect(exposed).not.toContain(wrong);
+  }, 300_000);
+
+  it("a catalog entry's default delegation: an instance created from it without its own gets it in json_spec, and people connect as with their own", async () => {
+    await createUsers("grace");
+    // A bad default is refused, naming each field.
+    const bad = await admin("POST", "/v1/servers", {
+      server: {
+        name: "bad-delegated",
+        remotes: [
+          {
+            transport: "TRANSPORT_STREAMABLE_HTTP",
+            url: upstream.url,
+            delegation: { type: "saml", client_id: "c", client_secret: "x" },
+          },
+        ],
+      },
+    });
+    expect(bad.status, bad.text).toBe(400);
+    expect(bad.text).toContain("server.remotes[0].delegation.type");
+    expect(bad.text).toContain("server.remotes[0].delegation.client_secret");
+
+    // The entry, created with the SDK; the CLI shows its default.
+    const berth = createBerthClient({ baseUrl: gateway.url, apiKey: mesh.apiKey });
+    const { server } = await berth.registry.createServer({
+      server: {
+        name: "delegated-tracker",
+        remotes: [
+          {
+            transport: Transport.STREAMABLE_HTTP,
+            url: upstream.url,
+            delegation: { type: "oauth", scopes: ["mcp"] },
+          },
+        ],
+      },
+    });
+    expect(server?.remotes[0]?.delegation).toEqual({ type: "oauth", scopes: ["mcp"] });
+    const shownByCli = await runBerth(["servers", "get", "delegated-tracker"], {
+      url: gateway.url,
+      apiKey: mesh.apiKey,
+    });
+    expect(shownByCli.code, shownByCli.stderr).toBe(0);
+    expect(shownByCli.stdout).toContain('{"type":"oauth","scopes":["mcp"]}');
+
+    // An instance of it without a delegation of its own: json_spec shows the catalog's.
+    const created = await admin("POST", "/v1/instances", {
+      instance: { name: "catalog-delegated", serverId: server!.id },
+    });
+    expect(created.status, created.text).toBe(200);
+    expect(created.body.jsonSpec).toMatchObject({
+      type: "url",
+      endpoint: upstream.url,
+      delegation: { type: "oauth", scopes: ["mcp"] },
+    });
+    // One with a shared bearer token instead, and one with its own delegation, keep theirs.
+    const shared = await admin("POST", "/v1/instances", {
+      instance: {
+        name: "catalog-shared",
+        serverId: server!.id,
+        jsonSpec: { authentication: { type: "bearer", token: "shared-upstream-token" } },
+      },
+    });
+    expect(shared.status, shared.text).toBe(200);
+    expect((shared.body.jsonSpec as Json).delegation).toBeUndefined();
+    const own = await admin("POST", "/v1/instances", {
+      instance: {
+        name: "catalog-own",
+        serverId: server!.id,
+        jsonSpec: { delegation: { type: "oauth", scopes: ["openid", "mcp"] } },
+      },
+    });
+    expect(own.status, own.text).toBe(200);
+    expect((own.body.jsonSpec as Json).delegation).toEqual({
+      type: "oauth",
+      scopes: ["openid", "mcp"],
+    });
+
+    const id = created.body.id as string;
+    await waitFor(
+      "the catalog instance RUNNING",
+      async () =>
+        (await admin("GET", `/v1/instances/${id}`)).body.status === "INSTANCE_STATUS_RUNNING"
+          ? true
+          : undefined,
+      60_000,
+    );
+    const grace = await berthToken("grace");
+    const early = await mcpClient(grace, "/mcp/catalog-delegated");
+    expect(early.error?.message).toContain("berth instances connect catalog-delegated");
+    await connectUpstream(
+      await startOverRest(grace, "catalog-delegated"),
+      "grace-upstream",
+      "catalog-delegated",
+    );
+    const client = (await mcpClient(grace, "/mcp/catalog-delegated")).client!;
+    expect(await whoami(client, "grace")).toBe("grace-upstream");
   }, 300_000);
 });

@@ -182,6 +182,14 @@ export function buildSpec(input: BuildSpecInput, problems: Problems): BuiltSpec 
   }
   if (type === "url") {
     const spec: JsonObject = { ...urlDefaults(server), ...raw, type };
+    // The catalog entry's default delegation, unless the instance gives its own or a shared
+    // bearer token instead: stored in json_spec, the one place the gateway reads it from.
+    const catalogDelegation = server?.remotes[0]?.delegation;
+    const bearer =
+      (isObject(raw.authentication) && raw.authentication.type !== "none") ||
+      input.secrets.given[AUTH_TOKEN_SECRET] !== undefined;
+    if (raw.delegation === undefined && catalogDelegation && !bearer)
+      spec.delegation = { ...catalogDelegation };
     const transport = transportName(spec.transport);
     if (transport === "streamable_http") spec.transport = transport;
     checkUrlSpec(spec, at, problems, { authentication: false, policy });
