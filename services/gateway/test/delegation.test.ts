@@ -756,16 +756,14 @@ describe("delegated upstream credentials", () => {
     await createUsers("grace");
     // A bad default is refused, naming each field.
     const bad = await admin("POST", "/v1/servers", {
-      server: {
-        name: "bad-delegated",
-        remotes: [
-          {
-            transport: "TRANSPORT_STREAMABLE_HTTP",
-            url: upstream.url,
-            delegation: { type: "saml", client_id: "c", client_secret: "x" },
-          },
-        ],
-      },
+      name: "bad-delegated",
+      remotes: [
+        {
+          transport: "TRANSPORT_STREAMABLE_HTTP",
+          url: upstream.url,
+          delegation: { type: "saml", client_id: "c", client_secret: "x" },
+        },
+      ],
     });
     expect(bad.status, bad.text).toBe(400);
     expect(bad.text).toContain("server.remotes[0].delegation.type");

@@ -40,3 +40,30 @@ describe("idle_timeout_seconds of a catalog entry", () => {
     ]);
   });
 });
+
+describe("a remote's default delegation", () => {
+  const remoteEntry = (delegation: Record<string, unknown>) =>
+    entry({
+      image: "",
+      remotes: [
+        { url: "https://mcp.example.com/mcp", transport: Transport.STREAMABLE_HTTP, delegation },
+      ],
+    });
+
+  it("accepts a json_spec delegation", () => {
+    expect(
+      serverViolations(remoteEntry({ type: "oauth", client_id: "berth", scopes: ["read"] })),
+    ).toEqual([]);
+  });
+
+  it("names each bad field, and refuses a client secret in the catalog", () => {
+    const fields = serverViolations(
+      remoteEntry({ type: "saml", client_id: "c", client_secret: "s", extra: 1 }),
+    ).map((v) => v.field);
+    expect(fields.sort()).toEqual([
+      "server.remotes[0].delegation.client_secret",
+      "server.remotes[0].delegation.extra",
+      "server.remotes[0].delegation.type",
+    ]);
+  });
+});
