@@ -314,6 +314,33 @@ export function createDelegatedCredentials(
       `instance ${JSON.stringify(instance.name)} sends each user's own credential to its upstream, and ${why}: connect your account with \`berth instances connect ${instance.name}\` (or POST ${options.publicUrl()}/v1/instances/${instance.id}:connect and open the authorization_url it returns), then call again`,
     );
 
+  /**
+   * Runs a refresh with the grant locked across gateway replicas (a Postgres advisory lock in the
+   * gateway's database, held for the transaction): with a rotating refresh token, a second
+   * replica refreshing the same grant would present a token already used, which authorization
+   * servers answer by revoking the grant. The waiting replica then finds the renewed grant.
+   */
+  const acrossReplicas = <T>(key: string, work: () => Promise<T>): Promise<T> =>
+    options.orm.em
+      .fork()
+      .transactional(async (em) => {
+        await em.execute(`set local lock_timeout = '30s'`);
+        await em.execute(`select pg_advisory_xact_lock(hashtextextended(?, 0))`, [
+          `berth.delegation.refresh ${key}`,
+        ]);
+        return work();
+      })
+      .catch((error: unknown) => {
+        if (error instanceof McpProxyError) throw error;
+        logger.warn(
+          { reason: (error as Error).message?.slice(0, 200) },
+          "a delegated token refresh could not be serialized",
+        );
+        throw new McpProxyError(503, "the gateway's database is unavailable", {
+          "retry-after": "2",
+        });
+      });
+
   const dropGrant = async (instanceId: string, user: string) => {
     tokens.delete(`${instanceId} ${user}`);
     await options.grants.deleteUserGrants({ instanceId, user }).catch(() => undefined);
@@ -347,60 +374,74 @@ export function createDelegatedCredentials(
           g.accessToken !== refused &&
           (g.expiresAt === undefined || g.expiresAt - options.refreshBeforeMs > now());
         if (!fresh(grant)) {
-          if (!grant.refreshToken) {
-            // A refused token without a way to renew it: the grant is of no further use.
-            if (refused !== undefined) await dropGrant(instance.id, user);
-            throw notConnected(
-              identity,
-              refused === undefined
-                ? "your upstream token has expired"
-                : "its upstream refused your token and it could not be refreshed",
-            );
-          }
-          let server: UpstreamAuthorization;
-          try {
-            server = await serverOf(instance);
-          } catch (error) {
-            throw new McpProxyError(503, unreachableServer(instance, error).rawMessage, {
-              "retry-after": "5",
+          grant = await acrossReplicas(key, async () => {
+            // Read again under the lock: another replica may have renewed it meanwhile.
+            const current = await getGrant<StoredGrant>(instance.id, user);
+            if (!current) {
+              throw notConnected(
+                identity,
+                refused === undefined
+                  ? "you have not connected yet"
+                  : "its upstream refused your token and it could not be refreshed",
+              );
+            }
+            if (fresh(current)) return current;
+            if (!current.refreshToken) {
+              // A refused token without a way to renew it: the grant is of no further use.
+              if (refused !== undefined) await dropGrant(instance.id, user);
+              throw notConnected(
+                identity,
+                refused === undefined
+                  ? "your upstream token has expired"
+                  : "its upstream refused your token and it could not be refreshed",
+              );
+            }
+            let server: UpstreamAuthorization;
+            try {
+              server = await serverOf(instance);
+            } catch (error) {
+              throw new McpProxyError(503, unreachableServer(instance, error).rawMessage, {
+                "retry-after": "5",
+              });
+            }
+            // Not reaching the client's registration or secret is an outage, not a refusal: the
+            // grant stays.
+            const client = await clientOf(instance, server, true).catch((error: unknown) => {
+              throw new McpProxyError(503, unreachableServer(instance, error).rawMessage, {
+                "retry-after": "5",
+              });
             });
-          }
-          // Not reaching the client's registration or secret is an outage, not a refusal: the
-          // grant stays.
-          const client = await clientOf(instance, server, true).catch((error: unknown) => {
-            throw new McpProxyError(503, unreachableServer(instance, error).rawMessage, {
-              "retry-after": "5",
+            let issued: OAuthTokens;
+            try {
+              issued = await refreshAuthorization(server.issuer, {
+                metadata: server.metadata,
+                clientInformation: client,
+                refreshToken: current.refreshToken,
+                resource: new URL(server.resource),
+                fetchFn: options.fetch,
+              });
+            } catch (error) {
+              // Refused (revoked, expired): the grant is gone; the user connects again.
+              logger.info(
+                { instance_id: instance.id, user, reason: (error as Error).message?.slice(0, 200) },
+                "a delegated grant could not be refreshed",
+              );
+              await dropGrant(instance.id, user);
+              throw notConnected(
+                identity,
+                refused === undefined
+                  ? "your upstream grant could not be refreshed"
+                  : "its upstream refused your token and it could not be refreshed",
+              );
+            }
+            const renewed = toGrant(current.issuer, current.clientId, {
+              refresh_token: current.refreshToken,
+              ...issued,
             });
+            await putGrant(instance.id, user, renewed);
+            logger.info({ instance_id: instance.id, user }, "delegated token refreshed");
+            return renewed;
           });
-          let issued: OAuthTokens;
-          try {
-            issued = await refreshAuthorization(server.issuer, {
-              metadata: server.metadata,
-              clientInformation: client,
-              refreshToken: grant.refreshToken,
-              resource: new URL(server.resource),
-              fetchFn: options.fetch,
-            });
-          } catch (error) {
-            // Refused (revoked, expired): the grant is gone; the user connects again.
-            logger.info(
-              { instance_id: instance.id, user, reason: (error as Error).message?.slice(0, 200) },
-              "a delegated grant could not be refreshed",
-            );
-            await dropGrant(instance.id, user);
-            throw notConnected(
-              identity,
-              refused === undefined
-                ? "your upstream grant could not be refreshed"
-                : "its upstream refused your token and it could not be refreshed",
-            );
-          }
-          grant = toGrant(grant.issuer, grant.clientId, {
-            refresh_token: grant.refreshToken,
-            ...issued,
-          });
-          await putGrant(instance.id, user, grant);
-          logger.info({ instance_id: instance.id, user }, "delegated token refreshed");
         }
         const until =
           grant.expiresAt === undefined

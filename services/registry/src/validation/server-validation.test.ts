@@ -1,5 +1,5 @@
 import { McpServerSchema, Transport } from "@berth/proto/gen/berth/registry/v1/registry_pb";
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { serverViolations } from "./server-validation.js";
 
@@ -42,7 +42,7 @@ describe("idle_timeout_seconds of a catalog entry", () => {
 });
 
 describe("a remote's default delegation", () => {
-  const remoteEntry = (delegation: Record<string, unknown>) =>
+  const remoteEntry = (delegation: JsonObject) =>
     entry({
       image: "",
       remotes: [
