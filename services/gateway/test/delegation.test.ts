@@ -844,4 +844,96 @@ describe("delegated upstream credentials", () => {
     const client = (await mcpClient(grace, "/mcp/catalog-delegated")).client!;
     expect(await whoami(client, "grace")).toBe("grace-upstream");
   }, 300_000);
+
+  it("two gateway replicas refreshing the same person's token at once make one upstream refresh", async () => {
+    await createUsers("henry");
+    await createUrlInstance("raced-upstream", {
+      type: "url",
+      endpoint: upstream.url,
+      delegation: { type: "oauth" },
+    });
+    const henry = await berthToken("henry");
+    await connectUpstream(
+      await startOverRest(henry, "raced-upstream"),
+      "henry-upstream",
+      "raced-upstream",
+    );
+    // A second replica: same database, services and keys, behind the same public address.
+    const base = gateway.url.replace("0.0.0.0", "127.0.0.1");
+    const replica = await startGateway(
+      loadConfig(gatewayEnv, {
+        ...mesh.env,
+        ...serviceMeshEnv("gateway", engines),
+        HTTP_PORT: "0",
+        BERTH_DELEGATION_REFRESH_SECONDS: "60",
+        BERTH_PUBLIC_URL: base,
+      }),
+      createLogger({ service: "gateway-b", level: "warn" }),
+    );
+    stops.push(() => replica.stop());
+
+    // Until the token is within the refresh margin (its 65 s life less the 60 s margin).
+    await waitFor(
+      "henry's upstream token due for a refresh",
+      async () => {
+        const status = await call(
+          gateway.url,
+          henry,
+          "GET",
+          "/v1/instances/raced-upstream/connection",
+        );
+        const expiry = Date.parse(String(status.body.expireTime));
+        return expiry - 60_000 <= Date.now() ? true : undefined;
+      },
+      30_000,
+      250,
+    );
+    const before = issuer.refreshes();
+    const initialize = async (at: string) => {
+      const response = await fetch(`${at}/mcp/raced-upstream`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${henry}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: {
+            protocolVersion: "2025-06-18",
+            capabilities: {},
+            clientInfo: { name: "race", version: "1" },
+          },
+        }),
+      });
+      const text = await response.text();
+      return { status: response.status, text };
+    };
+    const answers = await Promise.all(
+      [gateway.url, replica.url, gateway.url, replica.url, replica.url, gateway.url].map(
+        initialize,
+      ),
+    );
+    for (const answer of answers) expect(answer.status, answer.text).toBe(200);
+    expect(
+      issuer.refreshes() - before,
+      "upstream refreshes for six concurrent calls on two replicas",
+    ).toBe(1);
+    // Both replicas go on with the one renewed grant.
+    const viaA = (await mcpClient(henry, "/mcp/raced-upstream")).client!;
+    expect(await whoami(viaA, "henry")).toBe("henry-upstream");
+    const transport = new StreamableHTTPClientTransport(
+      new URL(`${replica.url}/mcp/raced-upstream`),
+      {
+        requestInit: { headers: { authorization: `Bearer ${henry}` } },
+      },
+    );
+    const viaB = new Client({ name: "delegation-test", version: "1.0.0" });
+    await viaB.connect(transport, { timeout: 30_000 });
+    clients.push(viaB);
+    expect(await whoami(viaB, "henry")).toBe("henry-upstream");
+    expect(issuer.refreshes() - before).toBe(1);
+  }, 300_000);
 });

@@ -11,6 +11,8 @@ export interface ExternalIssuer {
   users: Map<string, string>;
   /** The groups claim of a user's tokens (["berth-users"] for a user not listed). */
   groups: Map<string, string[]>;
+  /** Refresh token grants it has answered with new tokens (a count, as its own log would). */
+  refreshes(): number;
   /** Access token lifetimes (seconds) of resources that differ from the issuer's default. */
   ttlByResource: Map<string, number>;
   stop(): Promise<void>;
@@ -71,6 +73,11 @@ export async function startExternalIssuer(
     }),
     interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
   });
+  let refreshes = 0;
+  provider.on("grant.success", (ctx) => {
+    if ((ctx.oidc.params as { grant_type?: string } | undefined)?.grant_type === "refresh_token")
+      refreshes++;
+  });
   const callback = provider.callback();
   server.on("request", (req, res) => {
     if (!req.url?.startsWith("/interaction/")) {
@@ -116,6 +123,7 @@ export async function startExternalIssuer(
     users,
     groups,
     ttlByResource,
+    refreshes: () => refreshes,
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
