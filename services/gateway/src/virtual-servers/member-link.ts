@@ -121,8 +121,14 @@ export function createMemberLink(options: MemberLinkOptions): MemberLink {
   let closed = false;
   let refusal: MemberRefusedError | undefined;
 
+  // A 403 is the caller's own (connect first, connect again, an API key); anything else (the
+  // instances service away) leaves the member unavailable for now, like a member down.
   const refused = (error: unknown): unknown =>
-    error instanceof McpProxyError ? new MemberRefusedError(instance, error.message) : error;
+    error instanceof McpProxyError
+      ? error.status === 403
+        ? new MemberRefusedError(instance, error.message)
+        : new MemberUnavailableError(instance, error.message)
+      : error;
 
   /**
    * The member's fetch with the caller's own upstream token on every request (a token renewed
