@@ -18,7 +18,7 @@ import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
 import { actorIdOf } from "../src/oauth/token-verifier.js";
 import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
-import { MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
+import { initializeWith, MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
 import { type ProtectedUpstream, startProtectedUpstream } from "./support/protected-upstream.js";
 
 type Json = Record<string, unknown>;
@@ -539,27 +539,12 @@ describe("delegated upstream credentials", () => {
     const refusedBefore = longLived.seen.filter(
       (s) => s.subject === undefined && s.authorization !== "",
     ).length;
-    const raw = await fetch(`${gateway.url}/mcp/revoked-upstream`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${erin}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: {
-          protocolVersion: "2025-06-18",
-          capabilities: {},
-          clientInfo: { name: "raw", version: "1" },
-        },
-      }),
+    const raw = await initializeWith(`${gateway.url}/mcp/revoked-upstream`, erin, {
+      readBody: true,
     });
-    const answer = await raw.text();
+    const answer = raw.text;
     expect(raw.status, answer).toBe(403);
-    expect(raw.headers.get("www-authenticate"), "the upstream's challenge").toBeNull();
+    expect(raw.challenge, "the upstream's challenge").toBe("");
     expect(answer).toContain("berth instances connect revoked-upstream");
     expect(answer).toContain(`/v1/instances/${id}:connect`);
     expect(answer).not.toContain(issuer.issuer);
@@ -889,28 +874,8 @@ describe("delegated upstream credentials", () => {
       250,
     );
     const before = issuer.refreshes();
-    const initialize = async (at: string) => {
-      const response = await fetch(`${at}/mcp/raced-upstream`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${henry}`,
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-        },
-        body: JSON.stringify({
-          jsonrpc: "2.0",
-          id: 1,
-          method: "initialize",
-          params: {
-            protocolVersion: "2025-06-18",
-            capabilities: {},
-            clientInfo: { name: "race", version: "1" },
-          },
-        }),
-      });
-      const text = await response.text();
-      return { status: response.status, text };
-    };
+    const initialize = (at: string) =>
+      initializeWith(`${at}/mcp/raced-upstream`, henry, { readBody: true });
     const answers = await Promise.all(
       [gateway.url, replica.url, gateway.url, replica.url, replica.url, gateway.url].map(
         initialize,
