@@ -67,6 +67,30 @@ describe("json_spec.delegation", () => {
     ]);
   });
 
+  it("takes a confidential client's secret only with its client_id, and reads its reference", () => {
+    const read = readJsonSpec({
+      ...url,
+      delegation: {
+        type: "oauth",
+        client_id: "berth",
+        client_secret: "secret_ref:i:DELEGATION_CLIENT_SECRET",
+      },
+    });
+    expect(read.ok && read.spec.type === "url" && read.spec.delegation).toEqual({
+      type: "oauth",
+      clientId: "berth",
+      clientSecret: "secret_ref:i:DELEGATION_CLIENT_SECRET",
+      scopes: [],
+    });
+    const fields = problemsOf({ ...url, delegation: { type: "oauth", client_secret: "" } }).map(
+      (p) => p.field,
+    );
+    expect(fields.sort()).toEqual([
+      "json_spec.delegation.client_id",
+      "json_spec.delegation.client_secret",
+    ]);
+  });
+
   it("is a url spec's only", () => {
     const fields = problemsOf({ type: "docker", image: "x:1", delegation: { type: "oauth" } });
     expect(fields.map((p) => p.field)).toEqual(["json_spec.delegation"]);

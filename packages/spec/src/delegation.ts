@@ -17,9 +17,19 @@
  * (RFC 7591) with the gateway's callback as its redirect URI, and the scopes are those the
  * metadata lists. A url spec has either `authentication` (one credential for everyone) or
  * `delegation`, not both.
+ *
+ * A confidential client adds `client_secret`: given in the spec (or as the write-only secret
+ * `DELEGATION_CLIENT_SECRET`), the instances service seals it and json_spec keeps only its
+ * reference `secret_ref:<instance_id>:DELEGATION_CLIENT_SECRET`; the gateway reads that one
+ * value when it redeems a code or refreshes a token (client_secret_basic or _post, as the
+ * authorization server's metadata allows).
  */
+import { LIMITS } from "./limits.js";
 import { checkKnownKeys, isObject, type Problems } from "./problems.js";
 import { checkTokenExchange, isTokenExchange } from "./token-exchange.js";
+
+/** Name of a delegation's sealed client secret (json_spec.delegation.client_secret). */
+export const DELEGATION_CLIENT_SECRET = "DELEGATION_CLIENT_SECRET";
 
 /** The delegation of a valid url spec, read with its defaults. */
 export interface DelegationSpec {
@@ -28,11 +38,19 @@ export interface DelegationSpec {
   authorizationServer?: string;
   /** A client registered beforehand (public client); undefined: dynamic registration. */
   clientId?: string;
+  /** A confidential client's secret: its `secret_ref:` (never the value) in a stored spec. */
+  clientSecret?: string;
   /** Scopes to ask for; empty: the upstream's advertised scopes. */
   scopes: string[];
 }
 
-export const DELEGATION_FIELDS = ["type", "authorization_server", "client_id", "scopes"] as const;
+export const DELEGATION_FIELDS = [
+  "type",
+  "authorization_server",
+  "client_id",
+  "client_secret",
+  "scopes",
+] as const;
 
 const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 const CLIENT_ID = /^[\x21-\x7e]{1,255}$/;
@@ -72,6 +90,16 @@ export function checkDelegation(
     problems.add(`${at}.client_id`, "must be 1 to 255 visible ASCII characters");
   if (value.client_id !== undefined && typeof value.client_id !== "string")
     problems.add(`${at}.client_id`, "must be a string");
+  const secret = value.client_secret;
+  if (secret !== undefined) {
+    if (typeof secret !== "string" || secret === "" || secret.length > LIMITS.secretValue)
+      problems.add(
+        `${at}.client_secret`,
+        `must be a non-empty string of at most ${LIMITS.secretValue} characters`,
+      );
+    if (value.client_id === undefined)
+      problems.add(`${at}.client_id`, "is required with client_secret (a confidential client)");
+  }
   const scopes = value.scopes;
   if (scopes !== undefined) {
     if (!Array.isArray(scopes) || scopes.length > 32)
@@ -93,6 +121,7 @@ export function readDelegation(value: unknown): DelegationSpec | undefined {
       ? { authorizationServer: value.authorization_server }
       : {}),
     ...(typeof value.client_id === "string" ? { clientId: value.client_id } : {}),
+    ...(typeof value.client_secret === "string" ? { clientSecret: value.client_secret } : {}),
     scopes: Array.isArray(value.scopes) ? (value.scopes as string[]) : [],
   };
 }

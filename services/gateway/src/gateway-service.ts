@@ -472,6 +472,7 @@ export async function startGateway(
       onCall: onMcpCall,
       activity,
       credentials: delegated.endpointFor,
+      reauthorize: delegated.reauthorize,
     });
     virtualMcp = createVirtualMcp({
       store: virtualServerStore,
@@ -501,6 +502,8 @@ export async function startGateway(
         options.onVirtualCall?.(call);
       },
       touch: (instanceId) => activity.touch(instanceId),
+      credentials: delegated.endpointFor,
+      reauthorize: delegated.reauthorize,
       logger: log,
     });
     const rpc = createRpcHandler({

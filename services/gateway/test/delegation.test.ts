@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createLogger, loadConfig } from "@berth/platform";
-import { ConnectInstanceResponseSchema, createBerthClient } from "@berth/sdk";
+import { ConnectInstanceResponseSchema, createBerthClient, Transport } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
 import { toJson } from "@bufbuild/protobuf";
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
@@ -17,7 +17,8 @@ import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/r
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
 import { actorIdOf } from "../src/oauth/token-verifier.js";
 import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
-import { MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
+import { startEverythingServer } from "./support/mcp-upstream.js";
+import { initializeWith, MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
 import { type ProtectedUpstream, startProtectedUpstream } from "./support/protected-upstream.js";
 
 type Json = Record<string, unknown>;
@@ -42,6 +43,8 @@ describe("delegated upstream credentials", () => {
   const logLines: string[] = [];
   const configDirs: string[] = [];
   const clients: Client[] = [];
+  let everything: Awaited<ReturnType<typeof startEverythingServer>> | undefined;
+  const stops: Array<() => Promise<void>> = [];
 
   const call = async (
     base: string,
@@ -74,9 +77,9 @@ describe("delegated upstream credentials", () => {
     return provider.saved!.access_token;
   };
 
-  /** An MCP client on /mcp/upstream with a Berth token; the client, or the error. */
-  const mcpClient = async (token: string) => {
-    const transport = new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/upstream`), {
+  /** An MCP client on /mcp/upstream (or another path) with a Berth token; the client, or the error. */
+  const mcpClient = async (token: string, path = "/mcp/upstream") => {
+    const transport = new StreamableHTTPClientTransport(new URL(`${gateway.url}${path}`), {
       requestInit: { headers: { authorization: `Bearer ${token}` } },
     });
     const client = new Client({ name: "delegation-test", version: "1.0.0" });
@@ -97,8 +100,8 @@ describe("delegated upstream credentials", () => {
   };
 
   /** Starts the flow over REST: the response's text and its authorization URL. */
-  const startOverRest = async (token: string) => {
-    const started = await call(gateway.url, token, "POST", "/v1/instances/upstream:connect", {});
+  const startOverRest = async (token: string, instance = "upstream") => {
+    const started = await call(gateway.url, token, "POST", `/v1/instances/${instance}:connect`, {});
     expect(started.status, started.text).toBe(200);
     return { text: started.text, url: started.body.authorizationUrl as string };
   };
@@ -138,12 +141,17 @@ describe("delegated upstream credentials", () => {
   };
 
   /** Connects a Berth user's upstream account: the gateway's flow, the user signing in upstream. */
-  const connectUpstream = async (start: { text: string; url: string }, upstreamUser: string) => {
+  const connectUpstream = async (
+    start: { text: string; url: string },
+    upstreamUser: string,
+    instance = "upstream",
+    resource = upstream.url,
+  ) => {
     const started = start;
     const authorizationUrl = new URL(started.url);
     expect(authorizationUrl.origin).toBe(issuer.issuer);
     expect(authorizationUrl.searchParams.get("code_challenge_method")).toBe("S256");
-    expect(authorizationUrl.searchParams.get("resource")).toBe(upstream.url);
+    expect(authorizationUrl.searchParams.get("resource")).toBe(resource);
     const callback = `${gateway.url}/delegation/callback`;
     expect(authorizationUrl.searchParams.get("redirect_uri")).toBe(callback);
     const signedIn = await signIn(
@@ -157,9 +165,36 @@ describe("delegated upstream credentials", () => {
     );
     const page = await landed.text();
     expect(landed.status, page).toBe(200);
-    expect(page).toContain("Connected to instance upstream");
+    expect(page).toContain(`Connected to instance ${instance}`);
     return { started, page, code: signedIn.code, state: signedIn.state ?? "" };
   };
+
+  /** Berth users and their upstream accounts (`<name>-upstream`), with the same password. */
+  const createUsers = async (...usernames: string[]) => {
+    for (const username of usernames) {
+      const created = await admin("POST", "/v1/users", { username, password: PASSWORD });
+      expect(created.status, created.text).toBe(200);
+      issuer.users.set(`${username}-upstream`, PASSWORD);
+    }
+  };
+  /** A url instance, RUNNING: its id. */
+  const createUrlInstance = async (name: string, jsonSpec: Json) => {
+    const created = await admin("POST", "/v1/instances", { instance: { name, jsonSpec } });
+    expect(created.status, created.text).toBe(200);
+    const id = created.body.id as string;
+    await waitFor(
+      `instance ${name} RUNNING`,
+      async () =>
+        (await admin("GET", `/v1/instances/${id}`)).body.status === "INSTANCE_STATUS_RUNNING"
+          ? true
+          : undefined,
+      60_000,
+    );
+    return id;
+  };
+  /** The text of a tool call's first content item. */
+  const textOf = (result: unknown) =>
+    (result as { content: Array<{ text?: string }> }).content[0]?.text;
 
   beforeAll(async () => {
     engines = await useEngines();
@@ -200,6 +235,8 @@ describe("delegated upstream credentials", () => {
     await gateway?.stop();
     await mesh?.stop();
     await upstream?.stop();
+    await everything?.stop();
+    await Promise.allSettled(stops.map((stop) => stop()));
     await issuer?.stop();
     await removeLeftovers(runId);
     await engines?.cleanup();
@@ -381,5 +418,487 @@ describe("delegated upstream credentials", () => {
           : undefined,
       60_000,
     );
+  }, 300_000);
+
+  it("a virtual server calls a delegated member with each caller's own upstream token; a caller not connected is told how to connect while other members keep working", async () => {
+    await createUsers("carol", "dave");
+    everything = await startEverythingServer();
+    const delegatedId = await createUrlInstance("vs-upstream", {
+      type: "url",
+      endpoint: upstream.url,
+      delegation: { type: "oauth" },
+    });
+    await createUrlInstance("vs-plain", { type: "url", endpoint: everything.url });
+    const vs = await admin("POST", "/v1/virtualServers", {
+      name: "delegated-vs",
+      members: [
+        { instance: "vs-upstream", prefix: "up" },
+        { instance: "vs-plain", prefix: "ev" },
+      ],
+    });
+    expect(vs.status, vs.text).toBe(200);
+
+    const carol = await berthToken("carol");
+    const dave = await berthToken("dave");
+    await connectUpstream(
+      await startOverRest(carol, "vs-upstream"),
+      "carol-upstream",
+      "vs-upstream",
+    );
+
+    const carolVs = (await mcpClient(carol, "/mcp/v/delegated-vs")).client!;
+    const daveVs = (await mcpClient(dave, "/mcp/v/delegated-vs")).client!;
+    expect(carolVs, "carol's virtual session").toBeDefined();
+    expect(
+      daveVs,
+      "dave's virtual session (the unconnected member does not stop it)",
+    ).toBeDefined();
+    const names = async (client: Client) => (await client.listTools()).tools.map((t) => t.name);
+    const carolTools = await names(carolVs);
+    const whoamiTool = carolTools.find((n) => n.startsWith("up") && n.endsWith("whoami"));
+    const echoTool = carolTools.find((n) => n.startsWith("ev") && n.endsWith("echo"));
+    expect(whoamiTool, carolTools.join(", ")).toBeDefined();
+    expect(echoTool, carolTools.join(", ")).toBeDefined();
+    // Dave has no upstream account connected: the delegated member lists nothing for him.
+    const daveTools = await names(daveVs);
+    expect(daveTools).toContain(echoTool);
+    expect(daveTools).not.toContain(whoamiTool);
+
+    expect(
+      textOf(await carolVs.callTool({ name: whoamiTool!, arguments: { caller: "carol" } })),
+    ).toBe("carol-upstream");
+    // Dave calling the delegated member's tool: the same answer as on /mcp/vs-upstream.
+    const refused = await daveVs
+      .callTool({ name: whoamiTool!, arguments: { caller: "dave" } })
+      .then(
+        () => undefined,
+        (error: Error) => error,
+      );
+    expect(refused?.message).toContain("berth instances connect vs-upstream");
+    expect(refused?.message).toContain(`/v1/instances/${delegatedId}:connect`);
+    const direct = await mcpClient(dave, "/mcp/vs-upstream");
+    expect(direct.error?.message).toContain("you have not connected yet");
+    expect(refused?.message).toContain("you have not connected yet");
+    // The other member keeps working for him.
+    expect(
+      textOf(await daveVs.callTool({ name: echoTool!, arguments: { message: "still here" } })),
+    ).toContain("still here");
+
+    // Once Dave connects, the same session reaches the upstream as him.
+    await connectUpstream(await startOverRest(dave, "vs-upstream"), "dave-upstream", "vs-upstream");
+    expect(
+      textOf(await daveVs.callTool({ name: whoamiTool!, arguments: { caller: "dave" } })),
+    ).toBe("dave-upstream");
+    expect(
+      textOf(await carolVs.callTool({ name: whoamiTool!, arguments: { caller: "carol" } })),
+    ).toBe("carol-upstream");
+    // What the upstream recorded: each call with the caller's own token.
+    const viaVs = upstream.seen.filter((s) => s.caller === "carol" || s.caller === "dave");
+    expect(viaVs.length).toBeGreaterThanOrEqual(3);
+    for (const seen of viaVs) expect(seen.subject).toBe(`${seen.caller}-upstream`);
+    for (const seen of upstream.seen)
+      for (const berth of [carol, dave]) expect(seen.authorization).not.toContain(berth);
+  }, 300_000);
+
+  it("a token revoked upstream never passes the upstream's challenge on: the grant is dropped, the caller told to connect again, and reconnecting works (direct and through a virtual server)", async () => {
+    await createUsers("erin");
+    // Its own upstream, whose tokens live an hour: the refused token is not due for a refresh,
+    // so the 401 (not the refresh timer) is what finds the revocation.
+    const longLived = await startProtectedUpstream(issuer.issuer);
+    stops.push(() => longLived.stop());
+    issuer.ttlByResource.set(longLived.url, 3600);
+    const id = await createUrlInstance("revoked-upstream", {
+      type: "url",
+      endpoint: longLived.url,
+      delegation: { type: "oauth" },
+    });
+    const vs = await admin("POST", "/v1/virtualServers", {
+      name: "revoked-vs",
+      members: [{ instance: "revoked-upstream", prefix: "up" }],
+    });
+    expect(vs.status, vs.text).toBe(200);
+    const erin = await berthToken("erin");
+    await connectUpstream(
+      await startOverRest(erin, "revoked-upstream"),
+      "erin-upstream",
+      "revoked-upstream",
+      longLived.url,
+    );
+    const direct = (await mcpClient(erin, "/mcp/revoked-upstream")).client!;
+    expect(await whoami(direct, "erin")).toBe("erin-upstream");
+    const viaVs = (await mcpClient(erin, "/mcp/v/revoked-vs")).client!;
+    const whoamiTool = (await viaVs.listTools()).tools.find((t) => t.name.endsWith("whoami"))!.name;
+    expect(textOf(await viaVs.callTool({ name: whoamiTool, arguments: { caller: "erin" } }))).toBe(
+      "erin-upstream",
+    );
+
+    // Revoked upstream: the account is gone at the upstream's authorization server (a refresh is
+    // refused) and the upstream refuses every token of it it has seen.
+    issuer.users.delete("erin-upstream");
+    longLived.revoke("erin-upstream");
+    const refusedBefore = longLived.seen.filter(
+      (s) => s.subject === undefined && s.authorization !== "",
+    ).length;
+    const raw = await initializeWith(`${gateway.url}/mcp/revoked-upstream`, erin, {
+      readBody: true,
+    });
+    const answer = raw.text;
+    expect(raw.status, answer).toBe(403);
+    expect(raw.challenge, "the upstream's challenge").toBe("");
+    expect(answer).toContain("berth instances connect revoked-upstream");
+    expect(answer).toContain(`/v1/instances/${id}:connect`);
+    expect(answer).not.toContain(issuer.issuer);
+    expect(
+      longLived.seen.filter((s) => s.subject === undefined && s.authorization !== "").length,
+      "the upstream refused the revoked token (once: the refresh was refused, nothing retried)",
+    ).toBe(refusedBefore + 1);
+    const status = await call(
+      gateway.url,
+      erin,
+      "GET",
+      "/v1/instances/revoked-upstream/connection",
+    );
+    expect(status.status, status.text).toBe(200);
+    // proto3 JSON leaves false out: no `connected: true`.
+    expect(status.body.connected ?? false, "the grant was dropped").toBe(false);
+    // The open sessions get the same answer.
+    const again = await direct.callTool({ name: "whoami", arguments: { caller: "erin" } }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(again?.message).toContain("berth instances connect revoked-upstream");
+    const vsAgain = await viaVs.callTool({ name: whoamiTool, arguments: { caller: "erin" } }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(vsAgain?.message).toContain("berth instances connect revoked-upstream");
+
+    // Connecting again works, on both paths.
+    issuer.users.set("erin-upstream", PASSWORD);
+    await connectUpstream(
+      await startOverRest(erin, "revoked-upstream"),
+      "erin-upstream",
+      "revoked-upstream",
+      longLived.url,
+    );
+    const renewed = (await mcpClient(erin, "/mcp/revoked-upstream")).client!;
+    expect(await whoami(renewed, "erin")).toBe("erin-upstream");
+    expect(textOf(await viaVs.callTool({ name: whoamiTool, arguments: { caller: "erin" } }))).toBe(
+      "erin-upstream",
+    );
+  }, 300_000);
+
+  it("a confidential upstream client: its secret is sealed, shown only as a reference, and sent to the token endpoint for the code and each refresh", async () => {
+    await createUsers("frank");
+    // A confidential client at the upstream's authorization server (client_secret_basic): the
+    // server refuses its token requests without the right secret.
+    const callback = `${gateway.url}/delegation/callback`;
+    const discovery = (await (
+      await fetch(`${issuer.issuer}/.well-known/openid-configuration`)
+    ).json()) as { registration_endpoint: string };
+    const registered = (await (
+      await fetch(discovery.registration_endpoint, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          redirect_uris: [callback],
+          grant_types: ["authorization_code", "refresh_token"],
+          response_types: ["code"],
+          token_endpoint_auth_method: "client_secret_basic",
+        }),
+      })
+    ).json()) as { client_id: string; client_secret: string };
+    expect(registered.client_secret, "a confidential client").toBeTruthy();
+    const secret = registered.client_secret;
+    const wrong = `not-${secret}`;
+
+    // A secret without its client: refused, naming the field.
+    const bad = await admin("POST", "/v1/instances", {
+      instance: {
+        name: "confidential-upstream",
+        jsonSpec: {
+          type: "url",
+          endpoint: upstream.url,
+          delegation: { type: "oauth", client_secret: "x" },
+        },
+      },
+    });
+    expect(bad.status, bad.text).toBe(400);
+    expect(bad.text).toContain("json_spec.delegation.client_id");
+
+    // Created with the CLI, the secret read from standard input (first a wrong one).
+    const spec = {
+      type: "url",
+      endpoint: upstream.url,
+      delegation: { type: "oauth", client_id: registered.client_id },
+    };
+    const created = await runBerth(
+      [
+        "instances",
+        "create",
+        "confidential-upstream",
+        "--spec",
+        JSON.stringify(spec),
+        "--secret",
+        "DELEGATION_CLIENT_SECRET",
+        "--output",
+        "json",
+      ],
+      { url: gateway.url, apiKey: mesh.apiKey, input: `${wrong}\n` },
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const shown = await admin("GET", "/v1/instances/confidential-upstream");
+    const id = shown.body.id as string;
+    expect(
+      (shown.body.jsonSpec as { delegation: Json }).delegation,
+      "json_spec holds the reference, never the value",
+    ).toEqual({
+      type: "oauth",
+      client_id: registered.client_id,
+      client_secret: `secret_ref:${id}:DELEGATION_CLIENT_SECRET`,
+    });
+    await waitFor(
+      "the confidential instance RUNNING",
+      async () =>
+        (await admin("GET", `/v1/instances/${id}`)).body.status === "INSTANCE_STATUS_RUNNING"
+          ? true
+          : undefined,
+      60_000,
+    );
+    const frank = await berthToken("frank");
+
+    // The wrong secret: the authorization server refuses the code, nothing is stored.
+    const first = new URL((await startOverRest(frank, "confidential-upstream")).url);
+    expect(first.searchParams.get("client_id")).toBe(registered.client_id);
+    const signedIn = await signIn(
+      first,
+      { username: "frank-upstream", password: PASSWORD },
+      { url: callback, deliver: false },
+    );
+    if (signedIn.kind !== "code") throw new Error(`upstream sign-in: ${JSON.stringify(signedIn)}`);
+    const refused = await fetch(
+      `${callback}?${new URLSearchParams({ code: signedIn.code, state: signedIn.state ?? "" })}`,
+    );
+    const refusedPage = await refused.text();
+    expect(refused.status, refusedPage).toBe(502);
+    const none = await call(
+      gateway.url,
+      frank,
+      "GET",
+      "/v1/instances/confidential-upstream/connection",
+    );
+    expect(none.body.connected ?? false).toBe(false);
+
+    // The right secret, set over REST: the code is redeemed, calls go through, and refresh works.
+    const set = await admin("POST", `/v1/instances/${id}:setSecret`, {
+      name: "DELEGATION_CLIENT_SECRET",
+      value: secret,
+    });
+    expect(set.status, set.text).toBe(200);
+    const flow = await connectUpstream(
+      await startOverRest(frank, "confidential-upstream"),
+      "frank-upstream",
+      "confidential-upstream",
+    );
+    const client = (await mcpClient(frank, "/mcp/confidential-upstream")).client!;
+    expect(await whoami(client, "frank")).toBe("frank-upstream");
+    const tokensOf = () =>
+      new Set(
+        upstream.seen.filter((s) => s.subject === "frank-upstream").map((s) => s.authorization),
+      );
+    await waitFor(
+      "a refreshed token of frank (the refresh authenticated with the client secret)",
+      async () => {
+        expect(await whoami(client, "frank")).toBe("frank-upstream");
+        return tokensOf().size >= 2 ? true : undefined;
+      },
+      90_000,
+      1_000,
+    );
+
+    // The secret appears in no response, log line or stored spec.
+    const stored = await db.query(
+      `select json_spec::text as spec from instances.instances where id = $1`,
+      [id],
+    );
+    const exposed = [
+      created.stdout,
+      created.stderr,
+      shown.text,
+      set.text,
+      bad.text,
+      refusedPage,
+      flow.page,
+      flow.started.text,
+      JSON.stringify(stored.rows),
+      ...logLines,
+    ].join("\n");
+    expect(exposed).not.toContain(secret);
+    expect(exposed).not.toContain(wrong);
+  }, 300_000);
+
+  it("a catalog entry's default delegation: an instance created from it without its own gets it in json_spec, and people connect as with their own", async () => {
+    await createUsers("grace");
+    // A bad default is refused, naming each field.
+    const bad = await admin("POST", "/v1/servers", {
+      name: "bad-delegated",
+      remotes: [
+        {
+          transport: "TRANSPORT_STREAMABLE_HTTP",
+          url: upstream.url,
+          delegation: { type: "saml", client_id: "c", client_secret: "x" },
+        },
+      ],
+    });
+    expect(bad.status, bad.text).toBe(400);
+    expect(bad.text).toContain("server.remotes[0].delegation.type");
+    expect(bad.text).toContain("server.remotes[0].delegation.client_secret");
+
+    // The entry, created with the SDK; the CLI shows its default.
+    const berth = createBerthClient({ baseUrl: gateway.url, apiKey: mesh.apiKey });
+    const { server } = await berth.registry.createServer({
+      server: {
+        name: "delegated-tracker",
+        remotes: [
+          {
+            transport: Transport.STREAMABLE_HTTP,
+            url: upstream.url,
+            delegation: { type: "oauth", scopes: ["mcp"] },
+          },
+        ],
+      },
+    });
+    expect(server?.remotes[0]?.delegation).toEqual({ type: "oauth", scopes: ["mcp"] });
+    const shownByCli = await runBerth(["servers", "get", "delegated-tracker"], {
+      url: gateway.url,
+      apiKey: mesh.apiKey,
+    });
+    expect(shownByCli.code, shownByCli.stderr).toBe(0);
+    expect(shownByCli.stdout).toContain('{"type":"oauth","scopes":["mcp"]}');
+
+    // An instance of it without a delegation of its own: json_spec shows the catalog's.
+    const created = await admin("POST", "/v1/instances", {
+      instance: { name: "catalog-delegated", serverId: server!.id },
+    });
+    expect(created.status, created.text).toBe(200);
+    expect(created.body.jsonSpec).toMatchObject({
+      type: "url",
+      endpoint: upstream.url,
+      delegation: { type: "oauth", scopes: ["mcp"] },
+    });
+    // One with a shared bearer token instead, and one with its own delegation, keep theirs.
+    const shared = await admin("POST", "/v1/instances", {
+      instance: {
+        name: "catalog-shared",
+        serverId: server!.id,
+        jsonSpec: { authentication: { type: "bearer", token: "shared-upstream-token" } },
+      },
+    });
+    expect(shared.status, shared.text).toBe(200);
+    expect((shared.body.jsonSpec as Json).delegation).toBeUndefined();
+    const own = await admin("POST", "/v1/instances", {
+      instance: {
+        name: "catalog-own",
+        serverId: server!.id,
+        jsonSpec: { delegation: { type: "oauth", scopes: ["openid", "mcp"] } },
+      },
+    });
+    expect(own.status, own.text).toBe(200);
+    expect((own.body.jsonSpec as Json).delegation).toEqual({
+      type: "oauth",
+      scopes: ["openid", "mcp"],
+    });
+
+    const id = created.body.id as string;
+    await waitFor(
+      "the catalog instance RUNNING",
+      async () =>
+        (await admin("GET", `/v1/instances/${id}`)).body.status === "INSTANCE_STATUS_RUNNING"
+          ? true
+          : undefined,
+      60_000,
+    );
+    const grace = await berthToken("grace");
+    const early = await mcpClient(grace, "/mcp/catalog-delegated");
+    expect(early.error?.message).toContain("berth instances connect catalog-delegated");
+    await connectUpstream(
+      await startOverRest(grace, "catalog-delegated"),
+      "grace-upstream",
+      "catalog-delegated",
+    );
+    const client = (await mcpClient(grace, "/mcp/catalog-delegated")).client!;
+    expect(await whoami(client, "grace")).toBe("grace-upstream");
+  }, 300_000);
+
+  it("two gateway replicas refreshing the same person's token at once make one upstream refresh", async () => {
+    await createUsers("henry");
+    await createUrlInstance("raced-upstream", {
+      type: "url",
+      endpoint: upstream.url,
+      delegation: { type: "oauth" },
+    });
+    const henry = await berthToken("henry");
+    await connectUpstream(
+      await startOverRest(henry, "raced-upstream"),
+      "henry-upstream",
+      "raced-upstream",
+    );
+    // A second replica: same database, services and keys, behind the same public address.
+    const base = gateway.url.replace("0.0.0.0", "127.0.0.1");
+    const replica = await startGateway(
+      loadConfig(gatewayEnv, {
+        ...mesh.env,
+        ...serviceMeshEnv("gateway", engines),
+        HTTP_PORT: "0",
+        BERTH_DELEGATION_REFRESH_SECONDS: "60",
+        BERTH_PUBLIC_URL: base,
+      }),
+      createLogger({ service: "gateway-b", level: "warn" }),
+    );
+    stops.push(() => replica.stop());
+
+    // Until the token is within the refresh margin (its 65 s life less the 60 s margin).
+    await waitFor(
+      "henry's upstream token due for a refresh",
+      async () => {
+        const status = await call(
+          gateway.url,
+          henry,
+          "GET",
+          "/v1/instances/raced-upstream/connection",
+        );
+        const expiry = Date.parse(String(status.body.expireTime));
+        return expiry - 60_000 <= Date.now() ? true : undefined;
+      },
+      30_000,
+      250,
+    );
+    const before = issuer.refreshes();
+    const initialize = (at: string) =>
+      initializeWith(`${at}/mcp/raced-upstream`, henry, { readBody: true });
+    const answers = await Promise.all(
+      [gateway.url, replica.url, gateway.url, replica.url, replica.url, gateway.url].map(
+        initialize,
+      ),
+    );
+    for (const answer of answers) expect(answer.status, answer.text).toBe(200);
+    expect(
+      issuer.refreshes() - before,
+      "upstream refreshes for six concurrent calls on two replicas",
+    ).toBe(1);
+    // Both replicas go on with the one renewed grant.
+    const viaA = (await mcpClient(henry, "/mcp/raced-upstream")).client!;
+    expect(await whoami(viaA, "henry")).toBe("henry-upstream");
+    const transport = new StreamableHTTPClientTransport(
+      new URL(`${replica.url}/mcp/raced-upstream`),
+      {
+        requestInit: { headers: { authorization: `Bearer ${henry}` } },
+      },
+    );
+    const viaB = new Client({ name: "delegation-test", version: "1.0.0" });
+    await viaB.connect(transport, { timeout: 30_000 });
+    clients.push(viaB);
+    expect(await whoami(viaB, "henry")).toBe("henry-upstream");
+    expect(issuer.refreshes() - before).toBe(1);
   }, 300_000);
 });

@@ -40,6 +40,11 @@ function printServer(ctx: Context, server: McpServer | undefined): void {
       ["path", server.path],
       ["env", env.join(", ")],
       ["remotes", server.remotes.map((r) => r.url).join(", ")],
+      // Instances created without their own delegation get this one (json_spec.delegation).
+      [
+        "delegation",
+        server.remotes[0]?.delegation ? JSON.stringify(server.remotes[0].delegation) : "",
+      ],
       ["created", formatTime(server.createTime)],
     ]),
   );

@@ -28,7 +28,9 @@ export const MESH_POLICY: MeshPolicy = {
   },
   // Decrypted secret values go to the runtime, which starts the workloads, and nobody else.
   "berth.instances.v1.InstanceSecretsService": { "*": ["runtime"] },
-  // Each user's delegated upstream grant: the gateway's MCP proxy injects it, nobody else reads it.
+  // Each user's delegated upstream grant: the gateway's MCP proxy injects it, nobody else reads it;
+  // also the one instance secret the gateway may open (GetDelegationClientSecret: a delegation's
+  // confidential client secret, for the upstream's token endpoint).
   "berth.instances.v1.UserGrantsService": { "*": GATEWAY_ONLY },
   // ResolveEndpoint answers upstream credentials: the gateway's MCP proxy, and a runtime handing
   // a request on to the runtime that owns the instance (runtime leases).

@@ -101,6 +101,19 @@ export interface DelegatedCredentials {
     instance: InstanceIdentity,
     endpoint: McpEndpoint,
   ): Promise<McpEndpoint>;
+  /**
+   * The upstream answered 401 to a call made with `sent` (an endpoint endpointFor gave): the
+   * token was revoked or expired upstream. The grant is refreshed (unless another call already
+   * did) and the endpoint with the new token returned, for one more try; when that fails too the
+   * grant is deleted and the caller told to connect again (a McpProxyError), so that the
+   * upstream's own challenge never reaches the MCP client (it would send the client to the
+   * upstream's authorization server with the wrong identity).
+   */
+  reauthorize(
+    principal: Principal,
+    instance: InstanceIdentity,
+    sent: McpEndpoint,
+  ): Promise<McpEndpoint>;
   /** An instance changed or went away: forget what is cached of it. */
   invalidate(instanceId: string): void;
   /** A person was removed: their grants and flows go. */
@@ -282,12 +295,26 @@ export function createDelegatedCredentials(
         throw fromUpstream(error, "instances", false);
       });
 
-  /** The configured client, or the one registered for this instance (registered now if none). */
+  /**
+   * The configured client, or the one registered for this instance (registered now if none).
+   * With `secret`, a confidential client's secret too (only to redeem a code or refresh): read
+   * from the instances service for this use only, never cached or logged.
+   */
   const clientOf = async (
     instance: InstanceDelegation,
     server: UpstreamAuthorization,
+    secret = false,
   ): Promise<OAuthClientInformationMixed> => {
-    if (instance.delegation.clientId) return { client_id: instance.delegation.clientId };
+    const { clientId, clientSecret } = instance.delegation;
+    if (clientId && clientSecret && secret) {
+      const opened = await options.grants
+        .getDelegationClientSecret({ instanceId: instance.id })
+        .catch((error: unknown) => {
+          throw fromUpstream(error, "instances", false);
+        });
+      return { client_id: clientId, client_secret: opened.clientSecret };
+    }
+    if (clientId) return { client_id: clientId };
     const stored = await getGrant<StoredClient>(instance.id, "");
     if (stored && stored.issuer === server.issuer && stored.redirectUri === callbackUrl())
       return stored.client;
@@ -315,59 +342,134 @@ export function createDelegatedCredentials(
       `instance ${JSON.stringify(instance.name)} sends each user's own credential to its upstream, and ${why}: connect your account with \`berth instances connect ${instance.name}\` (or POST ${options.publicUrl()}/v1/instances/${instance.id}:connect and open the authorization_url it returns), then call again`,
     );
 
+  /**
+   * Runs a refresh with the grant locked across gateway replicas (a Postgres advisory lock in the
+   * gateway's database, held for the transaction): with a rotating refresh token, a second
+   * replica refreshing the same grant would present a token already used, which authorization
+   * servers answer by revoking the grant. The waiting replica then finds the renewed grant.
+   */
+  const acrossReplicas = <T>(key: string, work: () => Promise<T>): Promise<T> =>
+    options.orm.em
+      .fork()
+      .transactional(async (em) => {
+        await em.execute(`set local lock_timeout = '30s'`);
+        await em.execute(`select pg_advisory_xact_lock(hashtextextended(?, 0))`, [
+          `berth.delegation.refresh ${key}`,
+        ]);
+        return work();
+      })
+      .catch((error: unknown) => {
+        if (error instanceof McpProxyError) throw error;
+        logger.warn(
+          { reason: (error as Error).message?.slice(0, 200) },
+          "a delegated token refresh could not be serialized",
+        );
+        throw new McpProxyError(503, "the gateway's database is unavailable", {
+          "retry-after": "2",
+        });
+      });
+
+  const dropGrant = async (instanceId: string, user: string) => {
+    tokens.delete(`${instanceId} ${user}`);
+    await options.grants.deleteUserGrants({ instanceId, user }).catch(() => undefined);
+  };
+
   /** The caller's current access token, refreshed when it is about to expire. */
   const accessToken = async (
     instance: InstanceDelegation,
     identity: InstanceIdentity,
     user: string,
+    /** The token the upstream refused: refreshed even if it has not expired yet. */
+    refused?: string,
   ): Promise<string> => {
     const key = `${instance.id} ${user}`;
     const cached = tokens.get(key);
-    if (cached && cached.until > now()) return cached.token;
+    if (cached && cached.until > now() && cached.token !== refused) return cached.token;
+    if (cached && cached.token === refused) tokens.delete(key);
     let pending = refreshing.get(key);
     if (!pending) {
       pending = (async () => {
         let grant = await getGrant<StoredGrant>(instance.id, user);
-        if (!grant) throw notConnected(identity, "you have not connected yet");
+        if (!grant) {
+          throw notConnected(
+            identity,
+            refused === undefined
+              ? "you have not connected yet"
+              : "its upstream refused your token and it could not be refreshed",
+          );
+        }
         const fresh = (g: StoredGrant) =>
-          g.expiresAt === undefined || g.expiresAt - options.refreshBeforeMs > now();
+          g.accessToken !== refused &&
+          (g.expiresAt === undefined || g.expiresAt - options.refreshBeforeMs > now());
         if (!fresh(grant)) {
-          if (!grant.refreshToken) throw notConnected(identity, "your upstream token has expired");
-          let server: UpstreamAuthorization;
-          try {
-            server = await serverOf(instance);
-          } catch (error) {
-            throw new McpProxyError(503, unreachableServer(instance, error).rawMessage, {
-              "retry-after": "5",
+          grant = await acrossReplicas(key, async () => {
+            // Read again under the lock: another replica may have renewed it meanwhile.
+            const current = await getGrant<StoredGrant>(instance.id, user);
+            if (!current) {
+              throw notConnected(
+                identity,
+                refused === undefined
+                  ? "you have not connected yet"
+                  : "its upstream refused your token and it could not be refreshed",
+              );
+            }
+            if (fresh(current)) return current;
+            if (!current.refreshToken) {
+              // A refused token without a way to renew it: the grant is of no further use.
+              if (refused !== undefined) await dropGrant(instance.id, user);
+              throw notConnected(
+                identity,
+                refused === undefined
+                  ? "your upstream token has expired"
+                  : "its upstream refused your token and it could not be refreshed",
+              );
+            }
+            let server: UpstreamAuthorization;
+            try {
+              server = await serverOf(instance);
+            } catch (error) {
+              throw new McpProxyError(503, unreachableServer(instance, error).rawMessage, {
+                "retry-after": "5",
+              });
+            }
+            // Not reaching the client's registration or secret is an outage, not a refusal: the
+            // grant stays.
+            const client = await clientOf(instance, server, true).catch((error: unknown) => {
+              throw new McpProxyError(503, unreachableServer(instance, error).rawMessage, {
+                "retry-after": "5",
+              });
             });
-          }
-          let issued: OAuthTokens;
-          try {
-            const client = await clientOf(instance, server);
-            issued = await refreshAuthorization(server.issuer, {
-              metadata: server.metadata,
-              clientInformation: client,
-              refreshToken: grant.refreshToken,
-              resource: new URL(server.resource),
-              fetchFn: options.fetch,
+            let issued: OAuthTokens;
+            try {
+              issued = await refreshAuthorization(server.issuer, {
+                metadata: server.metadata,
+                clientInformation: client,
+                refreshToken: current.refreshToken,
+                resource: new URL(server.resource),
+                fetchFn: options.fetch,
+              });
+            } catch (error) {
+              // Refused (revoked, expired): the grant is gone; the user connects again.
+              logger.info(
+                { instance_id: instance.id, user, reason: (error as Error).message?.slice(0, 200) },
+                "a delegated grant could not be refreshed",
+              );
+              await dropGrant(instance.id, user);
+              throw notConnected(
+                identity,
+                refused === undefined
+                  ? "your upstream grant could not be refreshed"
+                  : "its upstream refused your token and it could not be refreshed",
+              );
+            }
+            const renewed = toGrant(current.issuer, current.clientId, {
+              refresh_token: current.refreshToken,
+              ...issued,
             });
-          } catch (error) {
-            // Refused (revoked, expired): the grant is gone; the user connects again.
-            logger.info(
-              { instance_id: instance.id, user, reason: (error as Error).message?.slice(0, 200) },
-              "a delegated grant could not be refreshed",
-            );
-            await options.grants
-              .deleteUserGrants({ instanceId: instance.id, user })
-              .catch(() => undefined);
-            throw notConnected(identity, "your upstream grant could not be refreshed");
-          }
-          grant = toGrant(grant.issuer, grant.clientId, {
-            refresh_token: grant.refreshToken,
-            ...issued,
+            await putGrant(instance.id, user, renewed);
+            logger.info({ instance_id: instance.id, user }, "delegated token refreshed");
+            return renewed;
           });
-          await putGrant(instance.id, user, grant);
-          logger.info({ instance_id: instance.id, user }, "delegated token refreshed");
         }
         const until =
           grant.expiresAt === undefined
@@ -509,7 +611,7 @@ export function createDelegatedCredentials(
       }
       try {
         const server = await serverOf(instance);
-        const client = await clientOf(instance, server);
+        const client = await clientOf(instance, server, true);
         if (client.client_id !== flow.client_id) {
           return {
             status: 409,
@@ -577,6 +679,30 @@ export function createDelegatedCredentials(
       }
       const token = await accessToken(delegated, instance, principal.keyId);
       return { ...endpoint, headers: { ...endpoint.headers, authorization: `Bearer ${token}` } };
+    },
+
+    async reauthorize(principal, instance, sent) {
+      const delegated = await delegationOf(instance.id).catch(() => undefined);
+      if (delegated && "exchange" in delegated && options.exchange) {
+        // An exchanged token the upstream refuses (revoked, or its keys rotated): exchange the
+        // caller's token once more instead of sending the cached one again.
+        options.exchange.forget((id, user) => id === instance.id && user === principal.keyId);
+        const token = await options.exchange.tokenFor(principal, delegated);
+        return { ...sent, headers: { ...sent.headers, authorization: `Bearer ${token}` } };
+      }
+      const refused = /^Bearer (.+)$/.exec(sent.headers.authorization ?? "")?.[1];
+      if (!delegated || "exchange" in delegated || !principal.user || refused === undefined) {
+        throw new McpProxyError(
+          502,
+          `instance ${JSON.stringify(instance.name)}'s upstream refused the gateway's request (401)`,
+        );
+      }
+      logger.info(
+        { instance_id: instance.id, user: principal.keyId },
+        "the upstream refused a delegated token",
+      );
+      const token = await accessToken(delegated, instance, principal.keyId, refused);
+      return { ...sent, headers: { ...sent.headers, authorization: `Bearer ${token}` } };
     },
 
     invalidate(instanceId) {

@@ -54,6 +54,15 @@ export function withCircuitBreaker(
           if (cause) breakers.failed(key, cause.code);
           events.onFailure(error, cause);
         },
+        // A refused delegated token: the upstream answered, so it is up.
+        ...(events.onUnauthorized
+          ? {
+              onUnauthorized: () => {
+                breakers.succeeded(key);
+                return events.onUnauthorized!();
+              },
+            }
+          : {}),
       });
     },
     close: () => forwarder.close(),

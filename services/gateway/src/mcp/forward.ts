@@ -13,6 +13,7 @@ import {
 import { context, trace } from "@opentelemetry/api";
 import type { HttpRequest, HttpResponse } from "../http/types.js";
 import { type BridgeChannels, type ChannelTarget, createBridgeChannels } from "./bridge-channel.js";
+import { toProxyError } from "./json-rpc-error.js";
 import { type McpEndpoint, McpProxyError } from "./types.js";
 import { type ForwardPhase, upstreamRetryDelayMs } from "./upstream-retry.js";
 
@@ -72,6 +73,12 @@ export interface ForwardEvents {
   onResponse(status: number, sessionId: string | undefined): void;
   /** The upstream could not be reached or broke off before answering. */
   onFailure(error: McpProxyError, cause?: UpstreamFailureCause): void;
+  /**
+   * The upstream answered 401 (delegated credentials: the caller's token was refused). When
+   * given, that answer is not passed on: the request is sent once more to the endpoint this
+   * resolves to (a renewed token), or answered with the error it rejects with.
+   */
+  onUnauthorized?(): Promise<McpEndpoint>;
 }
 
 /** Options of createForwarder. */
@@ -196,7 +203,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   return {
     forward(req, res, endpoint, events) {
       const setup = prepare(endpoint);
-      const headers = upstreamHeaders(req, setup.headers);
+      let headers = upstreamHeaders(req, setup.headers);
       if (setup.channel) {
         return forwardOverChannel(
           req,
@@ -216,6 +223,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       if (hasBody && typeof length === "string") headers["content-length"] = length;
 
       let answered = false;
+      let reauthorized = false;
       let current: http.ClientRequest | undefined;
       const fail = (error: McpProxyError, cause?: UpstreamFailureCause) => {
         current?.destroy();
@@ -277,6 +285,27 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
           }, retryIn);
         });
         upstream.on("response", (answer) => {
+          if (answer.statusCode === 401 && events.onUnauthorized && !reauthorized) {
+            // Kept from the client (the upstream's challenge names its own authorization
+            // server): asked once more with a renewed token, or answered by the hook's error.
+            reauthorized = true;
+            answer.resume();
+            current = undefined;
+            events.onUnauthorized().then(
+              (renewed) => {
+                if (answered || res.destroyed) return;
+                headers = upstreamHeaders(req, prepare(renewed).headers);
+                if (hasBody && typeof length === "string") headers["content-length"] = length;
+                send(attempt + 1);
+              },
+              (error: unknown) => {
+                if (answered) return;
+                answered = true;
+                events.onFailure(toProxyError(error));
+              },
+            );
+            return;
+          }
           answered = true;
           chunks.length = 0;
           phase = "response";

@@ -48,6 +48,15 @@ export interface McpProxyOptions {
     instance: InstanceIdentity,
     endpoint: McpEndpoint,
   ) => Promise<McpEndpoint>;
+  /**
+   * The upstream refused the caller's own credential (401): the endpoint to try once more, or
+   * the error to answer (DelegatedCredentials.reauthorize). Never the upstream's challenge.
+   */
+  reauthorize?: (
+    principal: Principal,
+    instance: InstanceIdentity,
+    sent: McpEndpoint,
+  ) => Promise<McpEndpoint>;
 }
 
 /** The MCP proxy: a request handler, and a way to end its open streams on shutdown. */
@@ -136,7 +145,10 @@ export function createMcpProxy(options: McpProxyOptions): McpProxy {
       ? await options.credentials(principal, instance, endpoint)
       : endpoint;
     tap?.forwarding();
+    // Only a delegated call (the hook added the caller's own token) is asked again on a 401.
+    const reauthorize = upstream !== endpoint ? options.reauthorize : undefined;
     options.forwarder.forward(req, res, upstream, {
+      ...(reauthorize ? { onUnauthorized: () => reauthorize(principal, instance, upstream) } : {}),
       onResponse(status, answeredSession) {
         const ended = (req.method === "DELETE" && status < 300) || status === 404;
         if (session && ended) pins.delete(instance.id, session);

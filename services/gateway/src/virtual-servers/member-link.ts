@@ -12,7 +12,13 @@ import {
   type ServerNotification,
   type ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js";
-import type { InstanceIdentity, InstanceResolver } from "../mcp/types.js";
+import type { Principal } from "../auth/types.js";
+import {
+  type InstanceIdentity,
+  type InstanceResolver,
+  type McpEndpoint,
+  McpProxyError,
+} from "../mcp/types.js";
 import type { FetchLike } from "./node-fetch.js";
 
 /** Where what a member sends on its own goes: the downstream session that owns this link. */
@@ -41,6 +47,25 @@ export interface MemberLinkOptions {
   logger: Logger;
   /** Told each time the member is used: traffic keeps an idle-policy instance awake. */
   touch?: (instanceId: string) => void;
+  /** The caller's own upstream credential (delegated url members), as on /mcp/{instance}. */
+  credentials?: MemberCredentials;
+}
+
+/** The downstream caller and the delegation hooks (DelegatedCredentials) of a virtual session. */
+export interface MemberCredentials {
+  principal: Principal;
+  /** The endpoint with the caller's own upstream token; throws McpProxyError when there is none. */
+  credentials(
+    principal: Principal,
+    instance: InstanceIdentity,
+    endpoint: McpEndpoint,
+  ): Promise<McpEndpoint>;
+  /** The upstream refused `sent` (401): the endpoint to try once more, or McpProxyError. */
+  reauthorize?(
+    principal: Principal,
+    instance: InstanceIdentity,
+    sent: McpEndpoint,
+  ): Promise<McpEndpoint>;
 }
 
 /** A member that cannot be reached now (not running, or not answering). */
@@ -54,6 +79,18 @@ export class MemberUnavailableError extends Error {
   }
 }
 
+/**
+ * A member the caller may not use as they are: a delegated url instance they have not connected
+ * (or whose grant the upstream refused). The message is the one /mcp/{instance} answers.
+ */
+export class MemberRefusedError extends MemberUnavailableError {
+  constructor(instance: InstanceIdentity, answer: string) {
+    super(instance, answer);
+    this.message = answer;
+    this.name = "MemberRefusedError";
+  }
+}
+
 /** One downstream session's MCP client of one member instance, (re)connected on demand. */
 export interface MemberLink {
   readonly instance: InstanceIdentity;
@@ -61,6 +98,8 @@ export interface MemberLink {
   client(): Promise<Client>;
   /** The member's capabilities, once it was reached. */
   capabilities(): ServerCapabilities | undefined;
+  /** Why the caller may not use the member, when its last connection was refused so. */
+  refusal(): MemberRefusedError | undefined;
   /** Forgets the client after a transport failure: the next use reconnects. */
   drop(reason: string): void;
   close(): Promise<void>;
@@ -80,6 +119,45 @@ export function createMemberLink(options: MemberLinkOptions): MemberLink {
   let current: Promise<Client> | undefined;
   let connected: Client | undefined;
   let closed = false;
+  let refusal: MemberRefusedError | undefined;
+
+  // A 403 is the caller's own (connect first, connect again, an API key); anything else (the
+  // instances service away) leaves the member unavailable for now, like a member down.
+  const refused = (error: unknown): unknown =>
+    error instanceof McpProxyError
+      ? error.status === 403
+        ? new MemberRefusedError(instance, error.message)
+        : new MemberUnavailableError(instance, error.message)
+      : error;
+
+  /**
+   * The member's fetch with the caller's own upstream token on every request (a token renewed
+   * meanwhile is used at once), and one more try with a renewed token after a 401.
+   */
+  const delegatedFetch = (endpoint: McpEndpoint, hooks: MemberCredentials): FetchLike => {
+    const withHeaders = (init: RequestInit | undefined, authorized: McpEndpoint): RequestInit => {
+      const headers = new Headers(init?.headers);
+      for (const [name, value] of Object.entries(authorized.headers)) headers.set(name, value);
+      return { ...init, headers };
+    };
+    return async (url, init) => {
+      const authorized = await hooks
+        .credentials(hooks.principal, instance, endpoint)
+        .catch((error: unknown) => {
+          throw refused(error);
+        });
+      const answer = await options.fetch(url, withHeaders(init, authorized));
+      if (answer.status !== 401 || !hooks.reauthorize || authorized === endpoint) return answer;
+      // The upstream's challenge never reaches the caller: renewed once, or "connect again".
+      await answer.body?.cancel().catch(() => undefined);
+      const renewed = await hooks
+        .reauthorize(hooks.principal, instance, authorized)
+        .catch((error: unknown) => {
+          throw refused(error);
+        });
+      return options.fetch(url, withHeaders(init, renewed));
+    };
+  };
 
   const connect = async (): Promise<Client> => {
     let endpoint: Awaited<ReturnType<InstanceResolver["endpoint"]>>;
@@ -88,9 +166,22 @@ export function createMemberLink(options: MemberLinkOptions): MemberLink {
     } catch (error) {
       throw new MemberUnavailableError(instance, (error as Error).message);
     }
+    const hooks = options.credentials;
+    if (hooks) {
+      // Asked before connecting, so that a caller who has not connected is told so at once.
+      try {
+        await hooks.credentials(hooks.principal, instance, endpoint);
+      } catch (error) {
+        const answer = refused(error);
+        if (answer instanceof MemberRefusedError) refusal = answer;
+        throw answer instanceof MemberUnavailableError
+          ? answer
+          : new MemberUnavailableError(instance, (error as Error).message);
+      }
+    }
     const transport = new StreamableHTTPClientTransport(new URL(endpoint.url), {
       requestInit: { headers: { ...endpoint.headers } },
-      fetch: options.fetch,
+      fetch: hooks ? delegatedFetch(endpoint, hooks) : options.fetch,
     });
     const { sampling, elicitation, roots } = options.clientCapabilities;
     const client = new Client(CLIENT_INFO, {
@@ -132,6 +223,7 @@ export function createMemberLink(options: MemberLinkOptions): MemberLink {
     } catch (error) {
       void client.close().catch(() => undefined);
       resolver.invalidate(instance.id);
+      if (error instanceof MemberRefusedError) refusal = error;
       throw error instanceof MemberUnavailableError
         ? error
         : new MemberUnavailableError(instance, (error as Error).message);
@@ -141,6 +233,7 @@ export function createMemberLink(options: MemberLinkOptions): MemberLink {
       throw new MemberUnavailableError(instance, "the session ended");
     }
     connected = client;
+    refusal = undefined;
     relay.availability(instance.id, true);
     return client;
   };
@@ -172,6 +265,7 @@ export function createMemberLink(options: MemberLinkOptions): MemberLink {
       return current;
     },
     capabilities: () => connected?.getServerCapabilities(),
+    refusal: () => refusal,
     drop: forget,
     async close() {
       closed = true;

@@ -12,6 +12,7 @@ import type { HttpRequest, HttpResponse } from "../http/types.js";
 import { toProxyError, writeJsonRpcError } from "../mcp/json-rpc-error.js";
 import { type InstanceResolver, McpProxyError } from "../mcp/types.js";
 import { mcpAccess } from "../teams/team-access.js";
+import type { MemberCredentials } from "./member-link.js";
 import { createNodeFetch } from "./node-fetch.js";
 import type { VirtualServerRow } from "./virtual-server-entity.js";
 import type { VirtualServerStore } from "./virtual-server-store.js";
@@ -44,6 +45,10 @@ export interface VirtualMcpOptions {
   logger: Logger;
   /** Told each time a member is used (the idle policy's clock). */
   touch?: (instanceId: string) => void;
+  /** The caller's own upstream credential for a member, as on /mcp/{instance} (delegation). */
+  credentials?: MemberCredentials["credentials"];
+  /** A member's upstream refused it (401): renewed, or the error to answer. */
+  reauthorize?: MemberCredentials["reauthorize"];
 }
 
 /** /mcp/v/{virtual server}: a request handler, change notices, and shutdown. */
@@ -205,6 +210,15 @@ export function createVirtualMcp(options: VirtualMcpOptions): VirtualMcp {
       logger,
       ...(options.onCall ? { onCall: options.onCall } : {}),
       ...(options.touch ? { touch: options.touch } : {}),
+      ...(options.credentials
+        ? {
+            memberCredentials: {
+              principal,
+              credentials: options.credentials,
+              ...(options.reauthorize ? { reauthorize: options.reauthorize } : {}),
+            },
+          }
+        : {}),
     });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,

@@ -39,7 +39,12 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { GATEWAY_ERROR_CODE } from "../mcp/json-rpc-error.js";
 import type { InstanceResolver } from "../mcp/types.js";
-import { createMemberLink, type MemberLink, MemberUnavailableError } from "./member-link.js";
+import {
+  createMemberLink,
+  type MemberCredentials,
+  type MemberLink,
+  MemberUnavailableError,
+} from "./member-link.js";
 import {
   anyMatches,
   callArguments,
@@ -47,6 +52,7 @@ import {
   exposedPromptName,
   exposeTools,
   type MemberSpec,
+  namespaceOf,
 } from "./member-policy.js";
 import type { FetchLike } from "./node-fetch.js";
 import type { VirtualServerRow } from "./virtual-server-entity.js";
@@ -99,6 +105,8 @@ export interface VirtualSessionOptions {
   onCall?: (event: VirtualCallEvent) => void;
   /** Told each time a member is used (the idle policy's clock). */
   touch?: (instanceId: string) => void;
+  /** The session's caller and the hooks that give members their own upstream credential. */
+  memberCredentials?: MemberCredentials;
 }
 
 /** One downstream MCP session of a virtual server: an SDK Server over member SDK Clients. */
@@ -164,6 +172,7 @@ export async function createVirtualSession(
         connectTimeoutMs: timeouts.connectMs,
         logger,
         ...(options.touch ? { touch: options.touch } : {}),
+        ...(options.memberCredentials ? { credentials: options.memberCredentials } : {}),
         relay: {
           notify(instanceId, notification) {
             const active = inFlight.get(instanceId)?.at(-1);
@@ -251,6 +260,7 @@ export async function createVirtualSession(
     } catch (error) {
       if (error instanceof McpError && error.code !== ErrorCode.ConnectionClosed) throw error;
       linkOf(member).drop((error as Error).message);
+      if (error instanceof MemberUnavailableError) throw error;
       throw new MemberUnavailableError(
         { id: member.instanceId, name: member.instanceName },
         (error as Error).message,
@@ -449,6 +459,17 @@ export async function createVirtualSession(
         if (!entry) {
           toolCatalog = undefined;
           entry = (await tools()).get(name);
+        }
+        if (!entry) {
+          // A member this caller must connect first (delegated credentials) lists no tools for
+          // them: a name in its namespace gets the same "connect first" answer as its own path.
+          const blocked = members.find(
+            (m) => links.get(m.instanceId)?.refusal() && name.startsWith(namespaceOf(m)),
+          );
+          if (blocked) {
+            done(blocked);
+            throw links.get(blocked.instanceId)!.refusal()!;
+          }
         }
         // A tool the caller may not see is refused exactly like one that does not exist.
         if (!entry) throw unknownTool(name);

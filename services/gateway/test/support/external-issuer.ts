@@ -18,6 +18,10 @@ export interface ExternalIssuer {
   groups: Map<string, string[]>;
   /** Token exchange requests answered (any outcome), when the grant is enabled. */
   exchanges: number;
+  /** Refresh token grants it has answered with new tokens (a count, as its own log would). */
+  refreshes(): number;
+  /** Access token lifetimes (seconds) of resources that differ from the issuer's default. */
+  ttlByResource: Map<string, number>;
   stop(): Promise<void>;
 }
 
@@ -40,6 +44,7 @@ export async function startExternalIssuer(
   const accessTokenTtl = options.accessTokenTtlSeconds ?? 300;
   const users = new Map<string, string>();
   const groups = new Map<string, string[]>();
+  const ttlByResource = new Map<string, number>();
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -77,7 +82,7 @@ export async function startExternalIssuer(
         getResourceServerInfo: async (_ctx, resource) => ({
           audience: resource,
           scope: "mcp",
-          accessTokenTTL: accessTokenTtl,
+          accessTokenTTL: ttlByResource.get(resource) ?? accessTokenTtl,
           accessTokenFormat: "jwt",
           jwt: { sign: { alg: "RS256" } },
         }),
@@ -119,6 +124,11 @@ export async function startExternalIssuer(
       ttlSeconds: accessTokenTtl,
     });
   }
+  let refreshes = 0;
+  provider.on("grant.success", (ctx) => {
+    if ((ctx.oidc.params as { grant_type?: string } | undefined)?.grant_type === "refresh_token")
+      refreshes++;
+  });
   const callback = provider.callback();
   server.on("request", (req, res) => {
     if (!req.url?.startsWith("/interaction/")) {
@@ -166,6 +176,8 @@ export async function startExternalIssuer(
     get exchanges() {
       return result.exchanges;
     },
+    ttlByResource,
+    refreshes: () => refreshes,
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -163,12 +163,13 @@ export async function openSignInPage(authorizationUrl: URL) {
 
 /**
  * A raw MCP initialize with a bearer credential (no SDK: the test reads what a refused client
- * sees): the HTTP status and the `WWW-Authenticate` challenge.
+ * sees): the HTTP status and the `WWW-Authenticate` challenge, and with `readBody` the body.
  */
 export async function initializeWith(
   url: string,
   bearer: string,
-): Promise<{ status: number; challenge: string }> {
+  options: { readBody?: boolean } = {},
+): Promise<{ status: number; challenge: string; text: string }> {
   const response = await fetch(url, {
     method: "POST",
     headers: {
@@ -187,8 +188,14 @@ export async function initializeWith(
       },
     }),
   });
-  await response.body?.cancel();
-  return { status: response.status, challenge: response.headers.get("www-authenticate") ?? "" };
+  let text = "";
+  if (options.readBody) text = await response.text();
+  else await response.body?.cancel();
+  return {
+    status: response.status,
+    challenge: response.headers.get("www-authenticate") ?? "",
+    text,
+  };
 }
 
 /**

@@ -23,6 +23,11 @@ export interface SeenRequest {
 export interface ProtectedUpstream {
   url: string;
   seen: SeenRequest[];
+  /**
+   * Refuses (401 invalid_token) every token of `subject` it has seen so far, as an upstream does
+   * once the tokens were revoked at its authorization server; tokens issued later verify again.
+   */
+  revoke(subject: string): void;
   stop(): Promise<void>;
 }
 
@@ -35,6 +40,7 @@ export interface ProtectedUpstream {
  */
 export async function startProtectedUpstream(issuer: string): Promise<ProtectedUpstream> {
   const seen: SeenRequest[] = [];
+  const revoked = new Set<string>();
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -71,6 +77,7 @@ export async function startProtectedUpstream(issuer: string): Promise<ProtectedU
       const token = /^Bearer (.+)$/.exec(authorization)?.[1];
       try {
         if (!token) throw new Error("no token");
+        if (revoked.has(authorization)) throw new Error("revoked");
         const { payload } = await jwtVerify(token, jwks, { issuer, audience: url });
         record.subject = payload.sub;
         record.audience = payload.aud;
@@ -108,6 +115,9 @@ export async function startProtectedUpstream(issuer: string): Promise<ProtectedU
   return {
     url,
     seen,
+    revoke(subject) {
+      for (const s of seen) if (s.subject === subject) revoked.add(s.authorization);
+    },
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -1,6 +1,6 @@
 import { type FieldViolation, invalidArgument } from "@berth/platform";
 import type { SetInstanceSecretRequest } from "@berth/proto/gen/berth/instances/v1/instances_pb";
-import { AUTH_TOKEN_SECRET, createProblems } from "@berth/spec";
+import { AUTH_TOKEN_SECRET, createProblems, DELEGATION_CLIENT_SECRET } from "@berth/spec";
 import { recordInstanceEvent } from "../instance-events.js";
 import { assertNotDeleting, commitWrite, type InstancesDeps, lockInstance } from "./deps.js";
 
@@ -20,9 +20,15 @@ export async function setInstanceSecret(deps: InstancesDeps, request: SetInstanc
     assertNotDeleting(row);
     const problems = createProblems();
     const variable = server?.envSchema.find((v) => v.name === request.name);
-    const known = row.specType === "url" ? request.name === AUTH_TOKEN_SECRET : variable?.secret;
+    const known =
+      row.specType === "url"
+        ? request.name === AUTH_TOKEN_SECRET || request.name === DELEGATION_CLIENT_SECRET
+        : variable?.secret;
     if (!known) {
-      const what = row.specType === "url" ? AUTH_TOKEN_SECRET : "a secret variable of its server";
+      const what =
+        row.specType === "url"
+          ? `${AUTH_TOKEN_SECRET} or ${DELEGATION_CLIENT_SECRET}`
+          : "a secret variable of its server";
       throw invalidArgument([{ field: "name", description: `must be ${what}` }]);
     }
     const given = { [request.name]: request.value };

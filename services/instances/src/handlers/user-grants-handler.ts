@@ -1,9 +1,11 @@
 import type { KeyRing } from "@berth/platform";
-import { invalidArgument, type Logger, notFound } from "@berth/platform";
+import { failedPrecondition, invalidArgument, type Logger, notFound } from "@berth/platform";
 import type { UserGrantsService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
+import { DELEGATION_CLIENT_SECRET, formatSecretRef, isObject } from "@berth/spec";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { InstanceEntity } from "../db/instance-entity.js";
+import { SecretEntity } from "../db/secret-entity.js";
 import { UserGrantEntity } from "../db/user-grant-entity.js";
 import { openSecret, sealSecret } from "../secrets/secret-cipher.js";
 import { UUID } from "../validation/instance-fields.js";
@@ -93,6 +95,38 @@ export function createUserGrantsHandlers(
         );
         return { found: false, grant: "" };
       }
+    },
+
+    async getDelegationClientSecret(request) {
+      if (!UUID.test(request.instanceId))
+        throw invalidArgument([{ field: "instance_id", description: "must be an instance id" }]);
+      const em = deps.orm.em.fork();
+      const instance = await em.findOne(InstanceEntity, { id: request.instanceId });
+      if (!instance || instance.status === "DELETING")
+        throw notFound("instance", request.instanceId);
+      // Only the secret the instance's delegation names: the gateway reads no other value.
+      const delegation = isObject(instance.jsonSpec) ? instance.jsonSpec.delegation : undefined;
+      const ref = formatSecretRef(instance.id, DELEGATION_CLIENT_SECRET);
+      if (!isObject(delegation) || delegation.client_secret !== ref)
+        throw failedPrecondition(
+          `instance ${instance.id} has no delegation client secret (json_spec.delegation.client_secret)`,
+        );
+      const row = await em.findOne(SecretEntity, {
+        instanceId: instance.id,
+        name: DELEGATION_CLIENT_SECRET,
+      });
+      if (!row)
+        throw failedPrecondition(`instance ${instance.id} has no ${DELEGATION_CLIENT_SECRET}`);
+      const clientSecret = openSecret(deps.ring, instance.id, DELEGATION_CLIENT_SECRET, {
+        keyId: row.keyId,
+        nonce: Buffer.from(row.nonce),
+        ciphertext: Buffer.from(row.ciphertext),
+      });
+      deps.logger.info(
+        { instance_id: instance.id },
+        "delegation client secret opened for the gateway",
+      );
+      return { clientSecret };
     },
 
     async deleteUserGrants(request) {

@@ -32,6 +32,29 @@ describe("reroutedSecrets", () => {
       [{ field: "headers.x-leak", names: ["AUTH_TOKEN"] }],
     ],
     [
+      "a delegation's client secret sent to another authorization server",
+      {
+        type: "url",
+        endpoint: "https://mcp.example.com/mcp",
+        delegation: {
+          type: "oauth",
+          client_id: "c",
+          client_secret: "secret_ref:i:DELEGATION_CLIENT_SECRET",
+        },
+      },
+      {
+        type: "url",
+        endpoint: "https://mcp.example.com/mcp",
+        delegation: {
+          type: "oauth",
+          authorization_server: "https://attacker.example",
+          client_id: "c",
+          client_secret: "secret_ref:i:DELEGATION_CLIENT_SECRET",
+        },
+      },
+      [{ field: "delegation.authorization_server", names: ["DELEGATION_CLIENT_SECRET"] }],
+    ],
+    [
       "a new endpoint without secrets",
       { type: "url", endpoint: "https://a/" },
       { type: "url", endpoint: "https://b/" },

@@ -33,6 +33,8 @@ function refsByPlace(spec: JsonObject): Map<string, string> {
   scan(spec.environment, "environment");
   scan(spec.headers, "headers");
   if (isObject(spec.authentication)) scan({ token: spec.authentication.token }, "authentication");
+  if (isObject(spec.delegation))
+    scan({ client_secret: spec.delegation.client_secret }, "delegation");
   return places;
 }
 
@@ -50,6 +52,12 @@ export function reroutedSecrets(before: JsonObject, after: JsonObject): Reroute[
   for (const field of ROUTE_FIELDS[String(after.type)] ?? []) {
     if (stableJson(before[field]) !== stableJson(after[field])) reroutes.push({ field, names });
   }
+  // A delegation's client secret goes to the authorization server it names (else the one the
+  // endpoint's metadata names: the endpoint is a routing field already).
+  const issuer = (spec: JsonObject) =>
+    isObject(spec.delegation) ? spec.delegation.authorization_server : undefined;
+  if (stableJson(issuer(before)) !== stableJson(issuer(after)))
+    reroutes.push({ field: "delegation.authorization_server", names });
   const then = refsByPlace(before);
   for (const [place, name] of now) {
     if (!place.startsWith("environment.") && then.get(place) !== name)

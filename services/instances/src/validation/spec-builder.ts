@@ -21,7 +21,7 @@ import {
 import type { JsonObject } from "@bufbuild/protobuf";
 import { buildEnvironment } from "./environment.js";
 import type { SecretContext } from "./types.js";
-import { buildUrlAuthentication } from "./url-auth.js";
+import { buildDelegationSecret, buildUrlAuthentication } from "./url-auth.js";
 
 /** The admin settings a spec is checked against (BERTH_ALLOW_* and BERTH_ALLOWED_IMAGES). */
 export interface SpecPolicy extends AddressPolicy, DockerPolicy {}
@@ -182,6 +182,14 @@ export function buildSpec(input: BuildSpecInput, problems: Problems): BuiltSpec 
   }
   if (type === "url") {
     const spec: JsonObject = { ...urlDefaults(server), ...raw, type };
+    // The catalog entry's default delegation, unless the instance gives its own or a shared
+    // bearer token instead: stored in json_spec, the one place the gateway reads it from.
+    const catalogDelegation = server?.remotes[0]?.delegation;
+    const bearer =
+      (isObject(raw.authentication) && raw.authentication.type !== "none") ||
+      input.secrets.given[AUTH_TOKEN_SECRET] !== undefined;
+    if (raw.delegation === undefined && catalogDelegation && !bearer)
+      spec.delegation = { ...catalogDelegation };
     const transport = transportName(spec.transport);
     if (transport === "streamable_http") spec.transport = transport;
     checkUrlSpec(spec, at, problems, { authentication: false, policy });
@@ -193,6 +201,13 @@ export function buildSpec(input: BuildSpecInput, problems: Problems): BuiltSpec 
     );
     if (auth) spec.authentication = auth;
     else delete spec.authentication;
+    const delegation = buildDelegationSecret(
+      spec.delegation,
+      `${at}.delegation`,
+      input.secrets,
+      problems,
+    );
+    if (delegation !== undefined) spec.delegation = delegation;
     checkHeaderRefs(spec, at, input.secrets, problems);
     checkSpecSize(spec, at, problems);
     return { type, spec };

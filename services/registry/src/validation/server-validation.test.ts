@@ -1,5 +1,5 @@
 import { McpServerSchema, Transport } from "@berth/proto/gen/berth/registry/v1/registry_pb";
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { serverViolations } from "./server-validation.js";
 
@@ -37,6 +37,33 @@ describe("idle_timeout_seconds of a catalog entry", () => {
         field: "server.idle_timeout_seconds",
         description: "applies only to entries with an image (url instances never idle)",
       },
+    ]);
+  });
+});
+
+describe("a remote's default delegation", () => {
+  const remoteEntry = (delegation: JsonObject) =>
+    entry({
+      image: "",
+      remotes: [
+        { url: "https://mcp.example.com/mcp", transport: Transport.STREAMABLE_HTTP, delegation },
+      ],
+    });
+
+  it("accepts a json_spec delegation", () => {
+    expect(
+      serverViolations(remoteEntry({ type: "oauth", client_id: "berth", scopes: ["read"] })),
+    ).toEqual([]);
+  });
+
+  it("names each bad field, and refuses a client secret in the catalog", () => {
+    const fields = serverViolations(
+      remoteEntry({ type: "saml", client_id: "c", client_secret: "s", extra: 1 }),
+    ).map((v) => v.field);
+    expect(fields.sort()).toEqual([
+      "server.remotes[0].delegation.client_secret",
+      "server.remotes[0].delegation.extra",
+      "server.remotes[0].delegation.type",
     ]);
   });
 });

@@ -4,7 +4,7 @@ import {
   ServerStatus,
   Transport,
 } from "@berth/proto/gen/berth/registry/v1/registry_pb";
-import { IDLE_LIMITS, UUID_PATTERN } from "@berth/spec";
+import { checkDelegation, createProblems, IDLE_LIMITS, UUID_PATTERN } from "@berth/spec";
 import { HEADER_NAME, validateInputs } from "./env-schema-validation.js";
 
 /** Simple slugs such as `everything`. */
@@ -110,6 +110,17 @@ export function serverViolations(server: McpServer, prefix = "server"): FieldVio
     v.push(...validateInputs(remote.headerSchema, `${prefix}.${at}.header_schema`, headerRule));
     const variableRule = { name: VARIABLE, nameRule: "must be a variable name" };
     v.push(...validateInputs(remote.variables, `${prefix}.${at}.variables`, variableRule));
+    if (remote.delegation !== undefined) {
+      // The one definition of json_spec.delegation (packages/spec): instances take it as is.
+      const problems = createProblems();
+      checkDelegation(remote.delegation, `${prefix}.${at}.delegation`, problems);
+      v.push(...problems.list);
+      if (remote.delegation.client_secret !== undefined)
+        add(
+          `${at}.delegation.client_secret`,
+          "is each instance's own (its write-only DELEGATION_CLIENT_SECRET), never the catalog's",
+        );
+    }
   });
   if (server.websiteUrl && (server.websiteUrl.length > 2048 || !isHttpUrl(server.websiteUrl)))
     add("website_url", "must be an http or https URL (at most 2048 characters)");
