@@ -23,6 +23,9 @@ import { type DesiredWorkload, WorkloadEntity } from "../db/workload-entity.js";
 import { placeWorkload } from "../leases/lease-sql.js";
 import { parseSpec } from "../spec/parse-spec.js";
 
+/** The applying runtime, where a new workload goes when no runtime looks alive. */
+export type Placement = () => { id: string; engine: string } | undefined;
+
 /** One event reduced to what the workload table needs. */
 export interface DesiredChange {
   instanceId: string;
@@ -72,6 +75,7 @@ export function desiredChangeOf(
 export async function applyDesiredChange(
   em: EntityManager,
   change: DesiredChange,
+  self?: Placement,
 ): Promise<boolean> {
   const now = new Date();
   const row = await em.findOne(
@@ -84,7 +88,10 @@ export async function applyDesiredChange(
     typeof spec === "object" && spec !== null && "type" in spec ? spec.type : undefined;
   if (!row) {
     // Placement: the new workload goes to the least loaded live runtime, whichever applied it.
-    const placed = await placeWorkload(em);
+    // When none looks alive (the applier's own heartbeat is overdue on a busy machine), the
+    // applier takes it: should its lease really have run out, the row is an orphan like any
+    // other and the next scan of a live runtime claims it.
+    const placed = (await placeWorkload(em)) ?? self?.();
     em.create(WorkloadEntity, {
       owner: placed?.id ?? null,
       ownerEpoch: placed ? 1 : 0,
@@ -131,9 +138,11 @@ export function createInstanceEventConsumer(deps: {
   orm: MikroORM;
   logger: Logger;
   onChange(instanceId: string): void;
+  /** This runtime, for placement when no runtime looks alive. */
+  self?: Placement;
 }): EventConsumer {
   const apply = async (change: DesiredChange, ctx: InboxEventContext) => {
-    const applied = await applyDesiredChange(ctx.em, change);
+    const applied = await applyDesiredChange(ctx.em, change, deps.self);
     ctx.afterCommit(() => deps.onChange(change.instanceId));
     if (applied) {
       deps.logger.debug(
