@@ -44,7 +44,10 @@ export class PinoOrmLogger implements MikroLogger {
 
 /** Creates the loggerFactory option of a MikroORM config. */
 export function ormLoggerFactory(logger: Logger): (options: LoggerOptions) => MikroLogger {
-  return () => new PinoOrmLogger(logger.child({ component: "orm" }));
+  // Its level is fixed when the service starts (LOG_LEVEL): turning the service's logger to debug
+  // later (the bench does, to time one debug line) does not log every SQL statement, which would
+  // cost more than the work it describes.
+  return () => new PinoOrmLogger(logger.child({ component: "orm" }, { level: logger.level }));
 }
 
 function safeFields(context?: LogContext): Record<string, unknown> {

@@ -6,7 +6,7 @@ import type { LiveRuntime, Orphan } from "./assign-orphans.js";
 // their own clocks, so clock skew between hosts cannot make two of them believe they own a row.
 
 const RUNTIMES = `"runtime"."runtimes"`;
-const WORKLOADS = `"runtime"."workloads"`;
+export const WORKLOADS = `"runtime"."workloads"`;
 const ttl = `? * interval '1 millisecond'`;
 
 /** A runtime row as peers see it. */
@@ -218,21 +218,13 @@ export async function listOwned(sql: SqlExecutor, runtimeId: string): Promise<Ma
 }
 
 /**
- * Where a new workload goes: the live runtime owning the fewest workloads (then the oldest), read
- * in the caller's transaction. Undefined when none is alive: the row stays an orphan and the
- * first runtime to beat claims it.
+ * Where a new workload goes: the live runtime owning the fewest workloads (then the oldest), as
+ * a query to embed (applyDesiredChange). No row when none is alive.
  */
-export async function placeWorkload(
-  em: EntityManager,
-): Promise<{ id: string; engine: string } | undefined> {
-  const rows = await em.execute<{ id: string; engine: string }[]>(
-    `select r.id, r.engine from ${RUNTIMES} r where r.expires_at > now()
-     order by (select count(*) from ${WORKLOADS} w where w.owner = r.id and w.state <> 'REMOVED'),
-       r.started_at, r.id
-     limit 1`,
-  );
-  return rows[0];
-}
+export const PLACEMENT = `select r.id, r.engine from ${RUNTIMES} r where r.expires_at > now()
+  order by (select count(*) from ${WORKLOADS} w where w.owner = r.id and w.state <> 'REMOVED'),
+    r.started_at, r.id
+  limit 1`;
 
 /** Whether a runtime's lease holds now (in the caller's transaction: a fenced write checks it). */
 export async function leaseHolds(em: EntityManager, runtimeId: string): Promise<boolean> {
