@@ -296,7 +296,7 @@ describe("event consumer", () => {
     for (const [a, id] of aggregates.entries()) {
       for (const n of [1, 2]) {
         const envelope = serverCreated(`batch-${a}-${n}`, "", id);
-        await publish(envelope, envelope.eventId);
+        await publish(envelope, envelope.eventId, `corr-batch-${a}-${n}`);
       }
       if (a === 4) {
         const bad = serverCreated("batch-refused");
@@ -328,6 +328,10 @@ describe("event consumer", () => {
     const order = calls.map((c) => c.name);
     for (const a of aggregates.keys()) {
       expect(order.lastIndexOf(`batch-${a}-1`)).toBeLessThan(order.lastIndexOf(`batch-${a}-2`));
+    }
+    // Each handler ran in its own event's context, batch or not.
+    for (const name of names) {
+      expect(callsOf(name).at(-1)?.correlationId, name).toBe(`corr-${name}`);
     }
     // Batched: the 24 good events ran in fewer transactions than events.
     const distinct = new Set(names.map((name) => transactions.get(name)));

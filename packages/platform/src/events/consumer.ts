@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import type { EventEnvelope } from "@berth/proto/gen/berth/events/v1/events_pb";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { type ConsumerMessages, DeliverPolicy, type JsMsg, jetstream } from "@nats-io/jetstream";
@@ -183,8 +184,12 @@ export function createEventConsumer(
       return consumer.consume({ max_messages: concurrency, expires: PULL_EXPIRES_MS });
     },
     apply(msg, envelope, run, base) {
-      const item = { msg, envelope, run, base };
-      return batchMax > 1 ? batcher.submit(item) : applyOne(item);
+      if (batchMax === 1) return applyOne({ msg, envelope, run, base });
+      // A batch runs outside each event's own async context: its handler is run back inside it
+      // (correlation id, trace span), as if it had its own transaction.
+      const scope = new AsyncResource("berth.event");
+      const inScope = (ctx: InboxEventContext) => scope.runInAsyncScope(run, undefined, ctx);
+      return batcher.submit({ msg, envelope, run: inScope, base });
     },
     async refuse(msg, reason, facts, log) {
       await deadLetter(options, msg, reason, facts, log);

@@ -96,6 +96,11 @@ export function createRuntimeLease(options: RuntimeLeaseOptions): RuntimeLease {
   /** When each instance was last noted as gained (a count of notes), see scan(). */
   const notedAt = new Map<string, number>();
   let notes = 0;
+  /**
+   * Workloads another runtime took from this one since its last timely renewal (a claim needs
+   * this lease expired): a late renewal must not pretend nothing happened.
+   */
+  const takenAway = new Set<string>();
   let known = new Map<string, RuntimeRow>();
   let address = "";
   const timers: NodeJS.Timeout[] = [];
@@ -127,16 +132,20 @@ export function createRuntimeLease(options: RuntimeLeaseOptions): RuntimeLease {
     const at = performance.now();
     if (await renewRuntime(sql, id, ttlMs)) {
       validUntil = at + ttlMs;
+      takenAway.clear();
       return;
     }
     // Late: the lease ran out before this renewal (a paused process, a starved machine). When
     // nobody took anything over meanwhile, it simply continues (every workload at a new epoch).
-    const revived = await reviveRuntime(sql, {
-      id,
-      name: options.name,
-      ttlMs,
-      known: owned.keys(),
-    });
+    const revived =
+      takenAway.size > 0
+        ? undefined
+        : await reviveRuntime(sql, {
+            id,
+            name: options.name,
+            ttlMs,
+            known: owned.keys(),
+          });
     if (revived) {
       validUntil = at + ttlMs;
       for (const [instanceId, epoch] of revived) owned.set(instanceId, epoch);
@@ -155,6 +164,7 @@ export function createRuntimeLease(options: RuntimeLeaseOptions): RuntimeLease {
     const previous = [...owned].map(([instanceId, epoch]) => ({ instanceId, epoch }));
     owned.clear();
     await register();
+    takenAway.clear();
     // What no survivor took in the meantime is taken back by compare-and-set on the epoch this
     // process knew (nothing acted while the lease had run out), in one statement. The rest
     // belongs to others now: released.
@@ -187,6 +197,9 @@ export function createRuntimeLease(options: RuntimeLeaseOptions): RuntimeLease {
         options.onOwned([...taken.keys()]);
       }
     }
+    // While the lease does not hold, what it owns is settled by the renewal (it continues or
+    // registers again), not here.
+    if (!valid()) return;
     // An instance noted as gained while the read below was on its way is not in its answer:
     // it must not be released for that (the notification is newer than the read).
     const before = notes;
@@ -270,6 +283,7 @@ export function createRuntimeLease(options: RuntimeLeaseOptions): RuntimeLease {
         options.onOwned([change.id]);
       } else if (mine !== undefined && change.epoch > mine) {
         // Someone else owns it at a newer epoch (a notification older than what we hold is stale).
+        takenAway.add(change.id);
         release([change.id]);
       }
     },
@@ -283,7 +297,10 @@ export function createRuntimeLease(options: RuntimeLeaseOptions): RuntimeLease {
         return "owned";
       }
       if (now.owner !== null && now.alive) {
-        if (owned.has(instanceId)) release([instanceId]);
+        if (owned.has(instanceId)) {
+          takenAway.add(instanceId);
+          release([instanceId]);
+        }
         return "lost";
       }
       // Nobody alive owns it (an earlier incarnation of this runtime, or none): take it the way
