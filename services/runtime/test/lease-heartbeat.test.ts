@@ -108,6 +108,74 @@ describe("runtime lease heartbeat and ownership recovery", () => {
     await lease.stop();
   });
 
+  it("applies desired changes in one statement: newer revisions, stale ones ignored, a delete final", async () => {
+    const instanceId = randomUUID();
+    const apply = (change: Partial<Parameters<typeof applyDesiredChange>[1]>) =>
+      orm.em.fork().transactional((em) =>
+        applyDesiredChange(em, {
+          instanceId,
+          order: 1,
+          generation: 1,
+          desired: "running",
+          ...change,
+        }),
+      );
+    const read = async () =>
+      (
+        await sql.execute<
+          {
+            revision: string;
+            generation: string;
+            desired: string;
+            state: string;
+            name: string;
+            spec: unknown;
+            driver: string;
+          }[]
+        >(
+          `select revision, generation, desired, state, name, spec, driver from runtime.workloads where instance_id = ?`,
+          [instanceId],
+        )
+      )[0];
+    const spec = { type: "url", endpoint: "https://a.example/mcp" };
+    expect(await apply({ name: "first", spec })).toBe(true);
+    expect(await read()).toMatchObject({
+      revision: "1",
+      desired: "running",
+      name: "first",
+      spec,
+      driver: "url",
+    });
+    await sql.execute(`update runtime.workloads set state = 'RUNNING' where instance_id = ?`, [
+      instanceId,
+    ]);
+    // A stop at a newer revision; the same generation keeps the observed state.
+    expect(await apply({ order: 2, desired: "stopped" })).toBe(true);
+    expect(await read()).toMatchObject({
+      revision: "2",
+      desired: "stopped",
+      state: "RUNNING",
+      name: "first",
+      spec,
+    });
+    // Stale: at or below the row's revision, nothing changes.
+    expect(await apply({ order: 2, desired: "running", name: "stale" })).toBe(false);
+    expect(await read()).toMatchObject({ desired: "stopped", name: "first" });
+    // A new generation: nothing has been observed of it yet.
+    const next = { type: "url", endpoint: "https://b.example/mcp" };
+    expect(await apply({ order: 3, generation: 2, spec: next })).toBe(true);
+    expect(await read()).toMatchObject({
+      revision: "3",
+      generation: "2",
+      state: "PENDING",
+      spec: next,
+    });
+    // A delete is final: a replayed create at a later revision does not revive it.
+    expect(await apply({ order: 4, desired: "deleted", spec: undefined })).toBe(true);
+    expect(await apply({ order: 5, desired: "running", spec })).toBe(false);
+    expect(await read()).toMatchObject({ desired: "deleted", spec: next });
+  });
+
   it("keeps the lease while every pooled ORM connection is busy for several ttls", async () => {
     const lease = await startLease("rt-starved");
     const id = lease.id();
