@@ -1,9 +1,4 @@
-import {
-  createEnvelope,
-  createPreparedReads,
-  type PageCursor,
-  recordEvent,
-} from "@berth/platform";
+import { createEnvelope, createPreparedReads, type PageCursor, recordEvent } from "@berth/platform";
 import {
   McpServerInstanceIdleChangedSchema,
   McpServerInstanceStatusChangedSchema,
