@@ -175,6 +175,9 @@ export function createEventConsumer(
         // Unlimited on the server: this consumer decides when an event is given up (to the DLQ).
         maxDeliver: -1,
         ackWaitMs,
+        // A batching consumer holds many events at once: no more are handed out than two
+        // batches' worth, so none waits in a buffer past its ack deadline while batches run.
+        ...(batchMax > 1 ? { maxAckPending: 2 * concurrency } : {}),
       });
       const consumer = await jetstream(options.nc).consumers.get(stream, durable);
       // No more than are handled at once: an event delivered to this process but not yet in a
