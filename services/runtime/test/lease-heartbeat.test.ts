@@ -139,6 +139,13 @@ describe("runtime lease heartbeat and ownership recovery", () => {
       )[0];
     const spec = { type: "url", endpoint: "https://a.example/mcp" };
     expect(await apply({ name: "first", spec })).toBe(true);
+    // Whole milliseconds, as the page cursor (created_at, instance_id) carries them: finer times
+    // would repeat rows across a page boundary.
+    const [stamp] = await sql.execute<{ sub: string }[]>(
+      `select (extract(microseconds from created_at)::bigint % 1000) as sub from runtime.workloads where instance_id = ?`,
+      [instanceId],
+    );
+    expect(Number(stamp?.sub)).toBe(0);
     expect(await read()).toMatchObject({
       revision: "1",
       desired: "running",

@@ -90,6 +90,7 @@ export async function applyDesiredChange(
   // applier takes it: should its lease really have run out, the row is an orphan like any other
   // and the next scan of a live runtime claims it.
   const fallback = self?.();
+  const now = new Date();
   const rows = await em.execute<{ instance_id: string }[]>(
     `with placed as (${PLACEMENT}),
      target as (
@@ -99,7 +100,7 @@ export async function applyDesiredChange(
      insert into ${WORKLOADS} as w (instance_id, name, revision, generation, desired, spec, driver,
        owner, owner_epoch, engine, created_at, updated_at)
      select ?, ?, ?, ?, ?, ?::jsonb, coalesce(?::text, ''),
-       t.owner, case when t.owner is null then 0 else 1 end, t.engine, now(), now()
+       t.owner, case when t.owner is null then 0 else 1 end, t.engine, ?, ?
      from target t
      on conflict (instance_id) do update set
        -- Nothing has been observed of a new generation yet.
@@ -114,7 +115,7 @@ export async function applyDesiredChange(
        spec = coalesce(excluded.spec, w.spec),
        name = case when excluded.name <> '' then excluded.name else w.name end,
        driver = coalesce(?::text, w.driver),
-       updated_at = now()
+       updated_at = excluded.updated_at
      where w.desired <> 'deleted' and (excluded.desired = 'deleted' or excluded.revision > w.revision)
      returning w.instance_id`,
     [
@@ -127,6 +128,10 @@ export async function applyDesiredChange(
       change.desired,
       spec === undefined ? null : JSON.stringify(spec),
       driver,
+      // The page cursor (created_at, instance_id) carries milliseconds: a time with microseconds
+      // (now()) would make a page boundary repeat rows. The process clock, as the ORM wrote it.
+      now,
+      now,
       driver,
     ],
   );
