@@ -34,7 +34,9 @@ export interface EventPathResult {
 
 // The runtime's own debug line, written by its instance-event handler once the change is applied.
 const HANDLER_LINE = "desired state applied";
-const DRAIN_TIMEOUT_MS = 120_000;
+// A burst of 2,000 at a slow runtime takes minutes; the leg reports the rate it found rather than
+// nothing.
+const DRAIN_TIMEOUT_MS = 300_000;
 
 /**
  * McpServerInstanceCreated from the instances service to the runtime's handler. First a burst

@@ -30,6 +30,7 @@ export interface ScaleResult {
 const SETTLE_MS = 3_000;
 const CPU_WINDOW_MS = 2_000;
 const CREATE_CONCURRENCY = 16;
+const CONVERGE_TIMEOUT_MS = 300_000;
 
 /**
  * One runtime (its own process, database and NATS) managing `instances` url instances spread over
@@ -81,12 +82,30 @@ export async function scaleLeg(ctx: BenchContext, engines: BenchEngines): Promis
       }),
     );
     const createMs = performance.now() - began;
-    await waitUntil(
-      `${count} workloads RUNNING`,
-      async () => ((await runningWorkloads(api)) >= count ? true : undefined),
-      300_000,
-      500,
-    );
+    // How many were RUNNING by when: said as it goes, and in the error should it time out.
+    const progress: string[] = [];
+    let lastSaid = 0;
+    try {
+      await waitUntil(
+        `${count} workloads RUNNING`,
+        async () => {
+          const running = await runningWorkloads(api);
+          const at = performance.now() - began;
+          if (at - lastSaid >= 10_000 || running >= count) {
+            lastSaid = at;
+            progress.push(`${running} at ${(at / 1000).toFixed(0)} s`);
+            ctx.say(`    ${running}/${count} RUNNING at ${(at / 1000).toFixed(1)} s`);
+          }
+          return running >= count ? true : undefined;
+        },
+        CONVERGE_TIMEOUT_MS,
+        500,
+      );
+    } catch (error) {
+      throw new Error(
+        `${(error as Error).message}; RUNNING by time since the first create: ${progress.join(", ")}`,
+      );
+    }
     const convergeMs = performance.now() - began;
     await sleep(SETTLE_MS);
     const after = await memory();

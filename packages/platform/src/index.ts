@@ -29,9 +29,12 @@ export {
   createChangeFeed,
   createDatabase,
   createPreparedReads,
+  createSqlPool,
   insertRows,
   type PreparedReads,
   type RowInsert,
+  type SqlExecutor,
+  type SqlPool,
 } from "./db/index.js";
 export {
   dependencyUnavailable,

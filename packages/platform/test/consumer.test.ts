@@ -46,6 +46,8 @@ describe("event consumer", () => {
   let consumer: EventConsumer;
   const { logger, lines } = memoryLogger();
   const calls: Array<{ name: string; redelivered: boolean; correlationId?: string }> = [];
+  /** The transaction (its forked EntityManager) each handler call ran in, by event name. */
+  const transactions = new Map<string, object>();
   const failOnce = new Set<string>();
   const refuse = new Set<string>(["refused"]);
   const slow = new Set<string>();
@@ -99,6 +101,7 @@ describe("event consumer", () => {
         events.on(McpServerCreatedSchema, async ({ server }, { em, redelivered }) => {
           const name = server?.name ?? "";
           calls.push({ name, redelivered, correlationId: currentCorrelationId() });
+          transactions.set(name, em);
           await em.execute(`insert into "effects" (server_id) values (?)`, [server?.id]);
           if (slow.has(name)) await new Promise((resolve) => setTimeout(resolve, 1_500));
           if (gates.has(name)) {
@@ -283,6 +286,60 @@ describe("event consumer", () => {
     expect(calls.filter((c) => c.name.startsWith("same-")).some((c) => c.redelivered)).toBe(false);
   });
 
+  it("applies a batch in one transaction, each event once and in its aggregate's order; a bad one fails only itself", async () => {
+    expect(await settled()).toBe(true);
+    await consumer.stop();
+    refuse.add("batch-refused");
+    // Published while nobody consumes: the consumer then finds them all waiting.
+    const aggregates = Array.from({ length: 12 }, () => randomUUID());
+    const badIds: string[] = [];
+    for (const [a, id] of aggregates.entries()) {
+      for (const n of [1, 2]) {
+        const envelope = serverCreated(`batch-${a}-${n}`, "", id);
+        await publish(envelope, envelope.eventId, `corr-batch-${a}-${n}`);
+      }
+      if (a === 4) {
+        const bad = serverCreated("batch-refused");
+        await publish(bad, bad.eventId);
+        const failing = serverCreated("failing-batch");
+        await publish(failing, failing.eventId);
+        badIds.push(bad.eventId, failing.eventId);
+      }
+    }
+    await start({ batch: 16 });
+    const names = aggregates.flatMap((_, a) => [`batch-${a}-1`, `batch-${a}-2`]);
+    const letters = async () =>
+      (await deadLetters()).filter((d) => badIds.includes(d.eventId ?? "")).map((d) => d.reason);
+    expect(
+      await waitFor(async () => {
+        const reasons = await letters();
+        return (
+          reasons.some((r) => r.includes("refused by this handler")) &&
+          reasons.some((r) => r.includes("cannot apply this event")) &&
+          names.every((name) => callsOf(name).length > 0)
+        );
+      }, 30_000),
+      "every good event applied and both bad ones dead-lettered",
+    ).toBe(true);
+    expect(await settled()).toBe(true);
+    // Exactly once: the second event of each aggregate left one more row, no more.
+    for (const id of aggregates) expect(await effectsOf(id)).toBe(2);
+    // In each aggregate's order, among the calls that committed (the last call of each name).
+    const order = calls.map((c) => c.name);
+    for (const a of aggregates.keys()) {
+      expect(order.lastIndexOf(`batch-${a}-1`)).toBeLessThan(order.lastIndexOf(`batch-${a}-2`));
+    }
+    // Each handler ran in its own event's context, batch or not.
+    for (const name of names) {
+      expect(callsOf(name).at(-1)?.correlationId, name).toBe(`corr-${name}`);
+    }
+    // Batched: the 24 good events ran in fewer transactions than events.
+    const distinct = new Set(names.map((name) => transactions.get(name)));
+    expect(distinct.size).toBeLessThan(names.length);
+    await consumer.stop();
+    await start();
+  });
+
   it("redelivers within seconds an event whose consumer process was killed -9 while holding it", async () => {
     expect(await settled()).toBe(true);
     await consumer.stop();
@@ -328,10 +385,12 @@ describe("event consumer", () => {
     await (await jetstreamManager(nc)).consumers.delete(STREAM, DURABLE);
     await start();
     expect(await settled()).toBe(true);
-    // Only events never applied (the failing one; poison never reaches the handler) come back.
+    // Only events never applied come back: the failing ones, and the batch test's event its
+    // handler called poison (invalid events never reach a handler).
+    const neverApplied = new Set(["failing", "failing-batch", "batch-refused"]);
     const replayed = calls.slice(before).map((call) => call.name);
     expect(replayed.length).toBeGreaterThan(0);
-    expect(replayed.every((name) => name === "failing")).toBe(true);
+    expect(replayed.filter((name) => !neverApplied.has(name))).toEqual([]);
     const after = serverCreated("after-replay");
     await publish(after, after.eventId);
     expect(await waitFor(() => callsOf("after-replay").length === 1)).toBe(true);

@@ -3,6 +3,7 @@ import {
   bind,
   createChangeFeed,
   createServiceClient,
+  createSqlPool,
   type Logger,
   openServiceBackbone,
   serveGrpc,
@@ -114,8 +115,15 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
     // Ownership: a lease per runtime, an owner per workload (src/leases). The supervisors are
     // created below; the lease tells them what this runtime gains and loses.
     let supervisors: ReturnType<typeof createSupervisors> | undefined;
+    // The lease's own connections: its heartbeat never queues behind the ORM's pool.
+    const leaseSql = createSqlPool({
+      url: config.DATABASE_URL,
+      max: 2,
+      statementTimeoutMs: config.RUNTIME_LEASE_TTL_MS,
+    });
+    closer.add("lease connections", () => leaseSql.close());
     const lease = createRuntimeLease({
-      orm,
+      sql: leaseSql,
       name: runtimeName(config),
       engine: runtimeEngine(config),
       ttlMs: config.RUNTIME_LEASE_TTL_MS,
@@ -136,6 +144,7 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
     const runtimeMetrics = registerRuntimeMetrics(backbone.metrics, orm);
     supervisors = createSupervisors({
       owns: (instanceId) => lease.owns(instanceId),
+      recheck: (instanceId) => lease.recheck(instanceId),
       store,
       drivers,
       bridge,
@@ -191,9 +200,11 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
     reconciler.start(config.RECONCILE_INTERVAL_MS);
     closer.add("reconciler", () => reconciler.stop());
 
+    const self = () => (lease.id() ? { id: lease.id(), engine: lease.engine } : undefined);
     const consumer = createInstanceEventConsumer({
       nc,
       orm,
+      self,
       logger: log,
       onChange: (instanceId) => supervisors.kick(instanceId),
     });
@@ -204,7 +215,7 @@ export async function startRuntime(config: RuntimeConfig, logger?: Logger): Prom
     const sync = new AbortController();
     const synced = syncDesiredState({
       source: createDesiredStateSource(config.INSTANCES_ADDR, backbone.identity),
-      apply: (change) => orm.em.fork().transactional((em) => applyDesiredChange(em, change)),
+      apply: (change) => orm.em.fork().transactional((em) => applyDesiredChange(em, change, self)),
       kick: (instanceId) => supervisors.kick(instanceId),
       logger: log,
       signal: sync.signal,

@@ -12,3 +12,9 @@ export { inboxMigration, outboxMigration } from "./platform-migrations.js";
 export { createPreparedReads, type PreparedReads } from "./prepared-reads.js";
 export { quoteIdent } from "./quote-ident.js";
 export { type LockSchemaOptions, lockSchema, type SchemaLock } from "./schema-lock.js";
+export {
+  createSqlPool,
+  type SqlExecutor,
+  type SqlPool,
+  type SqlPoolOptions,
+} from "./sql-pool.js";

@@ -12,10 +12,18 @@ import type { Logger } from "../logging/logger.js";
  * it never copies the params of a query into a line: a bound value can be a secret.
  */
 export class PinoOrmLogger implements MikroLogger {
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    /** Whether debug lines (SQL) are written at all; warnings and errors always are. */
+    private readonly debug = true,
+  ) {}
+
+  private debugging(): boolean {
+    return this.debug && this.logger.isLevelEnabled("debug");
+  }
 
   log(namespace: LoggerNamespace | string, message: string, context?: LogContext): void {
-    if (!this.logger.isLevelEnabled("debug")) return;
+    if (!this.debugging()) return;
     this.logger.debug({ orm: namespace, ...safeFields(context) }, message);
   }
 
@@ -28,7 +36,7 @@ export class PinoOrmLogger implements MikroLogger {
   }
 
   logQuery(context: LogContext): void {
-    if (!this.logger.isLevelEnabled("debug") || !context.query) return;
+    if (!this.debugging() || !context.query) return;
     this.logger.debug({ orm: "query", ...safeFields(context) }, context.query);
   }
 
@@ -38,13 +46,17 @@ export class PinoOrmLogger implements MikroLogger {
 
   isEnabled(namespace: LoggerNamespace): boolean {
     if (namespace === "query-params") return false;
-    return this.logger.isLevelEnabled("debug");
+    return this.debugging();
   }
 }
 
 /** Creates the loggerFactory option of a MikroORM config. */
 export function ormLoggerFactory(logger: Logger): (options: LoggerOptions) => MikroLogger {
-  return () => new PinoOrmLogger(logger.child({ component: "orm" }));
+  // Whether SQL is logged is decided when the service starts (LOG_LEVEL debug): turning the
+  // service's logger to debug later (the bench does, to time one debug line of its own; pino
+  // children follow) does not log every SQL statement, which costs more than the work it describes.
+  const sql = logger.isLevelEnabled("debug");
+  return () => new PinoOrmLogger(logger.child({ component: "orm" }), sql);
 }
 
 function safeFields(context?: LogContext): Record<string, unknown> {

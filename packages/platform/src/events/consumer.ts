@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import type { EventEnvelope } from "@berth/proto/gen/berth/events/v1/events_pb";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { type ConsumerMessages, DeliverPolicy, type JsMsg, jetstream } from "@nats-io/jetstream";
@@ -13,7 +14,7 @@ import {
   type EventRoutes,
   type InboxEventContext,
 } from "./event-routes.js";
-import { claimInbox } from "./inbox.js";
+import { claimInbox, claimInboxes } from "./inbox.js";
 import { isPoisonEvent } from "./poison.js";
 import { processInSpan } from "./process-span.js";
 import { createRetryTracker, DEFAULT_RETRY_POLICY, settleFailure } from "./retry-policy.js";
@@ -54,6 +55,15 @@ export interface EventConsumerOptions extends EventConsumerBase {
    * no event of an aggregate overtakes an earlier one.
    */
   concurrency?: number;
+  /**
+   * Events applied in one transaction at most (default 1: each in its own). Above 1 the events in
+   * hand are applied together: their inbox rows in one statement, the handlers one after another
+   * in delivery order (never two of one aggregate: an aggregate's next event waits for the
+   * previous one's commit), one commit, then every ack. Should any of them fail, the whole
+   * transaction is rolled back and each is applied again on its own, so a bad event fails only
+   * itself (and poison still goes to the dead letters). Concurrency defaults to this size.
+   */
+  batch?: number;
 }
 
 /** A running consumer. */
@@ -84,12 +94,75 @@ export function createEventConsumer(
   const handlers = collectRoutes(register);
   const durable = durableName(options.service, options.name);
   const ackWaitMs = options.ackWaitMs ?? 5_000;
-  const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
+  const batchMax = Math.max(1, options.batch ?? 1);
+  const concurrency = Math.max(1, options.concurrency ?? Math.max(batchMax, DEFAULT_CONCURRENCY));
   const retries = createRetryTracker({
     maxDeliver: options.maxDeliver ?? DEFAULT_RETRY_POLICY.maxDeliver,
     retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_POLICY.retryDelayMs,
     outageRetryMs: options.outageRetryMs ?? DEFAULT_RETRY_POLICY.outageRetryMs,
   });
+  type Item = Applying<InboxEventContext>;
+  const settle = (items: readonly Item[], after: Array<() => void>) => {
+    // Only now: the inbox rows and the handlers' effects are committed.
+    for (const { msg } of items) {
+      msg.ack();
+      retries.settled(msg.info.streamSequence);
+    }
+    for (const fn of after) {
+      try {
+        fn();
+      } catch (error) {
+        options.logger.warn({ err: error, consumer: durable }, "after-commit step failed");
+      }
+    }
+  };
+  /** One event in a transaction of its own. */
+  async function applyOne(item: Item): Promise<void> {
+    const { envelope, run, base } = item;
+    const after: Array<() => void> = [];
+    await orm.em.fork().transactional(async (em) => {
+      if (!(await claimInbox(em, envelope.eventId, durable, envelope.eventType))) {
+        base.log.debug({ event_id: envelope.eventId }, "event already applied; skipping");
+        return;
+      }
+      await run({ ...base.ctx, em, afterCommit: (fn) => after.push(fn) });
+    });
+    settle([item], after);
+  }
+  /** Several events in one transaction; on any failure each on its own instead. */
+  async function applyMany(items: readonly Item[]): Promise<Map<Item, unknown>> {
+    const after: Array<() => void> = [];
+    try {
+      await orm.em.fork().transactional(async (em) => {
+        const claimed = await claimInboxes(
+          em,
+          items.map(({ envelope }) => envelope),
+          durable,
+        );
+        for (const { envelope, run, base } of items) {
+          if (!claimed.has(envelope.eventId)) {
+            base.log.debug({ event_id: envelope.eventId }, "event already applied; skipping");
+            continue;
+          }
+          await run({ ...base.ctx, em, afterCommit: (fn) => after.push(fn) });
+        }
+      });
+    } catch {
+      const outcomes = new Map<Item, unknown>();
+      for (const item of items) {
+        try {
+          await applyOne(item);
+        } catch (error) {
+          outcomes.set(item, error);
+        }
+      }
+      return outcomes;
+    }
+    settle(items, after);
+    return new Map();
+  }
+  const batcher = createBatcher(batchMax, applyMany);
+
   return createRunner(options, handlers, {
     ackWaitMs,
     concurrency,
@@ -102,6 +175,9 @@ export function createEventConsumer(
         // Unlimited on the server: this consumer decides when an event is given up (to the DLQ).
         maxDeliver: -1,
         ackWaitMs,
+        // A batching consumer holds many events at once: no more are handed out than two
+        // batches' worth, so none waits in a buffer past its ack deadline while batches run.
+        ...(batchMax > 1 ? { maxAckPending: 2 * concurrency } : {}),
       });
       const consumer = await jetstream(options.nc).consumers.get(stream, durable);
       // No more than are handled at once: an event delivered to this process but not yet in a
@@ -110,24 +186,13 @@ export function createEventConsumer(
       // process holds whatever it buffered.
       return consumer.consume({ max_messages: concurrency, expires: PULL_EXPIRES_MS });
     },
-    async apply(msg, envelope, run, base) {
-      const after: Array<() => void> = [];
-      await orm.em.fork().transactional(async (em) => {
-        if (!(await claimInbox(em, envelope.eventId, durable, envelope.eventType))) {
-          base.log.debug({ event_id: envelope.eventId }, "event already applied; skipping");
-          return;
-        }
-        await run({ ...base.ctx, em, afterCommit: (fn) => after.push(fn) });
-      });
-      msg.ack(); // only now: the inbox row and the handler's effects are committed
-      retries.settled(msg.info.streamSequence);
-      for (const fn of after) {
-        try {
-          fn();
-        } catch (error) {
-          base.log.warn({ err: error, event_id: envelope.eventId }, "after-commit step failed");
-        }
-      }
+    apply(msg, envelope, run, base) {
+      if (batchMax === 1) return applyOne({ msg, envelope, run, base });
+      // A batch runs outside each event's own async context: its handler is run back inside it
+      // (correlation id, trace span), as if it had its own transaction.
+      const scope = new AsyncResource("berth.event");
+      const inScope = (ctx: InboxEventContext) => scope.runInAsyncScope(run, undefined, ctx);
+      return batcher.submit({ msg, envelope, run: inScope, base });
     },
     async refuse(msg, reason, facts, log) {
       await deadLetter(options, msg, reason, facts, log);
@@ -180,6 +245,54 @@ export function createEventListener(
       log.warn({ subject: msg.subject, event_id: envelope.eventId, err: error }, "listener failed");
     },
   });
+}
+
+/** One event on its way into a transaction. */
+interface Applying<Ctx> {
+  msg: JsMsg;
+  envelope: EventEnvelope;
+  run: (ctx: Ctx) => Promise<void>;
+  base: { ctx: EventContext; log: Logger };
+}
+
+/**
+ * Gathers the events submitted while a transaction is running into the next one (up to max):
+ * under load the batches grow by themselves, and a lone event waits for nothing. `apply` answers
+ * the failure of each item that failed (an item without an entry succeeded).
+ */
+function createBatcher<T>(
+  max: number,
+  apply: (items: readonly T[]) => Promise<Map<T, unknown>>,
+): { submit(item: T): Promise<void> } {
+  const queue: Array<{ item: T; resolve: () => void; reject: (error: unknown) => void }> = [];
+  let running = false;
+  const next = () => {
+    if (running || queue.length === 0) return;
+    running = true;
+    // Events delivered together (one pull answers many) join the same batch.
+    setImmediate(async () => {
+      const taken = queue.splice(0, max);
+      try {
+        const failures = await apply(taken.map((t) => t.item));
+        for (const t of taken) {
+          if (failures.has(t.item)) t.reject(failures.get(t.item));
+          else t.resolve();
+        }
+      } catch (error) {
+        for (const t of taken) t.reject(error);
+      } finally {
+        running = false;
+        next();
+      }
+    });
+  };
+  return {
+    submit: (item) =>
+      new Promise<void>((resolve, reject) => {
+        queue.push({ item, resolve, reject });
+        next();
+      }),
+  };
 }
 
 interface Mode<Ctx> {

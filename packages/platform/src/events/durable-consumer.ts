@@ -14,6 +14,12 @@ export interface DurableConsumerSpec {
   filterSubjects: readonly string[];
   maxDeliver: number;
   ackWaitMs: number;
+  /**
+   * Events delivered and not yet acknowledged, over every process of the consumer (the server's
+   * default when absent). The client keeps pulling while its handlers lag, and an event that sits
+   * in its buffer gets no progress acknowledgement: past the ack deadline it is delivered again.
+   */
+  maxAckPending?: number;
 }
 
 const CONSUMER_NOT_FOUND = 10014;
@@ -37,6 +43,7 @@ export async function ensureDurableConsumer(
     ...filters(spec.filterSubjects),
     max_deliver: spec.maxDeliver,
     ack_wait: nanos(spec.ackWaitMs),
+    ...(spec.maxAckPending ? { max_ack_pending: spec.maxAckPending } : {}),
   };
   try {
     await jsm.consumers.info(spec.stream, spec.durable);

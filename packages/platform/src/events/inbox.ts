@@ -25,12 +25,34 @@ export async function claimInbox(
   consumer: string,
   eventType: string,
 ): Promise<boolean> {
-  const schema = em.config.get("schema");
-  const table = schema ? `${quoteIdent(schema)}.inbox` : "inbox";
   const result = await em.execute<{ affectedRows: number }>(
-    `insert into ${table} (event_id, consumer, event_type, received_at) values (?, ?, ?, now()) on conflict do nothing`,
+    `insert into ${inboxTable(em)} (event_id, consumer, event_type, received_at) values (?, ?, ?, now()) on conflict do nothing`,
     [eventId, consumer, eventType],
     "run",
   );
   return result.affectedRows === 1;
+}
+
+const inboxTable = (em: EntityManager) => {
+  const schema = em.config.get("schema");
+  return schema ? `${quoteIdent(schema)}.inbox` : "inbox";
+};
+
+/**
+ * claimInbox for several events in one statement: returns the ids of those claimed now (the
+ * others were applied before, and their effects must be skipped).
+ */
+export async function claimInboxes(
+  em: EntityManager,
+  events: readonly { eventId: string; eventType: string }[],
+  consumer: string,
+): Promise<Set<string>> {
+  if (events.length === 0) return new Set();
+  const rows = await em.execute<{ event_id: string }[]>(
+    `insert into ${inboxTable(em)} (event_id, consumer, event_type, received_at) values ${events
+      .map(() => "(?, ?, ?, now())")
+      .join(", ")} on conflict do nothing returning event_id`,
+    events.flatMap((e) => [e.eventId, consumer, e.eventType]),
+  );
+  return new Set(rows.map((r) => r.event_id));
 }

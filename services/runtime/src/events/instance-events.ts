@@ -16,12 +16,17 @@ import {
   DesiredState,
   type McpServerInstance,
 } from "@berth/proto/gen/berth/instances/v1/instances_pb";
-import { LockMode } from "@mikro-orm/core";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { type DesiredWorkload, WorkloadEntity } from "../db/workload-entity.js";
-import { placeWorkload } from "../leases/lease-sql.js";
+import type { DesiredWorkload } from "../db/workload-entity.js";
+import { PLACEMENT, WORKLOADS } from "../leases/lease-sql.js";
 import { parseSpec } from "../spec/parse-spec.js";
+
+/** Instance events applied in one transaction at most. */
+const INSTANCE_EVENTS_PER_TRANSACTION = 32;
+
+/** The applying runtime, where a new workload goes when no runtime looks alive. */
+export type Placement = () => { id: string; engine: string } | undefined;
 
 /** One event reduced to what the workload table needs. */
 export interface DesiredChange {
@@ -65,59 +70,72 @@ export function desiredChangeOf(
 }
 
 /**
- * Applies a desired change to the workload row in the caller's transaction. Changes at or below
- * the row's revision are stale and change nothing; a delete is final (a later replayed create
- * does not revive it). Returns whether the row changed.
+ * Applies a desired change to the workload row in the caller's transaction, in one statement (an
+ * upsert: no row lock taken first, no ORM entity; this runs once per instance event). Changes at
+ * or below the row's revision are stale and change nothing; a delete is final (a later replayed
+ * create does not revive it). A new workload goes to the least loaded live runtime, whichever
+ * applied it (PLACEMENT). Returns whether the row changed.
  */
 export async function applyDesiredChange(
   em: EntityManager,
   change: DesiredChange,
+  self?: Placement,
 ): Promise<boolean> {
-  const now = new Date();
-  const row = await em.findOne(
-    WorkloadEntity,
-    { instanceId: change.instanceId },
-    { lockMode: LockMode.PESSIMISTIC_WRITE },
-  );
   const spec = change.spec;
   const driver =
-    typeof spec === "object" && spec !== null && "type" in spec ? spec.type : undefined;
-  if (!row) {
-    // Placement: the new workload goes to the least loaded live runtime, whichever applied it.
-    const placed = await placeWorkload(em);
-    em.create(WorkloadEntity, {
-      owner: placed?.id ?? null,
-      ownerEpoch: placed ? 1 : 0,
-      engine: placed?.engine ?? "",
-      instanceId: change.instanceId,
-      name: change.name ?? "",
-      revision: change.order,
-      generation: change.generation,
-      desired: change.desired,
-      spec: change.spec ?? null,
-      driver: typeof driver === "string" ? driver : "",
-      createdAt: now,
-      updatedAt: now,
-    });
-    return true;
-  }
-  if (row.desired === "deleted") return false;
-  if (change.desired !== "deleted" && change.order <= row.revision) return false;
-  if (change.generation > row.generation) {
-    // Nothing has been observed of the new generation yet.
-    row.generation = change.generation;
-    row.state = "PENDING";
-    row.message = "";
-    row.restartCount = 0;
-    row.failedRevision = -1;
-  }
-  row.revision = Math.max(row.revision, change.order);
-  row.desired = change.desired;
-  if (change.spec !== undefined) row.spec = change.spec;
-  if (change.name) row.name = change.name;
-  if (typeof driver === "string") row.driver = driver;
-  row.updatedAt = now;
-  return true;
+    typeof spec === "object" && spec !== null && "type" in spec && typeof spec.type === "string"
+      ? spec.type
+      : null;
+  // When no runtime looks alive (the applier's own heartbeat overdue on a busy machine), the
+  // applier takes it: should its lease really have run out, the row is an orphan like any other
+  // and the next scan of a live runtime claims it.
+  const fallback = self?.();
+  const now = new Date();
+  const rows = await em.execute<{ instance_id: string }[]>(
+    `with placed as (${PLACEMENT}),
+     target as (
+       select coalesce(p.id, ?::uuid) as owner, coalesce(p.engine, ?::text, '') as engine
+       from (select 1) as one left join placed p on true
+     )
+     insert into ${WORKLOADS} as w (instance_id, name, revision, generation, desired, spec, driver,
+       owner, owner_epoch, engine, created_at, updated_at)
+     select ?, ?, ?, ?, ?, ?::jsonb, coalesce(?::text, ''),
+       t.owner, case when t.owner is null then 0 else 1 end, t.engine, ?, ?
+     from target t
+     on conflict (instance_id) do update set
+       -- Nothing has been observed of a new generation yet.
+       state = case when excluded.generation > w.generation then 'PENDING' else w.state end,
+       message = case when excluded.generation > w.generation then '' else w.message end,
+       restart_count = case when excluded.generation > w.generation then 0 else w.restart_count end,
+       failed_revision = case when excluded.generation > w.generation then -1
+         else w.failed_revision end,
+       generation = greatest(w.generation, excluded.generation),
+       revision = greatest(w.revision, excluded.revision),
+       desired = excluded.desired,
+       spec = coalesce(excluded.spec, w.spec),
+       name = case when excluded.name <> '' then excluded.name else w.name end,
+       driver = coalesce(?::text, w.driver),
+       updated_at = excluded.updated_at
+     where w.desired <> 'deleted' and (excluded.desired = 'deleted' or excluded.revision > w.revision)
+     returning w.instance_id`,
+    [
+      fallback?.id ?? null,
+      fallback?.engine ?? null,
+      change.instanceId,
+      change.name ?? "",
+      change.order,
+      change.generation,
+      change.desired,
+      spec === undefined ? null : JSON.stringify(spec),
+      driver,
+      // The page cursor (created_at, instance_id) carries milliseconds: a time with microseconds
+      // (now()) would make a page boundary repeat rows. The process clock, as the ORM wrote it.
+      now,
+      now,
+      driver,
+    ],
+  );
+  return rows.length > 0;
 }
 
 /**
@@ -131,9 +149,11 @@ export function createInstanceEventConsumer(deps: {
   orm: MikroORM;
   logger: Logger;
   onChange(instanceId: string): void;
+  /** This runtime, for placement when no runtime looks alive. */
+  self?: Placement;
 }): EventConsumer {
   const apply = async (change: DesiredChange, ctx: InboxEventContext) => {
-    const applied = await applyDesiredChange(ctx.em, change);
+    const applied = await applyDesiredChange(ctx.em, change, deps.self);
     ctx.afterCommit(() => deps.onChange(change.instanceId));
     if (applied) {
       deps.logger.debug(
@@ -143,7 +163,16 @@ export function createInstanceEventConsumer(deps: {
     }
   };
   return createEventConsumer(
-    { nc: deps.nc, orm: deps.orm, logger: deps.logger, service: "runtime", name: "instances" },
+    {
+      nc: deps.nc,
+      orm: deps.orm,
+      logger: deps.logger,
+      service: "runtime",
+      name: "instances",
+      // A burst (1,000 creates) is applied in transactions of many events each: one commit and
+      // one inbox statement per batch instead of per event.
+      batch: INSTANCE_EVENTS_PER_TRANSACTION,
+    },
     (events) =>
       events
         .on(McpServerInstanceCreatedSchema, ({ instance }, ctx) =>

@@ -1,3 +1,4 @@
+import type { SqlExecutor } from "@berth/platform";
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { LiveRuntime, Orphan } from "./assign-orphans.js";
 
@@ -5,7 +6,7 @@ import type { LiveRuntime, Orphan } from "./assign-orphans.js";
 // their own clocks, so clock skew between hosts cannot make two of them believe they own a row.
 
 const RUNTIMES = `"runtime"."runtimes"`;
-const WORKLOADS = `"runtime"."workloads"`;
+export const WORKLOADS = `"runtime"."workloads"`;
 const ttl = `? * interval '1 millisecond'`;
 
 /** A runtime row as peers see it. */
@@ -22,29 +23,27 @@ export interface RuntimeRow {
  * Registers a new incarnation. An older live row of the same name is a previous process of this
  * runtime (killed and started again): it is expired at once, so its workloads come back now
  * rather than after its lease runs out, and should it still be running somewhere it is fenced.
+ * One statement (data-modifying CTE), so both happen or neither.
  */
 export async function registerRuntime(
-  em: EntityManager,
+  sql: SqlExecutor,
   row: { id: string; name: string; engine: string; ttlMs: number },
 ): Promise<void> {
-  await em.transactional(async (tx) => {
-    await tx.execute(
-      `update ${RUNTIMES} set expires_at = now() where name = ? and expires_at > now()`,
-      [row.name],
-    );
-    await tx.execute(
-      `insert into ${RUNTIMES} (id, name, engine, expires_at) values (?, ?, ?, now() + ${ttl})`,
-      [row.id, row.name, row.engine, row.ttlMs],
-    );
-  });
+  await sql.execute(
+    `with expired as (
+       update ${RUNTIMES} set expires_at = now() where name = ? and expires_at > now()
+     )
+     insert into ${RUNTIMES} (id, name, engine, expires_at) values (?, ?, ?, now() + ${ttl})`,
+    [row.name, row.id, row.name, row.engine, row.ttlMs],
+  );
 }
 
 /**
  * Extends the lease; false when it had already run out (the incarnation is over for good: its
  * workloads may be someone else's by now, and it must register again to own anything).
  */
-export async function renewRuntime(em: EntityManager, id: string, ttlMs: number): Promise<boolean> {
-  const rows = await em.execute<{ id: string }[]>(
+export async function renewRuntime(sql: SqlExecutor, id: string, ttlMs: number): Promise<boolean> {
+  const rows = await sql.execute<{ id: string }[]>(
     `update ${RUNTIMES} set renewed_at = now(), expires_at = now() + ${ttl}
      where id = ? and expires_at > now() returning id`,
     [ttlMs, id],
@@ -53,22 +52,22 @@ export async function renewRuntime(em: EntityManager, id: string, ttlMs: number)
 }
 
 /** Ends the lease now (a graceful stop): survivors take the workloads on their next beat. */
-export async function expireRuntime(em: EntityManager, id: string): Promise<void> {
-  await em.execute(`update ${RUNTIMES} set expires_at = now() where id = ?`, [id]);
+export async function expireRuntime(sql: SqlExecutor, id: string): Promise<void> {
+  await sql.execute(`update ${RUNTIMES} set expires_at = now() where id = ?`, [id]);
 }
 
-export async function setRuntimeAddress(em: EntityManager, id: string, address: string) {
-  await em.execute(`update ${RUNTIMES} set address = ? where id = ?`, [address, id]);
+export async function setRuntimeAddress(sql: SqlExecutor, id: string, address: string) {
+  await sql.execute(`update ${RUNTIMES} set address = ? where id = ?`, [address, id]);
 }
 
 /** Runtimes alive now or recently (an owner shown by name after it died), with their loads. */
-export async function listRuntimes(em: EntityManager): Promise<(RuntimeRow & { load: number })[]> {
+export async function listRuntimes(sql: SqlExecutor): Promise<(RuntimeRow & { load: number })[]> {
   // Rows of runtimes long dead that own nothing are pruned on the way.
-  await em.execute(
+  await sql.execute(
     `delete from ${RUNTIMES} r where r.expires_at < now() - interval '1 hour'
      and not exists (select 1 from ${WORKLOADS} w where w.owner = r.id)`,
   );
-  const rows = await em.execute<
+  const rows = await sql.execute<
     { id: string; name: string; engine: string; address: string; alive: boolean; load: string }[]
   >(
     `select r.id, r.name, r.engine, r.address, r.expires_at > now() as alive,
@@ -79,8 +78,8 @@ export async function listRuntimes(em: EntityManager): Promise<(RuntimeRow & { l
 }
 
 /** Live workloads whose owner is no live runtime (dead, expired, or none yet). */
-export async function listOrphans(em: EntityManager, limit: number): Promise<Orphan[]> {
-  const rows = await em.execute<
+export async function listOrphans(sql: SqlExecutor, limit: number): Promise<Orphan[]> {
+  const rows = await sql.execute<
     { instance_id: string; owner_epoch: string; engine: string; owner_name: string | null }[]
   >(
     `select w.instance_id, w.owner_epoch, w.engine, r.name as owner_name
@@ -104,10 +103,10 @@ export async function listOrphans(em: EntityManager, limit: number): Promise<Orp
  * epoch, or undefined when someone else moved first.
  */
 export async function claimWorkload(
-  em: EntityManager,
+  sql: SqlExecutor,
   claim: { runtimeId: string; engine: string; instanceId: string; epoch: number },
 ): Promise<number | undefined> {
-  const rows = await em.execute<{ owner_epoch: string }[]>(
+  const rows = await sql.execute<{ owner_epoch: string }[]>(
     `update ${WORKLOADS} w set owner = ?, owner_epoch = w.owner_epoch + 1, engine = ?
      where w.instance_id = ? and w.owner_epoch = ?
        and not exists (select 1 from ${RUNTIMES} r where r.id = w.owner and r.expires_at > now())
@@ -118,12 +117,100 @@ export async function claimWorkload(
   return rows[0] ? Number(rows[0].owner_epoch) : undefined;
 }
 
-/** The live workloads a runtime owns, with their epochs. */
-export async function listOwned(
-  em: EntityManager,
-  runtimeId: string,
+/**
+ * Takes several orphans at once (one statement), each by compare-and-set on the epoch the caller
+ * read, as claimWorkload does one. Returns the new epochs of those taken; the others were taken
+ * by someone else first (or are no orphans any more).
+ */
+export async function claimWorkloads(
+  sql: SqlExecutor,
+  claim: {
+    runtimeId: string;
+    engine: string;
+    orphans: readonly { instanceId: string; epoch: number }[];
+  },
 ): Promise<Map<string, number>> {
-  const rows = await em.execute<{ instance_id: string; owner_epoch: string }[]>(
+  if (claim.orphans.length === 0) return new Map();
+  const rows = await sql.execute<{ instance_id: string; owner_epoch: string }[]>(
+    `update ${WORKLOADS} w set owner = ?, owner_epoch = w.owner_epoch + 1, engine = ?
+     from unnest(?::text[], ?::bigint[]) as c(instance_id, epoch)
+     where w.instance_id = c.instance_id and w.owner_epoch = c.epoch
+       and not exists (select 1 from ${RUNTIMES} r where r.id = w.owner and r.expires_at > now())
+       and exists (select 1 from ${RUNTIMES} m where m.id = ? and m.expires_at > now())
+     returning w.instance_id, w.owner_epoch`,
+    [
+      claim.runtimeId,
+      claim.engine,
+      claim.orphans.map((o) => o.instanceId),
+      claim.orphans.map((o) => o.epoch),
+      claim.runtimeId,
+    ],
+  );
+  return new Map(rows.map((r) => [r.instance_id, Number(r.owner_epoch)]));
+}
+
+/**
+ * A renewal that came after the lease ran out, in one transaction: it holds only while nobody took
+ * anything over meanwhile. Every workload the runtime owns gets a new epoch (which also makes any
+ * claim of it read before this moment fail: a claim is a compare-and-set on the epoch, and the row
+ * lock taken here orders it after this transaction), and the lease is extended, but only when
+ * each of `known` (what the runtime believes it owns) is still among them and no newer
+ * incarnation of its name is alive. Returns the new epochs, or undefined (rolled back): the
+ * runtime must register again and take back only what nobody else took.
+ */
+export async function reviveRuntime(
+  pool: { transactional<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> },
+  lease: { id: string; name: string; ttlMs: number; known: Iterable<string> },
+): Promise<Map<string, number> | undefined> {
+  const refused = new Error("lease taken over");
+  return pool
+    .transactional(async (tx) => {
+      const self = await tx.execute<{ id: string }[]>(
+        `select id from ${RUNTIMES} where id = ? for update`,
+        [lease.id],
+      );
+      const newer = await tx.execute<{ id: string }[]>(
+        `select id from ${RUNTIMES} where name = ? and id <> ? and expires_at > now()`,
+        [lease.name, lease.id],
+      );
+      if (self.length === 0 || newer.length > 0) throw refused;
+      const rows = await tx.execute<{ instance_id: string; owner_epoch: string }[]>(
+        `update ${WORKLOADS} set owner_epoch = owner_epoch + 1
+         where owner = ? and state <> 'REMOVED' returning instance_id, owner_epoch`,
+        [lease.id],
+      );
+      const epochs = new Map(rows.map((r) => [r.instance_id, Number(r.owner_epoch)]));
+      for (const instanceId of lease.known) if (!epochs.has(instanceId)) throw refused;
+      await tx.execute(
+        `update ${RUNTIMES} set renewed_at = now(), expires_at = now() + ${ttl} where id = ?`,
+        [lease.ttlMs, lease.id],
+      );
+      return epochs;
+    })
+    .catch((error) => {
+      if (error === refused) return undefined;
+      throw error;
+    });
+}
+
+/** A workload's owner and epoch now; undefined when it has no live row. */
+export async function ownerOf(
+  sql: SqlExecutor,
+  instanceId: string,
+): Promise<{ owner: string | null; epoch: number; alive: boolean } | undefined> {
+  const rows = await sql.execute<{ owner: string | null; owner_epoch: string; alive: boolean }[]>(
+    `select w.owner, w.owner_epoch, coalesce(r.expires_at > now(), false) as alive
+     from ${WORKLOADS} w left join ${RUNTIMES} r on r.id = w.owner
+     where w.instance_id = ? and w.state <> 'REMOVED'`,
+    [instanceId],
+  );
+  const row = rows[0];
+  return row ? { owner: row.owner, epoch: Number(row.owner_epoch), alive: row.alive } : undefined;
+}
+
+/** The live workloads a runtime owns, with their epochs. */
+export async function listOwned(sql: SqlExecutor, runtimeId: string): Promise<Map<string, number>> {
+  const rows = await sql.execute<{ instance_id: string; owner_epoch: string }[]>(
     `select instance_id, owner_epoch from ${WORKLOADS} where owner = ? and state <> 'REMOVED'`,
     [runtimeId],
   );
@@ -131,21 +218,13 @@ export async function listOwned(
 }
 
 /**
- * Where a new workload goes: the live runtime owning the fewest workloads (then the oldest), read
- * in the caller's transaction. Undefined when none is alive: the row stays an orphan and the
- * first runtime to beat claims it.
+ * Where a new workload goes: the live runtime owning the fewest workloads (then the oldest), as
+ * a query to embed (applyDesiredChange). No row when none is alive.
  */
-export async function placeWorkload(
-  em: EntityManager,
-): Promise<{ id: string; engine: string } | undefined> {
-  const rows = await em.execute<{ id: string; engine: string }[]>(
-    `select r.id, r.engine from ${RUNTIMES} r where r.expires_at > now()
-     order by (select count(*) from ${WORKLOADS} w where w.owner = r.id and w.state <> 'REMOVED'),
-       r.started_at, r.id
-     limit 1`,
-  );
-  return rows[0];
-}
+export const PLACEMENT = `select r.id, r.engine from ${RUNTIMES} r where r.expires_at > now()
+  order by (select count(*) from ${WORKLOADS} w where w.owner = r.id and w.state <> 'REMOVED'),
+    r.started_at, r.id
+  limit 1`;
 
 /** Whether a runtime's lease holds now (in the caller's transaction: a fenced write checks it). */
 export async function leaseHolds(em: EntityManager, runtimeId: string): Promise<boolean> {

@@ -1,16 +1,17 @@
 import { randomUUID } from "node:crypto";
-import type { Logger } from "@berth/platform";
-import type { MikroORM } from "@mikro-orm/postgresql";
+import type { Logger, SqlPool } from "@berth/platform";
 import { assignOrphans } from "./assign-orphans.js";
 import {
-  claimWorkload,
+  claimWorkloads,
   expireRuntime,
   listOrphans,
   listOwned,
   listRuntimes,
+  ownerOf,
   type RuntimeRow,
   registerRuntime,
   renewRuntime,
+  reviveRuntime,
   setRuntimeAddress,
 } from "./lease-sql.js";
 
@@ -26,7 +27,11 @@ export interface OwnerChange {
 
 /** Options of createRuntimeLease. */
 export interface RuntimeLeaseOptions {
-  orm: MikroORM;
+  /**
+   * Connections of the lease's own (createSqlPool, two suffice), never the ORM's pool: the
+   * heartbeat must not wait behind the event handlers and status reports it guards.
+   */
+  sql: SqlPool;
   /** This runtime's name: unique among the runtimes of one database, stable across restarts. */
   name: string;
   /** The engine (Docker host) its workloads are placed on. */
@@ -59,6 +64,13 @@ export interface RuntimeLease {
   beat(): Promise<void>;
   /** A notified change of owner or desired state. */
   noteChange(change: OwnerChange): void;
+  /**
+   * What to do about an instance this runtime was refused to act on (owns() false): reads its
+   * owner again. "owned": it is this runtime's now (under its current incarnation, or taken back
+   * from an earlier one), act; "wait": the lease does not hold at the moment, try again later;
+   * "lost": someone else owns it (or it is gone), stop acting on it for good.
+   */
+  recheck(instanceId: string): Promise<"owned" | "wait" | "lost">;
   /** The runtimes last seen, by id (owner names and addresses). */
   runtimes(): ReadonlyMap<string, RuntimeRow>;
   /** Where this runtime's RuntimeService answers, for peers that forward to the owner. */
@@ -76,26 +88,34 @@ export interface RuntimeLease {
  * expired it releases everything and registers again as a new incarnation.
  */
 export function createRuntimeLease(options: RuntimeLeaseOptions): RuntimeLease {
-  const { orm, ttlMs, logger } = options;
+  const { sql, ttlMs, logger } = options;
   const log = logger.child({ component: "lease", runtime: options.name });
-  const em = () => orm.em.fork();
   let id = "";
   let validUntil = 0;
   const owned = new Map<string, number>();
+  /** When each instance was last noted as gained (a count of notes), see scan(). */
+  const notedAt = new Map<string, number>();
+  let notes = 0;
+  /**
+   * Workloads another runtime took from this one since its last timely renewal (a claim needs
+   * this lease expired): a late renewal must not pretend nothing happened.
+   */
+  const takenAway = new Set<string>();
   let known = new Map<string, RuntimeRow>();
   let address = "";
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  let renewing: Promise<void> | undefined;
+  let scanning: Promise<void> | undefined;
   let stopped = false;
   let failing = false;
 
   async function register(): Promise<void> {
     const next = randomUUID();
     const at = performance.now();
-    await registerRuntime(em(), { id: next, name: options.name, engine: options.engine, ttlMs });
+    await registerRuntime(sql, { id: next, name: options.name, engine: options.engine, ttlMs });
     id = next;
     validUntil = at + ttlMs;
-    if (address) await setRuntimeAddress(em(), id, address);
+    if (address) await setRuntimeAddress(sql, id, address);
     log.info({ runtime_id: id, engine: options.engine }, "runtime lease taken");
   }
 
@@ -104,65 +124,93 @@ export function createRuntimeLease(options: RuntimeLeaseOptions): RuntimeLease {
     if (ids.length > 0) options.onReleased(ids);
   }
 
-  async function pass(): Promise<void> {
+  /**
+   * The heartbeat proper: extends the lease. On its own connections and its own timer, apart from
+   * the scan for orphans, so nothing the runtime is busy with delays it.
+   */
+  async function renew(): Promise<void> {
     const at = performance.now();
-    if (!(await renewRuntime(em(), id, ttlMs))) {
+    if (await renewRuntime(sql, id, ttlMs)) {
+      validUntil = at + ttlMs;
+      takenAway.clear();
+      return;
+    }
+    // Late: the lease ran out before this renewal (a paused process, a starved machine). When
+    // nobody took anything over meanwhile, it simply continues (every workload at a new epoch).
+    const revived =
+      takenAway.size > 0
+        ? undefined
+        : await reviveRuntime(sql, {
+            id,
+            name: options.name,
+            ttlMs,
+            known: owned.keys(),
+          });
+    if (revived) {
+      validUntil = at + ttlMs;
+      for (const [instanceId, epoch] of revived) owned.set(instanceId, epoch);
       log.warn(
         { runtime_id: id, owned: owned.size },
-        "runtime lease expired before it was renewed; registering again and taking back only what nobody else took",
+        "runtime lease renewed after it had run out; nothing was taken over meanwhile, continuing",
       );
-      validUntil = 0;
-      // Nothing acts from here until each workload is settled: owns() is false for all of them.
-      const previous = new Map(owned);
-      owned.clear();
-      await register();
-      // What no survivor took in the meantime is taken back by compare-and-set on the epoch this
-      // process knew, its supervisor kept (nothing acted while the lease had run out). The rest
-      // belongs to others now: released.
-      const lost: string[] = [];
-      for (const [instanceId, epoch] of previous) {
-        const next = await claimWorkload(em(), {
-          runtimeId: id,
-          engine: options.engine,
-          instanceId,
-          epoch,
-        }).catch(() => undefined);
-        if (next === undefined) lost.push(instanceId);
-        else owned.set(instanceId, next);
-      }
-      if (lost.length > 0) options.onReleased(lost);
-    } else {
-      validUntil = at + ttlMs;
+      return;
     }
-    const runtimes = await listRuntimes(em());
+    log.warn(
+      { runtime_id: id, owned: owned.size },
+      "runtime lease expired before it was renewed; registering again and taking back only what nobody else took",
+    );
+    validUntil = 0;
+    // Nothing acts from here until each workload is settled: owns() is false for all of them.
+    const previous = [...owned].map(([instanceId, epoch]) => ({ instanceId, epoch }));
+    owned.clear();
+    await register();
+    takenAway.clear();
+    // What no survivor took in the meantime is taken back by compare-and-set on the epoch this
+    // process knew (nothing acted while the lease had run out), in one statement. The rest
+    // belongs to others now: released.
+    const back = await claimWorkloads(sql, {
+      runtimeId: id,
+      engine: options.engine,
+      orphans: previous,
+    });
+    for (const [instanceId, epoch] of back) owned.set(instanceId, epoch);
+    const lost = previous.map((p) => p.instanceId).filter((instanceId) => !back.has(instanceId));
+    if (lost.length > 0) options.onReleased(lost);
+  }
+
+  /** Who lives, which orphans are this runtime's share, and what it owns now. */
+  async function scan(): Promise<void> {
+    const runtimes = await listRuntimes(sql);
     known = new Map(runtimes.map((r) => [r.id, r]));
-    const orphans = await listOrphans(em(), ORPHANS_PER_BEAT);
-    if (orphans.length > 0) {
+    const orphans = await listOrphans(sql, ORPHANS_PER_BEAT);
+    if (orphans.length > 0 && valid()) {
       const live = runtimes.filter((r) => r.alive);
       const assigned = assignOrphans(orphans, live);
-      const taken: string[] = [];
-      for (const orphan of orphans) {
-        if (assigned.get(orphan.instanceId) !== id || !valid()) continue;
-        const epoch = await claimWorkload(em(), {
-          runtimeId: id,
-          engine: options.engine,
-          instanceId: orphan.instanceId,
-          epoch: orphan.epoch,
-        });
-        if (epoch === undefined) continue;
-        owned.set(orphan.instanceId, epoch);
-        taken.push(orphan.instanceId);
-      }
-      if (taken.length > 0) {
-        log.info({ instances: taken.length }, "took over workloads whose owner is gone");
-        options.onOwned(taken);
+      const taken = await claimWorkloads(sql, {
+        runtimeId: id,
+        engine: options.engine,
+        orphans: orphans.filter((o) => assigned.get(o.instanceId) === id),
+      });
+      for (const [instanceId, epoch] of taken) owned.set(instanceId, epoch);
+      if (taken.size > 0) {
+        log.info({ instances: taken.size }, "took over workloads whose owner is gone");
+        options.onOwned([...taken.keys()]);
       }
     }
-    const now = await listOwned(em(), id);
-    const lost = [...owned.keys()].filter((instanceId) => !now.has(instanceId));
+    // While the lease does not hold, what it owns is settled by the renewal (it continues or
+    // registers again), not here.
+    if (!valid()) return;
+    // An instance noted as gained while the read below was on its way is not in its answer:
+    // it must not be released for that (the notification is newer than the read).
+    const before = notes;
+    const now = await listOwned(sql, id);
+    const lost = [...owned.keys()].filter(
+      (instanceId) => !now.has(instanceId) && (notedAt.get(instanceId) ?? 0) <= before,
+    );
     if (lost.length > 0) release(lost);
     const gained = [...now.keys()].filter((instanceId) => !owned.has(instanceId));
     for (const [instanceId, epoch] of now) owned.set(instanceId, epoch);
+    for (const [instanceId, at] of notedAt) if (at <= before) notedAt.delete(instanceId);
     if (gained.length > 0) options.onOwned(gained);
   }
 
@@ -170,20 +218,46 @@ export function createRuntimeLease(options: RuntimeLeaseOptions): RuntimeLease {
     return id !== "" && performance.now() < validUntil;
   }
 
-  const beat = () => {
-    running ??= pass()
-      .then(() => {
-        if (failing) log.info("runtime lease renewed again");
-        failing = false;
-      })
-      .catch((error) => {
-        if (!failing) log.warn({ err: error }, "runtime lease heartbeat failed; will retry");
-        failing = true;
-      })
-      .finally(() => {
-        running = undefined;
+  /** Runs one task at a time per kind; a failure is said once per series. */
+  const guarded = (what: "renew" | "scan") => {
+    const task = async () => {
+      if (what === "renew") await renew();
+      else await scan();
+    };
+    const settle = (promise: Promise<void>) =>
+      promise
+        .then(() => {
+          if (failing && what === "renew") log.info("runtime lease renewed again");
+          if (what === "renew") failing = false;
+        })
+        .catch((error) => {
+          if (!failing)
+            log.warn({ err: error, step: what }, "runtime lease heartbeat failed; will retry");
+          if (what === "renew") failing = true;
+        });
+    if (what === "renew") {
+      renewing ??= settle(task()).finally(() => {
+        renewing = undefined;
       });
-    return running;
+      return renewing;
+    }
+    scanning ??= settle(task()).finally(() => {
+      scanning = undefined;
+    });
+    return scanning;
+  };
+
+  const beat = async () => {
+    await guarded("renew");
+    await guarded("scan");
+  };
+
+  const every = (ms: number, fn: () => unknown) => {
+    const timer = setInterval(() => {
+      if (!stopped) void fn();
+    }, ms);
+    timer.unref();
+    timers.push(timer);
   };
 
   return {
@@ -193,13 +267,9 @@ export function createRuntimeLease(options: RuntimeLeaseOptions): RuntimeLease {
     async start() {
       await register();
       await beat();
-      timer = setInterval(
-        () => {
-          if (!stopped) void beat();
-        },
-        Math.max(100, Math.floor(ttlMs / 3)),
-      );
-      timer.unref();
+      // Renewed four times per ttl: a renewal or two may come late on a busy machine.
+      every(Math.max(100, Math.floor(ttlMs / 4)), () => guarded("renew"));
+      every(Math.max(100, Math.floor(ttlMs / 3)), () => guarded("scan"));
     },
     owns: (instanceId) => valid() && owned.has(instanceId),
     valid,
@@ -209,24 +279,56 @@ export function createRuntimeLease(options: RuntimeLeaseOptions): RuntimeLease {
       const mine = owned.get(change.id);
       if (change.owner === id) {
         owned.set(change.id, Math.max(mine ?? 0, change.epoch));
+        notedAt.set(change.id, ++notes);
         options.onOwned([change.id]);
       } else if (mine !== undefined && change.epoch > mine) {
         // Someone else owns it at a newer epoch (a notification older than what we hold is stale).
+        takenAway.add(change.id);
         release([change.id]);
       }
+    },
+    async recheck(instanceId) {
+      if (!valid()) return "wait";
+      const now = await ownerOf(sql, instanceId);
+      if (!now) return "lost";
+      if (now.owner === id) {
+        owned.set(instanceId, Math.max(owned.get(instanceId) ?? 0, now.epoch));
+        notedAt.set(instanceId, ++notes);
+        return "owned";
+      }
+      if (now.owner !== null && now.alive) {
+        if (owned.has(instanceId)) {
+          takenAway.add(instanceId);
+          release([instanceId]);
+        }
+        return "lost";
+      }
+      // Nobody alive owns it (an earlier incarnation of this runtime, or none): take it the way
+      // an orphan is taken, by compare-and-set, so a peer claiming it at the same time wins or
+      // loses cleanly.
+      const taken = await claimWorkloads(sql, {
+        runtimeId: id,
+        engine: options.engine,
+        orphans: [{ instanceId, epoch: now.epoch }],
+      });
+      const epoch = taken.get(instanceId);
+      if (epoch === undefined) return "wait"; // someone moved first: the next look says who
+      owned.set(instanceId, epoch);
+      notedAt.set(instanceId, ++notes);
+      return "owned";
     },
     runtimes: () => known,
     async advertise(next) {
       address = next;
-      if (id) await setRuntimeAddress(em(), id, next);
+      if (id) await setRuntimeAddress(sql, id, next);
     },
     async stop() {
       stopped = true;
-      clearInterval(timer);
-      await running;
+      for (const timer of timers) clearInterval(timer);
+      await Promise.all([renewing, scanning]);
       if (!id) return;
       validUntil = 0;
-      await expireRuntime(em(), id).catch((error) =>
+      await expireRuntime(sql, id).catch((error) =>
         log.warn({ err: error }, "could not end the runtime lease; it runs out by itself"),
       );
     },

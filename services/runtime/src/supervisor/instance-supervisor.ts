@@ -43,6 +43,12 @@ export interface SupervisorDeps {
    * Absent: a runtime that owns everything.
    */
   owns?: (instanceId: string) => boolean;
+  /**
+   * After owns() refused an action: reads the instance's owner again (RuntimeLease.recheck).
+   * "owned": act with the fresh ownership; "wait": the lease does not hold now, retry later;
+   * "lost": another runtime owns it, stop supervising it. Absent: retry later.
+   */
+  recheck?: (instanceId: string) => Promise<"owned" | "wait" | "lost">;
   /** Told of sleeps and wake-ups (the runtime's metrics). */
   onIdle?: (event: { type: "slept" } | { type: "woke"; seconds: number }) => void;
 }
@@ -172,6 +178,17 @@ export function createInstanceSupervisor(
           // the workload) once the lease holds again, as a fresh owner would.
           teardown();
           lifecycle = initialLifecycle();
+          const verdict = await recheck();
+          if (verdict === "lost") {
+            stopSupervising();
+            break;
+          }
+          if (verdict === "owned") {
+            // Ownership was only stale (a new epoch or incarnation): go on at once.
+            retryMs = 0;
+            kick();
+            continue;
+          }
         }
         retryLater(error);
       }
@@ -179,6 +196,33 @@ export function createInstanceSupervisor(
       settleWaiters();
     }
     loop = undefined;
+  }
+
+  /** Whose the instance is now, after an action was refused for want of its lease. */
+  async function recheck(): Promise<"owned" | "wait" | "lost"> {
+    if (!deps.recheck) return "wait";
+    try {
+      return await deps.recheck(instanceId);
+    } catch (error) {
+      log.debug({ err: error }, "cannot read the workload's owner now");
+      return "wait";
+    }
+  }
+
+  /** Another runtime owns the instance: local activity ends, once, and nothing is retried. */
+  function stopSupervising(): void {
+    log.info("workload owned by another runtime now; no longer supervised here");
+    closed = true;
+    queue.length = 0;
+    clearTimeout(retryTimer);
+    clearTimeout(restartTimer);
+    clearTimeout(idleTimer);
+    for (const waiter of waiters) {
+      waiter.reject(failedPrecondition(`instance ${instanceId} is served by another runtime now`));
+    }
+    waiters.clear();
+    teardown();
+    onRemoved();
   }
 
   const serving = () =>

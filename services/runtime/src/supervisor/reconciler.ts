@@ -1,7 +1,12 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@berth/platform";
 import type { Drivers } from "../drivers/types.js";
 import type { Supervisors } from "./supervisors.js";
 import type { WorkloadStore } from "./workload-store.js";
+
+/** Workloads converged per slice of a pass, and the pause between slices. */
+const KICKS_PER_SLICE = 100;
+const SLICE_PAUSE_MS = 50;
 
 /** The periodic comparison of desired and observed state. */
 export interface Reconciler {
@@ -48,8 +53,13 @@ export function createReconciler(deps: {
         log.warn({ err: error }, "cannot list Docker objects; docker workloads wait");
       dockerDown = true;
     }
-    // Only the owner's kick converges a workload (Supervisors.kick checks the lease).
-    for (const row of rows) deps.supervisors.kick(row.instanceId);
+    // Only the owner's kick converges a workload (Supervisors.kick checks the lease). In slices
+    // with a pause between them: each kick reads its row, and a thousand reads queued at once
+    // would sit in front of every event handler's transaction in the connection pool.
+    for (let i = 0; i < rows.length; i += KICKS_PER_SLICE) {
+      if (i > 0) await sleep(SLICE_PAUSE_MS);
+      for (const row of rows.slice(i, i + KICKS_PER_SLICE)) deps.supervisors.kick(row.instanceId);
+    }
   }
 
   const reconcileOnce = () => {

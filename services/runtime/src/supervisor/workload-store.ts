@@ -1,4 +1,4 @@
-import { createEnvelope, type PageCursor, recordEvent } from "@berth/platform";
+import { createEnvelope, createPreparedReads, type PageCursor, recordEvent } from "@berth/platform";
 import {
   McpServerInstanceIdleChangedSchema,
   McpServerInstanceStatusChangedSchema,
@@ -133,8 +133,12 @@ export function createWorkloadStore(
       }),
     );
   };
+  // Every supervisor reads its row on each refresh: a prepared statement, no ORM entity.
+  const reads = createPreparedReads<WorkloadRow>(orm, WorkloadEntity as never);
+  const byId = `select ${reads.columns} from "runtime"."workloads" where instance_id = $1`;
   return {
-    get: (instanceId) => orm.em.fork().findOne(WorkloadEntity, { instanceId }),
+    get: async (instanceId) =>
+      (await reads.query("runtime_workload_by_id", byId, [instanceId]))[0] ?? null,
     page: (limit, after) =>
       orm.em.fork().find(
         WorkloadEntity,
