@@ -74,7 +74,12 @@ async function startOnce(
   const args =
     mode === "compiled"
       ? compiledServiceArgs(compiledMain(ctx.root, service))
-      : [...SERVICE_V8_FLAGS, "--import", "tsx", join(ctx.root, "services", service, "src", "main.ts")];
+      : [
+          ...SERVICE_V8_FLAGS,
+          "--import",
+          "tsx",
+          join(ctx.root, "services", service, "src", "main.ts"),
+        ];
   const began = performance.now();
   const tracked = spawnTracked(`${service}-${mode}`, process.execPath, args, {
     cwd: ctx.root,
