@@ -25,9 +25,9 @@ export const COMPILED_CONDITION = "--conditions=berth-dist";
  * The V8 settings of every service process, however it is started: npm start, the tests' and the
  * bench's spawners (as node arguments) and the images (as NODE_OPTIONS, written by
  * deploy/images/build-berth-images.sh from this list). V8's default young generation grows to two
- * 16 MiB semi-spaces and keeps them resident (32 MiB of an idle service's ~140 MiB); 2 MiB
- * semi-spaces hold the few short-lived objects of one request at a time, so a service idles about
- * 30 MiB smaller while the gateway's request rate stays within noise (see docs/operations.md).
+ * 16 MiB semi-spaces and keeps them resident (32 MiB of an idle service's ~140 MiB). With 2 MiB
+ * semi-spaces the scavenges are more frequent and shorter: a service idles 20-30 MiB smaller and
+ * the gateway's request rate stayed within the noise of the same run (README, "npm run build").
  */
 export const SERVICE_V8_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
 
