@@ -26,7 +26,7 @@ export const COMPILED_CONDITION = "--conditions=berth-dist";
  * bench's spawners (as node arguments) and the images (as NODE_OPTIONS, written by
  * deploy/images/build-berth-images.sh from this list). V8's default young generation grows to two
  * 16 MiB semi-spaces and keeps them resident (32 MiB of an idle service's ~140 MiB). With 2 MiB
- * semi-spaces the scavenges are more frequent and shorter: a service idles 20-30 MiB smaller and
+ * semi-spaces the scavenges are more frequent and shorter: a service idles 15-30 MiB smaller and
  * the gateway's request rate stayed within the noise of the same run (README, "npm run build").
  */
 export const SERVICE_V8_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
