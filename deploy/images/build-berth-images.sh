@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds Berth's own images without any registry (tag: the package version, e.g. 0.1.0):
 #   berth/registry, berth/instances, berth/runtime, berth/gateway
-#                        the service's user and entry point,
+#                        the service's user, NODE_OPTIONS (the V8 settings of SERVICE_V8_FLAGS in
+#                        scripts/start/build.ts) and entry point,
 #                        `node --conditions=berth-dist services/<name>/dist/main.js`, on
 #   berth/services-base  the compiled services (npm run build) and their production npm closure
 #                        (scripts/images/service-tree.ts) on berth/node-base
@@ -26,6 +27,9 @@ PG=/usr/lib/postgresql/15
 NATS="$(command -v nats-server || echo /usr/sbin/nats-server)"
 SERVICES=(registry instances runtime gateway)
 uid_of() { node -p "require('$ROOT/deploy/images/service-users.json')['$1']"; }
+# The V8 settings every service runs with (SERVICE_V8_FLAGS in scripts/start/build.ts), set as
+# NODE_OPTIONS so they hold for the image's entry point and for one a deployment writes itself.
+V8_FLAGS="$("$ROOT/node_modules/.bin/tsx" -e 'import(process.argv[1]).then((m) => console.log(m.SERVICE_V8_FLAGS.join(" ")))' "$ROOT/scripts/start/build.ts")"
 
 for service in "${SERVICES[@]}"; do
   [ -f "$ROOT/services/$service/dist/main.js" ] || {
@@ -67,6 +71,7 @@ build_services() { # hash base
     mkdir -p "$context"
     {
       printf 'FROM berth/services-base:%s\nUSER %s:%s\n' "$VERSION" "$(uid_of "$service")" "$(uid_of "$service")"
+      printf 'ENV NODE_OPTIONS="%s"\n' "$V8_FLAGS"
       printf 'ENTRYPOINT ["/usr/local/bin/node", "--conditions=berth-dist", "services/%s/dist/main.js"]\n' "$service"
     } >"$context/Dockerfile"
     build_image "$context" "$hash" "$service" "berth/$service:$VERSION" Dockerfile
@@ -77,7 +82,7 @@ build_node_images() {
   local hash init_hash base="berth/node-base:$(node --version | tr -d v)" service context
   local services_current=true
   hash="$(inputs_hash services/*/dist services/gateway/openapi.json packages/{spec,proto,platform}/dist \
-    packages/console/lib packages/console/dist catalog scripts/images)"
+    packages/console/lib packages/console/dist catalog scripts/images scripts/start/build.ts)"
   init_hash="$(inputs_hash scripts/compose-init.ts scripts/start packages/testkit/src/nats-users.ts \
     packages/platform/src/grpc/mesh-pki.ts services/gateway/src/api-keys/key-format.ts \
     services/runtime/src/drivers/docker/launcher)"

@@ -3,7 +3,7 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { stopProcess } from "@berth/testkit/engines";
-import { COMPILED_CONDITION } from "./build.js";
+import { compiledServiceArgs } from "./build.js";
 
 const CREDENTIAL = /BERTH_BOOTSTRAP_API_KEY=[^\s"'\\]+/g;
 const STOP_GRACE_MS = 10_000;
@@ -28,8 +28,9 @@ export interface OutputSinks {
 }
 
 /**
- * Spawns `node --conditions=berth-dist <main>` (a compiled entry point whose `@berth/*` imports
- * resolve to the packages' dist/ folders) in its own process group (so a terminal Ctrl-C reaches
+ * Spawns `node --max-semi-space-size=2 --conditions=berth-dist <main>` (a compiled entry point
+ * whose `@berth/*` imports resolve to the packages' dist/ folders; V8 settings from
+ * SERVICE_V8_FLAGS) in its own process group (so a terminal Ctrl-C reaches
  * npm start only, which then stops services before engines). Each output line goes to the log
  * file; the bootstrap credential is redacted there and handed to the terminal instead.
  */
@@ -39,7 +40,7 @@ export function spawnService(
   options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; sinks: OutputSinks },
 ): ServiceProcess {
   const log = createWriteStream(options.logFile, { flags: "a" });
-  const child = spawn(process.execPath, [COMPILED_CONDITION, main], {
+  const child = spawn(process.execPath, compiledServiceArgs(main), {
     cwd: options.cwd,
     env: options.env,
     stdio: ["ignore", "pipe", "pipe"],

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { stopProcess } from "@berth/testkit/engines";
+import { compiledServiceArgs, SERVICE_V8_FLAGS } from "../../scripts/start/build.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -34,8 +35,8 @@ export function spawnService(
   options: SpawnOptions = {},
 ): ServiceProcess {
   const args = options.compiled
-    ? ["--conditions=berth-dist", `services/${name}/dist/main.js`]
-    : ["--import", "tsx", `services/${name}/src/main.ts`];
+    ? compiledServiceArgs(`services/${name}/dist/main.js`)
+    : [...SERVICE_V8_FLAGS, "--import", "tsx", `services/${name}/src/main.ts`];
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...env },

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { COMPILED_CONDITION } from "../../../scripts/start/build.js";
+import { COMPILED_CONDITION, SERVICE_V8_FLAGS } from "../../../scripts/start/build.js";
 import { spawnTracked, type Tracked } from "../support/processes.js";
 import type { ChildMessage, ChildRequest } from "./protocol.js";
 
@@ -35,6 +35,7 @@ export async function startServiceProcess(
     process.execPath,
     [
       "--expose-gc",
+      ...SERVICE_V8_FLAGS,
       COMPILED_CONDITION,
       "--import",
       "tsx",

@@ -1,3 +1,4 @@
+import { SERVICE_V8_FLAGS } from "../../../scripts/start/build.js";
 import type { ControlPlaneResult } from "../control/control-plane-leg.js";
 import type { EventPathResult } from "../events/event-path-leg.js";
 import type { HandoverResult } from "../handover/handover-leg.js";
@@ -82,7 +83,7 @@ export function resultsMarkdown(run: BenchRun): string {
     "",
     `Load average (1, 5, 15 min): ${run.load.before.map((l) => num(l, 2)).join(", ")} when the run began, ${run.load.after.map((l) => num(l, 2)).join(", ")} when it ended.${(run.load.before[0] ?? 0) > machine.cores / 2 ? " **The machine was already busy when the run began: figures are noisier than on an idle machine.**" : ""}`,
     "",
-    "Everything (the mesh, its engines, the peers and the load generators) shares these cores, as on a developer's machine; each Berth service is its own process, compiled, as `npm start` runs it (`node --conditions=berth-dist`, JavaScript from `dist/`), LOG_LEVEL info.",
+    `Everything (the mesh, its engines, the peers and the load generators) shares these cores, as on a developer's machine; each Berth service is its own process, compiled, as \`npm start\` runs it (\`node ${SERVICE_V8_FLAGS.join(" ")} --conditions=berth-dist\`, JavaScript from \`dist/\`), LOG_LEVEL info.`,
     "",
     "## Versions",
     "",

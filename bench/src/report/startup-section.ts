@@ -1,3 +1,4 @@
+import { SERVICE_V8_FLAGS } from "../../../scripts/start/build.js";
 import { type StartupResult, startupMedians } from "../startup/startup-leg.js";
 import { mib, num, ratio, table } from "./format.js";
 import type { Section } from "./section.js";
@@ -35,7 +36,7 @@ export function startupSection(result: StartupResult): Section {
   const markdown = [
     "## 6. Start-up and idle memory",
     "",
-    `Each service started alone beside the bench mesh (same engines and peers, its own port), exactly as its main.ts starts it: compiled (\`node --conditions=berth-dist services/<name>/dist/main.js\`, as \`npm start\` runs it) and from its sources through tsx (\`node --import tsx services/<name>/src/main.ts\`, as before). Start-up is spawn until its port accepts a connection (schema already migrated); memory is VmRSS after ${num(result.settleMs / 1000, 0)} s with nothing to do. Median of ${repeats} ${repeats === 1 ? "start" : "starts"} per mode, modes alternating.`,
+    `Each service started alone beside the bench mesh (same engines and peers, its own port), exactly as its main.ts starts it: compiled (\`node ${SERVICE_V8_FLAGS.join(" ")} --conditions=berth-dist services/<name>/dist/main.js\`, as \`npm start\` runs it) and from its sources through tsx (\`node ${SERVICE_V8_FLAGS.join(" ")} --import tsx services/<name>/src/main.ts\`); both with the V8 settings of every service process (SERVICE_V8_FLAGS in scripts/start/build.ts). Start-up is spawn until its port accepts a connection (schema already migrated); memory is VmRSS after ${num(result.settleMs / 1000, 0)} s with nothing to do. Median of ${repeats} ${repeats === 1 ? "start" : "starts"} per mode, modes alternating.`,
     "",
     table(
       [

@@ -1,6 +1,10 @@
 import { join } from "node:path";
 import { findFreePort, isPortListening } from "@berth/testkit/engines";
-import { COMPILED_CONDITION, compiledMain } from "../../../scripts/start/build.js";
+import {
+  compiledMain,
+  compiledServiceArgs,
+  SERVICE_V8_FLAGS,
+} from "../../../scripts/start/build.js";
 import type { BenchMesh, ServiceName } from "../mesh/bench-mesh.js";
 import type { BenchContext } from "../support/context.js";
 import { residentBytes, spawnTracked } from "../support/processes.js";
@@ -69,8 +73,13 @@ async function startOnce(
   if (service === "runtime") env.BRIDGE_PORT = String(await findFreePort());
   const args =
     mode === "compiled"
-      ? [COMPILED_CONDITION, compiledMain(ctx.root, service)]
-      : ["--import", "tsx", join(ctx.root, "services", service, "src", "main.ts")];
+      ? compiledServiceArgs(compiledMain(ctx.root, service))
+      : [
+          ...SERVICE_V8_FLAGS,
+          "--import",
+          "tsx",
+          join(ctx.root, "services", service, "src", "main.ts"),
+        ];
   const began = performance.now();
   const tracked = spawnTracked(`${service}-${mode}`, process.execPath, args, {
     cwd: ctx.root,

@@ -1,12 +1,5 @@
 import type { LookupFunction } from "node:net";
-import { dialGuarded, splitGuard } from "@berth/platform";
 import { isForbiddenAddressError } from "@berth/spec";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import {
-  StreamableHTTPClientTransport,
-  StreamableHTTPError,
-} from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { Agent, type Dispatcher, fetch as undiciFetch } from "undici";
 
 /** One tool as the server described it. */
 export interface ProbedTool {
@@ -24,6 +17,35 @@ export type ProbeResult = { ok: true; tools?: ProbedTool[] } | { ok: false; erro
 
 const MAX_PAGES = 20;
 
+/** What a probe is made of: the MCP SDK's client over Streamable HTTP, and undici. */
+async function importClient() {
+  const [client, transport, connection] = await Promise.all([
+    import("@modelcontextprotocol/sdk/client/index.js"),
+    import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
+    import("./endpoint-fetch.js"),
+  ]);
+  return {
+    Client: client.Client,
+    StreamableHTTPClientTransport: transport.StreamableHTTPClientTransport,
+    StreamableHTTPError: transport.StreamableHTTPError,
+    endpointFetch: connection.endpointFetch,
+  };
+}
+
+let clientModules: ReturnType<typeof importClient> | undefined;
+
+/**
+ * Loads the probe's modules on the first probe, not when the runtime starts: a runtime with
+ * nothing to manage never needs them, and they are about 10 MiB of its resident memory.
+ */
+function loadClient(): ReturnType<typeof importClient> {
+  clientModules ??= importClient().catch((error: unknown) => {
+    clientModules = undefined; // the next probe tries again
+    throw error;
+  });
+  return clientModules;
+}
+
 /** A short reason for a failed probe, without headers or query strings (they may hold secrets). */
 function describe(error: unknown, url: string): string {
   const where = (() => {
@@ -37,63 +59,6 @@ function describe(error: unknown, url: string): string {
   if (cause?.code) return `${cause.code} at ${where}`;
   const message = error instanceof Error ? error.message : String(error);
   return `${message.split("\n")[0]?.slice(0, 300)} (${where})`;
-}
-
-/**
- * The probe's connections: through an HTTP container's port guard (its credential opens each
- * connection and is never an HTTP header), or for url instances with the guarded lookup, so a
- * name that resolves to a forbidden address is refused when it is dialled.
- */
-function dispatcherFor(guard: string | undefined, lookup: LookupFunction | undefined): Agent {
-  if (guard !== undefined) {
-    return new Agent({
-      connect: (options, callback) => {
-        const socket = dialGuarded(guard, {
-          host: options.hostname,
-          port: Number(options.port) || 80,
-          noDelay: true,
-        });
-        let settled = false;
-        const settle = (error: Error | null) => {
-          if (settled) return;
-          settled = true;
-          socket.off("error", settle);
-          if (error) callback(error, null);
-          else callback(null, socket);
-        };
-        socket.once("connect", () => settle(null));
-        socket.once("error", settle);
-      },
-    });
-  }
-  return new Agent(lookup ? { connect: { lookup } } : {});
-}
-
-/** A fetch for an endpoint the runtime hands out, and the HTTP headers to send with it. */
-export interface EndpointFetch {
-  /** The endpoint's headers without the guard credential (that opens each connection). */
-  headers: Record<string, string>;
-  fetch: (input: string | URL, init?: RequestInit) => Promise<Response>;
-  /** Closes the connections. */
-  close(): Promise<void>;
-}
-
-/**
- * How to talk to an endpoint the runtime hands out (what RuntimeService.ResolveEndpoint
- * answers): through an HTTP container's port guard, or with the guarded lookup for url names.
- */
-export function endpointFetch(
-  endpointHeaders: Record<string, string>,
-  lookup?: LookupFunction,
-): EndpointFetch {
-  const { headers, guard } = splitGuard(endpointHeaders);
-  const dispatcher: Dispatcher = dispatcherFor(guard, lookup);
-  return {
-    headers,
-    fetch: ((input: string | URL, init?: RequestInit) =>
-      undiciFetch(input, { ...(init as object), dispatcher })) as never,
-    close: () => dispatcher.destroy().catch(() => undefined),
-  };
 }
 
 /** Options of probeMcp. */
@@ -117,6 +82,8 @@ export async function probeMcp(
   timeoutMs: number,
   probeOptions: ProbeOptions = {},
 ): Promise<ProbeResult> {
+  const { Client, StreamableHTTPClientTransport, StreamableHTTPError, endpointFetch } =
+    await loadClient();
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   const connection = endpointFetch(endpointHeaders, probeOptions.lookup);

@@ -3,7 +3,7 @@ import type { McpServerInstanceStatusChanged } from "@berth/proto/gen/berth/even
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { readEvents } from "../../../../test/support/events.js";
-import { endpointFetch } from "../../src/health/mcp-probe.js";
+import { endpointFetch } from "../../src/health/endpoint-fetch.js";
 
 /** An MCP SDK client connected (initialized) to a Streamable HTTP endpoint. */
 export async function connectMcp(
