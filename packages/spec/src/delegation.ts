@@ -25,6 +25,7 @@
  * authorization server's metadata allows).
  */
 import { LIMITS } from "./limits.js";
+import { checkScopes } from "./oauth-scopes.js";
 import { checkKnownKeys, isObject, type Problems } from "./problems.js";
 import { checkTokenExchange, isTokenExchange } from "./token-exchange.js";
 
@@ -52,7 +53,6 @@ export const DELEGATION_FIELDS = [
   "scopes",
 ] as const;
 
-const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 const CLIENT_ID = /^[\x21-\x7e]{1,255}$/;
 
 /** Checks json_spec.delegation of a url spec; every problem names its field. */
@@ -100,16 +100,7 @@ export function checkDelegation(
     if (value.client_id === undefined)
       problems.add(`${at}.client_id`, "is required with client_secret (a confidential client)");
   }
-  const scopes = value.scopes;
-  if (scopes !== undefined) {
-    if (!Array.isArray(scopes) || scopes.length > 32)
-      problems.add(`${at}.scopes`, "must be a list of at most 32 scopes");
-    else
-      scopes.forEach((scope, i) => {
-        if (typeof scope !== "string" || !SCOPE.test(scope))
-          problems.add(`${at}.scopes[${i}]`, "must be an OAuth scope (visible ASCII, no spaces)");
-      });
-  }
+  checkScopes(value.scopes, `${at}.scopes`, problems);
 }
 
 /** json_spec.delegation of a valid spec; undefined when the spec has none. */

@@ -20,6 +20,7 @@
  * (the embedded authorization server's built-in one, or the one configured for an external
  * issuer in BERTH_OAUTH_ISSUERS): no client credential is part of the spec.
  */
+import { checkScopes } from "./oauth-scopes.js";
 import { checkKnownKeys, isObject, type JsonRecord, type Problems } from "./problems.js";
 
 /** The token_exchange delegation of a valid url spec, read with its defaults. */
@@ -37,7 +38,6 @@ export interface TokenExchangeSpec {
 
 export const TOKEN_EXCHANGE_FIELDS = ["type", "issuer", "audience", "resource", "scopes"] as const;
 
-const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 const AUDIENCE = /^[\x21-\x7e]{1,1024}$/;
 
 function httpUrl(value: unknown): URL | undefined {
@@ -76,16 +76,7 @@ export function checkTokenExchange(
     (typeof value.audience !== "string" || !AUDIENCE.test(value.audience))
   )
     problems.add(`${at}.audience`, "must be 1 to 1024 visible ASCII characters");
-  const scopes = value.scopes;
-  if (scopes !== undefined) {
-    if (!Array.isArray(scopes) || scopes.length > 32)
-      problems.add(`${at}.scopes`, "must be a list of at most 32 scopes");
-    else
-      scopes.forEach((scope, i) => {
-        if (typeof scope !== "string" || !SCOPE.test(scope))
-          problems.add(`${at}.scopes[${i}]`, "must be an OAuth scope (visible ASCII, no spaces)");
-      });
-  }
+  checkScopes(value.scopes, `${at}.scopes`, problems);
 }
 
 /** Whether json_spec.delegation asks for token exchange. */
