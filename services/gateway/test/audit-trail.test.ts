@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { Writable } from "node:stream";
-import { createLogger, loadConfig } from "@berth/platform";
+import { loadConfig } from "@berth/platform";
 import { AuditRecordKind, createBerthClient, McpCallOutcome } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -11,6 +10,7 @@ import { runBerth } from "../../../packages/cli/test/support/run-berth.js";
 import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/mesh.js";
 import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
+import { memoryLogger } from "./support/gateway-mesh.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
 import { digest, sample } from "./support/metrics-text.js";
 
@@ -87,12 +87,6 @@ describe("audit trail", () => {
       },
     });
     // A second gateway on the same schema, its log in memory (at debug: every line it writes).
-    const destination = new Writable({
-      write(chunk, _encoding, done) {
-        logLines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
-        done();
-      },
-    });
     gateway = await startGateway(
       loadConfig(gatewayEnv, {
         ...mesh.env,
@@ -100,7 +94,7 @@ describe("audit trail", () => {
         BERTH_AUDIT_RETENTION_DAYS: "1",
         BERTH_AUDIT_RETENTION_INTERVAL_MS: "500",
       }),
-      createLogger({ service: "gateway", level: "debug", destination }),
+      memoryLogger(logLines),
     );
     db = new pg.Client({ connectionString: engines.databaseUrl });
     await db.connect();

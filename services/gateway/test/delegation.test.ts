@@ -1,7 +1,6 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { createLogger, loadConfig } from "@berth/platform";
 import { ConnectInstanceResponseSchema, createBerthClient, Transport } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
@@ -17,6 +16,7 @@ import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/r
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
 import { actorIdOf } from "../src/oauth/token-verifier.js";
 import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
+import { createRunningInstance, memoryLogger } from "./support/gateway-mesh.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
 import { initializeWith, MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
 import { type ProtectedUpstream, startProtectedUpstream } from "./support/protected-upstream.js";
@@ -178,20 +178,8 @@ describe("delegated upstream credentials", () => {
     }
   };
   /** A url instance, RUNNING: its id. */
-  const createUrlInstance = async (name: string, jsonSpec: Json) => {
-    const created = await admin("POST", "/v1/instances", { instance: { name, jsonSpec } });
-    expect(created.status, created.text).toBe(200);
-    const id = created.body.id as string;
-    await waitFor(
-      `instance ${name} RUNNING`,
-      async () =>
-        (await admin("GET", `/v1/instances/${id}`)).body.status === "INSTANCE_STATUS_RUNNING"
-          ? true
-          : undefined,
-      60_000,
-    );
-    return id;
-  };
+  const createUrlInstance = (name: string, jsonSpec: Json) =>
+    createRunningInstance(admin, name, jsonSpec);
   /** The text of a tool call's first content item. */
   const textOf = (result: unknown) =>
     (result as { content: Array<{ text?: string }> }).content[0]?.text;
@@ -209,12 +197,6 @@ describe("delegated upstream credentials", () => {
     issuer.users.set("alice-upstream", PASSWORD);
     issuer.users.set("bob-upstream", PASSWORD);
     // The gateway under test, its log in memory at debug (every line it writes).
-    const destination = new Writable({
-      write(chunk, _encoding, done) {
-        logLines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
-        done();
-      },
-    });
     gateway = await startGateway(
       loadConfig(gatewayEnv, {
         ...mesh.env,
@@ -222,7 +204,7 @@ describe("delegated upstream credentials", () => {
         HTTP_PORT: "0",
         BERTH_DELEGATION_REFRESH_SECONDS: "60",
       }),
-      createLogger({ service: "gateway", level: "debug", destination }),
+      memoryLogger(logLines),
     );
     db = new pg.Client({ connectionString: engines.databaseUrl });
     await db.connect();
@@ -247,24 +229,12 @@ describe("delegated upstream credentials", () => {
       const created = await admin("POST", "/v1/users", { username, password: PASSWORD });
       expect(created.status, created.text).toBe(200);
     }
-    const created = await admin("POST", "/v1/instances", {
-      instance: {
-        name: "upstream",
-        jsonSpec: { type: "url", endpoint: upstream.url, delegation: { type: "oauth" } },
-      },
-    });
-    expect(created.status, created.text).toBe(200);
-    const instanceId = created.body.id as string;
     // The runtime's probe gets the upstream's 401: up, asking each user for their credential.
-    await waitFor(
-      "the delegated instance RUNNING",
-      async () =>
-        (await admin("GET", `/v1/instances/${instanceId}`)).body.status ===
-        "INSTANCE_STATUS_RUNNING"
-          ? true
-          : undefined,
-      60_000,
-    );
+    const instanceId = await createUrlInstance("upstream", {
+      type: "url",
+      endpoint: upstream.url,
+      delegation: { type: "oauth" },
+    });
 
     const alice = await berthToken("alice");
     const bob = await berthToken("bob");

@@ -14,9 +14,10 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair } from "jose";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/mesh.js";
-import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
+import { newRunId, removeLeftovers } from "../../runtime/test/support/runtime-harness.js";
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
 import { openStoredIssuerKey, type StoredSealed } from "../src/oauth/embedded/issuer-keys.js";
+import { createRunningInstance } from "./support/gateway-mesh.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
 import { MemoryOAuthProvider, REDIRECT_URL, signIn } from "./support/oauth-client.js";
 
@@ -167,19 +168,7 @@ describe("OAuth client ID metadata documents and sealed issuer keys", () => {
     };
     gateway = await startOurGateway();
 
-    const created = await admin("POST", "/v1/instances", {
-      instance: { name: "everything", jsonSpec: { type: "url", endpoint: everything.url } },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(200);
-    const id = created.body.id as string;
-    await waitFor(
-      "everything RUNNING",
-      async () =>
-        (await admin("GET", `/v1/instances/${id}`)).body.status === "INSTANCE_STATUS_RUNNING"
-          ? true
-          : undefined,
-      60_000,
-    );
+    await createRunningInstance(admin, "everything", { type: "url", endpoint: everything.url });
     const user = await admin("POST", "/v1/users", {
       username: "carol",
       password: PASSWORD,

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig, parseKeyRing } from "@berth/platform";
+import { parseKeyRing } from "@berth/platform";
 import { BerthError, createBerthClient } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
@@ -12,11 +12,12 @@ import { generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBerth, startBerth } from "../../../packages/cli/test/support/run-berth.js";
-import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/mesh.js";
+import { startMesh, type TestMesh } from "../../../test/support/mesh.js";
 import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
-import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
+import type { Gateway } from "../src/index.js";
 import { openStoredIssuerKey } from "../src/oauth/embedded/issuer-keys.js";
 import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
+import { createRunningInstance, startFederatedGateway } from "./support/gateway-mesh.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
 import {
   initializeWith,
@@ -111,38 +112,14 @@ describe("OAuth 2.1 for MCP clients", () => {
     });
     // A second gateway on the same schema that trusts only an external issuer, by discovery.
     external = await startExternalIssuer(() => federated.url);
-    federated = await startGateway(
-      loadConfig(gatewayEnv, {
-        ...mesh.env,
-        ...serviceMeshEnv("gateway", engines),
-        HTTP_PORT: "0",
-        BERTH_OAUTH_EMBEDDED: "false",
-        // Its users' groups claim makes them agents of the default team (claim-mapped membership).
-        BERTH_OAUTH_ISSUERS: JSON.stringify([
-          {
-            issuer: external.issuer,
-            nameClaim: "email",
-            groupsClaim: "groups",
-            teams: { "berth-users": { default: "agent" } },
-          },
-        ]),
-      }),
-    );
+    // Its users' groups claim makes them agents of the default team (claim-mapped membership).
+    federated = await startFederatedGateway(mesh, engines, {
+      issuer: external.issuer,
+      teams: { "berth-users": { default: "agent" } },
+    });
     db = new pg.Client({ connectionString: engines.databaseUrl });
     await db.connect();
-    const created = await admin("POST", "/v1/instances", {
-      instance: { name: "everything", jsonSpec: { type: "url", endpoint: everything.url } },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(200);
-    const id = created.body.id as string;
-    await waitFor(
-      "everything RUNNING",
-      async () =>
-        (await admin("GET", `/v1/instances/${id}`)).body.status === "INSTANCE_STATUS_RUNNING"
-          ? true
-          : undefined,
-      60_000,
-    );
+    await createRunningInstance(admin, "everything", { type: "url", endpoint: everything.url });
     const vs = await admin("POST", "/v1/virtualServers", {
       name: "team",
       members: [{ instance: "everything", prefix: "m" }],

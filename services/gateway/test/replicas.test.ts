@@ -9,7 +9,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBerth } from "../../../packages/cli/test/support/run-berth.js";
-import { createKey, type KeyedMesh, startKeyedMesh } from "./support/gateway-mesh.js";
+import { ALL_SCOPES, createKey, type KeyedMesh, startKeyedMesh } from "./support/gateway-mesh.js";
 import { type GatewayReplica, startGatewayReplica } from "./support/gateway-replica.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
 import { MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
@@ -79,13 +79,7 @@ describe("two gateway replicas on one mesh", () => {
         username: "replica-ana",
         password,
         // Every scope (the SDK client asks for all the server offers): her role decides.
-        scopes: [
-          "API_KEY_SCOPE_ADMIN",
-          "API_KEY_SCOPE_WRITE",
-          "API_KEY_SCOPE_READ",
-          "API_KEY_SCOPE_MCP",
-          "API_KEY_SCOPE_METRICS",
-        ],
+        scopes: ALL_SCOPES,
         team: "default",
         role: "ROLE_VIEWER",
       });

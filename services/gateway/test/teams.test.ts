@@ -1,4 +1,3 @@
-import { loadConfig } from "@berth/platform";
 import { InstancesService } from "@berth/proto/gen/berth/instances/v1/instances_pb";
 import { BerthError, createBerthClient } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
@@ -9,11 +8,16 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBerth } from "../../../packages/cli/test/support/run-berth.js";
-import { serviceMeshEnv } from "../../../test/support/mesh.js";
 import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
-import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
+import type { Gateway } from "../src/index.js";
 import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
-import { createKey, type KeyedMesh, startKeyedMesh } from "./support/gateway-mesh.js";
+import {
+  ALL_SCOPES,
+  createKey,
+  type KeyedMesh,
+  startFederatedGateway,
+  startKeyedMesh,
+} from "./support/gateway-mesh.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
 import { initializeWith, MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
 
@@ -309,13 +313,7 @@ describe("teams and roles", () => {
       username: "rita",
       password: PASSWORD,
       // Every scope: her roles, not her scopes, decide what she may do.
-      scopes: [
-        "API_KEY_SCOPE_ADMIN",
-        "API_KEY_SCOPE_WRITE",
-        "API_KEY_SCOPE_READ",
-        "API_KEY_SCOPE_MCP",
-        "API_KEY_SCOPE_METRICS",
-      ],
+      scopes: ALL_SCOPES,
       team: "blue",
       role: "ROLE_VIEWER",
     });
@@ -453,22 +451,10 @@ describe("teams and roles", () => {
     timeout: 120_000,
   }, async () => {
     external = await startExternalIssuer(() => federated.url);
-    federated = await startGateway(
-      loadConfig(gatewayEnv, {
-        ...mesh.env,
-        ...serviceMeshEnv("gateway", engines),
-        HTTP_PORT: "0",
-        BERTH_OAUTH_EMBEDDED: "false",
-        BERTH_OAUTH_ISSUERS: JSON.stringify([
-          {
-            issuer: external.issuer,
-            nameClaim: "email",
-            groupsClaim: "groups",
-            teams: { "red-agents": { red: "agent" }, "blue-viewers": { blue: "viewer" } },
-          },
-        ]),
-      }),
-    );
+    federated = await startFederatedGateway(mesh, engines, {
+      issuer: external.issuer,
+      teams: { "red-agents": { red: "agent" }, "blue-viewers": { blue: "viewer" } },
+    });
     external.users.set("erin", PASSWORD);
     external.groups.set("erin", ["red-agents", "blue-viewers"]);
     const url = `${federated.url}/mcp/red-ev`;

@@ -2,8 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { createLogger, loadConfig } from "@berth/platform";
+import { loadConfig } from "@berth/platform";
 import { createBerthClient } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -18,7 +17,12 @@ import {
   TOKEN_EXCHANGE_GRANT,
 } from "../src/oauth/embedded/token-exchange-grant.js";
 import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
-import { signedInToken } from "./support/oauth-client.js";
+import {
+  createRunningInstance,
+  memoryLogger,
+  startFederatedGateway,
+} from "./support/gateway-mesh.js";
+import { initializeWith, signedInToken } from "./support/oauth-client.js";
 import { type ProtectedUpstream, startProtectedUpstream } from "./support/protected-upstream.js";
 
 type Json = Record<string, unknown>;
@@ -80,23 +84,9 @@ describe("token exchange delegation", () => {
     };
     return result.content[0]?.text;
   };
-  const createExchangeInstance = async (name: string, endpoint: string, delegation: Json) => {
-    const created = await admin("POST", "/v1/instances", {
-      instance: { name, jsonSpec: { type: "url", endpoint, delegation } },
-    });
-    expect(created.status, created.text).toBe(200);
-    const id = created.body.id as string;
+  const createExchangeInstance = (name: string, endpoint: string, delegation: Json) =>
     // The upstream answers the probe (no token) 401: up, asking each caller for a credential.
-    await waitFor(
-      `${name} RUNNING`,
-      async () =>
-        (await admin("GET", `/v1/instances/${id}`)).body.status === "INSTANCE_STATUS_RUNNING"
-          ? true
-          : undefined,
-      60_000,
-    );
-    return id;
-  };
+    createRunningInstance(admin, name, { type: "url", endpoint, delegation });
   /** The gateway's log records with this message (its log is JSON lines, kept in memory). */
   const logged = (msg: string) =>
     logLines.map((line) => JSON.parse(line) as Json).filter((record) => record.msg === msg);
@@ -107,41 +97,23 @@ describe("token exchange delegation", () => {
       services: ["registry", "instances", "runtime"],
       env: { BERTH_RUNTIME_LABELS: `berth.test=${runId}`, RECONCILE_INTERVAL_MS: "2000" },
     });
-    const destination = new Writable({
-      write(chunk, _encoding, done) {
-        logLines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
-        done();
-      },
-    });
     gateway = await startGateway(
       loadConfig(gatewayEnv, {
         ...mesh.env,
         ...serviceMeshEnv("gateway", engines),
         HTTP_PORT: "0",
       }),
-      createLogger({ service: "gateway", level: "debug", destination }),
+      memoryLogger(logLines),
     );
     base = gateway.url.replace("0.0.0.0", "127.0.0.1");
     upstream = await startProtectedUpstream(`${base}/oauth`);
     // The company's identity provider, with the exchange grant for the federated gateway's client.
     external = await startExternalIssuer(() => federated.url, { tokenExchange: exchangeClient });
-    federated = await startGateway(
-      loadConfig(gatewayEnv, {
-        ...mesh.env,
-        ...serviceMeshEnv("gateway", engines),
-        HTTP_PORT: "0",
-        BERTH_OAUTH_EMBEDDED: "false",
-        BERTH_OAUTH_ISSUERS: JSON.stringify([
-          {
-            issuer: external.issuer,
-            nameClaim: "email",
-            groupsClaim: "groups",
-            teams: { "berth-users": { default: "agent" } },
-            tokenExchange: exchangeClient,
-          },
-        ]),
-      }),
-    );
+    federated = await startFederatedGateway(mesh, engines, {
+      issuer: external.issuer,
+      teams: { "berth-users": { default: "agent" } },
+      tokenExchange: exchangeClient,
+    });
     upstreamExt = await startProtectedUpstream(external.issuer);
   }, 180_000);
 
@@ -369,28 +341,12 @@ describe("token exchange delegation", () => {
 
     // The issuer goes away: a caller whose token was not exchanged yet gets 503 with Retry-After.
     await external.stop();
-    const response = await fetch(`${federated.url}/mcp/exchanged-ext`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${erin}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: {
-          protocolVersion: "2025-11-25",
-          capabilities: {},
-          clientInfo: { name: "raw", version: "1" },
-        },
-      }),
+    const refused = await initializeWith(`${federated.url}/mcp/exchanged-ext`, erin, {
+      readBody: true,
     });
-    const text = await response.text();
-    expect(response.status, text).toBe(503);
-    expect(response.headers.get("retry-after")).toBe("5");
-    expect(text).toContain("cannot be reached now");
-    expect(text).not.toContain(erin);
+    expect(refused.status, refused.text).toBe(503);
+    expect(refused.retryAfter).toBe("5");
+    expect(refused.text).toContain("cannot be reached now");
+    expect(refused.text).not.toContain(erin);
   }, 300_000);
 });

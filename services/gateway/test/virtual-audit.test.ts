@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { Writable } from "node:stream";
-import { createLogger, loadConfig } from "@berth/platform";
+import { loadConfig } from "@berth/platform";
 import { useEngines } from "@berth/testkit";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -11,6 +10,7 @@ import { runBerth } from "../../../packages/cli/test/support/run-berth.js";
 import { serviceMeshEnv, startMesh, type TestMesh } from "../../../test/support/mesh.js";
 import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/runtime-harness.js";
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
+import { memoryLogger } from "./support/gateway-mesh.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
 import { digest, sample } from "./support/metrics-text.js";
 
@@ -111,15 +111,9 @@ describe("a virtual server's calls and changes in the audit trail and /metrics",
       env: { BERTH_RUNTIME_LABELS: `berth.test=${runId}`, RECONCILE_INTERVAL_MS: "2000" },
     });
     // A second gateway on the same schema, its log in memory (at debug: every line it writes).
-    const destination = new Writable({
-      write(chunk, _encoding, done) {
-        logLines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
-        done();
-      },
-    });
     gateway = await startGateway(
       loadConfig(gatewayEnv, { ...mesh.env, ...serviceMeshEnv("gateway", engines) }),
-      createLogger({ service: "gateway", level: "debug", destination }),
+      memoryLogger(logLines),
     );
     db = new pg.Client({ connectionString: engines.databaseUrl });
     await db.connect();

@@ -163,13 +163,14 @@ export async function openSignInPage(authorizationUrl: URL) {
 
 /**
  * A raw MCP initialize with a bearer credential (no SDK: the test reads what a refused client
- * sees): the HTTP status and the `WWW-Authenticate` challenge, and with `readBody` the body.
+ * sees): the HTTP status, the `WWW-Authenticate` challenge and `Retry-After`, and with `readBody`
+ * the body.
  */
 export async function initializeWith(
   url: string,
   bearer: string,
   options: { readBody?: boolean } = {},
-): Promise<{ status: number; challenge: string; text: string }> {
+): Promise<{ status: number; challenge: string; retryAfter: string | null; text: string }> {
   const response = await fetch(url, {
     method: "POST",
     headers: {
@@ -194,6 +195,7 @@ export async function initializeWith(
   return {
     status: response.status,
     challenge: response.headers.get("www-authenticate") ?? "",
+    retryAfter: response.headers.get("retry-after"),
     text,
   };
 }
