@@ -79,6 +79,19 @@ describe("runtime lease heartbeat and ownership recovery", () => {
     return { owner: rows[0]?.owner, epoch: Number(rows[0]?.owner_epoch) };
   };
 
+  /** A started lease owning two new workloads (a, b) after one renewal; nothing released yet. */
+  const leaseOwningTwo = async (name: string) => {
+    const lease = await startLease(name);
+    const id = lease.id();
+    const a = randomUUID();
+    const b = randomUUID();
+    await insertWorkload(a, id);
+    await insertWorkload(b, id);
+    await lease.beat();
+    released.length = 0;
+    return { lease, id, a, b };
+  };
+
   const expire = (runtimeId: string) =>
     sql.execute(
       `update runtime.runtimes set expires_at = now() - interval '1 second' where id = ?`,
@@ -207,15 +220,8 @@ describe("runtime lease heartbeat and ownership recovery", () => {
   });
 
   it("continues after a late renewal when nobody took anything over, at new epochs", async () => {
-    const lease = await startLease("rt-late");
-    const id = lease.id();
-    const a = randomUUID();
-    const b = randomUUID();
-    await insertWorkload(a, id);
-    await insertWorkload(b, id);
-    await lease.beat();
+    const { lease, id, a, b } = await leaseOwningTwo("rt-late");
     expect(lease.owns(a) && lease.owns(b)).toBe(true);
-    released.length = 0;
     await expire(id);
     await lease.beat();
     expect(lease.id(), "a late renewal with nothing taken registered again").toBe(id);
@@ -227,14 +233,7 @@ describe("runtime lease heartbeat and ownership recovery", () => {
   });
 
   it("registers again after a take-over and keeps only what nobody took", async () => {
-    const lease = await startLease("rt-taken");
-    const id = lease.id();
-    const a = randomUUID();
-    const b = randomUUID();
-    await insertWorkload(a, id);
-    await insertWorkload(b, id);
-    await lease.beat();
-    released.length = 0;
+    const { lease, id, a, b } = await leaseOwningTwo("rt-taken");
     await expire(id);
     // A peer takes a while the lease had run out.
     const peer = randomUUID();
