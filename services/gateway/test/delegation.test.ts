@@ -16,7 +16,7 @@ import { newRunId, removeLeftovers, waitFor } from "../../runtime/test/support/r
 import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
 import { actorIdOf } from "../src/oauth/token-verifier.js";
 import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
-import { createRunningInstance, memoryLogger } from "./support/gateway-mesh.js";
+import { bearerCall, createRunningInstance, memoryLogger } from "./support/gateway-mesh.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
 import { initializeWith, MemoryOAuthProvider, signIn } from "./support/oauth-client.js";
 import { type ProtectedUpstream, startProtectedUpstream } from "./support/protected-upstream.js";
@@ -46,23 +46,8 @@ describe("delegated upstream credentials", () => {
   let everything: Awaited<ReturnType<typeof startEverythingServer>> | undefined;
   const stops: Array<() => Promise<void>> = [];
 
-  const call = async (
-    base: string,
-    token: string,
-    method: string,
-    path: string,
-    body?: unknown,
-  ) => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, text, body: (text ? JSON.parse(text) : {}) as Json };
-  };
   const admin = (method: string, path: string, body?: unknown) =>
-    call(gateway.url, mesh.apiKey, method, path, body);
+    bearerCall(gateway.url, mesh.apiKey, method, path, body);
 
   /** A Berth user signed in with the MCP SDK's OAuth client: a gateway-wide access token. */
   const berthToken = async (username: string) => {
@@ -101,7 +86,13 @@ describe("delegated upstream credentials", () => {
 
   /** Starts the flow over REST: the response's text and its authorization URL. */
   const startOverRest = async (token: string, instance = "upstream") => {
-    const started = await call(gateway.url, token, "POST", `/v1/instances/${instance}:connect`, {});
+    const started = await bearerCall(
+      gateway.url,
+      token,
+      "POST",
+      `/v1/instances/${instance}:connect`,
+      {},
+    );
     expect(started.status, started.text).toBe(200);
     return { text: started.text, url: started.body.authorizationUrl as string };
   };
@@ -268,7 +259,7 @@ describe("delegated upstream credentials", () => {
     expect(replay.status).toBe(400);
     await replay.body?.cancel();
 
-    const status = await call(gateway.url, alice, "GET", "/v1/instances/upstream/connection");
+    const status = await bearerCall(gateway.url, alice, "GET", "/v1/instances/upstream/connection");
     expect(status.status, status.text).toBe(200);
     expect(status.body).toMatchObject({ connected: true, issuer: issuer.issuer, scopes: ["mcp"] });
 
@@ -358,7 +349,13 @@ describe("delegated upstream credentials", () => {
     expect(logLines.some((l) => l.includes("delegated token refreshed"))).toBe(true);
 
     // Disconnecting forgets Alice's grant: her next session is refused again, Bob's goes on.
-    const gone = await call(gateway.url, alice, "POST", "/v1/instances/upstream:disconnect", {});
+    const gone = await bearerCall(
+      gateway.url,
+      alice,
+      "POST",
+      "/v1/instances/upstream:disconnect",
+      {},
+    );
     expect(gone.body).toMatchObject({ deleted: true });
     expect((await mcpClient(alice)).error?.message).toContain("berth instances connect upstream");
     expect(await whoami(bobClient, "bob")).toBe("bob-upstream");
@@ -522,7 +519,7 @@ describe("delegated upstream credentials", () => {
       longLived.seen.filter((s) => s.subject === undefined && s.authorization !== "").length,
       "the upstream refused the revoked token (once: the refresh was refused, nothing retried)",
     ).toBe(refusedBefore + 1);
-    const status = await call(
+    const status = await bearerCall(
       gateway.url,
       erin,
       "GET",
@@ -651,7 +648,7 @@ describe("delegated upstream credentials", () => {
     );
     const refusedPage = await refused.text();
     expect(refused.status, refusedPage).toBe(502);
-    const none = await call(
+    const none = await bearerCall(
       gateway.url,
       frank,
       "GET",
@@ -831,7 +828,7 @@ describe("delegated upstream credentials", () => {
     await waitFor(
       "henry's upstream token due for a refresh",
       async () => {
-        const status = await call(
+        const status = await bearerCall(
           gateway.url,
           henry,
           "GET",

@@ -18,6 +18,7 @@ import {
 } from "../src/oauth/embedded/token-exchange-grant.js";
 import { type ExternalIssuer, startExternalIssuer } from "./support/external-issuer.js";
 import {
+  bearerCall,
   createRunningInstance,
   memoryLogger,
   startFederatedGateway,
@@ -52,17 +53,8 @@ describe("token exchange delegation", () => {
   const configDirs: string[] = [];
   const clients: Client[] = [];
 
-  const call = async (url: string, token: string, method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, text, body: (text ? JSON.parse(text) : {}) as Json };
-  };
   const admin = (method: string, path: string, body?: unknown) =>
-    call(gateway.url, mesh.apiKey, method, path, body);
+    bearerCall(gateway.url, mesh.apiKey, method, path, body);
 
   /** An MCP client (official SDK) on /mcp/{instance} of a gateway; the client, or the error. */
   const mcpClient = async (url: string, instance: string, token: string) => {
@@ -243,7 +235,12 @@ describe("token exchange delegation", () => {
     expect(answer.access_token).toBeUndefined();
 
     // The connection answers sensibly: nothing to connect, tokens are exchanged per call.
-    const rest = await call(gateway.url, tokens.alice, "GET", "/v1/instances/exchanged/connection");
+    const rest = await bearerCall(
+      gateway.url,
+      tokens.alice,
+      "GET",
+      "/v1/instances/exchanged/connection",
+    );
     expect(rest.status, rest.text).toBe(200);
     expect(rest.body).toMatchObject({
       connected: true,
@@ -254,7 +251,7 @@ describe("token exchange delegation", () => {
     const sdk = createBerthClient({ baseUrl: gateway.url, accessToken: tokens.bob });
     const viaSdk = await sdk.delegation.getInstanceConnection({ instance: "exchanged" });
     expect(viaSdk.delegationType).toBe("token_exchange");
-    const connect = await call(
+    const connect = await bearerCall(
       gateway.url,
       tokens.alice,
       "POST",

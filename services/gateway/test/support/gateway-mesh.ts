@@ -73,6 +73,27 @@ export function memoryLogger(lines: string[], service = "gateway"): Logger {
   return createLogger({ service, level: "debug", destination });
 }
 
+/** A JSON REST call to a gateway with a bearer token: the status, the raw text and the parsed body. */
+export async function bearerCall(
+  base: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; text: string; body: Record<string, unknown> }> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    text,
+    body: (text ? JSON.parse(text) : {}) as Record<string, unknown>,
+  };
+}
+
 /** A REST call of a test's admin: the status and the JSON body. */
 export type AdminCall = (
   method: string,
