@@ -8,8 +8,7 @@ import { Writable } from "node:stream";
 import { createLogger, loadConfig, parseKeyRing } from "@berth/platform";
 import { createMeshAuthority } from "@berth/platform/mesh-pki";
 import { useEngines } from "@berth/testkit";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from "jose";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,7 +18,12 @@ import { type Gateway, gatewayEnv, startGateway } from "../src/index.js";
 import { openStoredIssuerKey, type StoredSealed } from "../src/oauth/embedded/issuer-keys.js";
 import { createRunningInstance } from "./support/gateway-mesh.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
-import { MemoryOAuthProvider, REDIRECT_URL, signIn } from "./support/oauth-client.js";
+import {
+  connectWithProvider,
+  MemoryOAuthProvider,
+  REDIRECT_URL,
+  signIn,
+} from "./support/oauth-client.js";
 
 type Json = Record<string, unknown>;
 const PASSWORD = "correct horse battery staple";
@@ -95,17 +99,8 @@ describe("OAuth client ID metadata documents and sealed issuer keys", () => {
       }),
     );
 
-  const connect = async (url: string, provider: MemoryOAuthProvider) => {
-    const transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider });
-    const client = new Client({ name: "cimd-test", version: "1.0.0" });
-    try {
-      await client.connect(transport, { timeout: 30_000 });
-      clients.push(client);
-      return { client, transport };
-    } catch (error) {
-      return { error, transport };
-    }
-  };
+  const connect = (url: string, provider: MemoryOAuthProvider) =>
+    connectWithProvider(url, provider, clients, "cimd-test");
 
   const echo = async (client: Client) => {
     const result = (await client.callTool({ name: "echo", arguments: { message: "hi" } })) as {

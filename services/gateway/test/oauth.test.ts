@@ -6,8 +6,7 @@ import { parseKeyRing } from "@berth/platform";
 import { BerthError, createBerthClient } from "@berth/sdk";
 import { useEngines } from "@berth/testkit";
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +19,7 @@ import { type ExternalIssuer, startExternalIssuer } from "./support/external-iss
 import { createRunningInstance, startFederatedGateway } from "./support/gateway-mesh.js";
 import { startEverythingServer } from "./support/mcp-upstream.js";
 import {
+  connectWithProvider,
   initializeWith,
   MemoryOAuthProvider,
   openSignInPage,
@@ -56,17 +56,8 @@ describe("OAuth 2.1 for MCP clients", () => {
     rest(mesh.gateway.url, method, path, body);
 
   /** Connects the SDK client with the provider's tokens; returns the client or the error. */
-  const connect = async (url: string, provider: MemoryOAuthProvider) => {
-    const transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider });
-    const client = new Client({ name: "oauth-test", version: "1.0.0" });
-    try {
-      await client.connect(transport, { timeout: 30_000 });
-      clients.push(client);
-      return { client, transport };
-    } catch (error) {
-      return { error, transport };
-    }
-  };
+  const connect = (url: string, provider: MemoryOAuthProvider) =>
+    connectWithProvider(url, provider, clients, "oauth-test");
 
   /**
    * The whole flow as a desktop MCP client runs it: connect, get 401, discover, register,

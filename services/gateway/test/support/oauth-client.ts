@@ -1,4 +1,6 @@
 import { auth, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type {
   OAuthClientInformationMixed,
   OAuthClientMetadata,
@@ -159,6 +161,27 @@ export async function openSignInPage(authorizationUrl: URL) {
         body: new URLSearchParams({ action: "allow", ...fields }).toString(),
       }),
   };
+}
+
+/**
+ * Connects the official SDK client to an MCP URL with a provider's tokens: the client (added to
+ * `clients`, which the test closes) or the error, with the transport either way.
+ */
+export async function connectWithProvider(
+  url: string,
+  provider: OAuthClientProvider,
+  clients: Client[],
+  name: string,
+) {
+  const transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider });
+  const client = new Client({ name, version: "1.0.0" });
+  try {
+    await client.connect(transport, { timeout: 30_000 });
+    clients.push(client);
+    return { client, transport };
+  } catch (error) {
+    return { error, transport };
+  }
 }
 
 /**
